@@ -1,0 +1,79 @@
+/**
+ * Container Registry API, both editions: Enterprise (2018-12-01, RPC) and Personal (2016-06-07, ROA).
+ * Responses are checked for the fields acr-fleet relies on; anything else is an UnexpectedResponse.
+ */
+import { CloudError } from '../errors.js';
+import type { OpenApiCaller } from './openapi.js';
+
+/** A registry login: temporary user, password and expiry (epoch ms) as the API returned them. */
+export interface RegistryLogin {
+  username: string;
+  password: string;
+  expiresAt: number;
+}
+
+/** One domain of an Enterprise Edition endpoint. */
+export interface InstanceDomain {
+  domain: string;
+  endpointType: string;
+}
+
+/** The CR calls acr-fleet makes. */
+export class CrApi {
+  constructor(private readonly api: OpenApiCaller) {}
+
+  /** EE `GetAuthorizationToken`: a token for one instance. */
+  async enterpriseToken(region: string, instanceId: string): Promise<RegistryLogin> {
+    const action = 'GetAuthorizationToken';
+    const body = await this.api.rpc({ product: 'cr', region, action, version: '2018-12-01', query: { InstanceId: instanceId } });
+    // The API may answer HTTP 200 with IsSuccess false and an error code.
+    if (body.IsSuccess === false) throw new CloudError(`${action}: ${str(body.Code) || 'IsSuccess false'}`, str(body.Code) || 'Failed', 200, str(body.RequestId));
+    return login(action, body.TempUsername, body.AuthorizationToken, body.ExpireTime);
+  }
+
+  /** EE `ListInstanceEndpoint`: every registry domain of the instance (internet and VPC). */
+  async instanceDomains(region: string, instanceId: string): Promise<InstanceDomain[]> {
+    const action = 'ListInstanceEndpoint';
+    const body = await this.api.rpc({
+      product: 'cr',
+      region,
+      action,
+      version: '2018-12-01',
+      query: { InstanceId: instanceId, ModuleName: 'Registry', Summary: false },
+    });
+    if (body.IsSuccess === false) throw new CloudError(`${action}: ${str(body.Code) || 'IsSuccess false'}`, str(body.Code) || 'Failed', 200, str(body.RequestId));
+    if (!Array.isArray(body.Endpoints)) throw unexpected(action, 'Endpoints');
+    const out: InstanceDomain[] = [];
+    for (const ep of body.Endpoints as Record<string, unknown>[]) {
+      for (const d of Array.isArray(ep.Domains) ? (ep.Domains as Record<string, unknown>[]) : []) {
+        if (typeof d.Domain === 'string') out.push({ domain: d.Domain, endpointType: str(ep.EndpointType) });
+      }
+    }
+    return out;
+  }
+
+  /** PE `GET /tokens`: a token for the caller's Personal Edition registry in a region. */
+  async personalToken(region: string): Promise<RegistryLogin> {
+    const action = 'GetAuthorizationToken';
+    const body = await this.api.roa({ product: 'cr', region, action, version: '2016-06-07', method: 'GET', pathname: '/tokens' });
+    const data = body.data as Record<string, unknown> | undefined;
+    if (!data) throw unexpected(action, 'data');
+    return login(action, data.tempUserName, data.authorizationToken, data.expireDate);
+  }
+}
+
+function login(action: string, username: unknown, password: unknown, expiresAt: unknown): RegistryLogin {
+  if (typeof username !== 'string' || !username) throw unexpected(action, 'user name');
+  if (typeof password !== 'string' || !password) throw unexpected(action, 'token');
+  const expiry = typeof expiresAt === 'string' ? Number(expiresAt) : expiresAt;
+  if (typeof expiry !== 'number' || !Number.isFinite(expiry)) throw unexpected(action, 'expiry');
+  return { username, password, expiresAt: expiry };
+}
+
+function unexpected(action: string, what: string): CloudError {
+  return new CloudError(`${action}: unexpected response (no ${what})`, 'UnexpectedResponse', undefined, undefined);
+}
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}

@@ -1,0 +1,41 @@
+/**
+ * Where the function's own Alibaba Cloud identity comes from: the FC context in the cloud, the
+ * default credential chain (env, profile, ECS role...) locally.
+ */
+import CredentialModule from '@alicloud/credentials';
+
+const { default: Credential, Config } = CredentialModule;
+/** An @alicloud/credentials client, as the OpenAPI SDK takes it. */
+export type CredentialClient = InstanceType<typeof Credential>;
+
+/** `context.credentials` of a Function Compute invocation (the function's role session). */
+export interface FcCredentials {
+  accessKeyId: string;
+  accessKeySecret: string;
+  securityToken?: string;
+}
+
+/** Credentials from an FC context: an STS session when a token is present. */
+export function credentialFromFc(c: FcCredentials): CredentialClient {
+  return new Credential(
+    new Config(
+      c.securityToken
+        ? { type: 'sts', accessKeyId: c.accessKeyId, accessKeySecret: c.accessKeySecret, securityToken: c.securityToken }
+        : { type: 'access_key', accessKeyId: c.accessKeyId, accessKeySecret: c.accessKeySecret },
+    ),
+  );
+}
+
+/**
+ * Credentials for a local run. The environment passed in wins (so a caller can hand over its own),
+ * then the SDK's default chain (env, CLI profile, credentials file, ECS RAM role, URI).
+ */
+export function credentialFromEnv(env: Record<string, string | undefined>): CredentialClient {
+  const accessKeyId = env.ALIBABA_CLOUD_ACCESS_KEY_ID;
+  const accessKeySecret = env.ALIBABA_CLOUD_ACCESS_KEY_SECRET;
+  if (accessKeyId && accessKeySecret) {
+    const securityToken = env.ALIBABA_CLOUD_SECURITY_TOKEN;
+    return credentialFromFc({ accessKeyId, accessKeySecret, ...(securityToken ? { securityToken } : {}) });
+  }
+  return new Credential();
+}

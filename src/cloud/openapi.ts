@@ -1,0 +1,160 @@
+/**
+ * The one place that talks to Alibaba Cloud OpenAPI: builds SDK clients per (product, region), calls
+ * `callApi` exactly as the generated SDKs do, and turns SDK failures into CloudError with the
+ * service's error code. Error messages are rebuilt from the code and message only: SDK messages can
+ * quote a request URL, and a V1 signature mismatch quotes the string to sign.
+ */
+import OpenApiModule from '@alicloud/openapi-client';
+import UtilModule from '@alicloud/tea-util';
+import { CloudError } from '../errors.js';
+import type { Endpoints } from '../config/resolve.js';
+import type { CredentialClient } from './credentials.js';
+import { resolveEndpoint, type Product } from './endpoints.js';
+
+const { default: Client, Config, Params, OpenApiRequest } = OpenApiModule;
+const { RuntimeOptions } = UtilModule;
+type SdkClient = InstanceType<typeof Client>;
+
+/** One RPC-style call (POST /, parameters in the query). */
+export interface RpcCall {
+  product: Product;
+  region: string;
+  action: string;
+  version: string;
+  query: Record<string, string | number | boolean | undefined>;
+}
+
+/** One ROA-style call (REST path). */
+export interface RoaCall {
+  product: Product;
+  region: string;
+  action: string;
+  version: string;
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  pathname: string;
+  query?: Record<string, string | number | boolean | undefined>;
+}
+
+/** Port the rest of the code depends on: make a call, get the parsed JSON body. */
+export interface OpenApiCaller {
+  rpc(call: RpcCall): Promise<Record<string, unknown>>;
+  roa(call: RoaCall): Promise<Record<string, unknown>>;
+}
+
+/** Options for SDK calls. */
+export interface OpenApiOptions {
+  endpoints: Endpoints;
+  credential: CredentialClient;
+  /** Per-request timeout; the SDK's default read timeout is too long for a timer function. */
+  timeoutMs?: number;
+}
+
+/** OpenApiCaller over the real SDK. Clients are cached per (product, region) for the run. */
+export class SdkOpenApiCaller implements OpenApiCaller {
+  private readonly clients = new Map<string, SdkClient>();
+  private readonly runtime: InstanceType<typeof RuntimeOptions>;
+
+  constructor(private readonly opts: OpenApiOptions) {
+    const timeout = opts.timeoutMs ?? 10_000;
+    this.runtime = new RuntimeOptions({ readTimeout: timeout, connectTimeout: timeout, autoretry: true, maxAttempts: 2 });
+  }
+
+  async rpc(call: RpcCall): Promise<Record<string, unknown>> {
+    const params = new Params({
+      action: call.action,
+      version: call.version,
+      protocol: 'HTTPS',
+      pathname: '/',
+      method: 'POST',
+      authType: 'AK',
+      style: 'RPC',
+      reqBodyType: 'formData',
+      bodyType: 'json',
+    });
+    return this.send(call, params, new OpenApiRequest({ query: stringify(call.query) }));
+  }
+
+  async roa(call: RoaCall): Promise<Record<string, unknown>> {
+    const params = new Params({
+      action: call.action,
+      version: call.version,
+      protocol: 'HTTPS',
+      pathname: call.pathname,
+      method: call.method,
+      authType: 'AK',
+      style: 'ROA',
+      reqBodyType: 'json',
+      bodyType: 'json',
+    });
+    return this.send(call, params, new OpenApiRequest({ query: stringify(call.query ?? {}) }));
+  }
+
+  private async send(
+    call: { product: Product; region: string; action: string },
+    params: InstanceType<typeof Params>,
+    request: InstanceType<typeof OpenApiRequest>,
+  ): Promise<Record<string, unknown>> {
+    const client = this.client(call.product, call.region);
+    try {
+      const res = (await client.callApi(params, request, this.runtime)) as { body?: unknown };
+      if (res.body === null || typeof res.body !== 'object') {
+        throw new CloudError(`${call.action}: unexpected response (not a JSON object)`, 'UnexpectedResponse', undefined, undefined);
+      }
+      return res.body as Record<string, unknown>;
+    } catch (err) {
+      throw toCloudError(call.action, err);
+    }
+  }
+
+  private client(product: Product, region: string): SdkClient {
+    const key = `${product}/${region}`;
+    let client = this.clients.get(key);
+    if (!client) {
+      const endpoint = resolveEndpoint(this.opts.endpoints, product, region);
+      client = new Client(
+        new Config({ credential: this.opts.credential, endpoint: endpoint.host, protocol: endpoint.protocol, regionId: region }),
+      );
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+}
+
+function stringify(q: Record<string, string | number | boolean | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(q)) if (v !== undefined) out[k] = String(v);
+  return out;
+}
+
+/** SDK error → CloudError `Action: Code (HTTP n): Message`, without request text or URLs. */
+export function toCloudError(action: string, err: unknown): CloudError {
+  if (err instanceof CloudError) return err;
+  const e = (err ?? {}) as { code?: unknown; statusCode?: unknown; data?: Record<string, unknown>; message?: unknown; name?: unknown };
+  const status = typeof e.statusCode === 'number' ? e.statusCode : typeof e.data?.statusCode === 'number' ? e.data.statusCode : undefined;
+  const requestId = pickString(e.data, 'RequestId', 'requestId');
+  if (status !== undefined) {
+    const code = pickString(e.data, 'Code', 'code') ?? (typeof e.code === 'string' ? e.code : 'Unknown');
+    const message = sanitize(pickString(e.data, 'Message', 'message') ?? '');
+    return new CloudError(`${action}: ${code} (HTTP ${status})${message ? `: ${message}` : ''}`, code, status, requestId, { cause: err });
+  }
+  // No HTTP answer: a network error. Name the errno, never the URL (it carries the query).
+  const errno = typeof e.code === 'string' ? e.code : undefined;
+  const text = typeof e.message === 'string' ? e.message : String(err);
+  const known = /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|socket hang up|timeout)\b/i.exec(text)?.[1];
+  const reason = errno ?? known ?? 'request failed';
+  return new CloudError(`${action}: ${reason} (endpoint not reachable)`, errno ?? 'NetworkError', undefined, undefined, { cause: err });
+}
+
+function pickString(o: Record<string, unknown> | undefined, ...keys: string[]): string | undefined {
+  for (const k of keys) {
+    const v = o?.[k];
+    if (typeof v === 'string' && v) return v;
+  }
+  return undefined;
+}
+
+/** Cuts a service message where it starts quoting the signed request. */
+function sanitize(message: string): string {
+  const cut = message.search(/server string to sign is/i);
+  return (cut >= 0 ? message.slice(0, cut) : message).trim().replace(/\s+/g, ' ');
+}

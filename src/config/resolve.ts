@@ -1,0 +1,123 @@
+/**
+ * Resolution: merges `defaults` into each cluster, splits comma strings, fills regions, and turns
+ * fleet.yaml into the plain model the rest of acr-fleet works on.
+ */
+import path from 'node:path';
+import { ConfigError, type ConfigProblem } from '../errors.js';
+import { parseDuration } from './duration.js';
+import type { ClusterConfig, EndpointConfig, FleetConfig, RegistryConfig } from './schema.js';
+
+/** Built-in defaults, as the add-on documents them (`secretName` is acr-fleet's own). */
+export const DEFAULTS = {
+  watchNamespace: ['default'],
+  excludeNamespaces: ['kube-system', 'kube-public', 'kube-node-lease'],
+  serviceAccount: ['default'],
+  expiringThreshold: '15m',
+  secretName: 'acr-credential-fleet',
+  concurrency: 8,
+} as const;
+
+/** A registry to fetch one token for. */
+export interface Registry {
+  name: string;
+  /** `enterprise` when an instance id is given, else `personal`. */
+  edition: 'enterprise' | 'personal';
+  instanceId?: string;
+  regionId: string;
+  /** Configured domains; undefined means "all domains of the instance or region". */
+  domains?: string[];
+}
+
+/** Which namespaces of a cluster get a Secret. */
+export type NamespaceSelection = { all: true; exclude: string[] } | { all: false; names: string[] };
+
+/** Where a cluster's kubeconfig comes from (paths already absolute). */
+export type KubeconfigRef = { kind: 'file'; path: string; display: string };
+
+/** One cluster with every setting resolved. */
+export interface Cluster {
+  name: string;
+  kubeconfig: KubeconfigRef;
+  registries: string[];
+  namespaces: NamespaceSelection;
+  /** `'*'` for every ServiceAccount of a watched namespace. */
+  serviceAccounts: '*' | string[];
+  expiringThresholdMs: number;
+  secretName: string;
+}
+
+/** Product endpoint overrides: a URL (may contain `{region}`) or a region → URL map. */
+export type Endpoints = Partial<Record<'cr' | 'sts' | 'kms', EndpointConfig>>;
+
+/** The resolved fleet. */
+export interface Fleet {
+  file: string;
+  regionId: string | undefined;
+  endpoints: Endpoints;
+  concurrency: number;
+  registries: Registry[];
+  clusters: Cluster[];
+}
+
+interface ResolveContext {
+  file: string;
+  baseDir: string;
+  env: Record<string, string | undefined>;
+}
+
+/** Resolves a validated config. Throws ConfigError when a value is missing from config and environment alike. */
+export function resolveFleet(cfg: FleetConfig, ctx: ResolveContext): Fleet {
+  const problems: ConfigProblem[] = [];
+  const regionId = cfg.regionId ?? ctx.env.FC_REGION ?? ctx.env.ALIBABA_CLOUD_REGION_ID;
+  const registries = cfg.registries.map((r, i) => {
+    const resolved = resolveRegistry(r, regionId);
+    if (!resolved.regionId) problems.push({ path: `registries[${i}].regionId`, message: 'required: no top-level regionId, and neither FC_REGION nor ALIBABA_CLOUD_REGION_ID is set' });
+    return resolved;
+  });
+  if (problems.length) throw new ConfigError(ctx.file, problems);
+  const allRegistries = registries.map((r) => r.name);
+  return {
+    file: ctx.file,
+    regionId,
+    endpoints: cfg.endpoints ?? {},
+    concurrency: cfg.concurrency ?? DEFAULTS.concurrency,
+    registries,
+    clusters: cfg.clusters.map((c) => resolveCluster(c, cfg.defaults ?? {}, allRegistries, ctx)),
+  };
+}
+
+function resolveRegistry(r: RegistryConfig, regionId: string | undefined): Registry {
+  const instanceId = r.instanceId || undefined;
+  return {
+    name: r.name,
+    edition: instanceId ? 'enterprise' : 'personal',
+    ...(instanceId ? { instanceId } : {}),
+    regionId: r.regionId ?? regionId ?? '',
+    ...(r.domains !== undefined ? { domains: splitList(r.domains) } : {}),
+  };
+}
+
+function resolveCluster(c: ClusterConfig, defaults: NonNullable<FleetConfig['defaults']>, allRegistries: string[], ctx: ResolveContext): Cluster {
+  const pick = <K extends keyof typeof defaults>(key: K) => c[key] ?? defaults[key];
+  const watch = splitList(pick('watchNamespace') ?? [...DEFAULTS.watchNamespace]);
+  const sa = splitList(pick('serviceAccount') ?? [...DEFAULTS.serviceAccount]);
+  const threshold = pick('expiringThreshold') ?? DEFAULTS.expiringThreshold;
+  return {
+    name: c.name,
+    kubeconfig: { kind: 'file', path: path.resolve(ctx.baseDir, c.kubeconfig.file), display: c.kubeconfig.file },
+    registries: c.registries ?? allRegistries,
+    namespaces: watch.some((w) => w.toLowerCase() === 'all')
+      ? { all: true, exclude: splitList(pick('excludeNamespaces') ?? [...DEFAULTS.excludeNamespaces]) }
+      : { all: false, names: watch },
+    serviceAccounts: sa.includes('*') ? '*' : sa,
+    // The schema already checked the duration, so parseDuration cannot fail here.
+    expiringThresholdMs: parseDuration(threshold) ?? 0,
+    secretName: pick('secretName') ?? DEFAULTS.secretName,
+  };
+}
+
+/** `"a, b"` or `["a","b"]` → `["a","b"]`, trimmed, empties dropped, duplicates removed. */
+export function splitList(v: string | readonly string[]): string[] {
+  const parts = typeof v === 'string' ? v.split(',') : v.flatMap((s) => s.split(','));
+  return [...new Set(parts.map((s) => s.trim()).filter(Boolean))];
+}

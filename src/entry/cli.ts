@@ -1,0 +1,131 @@
+/**
+ * The `acr-fleet` command line. `runCli` takes its I/O as arguments so tests drive it exactly as a
+ * shell would (argv in; stdout, stderr and exit code out).
+ *
+ * Exit codes: 0 every cluster ok; 1 at least one cluster failed; 2 invalid config or usage.
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadFleet } from '../config/load.js';
+import { credentialFromEnv } from '../cloud/credentials.js';
+import { ConfigError, describeError } from '../errors.js';
+import { refreshFleet } from '../fleet/run.js';
+import { createLogger, Redactor, type Level } from '../log/logger.js';
+import { formatReport, progressLine } from './output.js';
+import { createRunDeps } from './runtime.js';
+
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  env: Record<string, string | undefined>;
+  cwd: string;
+}
+
+export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
+
+const USAGE = `Usage: acr-fleet <command> [options]
+
+Commands:
+  validate   Check fleet.yaml and report every problem
+  refresh    Refresh ACR pull Secrets in every registered cluster
+
+Options:
+  -c, --config FILE     fleet file (default: $ACR_FLEET_CONFIG or ./fleet.yaml)
+      --dry-run         refresh: read everything, write nothing, print what would change
+      --json            print one JSON object on stdout; logs become JSON lines on stderr
+      --cluster NAME    refresh: only this cluster (repeatable)
+      --log-level LVL   debug | info | warn | error (default: info)
+  -h, --help            show this help
+
+Exit codes: 0 ok, 1 a cluster failed, 2 invalid config or usage.`;
+
+/** Runs one CLI invocation and returns its exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        'dry-run': { type: 'boolean' },
+        json: { type: 'boolean' },
+        cluster: { type: 'string', multiple: true },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    io.stderr(`acr-fleet: ${describeError(err)}\n${USAGE}\n`);
+    return EXIT.invalid;
+  }
+  const { values, positionals } = args;
+  const command = positionals[0];
+  if (values.help || !command) {
+    (values.help ? io.stdout : io.stderr)(`${USAGE}\n`);
+    return values.help ? EXIT.ok : EXIT.invalid;
+  }
+  const level = values['log-level'] ?? 'info';
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) {
+    io.stderr(`acr-fleet: --log-level: expected debug, info, warn or error\n`);
+    return EXIT.invalid;
+  }
+  const configArg = values.config ?? io.env.ACR_FLEET_CONFIG ?? 'fleet.yaml';
+  const ctx = { io, json: values.json ?? false, configArg, configPath: path.resolve(io.cwd, configArg), level: level as Level };
+  switch (command) {
+    case 'validate':
+      return validate(ctx);
+    case 'refresh':
+      return refresh(ctx, values['dry-run'] ?? false, values.cluster);
+    default:
+      io.stderr(`acr-fleet: unknown command "${command}"\n${USAGE}\n`);
+      return EXIT.invalid;
+  }
+}
+
+interface Ctx {
+  io: CliIo;
+  json: boolean;
+  configArg: string;
+  configPath: string;
+  level: Level;
+}
+
+async function load(ctx: Ctx) {
+  try {
+    return await loadFleet({ file: ctx.configArg, path: ctx.configPath, env: ctx.io.env });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    if (ctx.json) ctx.io.stdout(`${JSON.stringify({ valid: false, file: err.file, problems: err.problems })}\n`);
+    ctx.io.stderr(`${err.message}\n`);
+    return undefined;
+  }
+}
+
+async function validate(ctx: Ctx): Promise<number> {
+  const fleet = await load(ctx);
+  if (!fleet) return EXIT.invalid;
+  if (ctx.json) ctx.io.stdout(`${JSON.stringify({ valid: true, file: ctx.configArg, registries: fleet.registries.length, clusters: fleet.clusters.length })}\n`);
+  else ctx.io.stdout(`${ctx.configArg}: valid (${fleet.registries.length} registries, ${fleet.clusters.length} clusters)\n`);
+  return EXIT.ok;
+}
+
+async function refresh(ctx: Ctx, dryRun: boolean, only: string[] | undefined): Promise<number> {
+  const fleet = await load(ctx);
+  if (!fleet) return EXIT.invalid;
+  const unknown = (only ?? []).filter((n) => !fleet.clusters.some((c) => c.name === n));
+  if (unknown.length) {
+    ctx.io.stderr(`acr-fleet: --cluster: no cluster named ${unknown.join(', ')} in ${ctx.configArg}\n`);
+    return EXIT.invalid;
+  }
+  const redactor = new Redactor();
+  redactor.add(ctx.io.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET);
+  redactor.add(ctx.io.env.ALIBABA_CLOUD_SECURITY_TOKEN);
+  const log = createLogger({ format: ctx.json ? 'json' : 'text', write: (l) => ctx.io.stderr(`${l}\n`), redactor, level: ctx.level });
+  const deps = createRunDeps({ fleet, credential: credentialFromEnv(ctx.io.env), log, redactor });
+  if (!ctx.json) deps.onCluster = (r, done, total) => ctx.io.stderr(`${redactor.redact(progressLine(r, done, total))}\n`);
+  const report = await refreshFleet(fleet, deps, { dryRun, ...(only ? { only } : {}) });
+  const text = ctx.json ? JSON.stringify(report) : formatReport(report);
+  ctx.io.stdout(`${redactor.redact(text)}\n`);
+  return report.summary.failed > 0 ? EXIT.failed : EXIT.ok;
+}

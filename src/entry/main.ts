@@ -1,0 +1,15 @@
+/** Process entry of the `acr-fleet` command: real stdio, real environment, real exit code. */
+import { describeError } from '../errors.js';
+import { runCli } from './cli.js';
+
+try {
+  process.exitCode = await runCli(process.argv.slice(2), {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+    env: process.env,
+    cwd: process.cwd(),
+  });
+} catch (err) {
+  process.stderr.write(`acr-fleet: ${describeError(err)}\n`);
+  process.exitCode = 1;
+}

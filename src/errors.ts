@@ -1,0 +1,75 @@
+/**
+ * Typed errors. Every message is one line that names what was wrong (file and key path, registry or
+ * cluster) and never carries a token, password, AccessKey secret or kubeconfig. Causes are kept in
+ * `cause` for debugging but are never printed by the entry points.
+ */
+
+/** Base class of every error acr-fleet raises on purpose. */
+export class AcrFleetError extends Error {
+  override readonly name: string = 'AcrFleetError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** One problem found in a configuration file. */
+export interface ConfigProblem {
+  /** Key path such as `clusters[2].kubeconfig`, or `` for the whole document. */
+  path: string;
+  message: string;
+}
+
+/** The configuration is invalid; `problems` lists every problem found, not only the first. */
+export class ConfigError extends AcrFleetError {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly file: string,
+    readonly problems: ConfigProblem[],
+  ) {
+    super(problems.map((p) => formatProblem(file, p)).join('\n'));
+  }
+}
+
+/** Formats one problem as `file: path: message`. */
+export function formatProblem(file: string, p: ConfigProblem): string {
+  return p.path ? `${file}: ${p.path}: ${p.message}` : `${file}: ${p.message}`;
+}
+
+/** An Alibaba Cloud API call failed. `code` is the service's error code (e.g. `NoPermission`). */
+export class CloudError extends AcrFleetError {
+  override readonly name = 'CloudError';
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly statusCode: number | undefined,
+    readonly requestId: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A Kubernetes API call failed. `status` is the HTTP status (0 when the server was not reached). */
+export class KubeError extends AcrFleetError {
+  override readonly name = 'KubeError';
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly reason: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A message safe to print for any thrown value: ours as-is, anything else by class name and message. */
+export function describeError(err: unknown): string {
+  if (err instanceof AcrFleetError) return err.message;
+  if (err instanceof Error) return `${err.name}: ${firstLine(err.message)}`;
+  return String(err);
+}
+
+function firstLine(s: string): string {
+  const i = s.indexOf('\n');
+  return i < 0 ? s : s.slice(0, i);
+}

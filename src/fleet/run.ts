@@ -1,0 +1,187 @@
+/**
+ * The fleet runner: for each cluster (bounded concurrency) observe → plan → apply, isolating
+ * failures per cluster and per namespace. Tokens come from the shared per-run broker.
+ */
+import pLimit from 'p-limit';
+import type { Cluster, Fleet } from '../config/resolve.js';
+import { describeError, KubeError } from '../errors.js';
+import type { ClusterPort } from '../kube/port.js';
+import type { Logger } from '../log/logger.js';
+import { desiredPullSecrets, planCluster, type Plan, type SecretAction, type ServiceAccountPatch } from '../reconcile/plan.js';
+import { OWNED_SELECTOR, type Observed } from '../reconcile/state.js';
+import type { TokenBroker } from '../tokens/broker.js';
+import { emptyClusterReport, type ClusterReport, type FleetReport } from './report.js';
+
+export interface RunDeps {
+  broker: TokenBroker;
+  /** Opens a cluster (loads its kubeconfig). Injected so tests and entry points choose the source. */
+  connect(cluster: Cluster): Promise<ClusterPort>;
+  log: Logger;
+  now?: () => number;
+  /** Called as each cluster finishes, for progress output. */
+  onCluster?(report: ClusterReport, done: number, total: number): void;
+}
+
+export interface RunOptions {
+  dryRun?: boolean;
+  /** Only these clusters (by name); all when absent. */
+  only?: readonly string[];
+}
+
+/** Writes inside one cluster run at most this many at once, to be gentle with API servers. */
+const WRITES_PER_CLUSTER = 4;
+
+/** Refreshes the fleet and reports per cluster. Never throws for a cluster's failure. */
+export async function refreshFleet(fleet: Fleet, deps: RunDeps, opts: RunOptions = {}): Promise<FleetReport> {
+  const started = Date.now();
+  const now = deps.now ?? Date.now;
+  const clusters = opts.only ? fleet.clusters.filter((c) => opts.only?.includes(c.name)) : fleet.clusters;
+  const limit = pLimit(fleet.concurrency);
+  let done = 0;
+  const reports = await Promise.all(
+    clusters.map((cluster) =>
+      limit(async () => {
+        const report = await refreshCluster(cluster, deps, opts.dryRun ?? false, now);
+        deps.onCluster?.(report, ++done, clusters.length);
+        return report;
+      }),
+    ),
+  );
+  const byRegistry = new Map(fleet.registries.map((r) => [r.name, r]));
+  const tokens = (await deps.broker.fetched())
+    .filter((t) => byRegistry.has(t.registry))
+    .map((t) => ({ registry: t.registry, expiresAt: new Date(t.expiresAt).toISOString(), domains: t.domains }));
+  const failed = reports.filter((r) => r.status === 'failed').length;
+  return {
+    dryRun: opts.dryRun ?? false,
+    startedAt: new Date(started).toISOString(),
+    durationMs: Date.now() - started,
+    clusters: reports,
+    tokens,
+    summary: { clusters: reports.length, ok: reports.length - failed, failed },
+  };
+}
+
+async function refreshCluster(cluster: Cluster, deps: RunDeps, dryRun: boolean, now: () => number): Promise<ClusterReport> {
+  const report = emptyClusterReport(cluster.name);
+  const started = Date.now();
+  let port: ClusterPort | undefined;
+  try {
+    port = await deps.connect(cluster);
+    const connected = port;
+    const [tokens, observed] = await Promise.all([Promise.all(cluster.registries.map((r) => deps.broker.get(r))), observe(connected)]);
+    const plan = planCluster(cluster, tokens, observed, now());
+    report.namespaces = plan.namespaces.length;
+    report.skipped = plan.skipped;
+    if (dryRun) countPlan(plan, report);
+    else await apply(plan, connected, report);
+  } catch (err) {
+    fail(report, describeError(err));
+  }
+  report.requests = port?.requests ?? 0;
+  report.durationMs = Date.now() - started;
+  if (report.status === 'failed') deps.log.error(`cluster ${cluster.name}: ${report.error ?? 'failed'}`, { cluster: cluster.name });
+  else deps.log.debug(`cluster ${cluster.name}: ok`, { cluster: cluster.name, requests: report.requests });
+  for (const c of report.conflicts) {
+    deps.log.warn(`cluster ${cluster.name}: namespace ${c.namespace}: Secret ${c.name} exists and is not managed by acr-fleet; left alone`, { cluster: cluster.name });
+  }
+  return report;
+}
+
+async function observe(port: ClusterPort): Promise<Observed> {
+  const [namespaces, ownedSecrets, serviceAccounts] = await Promise.all([
+    port.listNamespaces(),
+    port.listSecrets(OWNED_SELECTOR),
+    port.listServiceAccounts(),
+  ]);
+  return { namespaces, ownedSecrets, serviceAccounts };
+}
+
+/** Dry run: the report says what would change. */
+function countPlan(plan: Plan, report: ClusterReport): void {
+  for (const a of plan.secrets) report.secrets[a.op === 'create' ? 'created' : a.op === 'update' ? 'updated' : 'deleted']++;
+  report.secrets.unchanged = plan.unchangedSecrets;
+  report.serviceAccounts = { patched: plan.serviceAccounts.length, unchanged: plan.unchangedServiceAccounts };
+}
+
+/** Secrets first, then ServiceAccounts of namespaces whose Secret is in place. */
+async function apply(plan: Plan, port: ClusterPort, report: ClusterReport): Promise<void> {
+  report.secrets.unchanged = plan.unchangedSecrets;
+  report.serviceAccounts.unchanged = plan.unchangedServiceAccounts;
+  const blocked = new Set<string>();
+  const limit = pLimit(WRITES_PER_CLUSTER);
+  await Promise.all(
+    plan.secrets.map((action) =>
+      limit(async () => {
+        try {
+          await applySecret(action, port, report);
+        } catch (err) {
+          blocked.add(namespaceOf(action));
+          fail(report, describeError(err));
+        }
+      }),
+    ),
+  );
+  for (const c of report.conflicts) blocked.add(c.namespace);
+  await Promise.all(
+    plan.serviceAccounts
+      .filter((p) => !blocked.has(p.namespace))
+      .map((patch) =>
+        limit(async () => {
+          try {
+            if (await applyServiceAccount(patch, port)) report.serviceAccounts.patched++;
+            else report.serviceAccounts.unchanged++;
+          } catch (err) {
+            fail(report, describeError(err));
+          }
+        }),
+      ),
+  );
+}
+
+async function applySecret(action: SecretAction, port: ClusterPort, report: ClusterReport): Promise<void> {
+  switch (action.op) {
+    case 'create':
+      if ((await port.createSecret(action.secret)) === 'exists') {
+        report.conflicts.push({ namespace: action.secret.namespace, name: action.secret.name });
+      } else report.secrets.created++;
+      return;
+    case 'update':
+      await port.replaceSecret(action.secret, action.resourceVersion);
+      report.secrets.updated++;
+      return;
+    case 'delete':
+      await port.deleteSecret(action.namespace, action.name, action.resourceVersion);
+      report.secrets.deleted++;
+      return;
+  }
+}
+
+/**
+ * Patches a ServiceAccount. On a 409 (someone changed it since the list) re-reads it once and
+ * re-applies the same change to the fresh entries. Returns false when nothing was left to change.
+ */
+async function applyServiceAccount(patch: ServiceAccountPatch, port: ClusterPort): Promise<boolean> {
+  try {
+    await port.setImagePullSecrets(patch.namespace, patch.name, patch.resourceVersion, patch.imagePullSecrets);
+    return true;
+  } catch (err) {
+    if (!(err instanceof KubeError && err.status === 409)) throw err;
+  }
+  const fresh = await port.readServiceAccount(patch.namespace, patch.name);
+  const next = desiredPullSecrets(fresh, patch.add, new Set(patch.remove));
+  if (!next) return false;
+  await port.setImagePullSecrets(patch.namespace, patch.name, fresh.resourceVersion, next);
+  return true;
+}
+
+function namespaceOf(a: SecretAction): string {
+  return a.op === 'delete' ? a.namespace : a.secret.namespace;
+}
+
+function fail(report: ClusterReport, message: string): void {
+  report.status = 'failed';
+  const text = `cluster ${report.name}: ${message}`;
+  if (!report.error) report.error = text;
+  else (report.errors ??= [report.error]).push(text);
+}

@@ -1,0 +1,150 @@
+/**
+ * The planner: a pure function of (cluster settings, tokens, observed state, now) that says which
+ * Secrets to create, update or delete and which ServiceAccounts to patch. No I/O: the runner applies.
+ *
+ * Rules: write a Secret only when it is missing, its inputs changed, or its token expires within the
+ * threshold; never touch a terminating namespace; delete owned Secrets that are no longer wanted and
+ * drop references to them; keep every imagePullSecrets entry someone else put there, in order.
+ */
+import type { Cluster } from '../config/resolve.js';
+import type { RegistryToken } from '../tokens/source.js';
+import { desiredSecret, secretTemplate } from './dockerconfig.js';
+import { EXPIRES_AT_ANNOTATION, INPUTS_HASH_ANNOTATION, type DesiredSecret, type Observed, type ObservedServiceAccount } from './state.js';
+
+export type SecretAction =
+  | { op: 'create'; secret: DesiredSecret }
+  | { op: 'update'; secret: DesiredSecret; resourceVersion: string; reason: 'inputs changed' | 'expiring' }
+  | { op: 'delete'; namespace: string; name: string; resourceVersion: string };
+
+/**
+ * A ServiceAccount whose imagePullSecrets must become `imagePullSecrets`; `add` and `remove` are the
+ * intent, so the change can be re-derived if the object moved on meanwhile.
+ */
+export interface ServiceAccountPatch {
+  namespace: string;
+  name: string;
+  resourceVersion: string;
+  imagePullSecrets: string[];
+  add?: string;
+  remove: string[];
+}
+
+/** A namespace that was asked for but is left alone, and why. */
+export interface SkippedNamespace {
+  namespace: string;
+  reason: 'not found' | 'terminating';
+}
+
+export interface Plan {
+  /** Namespaces that get a Secret. */
+  namespaces: string[];
+  secrets: SecretAction[];
+  unchangedSecrets: number;
+  serviceAccounts: ServiceAccountPatch[];
+  unchangedServiceAccounts: number;
+  skipped: SkippedNamespace[];
+  /** Earliest token expiry written by this plan. */
+  expiresAt: number;
+}
+
+/** The cluster-level settings planning needs. */
+export type PlanSettings = Pick<Cluster, 'namespaces' | 'serviceAccounts' | 'expiringThresholdMs' | 'secretName'>;
+
+/** Computes the plan for one cluster. Throws only when the tokens cannot form one Secret. */
+export function planCluster(settings: PlanSettings, tokens: readonly RegistryToken[], observed: Observed, now: number): Plan {
+  const template = secretTemplate(tokens);
+  const { targets, skipped, terminating } = targetNamespaces(settings, observed);
+  const targetSet = new Set(targets);
+
+  const secrets: SecretAction[] = [];
+  let unchangedSecrets = 0;
+  const current = new Map<string, (typeof observed.ownedSecrets)[number]>();
+  /** Owned Secrets being deleted, by namespace: references to them go too. */
+  const pruned = new Map<string, Set<string>>();
+  for (const s of observed.ownedSecrets) {
+    if (terminating.has(s.namespace)) continue;
+    if (targetSet.has(s.namespace) && s.name === settings.secretName) {
+      current.set(s.namespace, s);
+    } else {
+      secrets.push({ op: 'delete', namespace: s.namespace, name: s.name, resourceVersion: s.resourceVersion });
+      pruned.set(s.namespace, (pruned.get(s.namespace) ?? new Set()).add(s.name));
+    }
+  }
+  for (const ns of targets) {
+    const secret = desiredSecret(template, ns, settings.secretName);
+    const existing = current.get(ns);
+    if (!existing) {
+      secrets.push({ op: 'create', secret });
+    } else if (existing.annotations[INPUTS_HASH_ANNOTATION] !== template.inputsHash) {
+      secrets.push({ op: 'update', secret, resourceVersion: existing.resourceVersion, reason: 'inputs changed' });
+    } else if (expiresWithin(existing.annotations[EXPIRES_AT_ANNOTATION], now, settings.expiringThresholdMs)) {
+      secrets.push({ op: 'update', secret, resourceVersion: existing.resourceVersion, reason: 'expiring' });
+    } else {
+      unchangedSecrets++;
+    }
+  }
+
+  const serviceAccounts: ServiceAccountPatch[] = [];
+  let unchangedServiceAccounts = 0;
+  for (const sa of observed.serviceAccounts) {
+    if (terminating.has(sa.namespace)) continue;
+    const wanted = targetSet.has(sa.namespace) && selects(settings.serviceAccounts, sa.name);
+    const add = wanted ? settings.secretName : undefined;
+    const remove = pruned.get(sa.namespace);
+    const next = desiredPullSecrets(sa, add, remove);
+    if (next) {
+      serviceAccounts.push({
+        namespace: sa.namespace,
+        name: sa.name,
+        resourceVersion: sa.resourceVersion,
+        imagePullSecrets: next,
+        ...(add !== undefined ? { add } : {}),
+        remove: [...(remove ?? [])],
+      });
+    }
+    else if (wanted) unchangedServiceAccounts++;
+  }
+
+  return { namespaces: targets, secrets, unchangedSecrets, serviceAccounts, unchangedServiceAccounts, skipped, expiresAt: template.expiresAt };
+}
+
+/**
+ * The imagePullSecrets a ServiceAccount should have: its own entries, in order, minus references to
+ * pruned Secrets, plus `add` at the end when missing. Undefined when nothing changes.
+ */
+export function desiredPullSecrets(sa: Pick<ObservedServiceAccount, 'imagePullSecrets'>, add: string | undefined, remove?: ReadonlySet<string>): string[] | undefined {
+  const kept = remove ? sa.imagePullSecrets.filter((n) => !remove.has(n)) : [...sa.imagePullSecrets];
+  if (add !== undefined && !kept.includes(add)) kept.push(add);
+  const same = kept.length === sa.imagePullSecrets.length && kept.every((n, i) => n === sa.imagePullSecrets[i]);
+  return same ? undefined : kept;
+}
+
+function selects(selection: PlanSettings['serviceAccounts'], name: string): boolean {
+  return selection === '*' || selection.includes(name);
+}
+
+function expiresWithin(expiresAt: string | undefined, now: number, thresholdMs: number): boolean {
+  const t = expiresAt ? Date.parse(expiresAt) : NaN;
+  // An unreadable expiry is treated as expired: rewriting is always safe.
+  return Number.isNaN(t) || t - now <= thresholdMs;
+}
+
+function targetNamespaces(settings: PlanSettings, observed: Observed) {
+  const terminating = new Set(observed.namespaces.filter((n) => n.terminating).map((n) => n.name));
+  const live = observed.namespaces.filter((n) => !n.terminating).map((n) => n.name);
+  const skipped: SkippedNamespace[] = [];
+  let targets: string[];
+  if (settings.namespaces.all) {
+    const exclude = new Set(settings.namespaces.exclude);
+    targets = live.filter((n) => !exclude.has(n));
+    for (const name of terminating) if (!exclude.has(name)) skipped.push({ namespace: name, reason: 'terminating' });
+  } else {
+    const liveSet = new Set(live);
+    targets = [];
+    for (const name of settings.namespaces.names) {
+      if (liveSet.has(name)) targets.push(name);
+      else skipped.push({ namespace: name, reason: terminating.has(name) ? 'terminating' : 'not found' });
+    }
+  }
+  return { targets: targets.sort(), skipped, terminating };
+}

@@ -1,0 +1,186 @@
+/**
+ * An in-process Kubernetes API server emulator for tests and the local sandbox: core/v1
+ * Namespaces, Secrets, ServiceAccounts (+ TokenRequest), ConfigMaps, rbac.authorization.k8s.io/v1
+ * and SelfSubjectAccessReview, served over HTTPS on 127.0.0.1 to real @kubernetes/client-node
+ * clients. See README.md in this folder for what is emulated and what is not.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import jsyaml from 'js-yaml';
+import { Authenticator } from './auth.js';
+import { type KubeKind, RESOURCES, apiVersionOf } from './kinds.js';
+import { bootstrapPolicy } from './rbac.js';
+import { type Fault, type RequestRecord, Router } from './server.js';
+import { Store, clone } from './store.js';
+
+export type { KubeKind } from './kinds.js';
+export type { RequestRecord } from './server.js';
+export { KubeStatusError } from './status.js';
+
+/** A user a static token authenticates as. */
+export interface KubeUser {
+  name: string;
+  groups?: string[];
+}
+
+/** Options of {@link KubeEmulator.start}. */
+export interface KubeEmulatorOptions {
+  /** Serve HTTPS with test/emulators/tls (default true); false serves plain HTTP. */
+  tls?: boolean;
+}
+
+const TLS_DIR = new URL('../tls/', import.meta.url);
+
+/** Namespaces kube-apiserver creates at startup (its system namespaces controller). */
+const SYSTEM_NAMESPACES = ['default', 'kube-node-lease', 'kube-public', 'kube-system'];
+
+/** The emulator: one fake cluster. */
+export class KubeEmulator {
+  /** Base URL, e.g. `https://127.0.0.1:43121`. */
+  readonly url: string;
+  private readonly store: Store;
+  private readonly auth: Authenticator;
+  private readonly router: Router;
+  private readonly server: HttpServer;
+  private readonly caPem: string | undefined;
+
+  private constructor(store: Store, auth: Authenticator, router: Router, server: HttpServer, url: string, caPem?: string) {
+    this.store = store;
+    this.auth = auth;
+    this.router = router;
+    this.server = server;
+    this.url = url;
+    this.caPem = caPem;
+  }
+
+  /** Starts an emulator on 127.0.0.1 at a random port. */
+  static async start(opts: KubeEmulatorOptions = {}): Promise<KubeEmulator> {
+    const tls = opts.tls ?? true;
+    const store = new Store();
+    const auth = new Authenticator(store);
+    let address = '';
+    const router = new Router(store, auth, () => address);
+    const handler = (req: Parameters<Router['handle']>[0], res: Parameters<Router['handle']>[1]) => void router.handle(req, res);
+    const cert = tls ? readFileSync(new URL('cert.pem', TLS_DIR), 'utf8') : undefined;
+    const server: HttpServer = tls
+      ? (createHttpsServer({ cert, key: readFileSync(new URL('key.pem', TLS_DIR), 'utf8') }, handler) as unknown as HttpServer)
+      : createHttpServer(handler);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const { port } = server.address() as AddressInfo;
+    address = `127.0.0.1:${port}`;
+    const emu = new KubeEmulator(store, auth, router, server, `${tls ? 'https' : 'http'}://${address}`, cert);
+    emu.bootstrap();
+    return emu;
+  }
+
+  /** What a fresh kube-apiserver holds: system namespaces and the bootstrap RBAC policy. */
+  private bootstrap(): void {
+    for (const name of SYSTEM_NAMESPACES) this.seed('namespaces', { metadata: { name } });
+    const policy = bootstrapPolicy();
+    for (const o of policy.clusterroles) this.seed('clusterroles', o);
+    for (const o of policy.clusterrolebindings) this.seed('clusterrolebindings', o);
+  }
+
+  /** Registers a static bearer token (like --token-auth-file). Group "system:masters" may do everything. */
+  addToken(token: string, user: KubeUser): void {
+    this.auth.addToken(token, { name: user.name, groups: user.groups ?? [] });
+  }
+
+  /**
+   * A kubeconfig (YAML text) for this server authenticating with `token` (no user credentials
+   * without one). Context, cluster and user are all named `contextName` (default "emulator"),
+   * so kubeconfigs of several emulators can be merged without clashes.
+   */
+  kubeconfig(opts: { token?: string; contextName?: string }): string {
+    const name = opts.contextName ?? 'emulator';
+    const cluster: Record<string, string> = { server: this.url };
+    if (this.caPem) cluster['certificate-authority-data'] = Buffer.from(this.caPem).toString('base64');
+    return jsyaml.dump({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name, cluster }],
+      users: [{ name, user: opts.token ? { token: opts.token } : {} }],
+      contexts: [{ name, context: { cluster: name, user: name } }],
+      'current-context': name,
+    });
+  }
+
+  // --- direct store access for tests (no auth, no request counted) -----------------------------
+
+  /**
+   * Creates or overwrites an object as-is (fills uid, resourceVersion, creationTimestamp; namespace
+   * from obj.metadata.namespace). It is normalized and defaulted like the server would (unknown
+   * fields dropped, Secret type Opaque, stringData folded into data) but not validated or admitted.
+   * Returns the stored copy (with kind/apiVersion).
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  seed(kind: KubeKind, obj: object): any {
+    return this.router.operations.seed(kind, obj);
+  }
+
+  /** Deep copy of a stored object (with kind/apiVersion, as a GET returns it), or undefined. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  get(kind: KubeKind, namespace: string | undefined, name: string): any | undefined {
+    const t = RESOURCES[kind];
+    const o = this.store.get(kind, t.namespaced ? namespace : undefined, name);
+    return o && { kind: t.kind, apiVersion: apiVersionOf(t), ...clone(o) };
+  }
+
+  /** Deep copies of stored objects (with kind/apiVersion), sorted by namespace/name. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  list(kind: KubeKind, namespace?: string): any[] {
+    const t = RESOURCES[kind];
+    return this.store.list(kind, t.namespaced ? namespace : undefined).map((o) => ({ kind: t.kind, apiVersion: apiVersionOf(t), ...clone(o) }));
+  }
+
+  /** Marks a namespace Terminating (deletionTimestamp set, status.phase "Terminating"), like a DELETE whose finalizers are still running. */
+  terminateNamespace(name: string): void {
+    const ns = this.store.get('namespaces', undefined, name);
+    if (!ns) throw new Error(`terminateNamespace: namespace ${name} does not exist`);
+    this.router.operations.markTerminating(ns);
+  }
+
+  /** Completes a namespace deletion: removes the namespace and every object in it. */
+  finalizeNamespace(name: string): void {
+    if (!this.store.get('namespaces', undefined, name)) throw new Error(`finalizeNamespace: namespace ${name} does not exist`);
+    this.router.operations.finalizeNamespace(name);
+  }
+
+  /** Every request served, in order of arrival (for counting requests per cluster). */
+  get requests(): RequestRecord[] {
+    return this.router.requests;
+  }
+
+  /** Forgets the request log. */
+  resetRequests(): void {
+    this.router.requests.length = 0;
+  }
+
+  /**
+   * Fault injection: the next `times` (default 1) requests matching method (optional) and path
+   * regex (tested against the URL path, without query) get this status and a proper Status body;
+   * `delayMs` delays instead of/besides failing. status 0 = destroy the socket (connection reset).
+   * Faults apply before authentication and authorization, like a failing proxy in front.
+   */
+  injectFault(f: { method?: string; path: RegExp; status?: number; reason?: string; message?: string; times?: number; delayMs?: number }): void {
+    this.router.addFault(f as Fault);
+  }
+
+  /** Stops the server, dropping open keep-alive connections. */
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}
+
+/** Convenience for `KubeEmulator.start(opts)`. */
+export async function startKube(opts?: KubeEmulatorOptions): Promise<KubeEmulator> {
+  return KubeEmulator.start(opts);
+}

@@ -1,0 +1,327 @@
+/**
+ * HTTP plumbing: the filter chain of kube-apiserver in the order that matters for tests —
+ * (fault injection) → authentication (401) → request info → authorization (403) → handler.
+ * Request attributes follow k8s.io/apiserver/pkg/endpoints/request/requestinfo.go: fewer than three
+ * path segments is a non-resource request; `/namespaces/{ns}` makes {ns} both the name and the
+ * namespace; GET without a name is `list` (or `watch`), DELETE without a name `deletecollection`,
+ * and a list with `fieldSelector=metadata.name=x` is authorized as if named x.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ListQuery, Reply } from './api.js';
+import { Api } from './api.js';
+import type { Authenticator } from './auth.js';
+import { RESOURCES, apiVersionOf, lookupResource } from './kinds.js';
+import { type Attributes, authorize, forbiddenError } from './rbac.js';
+import { parseFieldSelector } from './selectors.js';
+import { KubeStatusError, generic, internalError, unauthorized } from './status.js';
+import type { Store } from './store.js';
+
+/** One line of the request log. */
+export interface RequestRecord {
+  method: string;
+  path: string;
+  query: string;
+  user: string;
+  status: number;
+}
+
+/** A pending fault injection rule. */
+export interface Fault {
+  method?: string;
+  path: RegExp;
+  status?: number;
+  reason?: string;
+  message?: string;
+  times?: number;
+  delayMs?: number;
+}
+
+/** apiserver's default --max-request-bytes for JSON bodies (3 MiB). */
+const MAX_BODY = 3 * 1024 * 1024;
+
+/** JSON as Go's json.Encoder writes it: HTML-sensitive characters escaped (`<` → `\u003c`). */
+function goJson(v: unknown): string {
+  return JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** The request-info of a URL, before the user is known. */
+function requestInfo(method: string, url: URL): Omit<Attributes, 'user'> & { parts: string[]; apiPrefix: string } {
+  const segments = url.pathname.split('/').filter(Boolean);
+  const info = {
+    verb: method.toLowerCase(),
+    resourceRequest: false,
+    path: url.pathname,
+    apiGroup: '',
+    apiVersion: '',
+    resource: '',
+    subresource: '',
+    namespace: '',
+    name: '',
+    parts: [] as string[],
+    apiPrefix: '',
+  };
+  if (segments.length < 3 || (segments[0] !== 'api' && segments[0] !== 'apis')) return info;
+  let rest = segments.slice(1);
+  info.apiPrefix = segments[0] as string;
+  if (info.apiPrefix === 'apis') {
+    if (rest.length < 3) return info;
+    info.apiGroup = rest[0] as string;
+    rest = rest.slice(1);
+  }
+  info.resourceRequest = true;
+  info.apiVersion = rest[0] as string;
+  rest = rest.slice(1);
+  info.verb = { POST: 'create', GET: 'get', HEAD: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete' }[method] ?? '';
+  if (rest[0] === 'namespaces' && rest.length > 1) {
+    info.namespace = rest[1] as string;
+    if (rest.length > 2 && rest[2] !== 'status' && rest[2] !== 'finalize') rest = rest.slice(2);
+  }
+  info.parts = rest;
+  info.resource = rest[0] ?? '';
+  info.name = rest[1] ?? '';
+  info.subresource = rest[2] ?? '';
+  if (!info.name && info.verb === 'get') {
+    const watch = url.searchParams.get('watch');
+    info.verb = watch !== null && !['false', '0'].includes(watch.toLowerCase()) ? 'watch' : 'list';
+    try {
+      const term = parseFieldSelector(url.searchParams.get('fieldSelector') ?? '').terms.find(
+        (t) => t.field === 'metadata.name' && t.op === '=',
+      );
+      if (term && !/[/%]/.test(term.value) && term.value !== '.' && term.value !== '..') info.name = term.value;
+    } catch {
+      // A bad selector is reported by the list handler.
+    }
+  }
+  if (!info.name && info.verb === 'delete') info.verb = 'deletecollection';
+  return info;
+}
+
+/** The request handler shared by the HTTP and HTTPS servers. */
+export class Router {
+  readonly requests: RequestRecord[] = [];
+  private faults: (Fault & { remaining: number })[] = [];
+  private readonly api: Api;
+
+  constructor(
+    private readonly store: Store,
+    private readonly auth: Authenticator,
+    private readonly serverAddress: () => string,
+  ) {
+    this.api = new Api(store, auth);
+  }
+
+  /** Operations for the emulator's direct store helpers. */
+  get operations(): Api {
+    return this.api;
+  }
+
+  /** Queues a fault; see KubeEmulator.injectFault. */
+  addFault(f: Fault): void {
+    this.faults.push({ ...f, remaining: f.times ?? 1 });
+  }
+
+  private takeFault(method: string, path: string): Fault | undefined {
+    const f = this.faults.find((x) => x.remaining > 0 && (!x.method || x.method.toUpperCase() === method) && x.path.test(path));
+    if (f) f.remaining--;
+    this.faults = this.faults.filter((x) => x.remaining > 0);
+    return f;
+  }
+
+  /** Serves one request. */
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = (req.method ?? 'GET').toUpperCase();
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    const record: RequestRecord = { method, path: url.pathname, query: url.search.replace(/^\?/, ''), user: '', status: 0 };
+    this.requests.push(record);
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      record.status = status;
+      const text = typeof body === 'string' ? body : goJson(body);
+      res.writeHead(status, {
+        'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
+        'cache-control': 'no-cache, private',
+        'content-length': Buffer.byteLength(text),
+        ...headers,
+      });
+      res.end(text);
+    };
+    const sendError = (e: KubeStatusError) => send(e.code, e.toStatus(), e.headers);
+    try {
+      const raw = await readBody(req);
+      const user = this.auth.authenticate(req.headers.authorization);
+      record.user = user?.name ?? '';
+      const fault = this.takeFault(method, url.pathname);
+      if (fault) {
+        if (fault.delayMs) await sleep(fault.delayMs);
+        if (fault.status === 0) {
+          record.status = 0;
+          req.socket.destroy();
+          return;
+        }
+        if (fault.status !== undefined) {
+          const e = generic(fault.status, fault.reason, fault.message);
+          // The max-in-flight filter's 429 tells clients when to come back.
+          const headers: Record<string, string> = fault.status === 429 ? { 'retry-after': '1' } : {};
+          if (fault.status === 429) e.details!.retryAfterSeconds = 1;
+          return send(e.code, e.toStatus(), headers);
+        }
+      }
+      if (!user) return sendError(unauthorized());
+      if (Buffer.byteLength(raw) > MAX_BODY) {
+        return sendError(new KubeStatusError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${MAX_BODY}`));
+      }
+      const info = requestInfo(method, url);
+      const attrs: Attributes = { ...info, user };
+      const decision = authorize(this.store, attrs);
+      if (!decision.allowed) return sendError(forbiddenError(attrs, decision.reason));
+      const reply = info.resourceRequest
+        ? this.resource(info, url, raw, req.headers['content-type'], attrs)
+        : this.nonResource(method, url.pathname);
+      const headers: Record<string, string> = {};
+      if (reply.warnings?.length) {
+        headers.warning = reply.warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ');
+      }
+      send(reply.status, reply.body, headers);
+    } catch (e) {
+      if (e instanceof KubeStatusError) return sendError(e);
+      sendError(internalError((e as Error).message));
+    }
+  }
+
+  private resource(
+    info: ReturnType<typeof requestInfo>,
+    url: URL,
+    raw: string,
+    contentType: string | undefined,
+    attrs: Attributes,
+  ): Reply {
+    const { apiGroup, apiVersion, resource, name, subresource, verb } = info;
+    const ns = info.namespace || undefined;
+    const q = Object.fromEntries(url.searchParams) as ListQuery;
+    // Virtual resources.
+    if (apiGroup === 'authorization.k8s.io' && apiVersion === 'v1' && resource === 'selfsubjectaccessreviews' && !ns && !name) {
+      if (verb !== 'create') throw generic(405);
+      return this.api.selfSubjectAccessReview(attrs.user, raw, contentType);
+    }
+    const t = lookupResource(apiGroup, apiVersion, resource);
+    if (!t || (ns && !t.namespaced && resource !== 'namespaces') || info.parts.length > 3) throw generic(404);
+    if (subresource) {
+      if (resource === 'serviceaccounts' && subresource === 'token' && ns) {
+        if (verb !== 'create') throw generic(405);
+        return this.api.tokenRequest(ns, name, raw, contentType);
+      }
+      throw generic(404);
+    }
+    const nsArg = t.namespaced ? ns : undefined;
+    const collectionOnly = t.namespaced && !ns; // /api/v1/secrets: list across namespaces only
+    switch (verb) {
+      case 'list':
+        return this.api.list(t, nsArg, q);
+      case 'watch':
+        throw new KubeStatusError(405, 'MethodNotAllowed', 'the Kubernetes emulator does not implement watch', {});
+      case 'get':
+        return this.api.get(t, nsArg, name);
+      case 'create':
+        if (collectionOnly || name) throw generic(405);
+        return this.api.create(t, nsArg, raw, contentType);
+      case 'update':
+        if (!name) throw generic(405);
+        return this.api.update(t, nsArg, name, raw, contentType);
+      case 'patch':
+        if (!name) throw generic(405);
+        return this.api.patch(t, nsArg, name, raw, contentType);
+      case 'delete':
+        return this.api.delete(t, nsArg, name, raw);
+      case 'deletecollection':
+        if (collectionOnly) throw generic(405);
+        return this.api.deleteCollection(t, nsArg, q);
+      default:
+        throw generic(405);
+    }
+  }
+
+  /** Discovery and version documents (enough for clients that discover before they call). */
+  private nonResource(method: string, path: string): Reply {
+    if (method !== 'GET') throw generic(405);
+    const p = path.replace(/\/+$/, '') || '/';
+    const resourceList = (groupVersion: string, group: string) => ({
+      kind: 'APIResourceList',
+      apiVersion: 'v1',
+      groupVersion,
+      resources: Object.values(RESOURCES)
+        .filter((t) => t.group === group)
+        .flatMap((t) => [
+          {
+            name: t.resource,
+            singularName: t.singular,
+            namespaced: t.namespaced,
+            kind: t.kind,
+            verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
+          },
+          ...(t.resource === 'serviceaccounts'
+            ? [{ name: 'serviceaccounts/token', singularName: '', namespaced: true, group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest', verbs: ['create'] }]
+            : []),
+        ]),
+    });
+    const groups = [
+      ['rbac.authorization.k8s.io', 'v1'],
+      ['authorization.k8s.io', 'v1'],
+      ['authentication.k8s.io', 'v1'],
+    ];
+    switch (p) {
+      case '/api':
+        return {
+          status: 200,
+          body: { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: this.serverAddress() }] },
+        };
+      case '/api/v1':
+        return { status: 200, body: resourceList('v1', '') };
+      case '/apis':
+        return {
+          status: 200,
+          body: {
+            kind: 'APIGroupList',
+            apiVersion: 'v1',
+            groups: groups.map(([name, v]) => ({
+              name,
+              versions: [{ groupVersion: `${name}/${v}`, version: v }],
+              preferredVersion: { groupVersion: `${name}/${v}`, version: v },
+            })),
+          },
+        };
+      case `/apis/${apiVersionOf(RESOURCES.roles)}`:
+        return { status: 200, body: resourceList(apiVersionOf(RESOURCES.roles), RESOURCES.roles.group) };
+      case '/version':
+        return {
+          status: 200,
+          body: {
+            major: '1',
+            minor: '26',
+            gitVersion: 'v1.26.1',
+            gitCommit: '0000000000000000000000000000000000000000',
+            gitTreeState: 'clean',
+            buildDate: '2023-01-18T15:51:25Z',
+            goVersion: 'go1.19.5',
+            compiler: 'gc',
+            platform: 'linux/amd64',
+          },
+        };
+      case '/healthz':
+      case '/livez':
+      case '/readyz':
+        return { status: 200, body: 'ok' };
+      default:
+        throw generic(404);
+    }
+  }
+}

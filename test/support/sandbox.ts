@@ -1,0 +1,139 @@
+/**
+ * A complete local fleet: one Alibaba Cloud emulator (EE instance in cn-beijing, Personal Edition in
+ * cn-hangzhou) and three Kubernetes emulators, each granting acr-fleet only the RBAC of
+ * infra/kubernetes/acr-fleet-rbac.yaml. Writes kubeconfigs and a fleet.yaml into a fresh folder.
+ * Used by the tests and by `npm start`.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import yaml from 'js-yaml';
+import { AlibabaEmulator, type Credentials } from '../emulators/alibaba/index.js';
+import { KubeEmulator, type KubeKind } from '../emulators/kube/index.js';
+
+export const ACCOUNT = '1234567890123456';
+export const EE_INSTANCE = 'cri-prod01';
+/** The identity acr-fleet authenticates as in every sandbox cluster. */
+export const FLEET_SA_USER = 'system:serviceaccount:kube-system:acr-fleet';
+const RBAC_MANIFEST = new URL('../../infra/kubernetes/acr-fleet-rbac.yaml', import.meta.url);
+
+export interface SandboxCluster {
+  name: string;
+  kube: KubeEmulator;
+  /** Bearer token of acr-fleet's identity in this cluster. */
+  token: string;
+  kubeconfigFile: string;
+}
+
+export interface Sandbox {
+  dir: string;
+  configFile: string;
+  cloud: AlibabaEmulator;
+  /** A RAM user allowed exactly what acr-fleet needs: for local runs (env credentials). */
+  userCredentials: Credentials;
+  /** The function's role ARN, for FC-style `context.credentials`. */
+  functionRole: string;
+  clusters: SandboxCluster[];
+  cluster(name: string): SandboxCluster;
+  /** Environment for a local CLI run against the sandbox. */
+  env: Record<string, string>;
+  /** Rewrites fleet.yaml with a change applied to the parsed document. */
+  editConfig(edit: (doc: Record<string, unknown>) => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SandboxOptions {
+  /** Lifetime of tokens the registries issue (default 3600 s). */
+  tokenTtlSeconds?: number;
+}
+
+/** Namespaces and ServiceAccounts of each sandbox cluster (the emulator creates no default ServiceAccount). */
+const LAYOUT: Record<string, { namespaces: string[]; serviceAccounts: [string, string][] }> = {
+  'hz-prod-1': {
+    namespaces: ['team-a', 'team-b'],
+    serviceAccounts: [['default', 'default'], ['team-a', 'default'], ['team-a', 'builder'], ['team-b', 'default'], ['kube-system', 'default']],
+  },
+  'bj-prod-1': {
+    namespaces: ['payments', 'search'],
+    serviceAccounts: [['payments', 'default'], ['payments', 'api'], ['search', 'default'], ['default', 'default']],
+  },
+  'hz-dev-1': { namespaces: [], serviceAccounts: [['default', 'default']] },
+};
+
+/** Starts the sandbox fleet. Call `close()` when done. */
+export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'acr-fleet-sandbox-'));
+  const cloud = await AlibabaEmulator.start({ regions: ['cn-hangzhou', 'cn-beijing'] });
+  cloud.createAccount(ACCOUNT);
+  const actions = ['cr:GetAuthorizationToken', 'cr:ListInstanceEndpoint'];
+  const userCredentials = cloud.addUser({ accountId: ACCOUNT, name: 'acr-fleet-local', actions });
+  const functionRole = cloud.addRole({ accountId: ACCOUNT, name: 'acr-fleet-function', actions });
+  const ttl = opts.tokenTtlSeconds ?? 3600;
+  cloud.addEnterpriseInstance({ accountId: ACCOUNT, instanceId: EE_INSTANCE, name: 'acme', region: 'cn-beijing', tokenTtlSeconds: ttl });
+  cloud.enablePersonalEdition({ accountId: ACCOUNT, region: 'cn-hangzhou', tokenTtlSeconds: ttl });
+
+  const rbac = yaml.loadAll(await readFile(RBAC_MANIFEST, 'utf8')) as { kind: string }[];
+  const clusters: SandboxCluster[] = [];
+  for (const [name, layout] of Object.entries(LAYOUT)) {
+    const kube = await KubeEmulator.start();
+    for (const ns of layout.namespaces) kube.seed('namespaces', { metadata: { name: ns } });
+    for (const [ns, sa] of layout.serviceAccounts) kube.seed('serviceaccounts', { metadata: { namespace: ns, name: sa } });
+    for (const doc of rbac) kube.seed(`${doc.kind.toLowerCase()}s` as KubeKind, doc);
+    const token = `sandbox-token-${name}-${Math.random().toString(36).slice(2)}`;
+    kube.addToken(token, { name: FLEET_SA_USER, groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'] });
+    const kubeconfigFile = path.join(dir, 'kubeconfigs', `${name}.yaml`);
+    await writeFileDeep(kubeconfigFile, kube.kubeconfig({ token, contextName: name }));
+    clusters.push({ name, kube, token, kubeconfigFile });
+  }
+
+  const endpoints = cloud.endpointsConfig();
+  const configFile = path.join(dir, 'fleet.yaml');
+  const doc = {
+    regionId: 'cn-hangzhou',
+    endpoints: { cr: endpoints.cr, sts: endpoints.sts, kms: endpoints.kms },
+    defaults: { watchNamespace: 'default', serviceAccount: 'default', expiringThreshold: '15m' },
+    registries: [
+      { name: 'acme-ee', instanceId: EE_INSTANCE, regionId: 'cn-beijing' },
+      { name: 'hz-personal', instanceId: '' },
+    ],
+    clusters: [
+      { name: 'hz-prod-1', kubeconfig: { file: './kubeconfigs/hz-prod-1.yaml' }, watchNamespace: 'all' },
+      { name: 'bj-prod-1', kubeconfig: { file: './kubeconfigs/bj-prod-1.yaml' }, watchNamespace: ['payments', 'search'], serviceAccount: '*', registries: ['acme-ee'] },
+      { name: 'hz-dev-1', kubeconfig: { file: './kubeconfigs/hz-dev-1.yaml' }, registries: ['hz-personal'] },
+    ],
+  };
+  await writeFile(configFile, yaml.dump(doc));
+
+  return {
+    dir,
+    configFile,
+    cloud,
+    userCredentials,
+    functionRole,
+    clusters,
+    cluster(name) {
+      const c = clusters.find((x) => x.name === name);
+      if (!c) throw new Error(`no sandbox cluster ${name}`);
+      return c;
+    },
+    env: {
+      ALIBABA_CLOUD_ACCESS_KEY_ID: userCredentials.accessKeyId,
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: userCredentials.accessKeySecret,
+    },
+    async editConfig(edit) {
+      const current = yaml.load(await readFile(configFile, 'utf8')) as Record<string, unknown>;
+      edit(current);
+      await writeFile(configFile, yaml.dump(current));
+    },
+    async close() {
+      await Promise.all([cloud.close(), ...clusters.map((c) => c.kube.close())]);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function writeFileDeep(file: string, text: string): Promise<void> {
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, text);
+}
