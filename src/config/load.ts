@@ -35,6 +35,9 @@ export async function loadFleet(opts: LoadOptions): Promise<Fleet> {
 /** Validates fleet YAML text. Throws ConfigError listing every problem. */
 export function parseFleet(text: string, opts: LoadOptions): Fleet {
   const doc = parseYaml(text, opts.file);
+  if (doc === undefined || doc === null) {
+    throw new ConfigError(opts.file, [{ path: '', message: 'the file is empty (expected a mapping with registries and clusters)' }]);
+  }
   const parsed = fleetSchema.safeParse(doc, { reportInput: true });
   if (!parsed.success) throw new ConfigError(opts.file, problemsFromIssues(parsed.error.issues));
   const problems = crossCheck(parsed.data);

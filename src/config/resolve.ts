@@ -32,7 +32,7 @@ export interface Registry {
 export type NamespaceSelection = { all: true; exclude: string[] } | { all: false; names: string[] };
 
 /** Where a cluster's kubeconfig comes from (paths already absolute). */
-export type KubeconfigRef = { kind: 'file'; path: string; display: string };
+export type KubeconfigRef = { kind: 'file'; path: string; display: string } | { kind: 'kms'; secretName: string; regionId: string };
 
 /** One cluster with every setting resolved. */
 export interface Cluster {
@@ -74,6 +74,11 @@ export function resolveFleet(cfg: FleetConfig, ctx: ResolveContext): Fleet {
     if (!resolved.regionId) problems.push({ path: `registries[${i}].regionId`, message: 'required: no top-level regionId, and neither FC_REGION nor ALIBABA_CLOUD_REGION_ID is set' });
     return resolved;
   });
+  cfg.clusters.forEach((c, i) => {
+    if ('kmsSecret' in c.kubeconfig && !c.kubeconfig.regionId && !regionId) {
+      problems.push({ path: `clusters[${i}].kubeconfig.regionId`, message: 'required: no top-level regionId, and neither FC_REGION nor ALIBABA_CLOUD_REGION_ID is set' });
+    }
+  });
   if (problems.length) throw new ConfigError(ctx.file, problems);
   const allRegistries = registries.map((r) => r.name);
   return {
@@ -82,7 +87,7 @@ export function resolveFleet(cfg: FleetConfig, ctx: ResolveContext): Fleet {
     endpoints: cfg.endpoints ?? {},
     concurrency: cfg.concurrency ?? DEFAULTS.concurrency,
     registries,
-    clusters: cfg.clusters.map((c) => resolveCluster(c, cfg.defaults ?? {}, allRegistries, ctx)),
+    clusters: cfg.clusters.map((c) => resolveCluster(c, cfg.defaults ?? {}, allRegistries, regionId, ctx)),
   };
 }
 
@@ -97,14 +102,23 @@ function resolveRegistry(r: RegistryConfig, regionId: string | undefined): Regis
   };
 }
 
-function resolveCluster(c: ClusterConfig, defaults: NonNullable<FleetConfig['defaults']>, allRegistries: string[], ctx: ResolveContext): Cluster {
+function resolveCluster(
+  c: ClusterConfig,
+  defaults: NonNullable<FleetConfig['defaults']>,
+  allRegistries: string[],
+  regionId: string | undefined,
+  ctx: ResolveContext,
+): Cluster {
   const pick = <K extends keyof typeof defaults>(key: K) => c[key] ?? defaults[key];
   const watch = splitList(pick('watchNamespace') ?? [...DEFAULTS.watchNamespace]);
   const sa = splitList(pick('serviceAccount') ?? [...DEFAULTS.serviceAccount]);
   const threshold = pick('expiringThreshold') ?? DEFAULTS.expiringThreshold;
   return {
     name: c.name,
-    kubeconfig: { kind: 'file', path: path.resolve(ctx.baseDir, c.kubeconfig.file), display: c.kubeconfig.file },
+    kubeconfig:
+      'file' in c.kubeconfig
+        ? { kind: 'file', path: path.resolve(ctx.baseDir, c.kubeconfig.file), display: c.kubeconfig.file }
+        : { kind: 'kms', secretName: c.kubeconfig.kmsSecret, regionId: c.kubeconfig.regionId ?? regionId ?? '' },
     registries: c.registries ?? allRegistries,
     namespaces: watch.some((w) => w.toLowerCase() === 'all')
       ? { all: true, exclude: splitList(pick('excludeNamespaces') ?? [...DEFAULTS.excludeNamespaces]) }

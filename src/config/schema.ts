@@ -59,9 +59,16 @@ const kubeconfigFile = z.strictObject({
   file: z.string().min(1).describe('Path to a kubeconfig file, relative to fleet.yaml. Local use only.'),
 });
 
+const kubeconfigKms = z.strictObject({
+  kmsSecret: z.string().min(1).describe('KMS Secrets Manager secret holding the kubeconfig text.'),
+  regionId: z.string().min(1).optional().describe('Region of the KMS secret. Default: the top-level regionId.'),
+});
+
 const cluster = z.strictObject({
   name: name.describe('Cluster name used in reports and logs.'),
-  kubeconfig: z.union([kubeconfigFile], { error: 'expected one of file' }),
+  kubeconfig: z
+    .union([kubeconfigFile, kubeconfigKms], { error: 'expected one of file, kmsSecret' })
+    .describe('Where the kubeconfig lives: { file } for local runs, { kmsSecret } when deployed.'),
   registries: z.array(name).min(1).optional().describe('Registries whose credentials this cluster gets. Default: all.'),
   ...clusterSettingsShape,
 });

@@ -122,7 +122,7 @@ async function refresh(ctx: Ctx, dryRun: boolean, only: string[] | undefined): P
   redactor.add(ctx.io.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET);
   redactor.add(ctx.io.env.ALIBABA_CLOUD_SECURITY_TOKEN);
   const log = createLogger({ format: ctx.json ? 'json' : 'text', write: (l) => ctx.io.stderr(`${l}\n`), redactor, level: ctx.level });
-  const deps = createRunDeps({ fleet, credential: credentialFromEnv(ctx.io.env), log, redactor });
+  const deps = createRunDeps({ fleet, credential: credentialFromEnv(ctx.io.env), log, redactor, allowFileKubeconfig: true });
   if (!ctx.json) deps.onCluster = (r, done, total) => ctx.io.stderr(`${redactor.redact(progressLine(r, done, total))}\n`);
   const report = await refreshFleet(fleet, deps, { dryRun, ...(only ? { only } : {}) });
   const text = ctx.json ? JSON.stringify(report) : formatReport(report);

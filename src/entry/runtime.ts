@@ -4,10 +4,12 @@
  */
 import type { Cluster, Fleet } from '../config/resolve.js';
 import { CrApi } from '../cloud/cr.js';
+import { KmsApi } from '../cloud/kms.js';
+import { AcrFleetError } from '../errors.js';
 import type { CredentialClient } from '../cloud/credentials.js';
 import { SdkOpenApiCaller } from '../cloud/openapi.js';
 import { KubeClusterClient } from '../kube/client.js';
-import { kubeConfigFromFile } from '../kube/kubeconfig.js';
+import { kubeConfigFromFile, kubeConfigFromText } from '../kube/kubeconfig.js';
 import type { ClusterPort } from '../kube/port.js';
 import type { Logger, Redactor } from '../log/logger.js';
 import type { RunDeps } from '../fleet/run.js';
@@ -21,22 +23,34 @@ export interface RuntimeOptions {
   credential: CredentialClient;
   log: Logger;
   redactor: Redactor;
+  /** Kubeconfig files are for local runs; the deployed function refuses them. */
+  allowFileKubeconfig: boolean;
 }
 
 /** Runner dependencies over the real clouds. */
 export function createRunDeps(opts: RuntimeOptions): RunDeps {
-  const cr = new CrApi(new SdkOpenApiCaller({ endpoints: opts.fleet.endpoints, credential: opts.credential }));
+  const api = new SdkOpenApiCaller({ endpoints: opts.fleet.endpoints, credential: opts.credential });
+  const cr = new CrApi(api);
+  const kms = new KmsApi(api);
   const broker = new TokenBroker(opts.fleet.registries, {
     enterprise: redacting(new EnterpriseTokenSource(cr), opts.redactor),
     personal: redacting(new PersonalTokenSource(cr), opts.redactor),
   });
-  return { broker, connect: connectCluster, log: opts.log };
-}
-
-/** Opens a cluster from its kubeconfig source. */
-export async function connectCluster(cluster: Cluster): Promise<ClusterPort> {
-  const kc = await kubeConfigFromFile(cluster.kubeconfig.path, cluster.kubeconfig.display);
-  return new KubeClusterClient(kc);
+  const connect = async (cluster: Cluster): Promise<ClusterPort> => {
+    const ref = cluster.kubeconfig;
+    if (ref.kind === 'file') {
+      if (!opts.allowFileKubeconfig) {
+        throw new AcrFleetError(`kubeconfig ${ref.display}: kubeconfig files are for local runs; the deployed function reads kubeconfigs from KMS ({ kmsSecret: NAME })`);
+      }
+      return new KubeClusterClient(await kubeConfigFromFile(ref.path, ref.display));
+    }
+    const source = `kubeconfig kmsSecret ${ref.secretName}`;
+    const text = await kms.secretValue(ref.regionId, ref.secretName).catch((err: unknown) => {
+      throw new AcrFleetError(`${source}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    });
+    return new KubeClusterClient(kubeConfigFromText(text, source));
+  };
+  return { broker, connect, log: opts.log };
 }
 
 /** Registers every fetched password with the redactor before anyone can print it. */

@@ -1,0 +1,124 @@
+import { readFile } from 'node:fs/promises';
+import test from 'ava';
+import { parseFleet } from '../src/config/load.js';
+import { ConfigError } from '../src/errors.js';
+import { fleetJsonSchema } from '../scripts/schema.js';
+
+const VALID = `
+regionId: cn-hangzhou
+registries:
+  - name: prod
+    instanceId: cri-abc
+    regionId: cn-beijing
+    domains: a.example.com, b.example.com
+  - name: pe
+clusters:
+  - name: one
+    kubeconfig: { file: ./k/one.yaml }
+  - name: two
+    kubeconfig: { file: /abs/two.yaml }
+    registries: [pe]
+    watchNamespace: all
+    serviceAccount: "*"
+    expiringThreshold: 1h30m
+`;
+
+function problems(text: string, env: Record<string, string> = {}): string[] {
+  try {
+    parseFleet(text, { file: 'fleet.yaml', path: '/etc/acr/fleet.yaml', env });
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message.split('\n');
+    throw err;
+  }
+  return [];
+}
+
+test('a valid config resolves defaults, comma lists, editions and paths relative to the config file', (t) => {
+  const fleet = parseFleet(VALID, { file: 'fleet.yaml', path: '/etc/acr/fleet.yaml', env: {} });
+  t.deepEqual(fleet.registries, [
+    { name: 'prod', edition: 'enterprise', instanceId: 'cri-abc', regionId: 'cn-beijing', domains: ['a.example.com', 'b.example.com'] },
+    { name: 'pe', edition: 'personal', regionId: 'cn-hangzhou' },
+  ]);
+  const [one, two] = fleet.clusters;
+  t.like(one, {
+    kubeconfig: { kind: 'file', path: '/etc/acr/k/one.yaml', display: './k/one.yaml' },
+    registries: ['prod', 'pe'],
+    namespaces: { all: false, names: ['default'] },
+    serviceAccounts: ['default'],
+    expiringThresholdMs: 15 * 60_000,
+    secretName: 'acr-credential-fleet',
+  });
+  t.like(two, {
+    registries: ['pe'],
+    namespaces: { all: true, exclude: ['kube-system', 'kube-public', 'kube-node-lease'] },
+    serviceAccounts: '*',
+    expiringThresholdMs: 90 * 60_000,
+  });
+  t.is(fleet.concurrency, 8);
+});
+
+test('the region falls back to FC_REGION when the config names none', (t) => {
+  const fleet = parseFleet(VALID.replace('regionId: cn-hangzhou\n', ''), { file: 'fleet.yaml', env: { FC_REGION: 'cn-shanghai' } });
+  t.is(fleet.registries[1]?.regionId, 'cn-shanghai');
+});
+
+const INVALID: [string, string, string[]][] = [
+  [
+    'an unknown kubeconfig source',
+    `registries: [{name: r, regionId: cn-hangzhou}]\nclusters:\n  - {name: a, kubeconfig: {file: a}}\n  - {name: b, kubeconfig: {file: b}}\n  - {name: c, kubeconfig: {path: c}}\n`,
+    ['fleet.yaml: clusters[2].kubeconfig: expected one of file, kmsSecret'],
+  ],
+  [
+    'unknown keys, at any depth',
+    `regionId: x\nregistrys: []\nregistries: [{name: r, instance: cri-a}]\nclusters: [{name: a, kubeconfig: {file: a}, watchNamespaces: all}]\n`,
+    ['fleet.yaml: registries[0].instance: unknown key', 'fleet.yaml: clusters[0].watchNamespaces: unknown key', 'fleet.yaml: registrys: unknown key'],
+  ],
+  [
+    'duplicate names and unknown registry references',
+    `regionId: x\nregistries: [{name: r}, {name: r}]\nclusters: [{name: a, kubeconfig: {file: a}}, {name: a, kubeconfig: {file: b}, registries: [r, nope]}]\n`,
+    [
+      'fleet.yaml: registries[1].name: duplicate registry name "r"',
+      'fleet.yaml: clusters[1].name: duplicate cluster name "a"',
+      'fleet.yaml: clusters[1].registries[1]: unknown registry "nope" (defined: r)',
+    ],
+  ],
+  [
+    'wrong types and missing keys, all at once',
+    `regionId: x\nconcurrency: 0\nregistries: [{name: r, instanceId: abc}]\nclusters: [{kubeconfig: {file: 3}, expiringThreshold: 15 minutes, serviceAccount: 5}]\n`,
+    [
+      'fleet.yaml: concurrency: must be at least 1',
+      'fleet.yaml: registries[0].instanceId: expected an Enterprise Edition instance id (cri-...) or "" for Personal Edition',
+      'fleet.yaml: clusters[0].name: required',
+      'fleet.yaml: clusters[0].kubeconfig.file: expected string, got number',
+      'fleet.yaml: clusters[0].serviceAccount: expected a comma-separated string or a list of strings',
+      'fleet.yaml: clusters[0].expiringThreshold: expected a duration such as 15m, 1h or 90s',
+    ],
+  ],
+  ['an empty file', ``, ['fleet.yaml: the file is empty (expected a mapping with registries and clusters)']],
+  [
+    'a duplicated YAML key',
+    `regionId: a\nregionId: b\n`,
+    ['fleet.yaml: line 2, column 1: invalid YAML: duplicated mapping key'],
+  ],
+  [
+    'no region anywhere',
+    `registries: [{name: r}]\nclusters: [{name: a, kubeconfig: {file: a}}]\n`,
+    ['fleet.yaml: registries[0].regionId: required: no top-level regionId, and neither FC_REGION nor ALIBABA_CLOUD_REGION_ID is set'],
+  ],
+  [
+    'an endpoint that is not a URL',
+    `regionId: x\nendpoints: {cr: "cr.example.com"}\nregistries: [{name: r}]\nclusters: [{name: a, kubeconfig: {file: a}}]\n`,
+    ['fleet.yaml: endpoints.cr: expected an http(s) URL such as https://cr.{region}.aliyuncs.com'],
+  ],
+];
+
+for (const [what, text, expected] of INVALID) {
+  test(`validation reports ${what} with file and key path`, (t) => {
+    t.deepEqual(problems(text).sort(), [...expected].sort());
+  });
+}
+
+test('the published JSON Schema is the one generated from the validator', async (t) => {
+  const published: unknown = JSON.parse(await readFile(new URL('../schema/fleet.schema.json', import.meta.url), 'utf8'));
+  t.deepEqual(published, fleetJsonSchema());
+});

@@ -1,0 +1,24 @@
+/** Drives the CLI in-process as a shell would: argv in; exit code, stdout and stderr out. */
+import { runCli } from '../../src/entry/cli.js';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Every byte any CLI run printed in this test process, for the "no secret is ever printed" checks. */
+export const printed: string[] = [];
+
+export async function cli(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(args, {
+    stdout: (t) => void (stdout += t),
+    stderr: (t) => void (stderr += t),
+    env: { ...opts.env },
+    cwd: opts.cwd,
+  });
+  printed.push(stdout, stderr);
+  return { code, stdout, stderr };
+}
