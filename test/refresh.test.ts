@@ -290,3 +290,43 @@ test('validate explains every problem and exits 2, or says the file is valid', a
     });
   });
 });
+
+test('no token, AccessKey secret, bearer token or kubeconfig appears in any output', async (t) => {
+  await withSandbox(async (s) => {
+    const outputs: string[] = [];
+    const keep = (r: { stdout: string; stderr: string }) => outputs.push(r.stdout, r.stderr);
+    keep(await refresh(s));
+    keep(await refresh(s, '--json', '--log-level', 'debug'));
+    keep(await refresh(s, '--dry-run'));
+    const dev = s.cluster('hz-dev-1');
+    await writeFile(dev.kubeconfigFile, dev.kube.kubeconfig({ token: 'revoked-token-0000-abcdef', contextName: 'x' }).replace('server:', 'server: ::'));
+    keep(await refresh(s, '--json'));
+    keep(await cli(['validate', '-c', 'fleet.yaml'], { cwd: s.dir }));
+    const all = outputs.join('\n');
+    const secrets = [
+      s.userCredentials.accessKeySecret,
+      ...s.cloud.tokens.map((tok) => tok.password),
+      ...s.clusters.map((c) => c.token),
+      'revoked-token-0000-abcdef',
+      Buffer.from(s.cluster('hz-prod-1').kube.kubeconfig({})).toString('base64').slice(0, 40),
+    ];
+    t.true(s.cloud.tokens.length >= 6);
+    for (const secret of secrets) t.false(all.includes(secret), `printed: ${secret.slice(0, 4)}…`);
+    t.false(/BEGIN CERTIFICATE|certificate-authority-data|"auths"/.test(all));
+  });
+});
+
+test('the installed command runs as a real process with the documented exit codes', async (t) => {
+  const { execFile } = await import('node:child_process');
+  const run = (args: string[], cwd: string) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [new URL('../bin/acr-fleet.js', import.meta.url).pathname, ...args], { cwd, env: { PATH: process.env.PATH ?? '' } }, (err, stdout, stderr) =>
+        resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+  await withSandbox(async (s) => {
+    t.like(await run(['validate', '--config', 'fleet.yaml'], s.dir), { code: 0, stdout: 'fleet.yaml: valid (2 registries, 3 clusters)\n' });
+    t.like(await run(['validate', '--config', 'missing.yaml'], s.dir), { code: 2, stderr: 'missing.yaml: file not found\n' });
+    t.like(await run(['frobnicate'], s.dir), { code: 2 });
+  });
+});

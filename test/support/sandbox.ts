@@ -4,7 +4,7 @@
  * infra/kubernetes/acr-fleet-rbac.yaml. Writes kubeconfigs and a fleet.yaml into a fresh folder.
  * Used by the tests and by `npm start`.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import yaml from 'js-yaml';
@@ -37,6 +37,8 @@ export interface Sandbox {
   cluster(name: string): SandboxCluster;
   /** Environment for a local CLI run against the sandbox. */
   env: Record<string, string>;
+  /** Moves every cluster's kubeconfig into KMS (`acr-fleet/<name>`, cn-hangzhou) and points fleet.yaml at it. */
+  kubeconfigsToKms(): Promise<void>;
   /** Rewrites fleet.yaml with a change applied to the parsed document. */
   editConfig(edit: (doc: Record<string, unknown>) => void): Promise<void>;
   close(): Promise<void>;
@@ -65,7 +67,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const dir = await mkdtemp(path.join(tmpdir(), 'acr-fleet-sandbox-'));
   const cloud = await AlibabaEmulator.start({ regions: ['cn-hangzhou', 'cn-beijing'] });
   cloud.createAccount(ACCOUNT);
-  const actions = ['cr:GetAuthorizationToken', 'cr:ListInstanceEndpoint'];
+  const actions = ['cr:GetAuthorizationToken', 'cr:ListInstanceEndpoint', 'kms:GetSecretValue'];
   const userCredentials = cloud.addUser({ accountId: ACCOUNT, name: 'acr-fleet-local', actions });
   const functionRole = cloud.addRole({ accountId: ACCOUNT, name: 'acr-fleet-function', actions });
   const ttl = opts.tokenTtlSeconds ?? 3600;
@@ -104,6 +106,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   };
   await writeFile(configFile, yaml.dump(doc));
 
+  const editConfig = async (edit: (doc: Record<string, unknown>) => void): Promise<void> => {
+    const current = yaml.load(await readFile(configFile, 'utf8')) as Record<string, unknown>;
+    edit(current);
+    await writeFile(configFile, yaml.dump(current));
+  };
   return {
     dir,
     configFile,
@@ -120,11 +127,15 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       ALIBABA_CLOUD_ACCESS_KEY_ID: userCredentials.accessKeyId,
       ALIBABA_CLOUD_ACCESS_KEY_SECRET: userCredentials.accessKeySecret,
     },
-    async editConfig(edit) {
-      const current = yaml.load(await readFile(configFile, 'utf8')) as Record<string, unknown>;
-      edit(current);
-      await writeFile(configFile, yaml.dump(current));
+    async kubeconfigsToKms() {
+      for (const c of clusters) {
+        cloud.putKmsSecret({ accountId: ACCOUNT, region: 'cn-hangzhou', name: `acr-fleet/${c.name}`, data: c.kube.kubeconfig({ token: c.token, contextName: c.name }) });
+      }
+      await editConfig((d) => {
+        for (const c of d.clusters as { name: string; kubeconfig: unknown }[]) c.kubeconfig = { kmsSecret: `acr-fleet/${c.name}` };
+      });
     },
+    editConfig,
     async close() {
       await Promise.all([cloud.close(), ...clusters.map((c) => c.kube.close())]);
       await rm(dir, { recursive: true, force: true });
@@ -133,7 +144,6 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
 }
 
 async function writeFileDeep(file: string, text: string): Promise<void> {
-  const { mkdir } = await import('node:fs/promises');
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, text);
 }

@@ -1,0 +1,97 @@
+/**
+ * The Function Compute handler as FC calls it: a timer event as a Buffer, the function role's STS
+ * credentials in `context.credentials`, kubeconfigs from KMS, JSON log lines for SLS.
+ */
+import test from 'ava';
+import { handler } from '../src/entry/fc.js';
+import { ConfigError } from '../src/errors.js';
+import { startSandbox } from './support/sandbox.js';
+import { loginDomains, pullSecrets, SECRET } from './support/assert.js';
+
+const timerEvent = (payload = 'acr-fleet') => Buffer.from(JSON.stringify({ triggerTime: '2026-11-23T07:49:00Z', triggerName: 'every-5m', payload }));
+
+// The handler reads ACR_FLEET_CONFIG from the process environment, so these tests run one at a time.
+test.serial('a timer invocation refreshes the fleet with the function role and returns the report', async (t) => {
+  const s = await startSandbox();
+  try {
+    await s.kubeconfigsToKms();
+    process.env.ACR_FLEET_CONFIG = s.configFile;
+    const session = s.cloud.roleSession(s.functionRole);
+    const lines: string[] = [];
+    const report = await handler(timerEvent(), { requestId: 'req-1', credentials: session }, (l) => lines.push(l));
+    t.deepEqual(report.summary, { clusters: 3, ok: 3, failed: 0 });
+    t.deepEqual(loginDomains(s.cloud, s.cluster('hz-dev-1').kube, 'default').length, 3);
+    t.deepEqual(pullSecrets(s.cluster('bj-prod-1').kube, 'payments', 'api'), [SECRET]);
+    t.true(s.cloud.requests.every((r) => r.accessKeyId === session.accessKeyId), 'every cloud call used context.credentials');
+    t.deepEqual(s.cloud.requests.filter((r) => r.action === 'GetSecretValue').length, 3);
+
+    const logs = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    t.true(logs.every((l) => typeof l.time === 'string' && typeof l.level === 'string' && l.requestId === 'req-1'));
+    t.deepEqual(logs.filter((l) => l.event === 'cluster').map((l) => l.cluster).sort(), ['bj-prod-1', 'hz-dev-1', 'hz-prod-1']);
+    t.like(logs.find((l) => l.event === 'summary'), { clusters: 3, ok: 3, failed: 0 });
+    const out = lines.join('\n') + JSON.stringify(report);
+    for (const secret of [session.accessKeySecret, session.securityToken, ...s.cloud.tokens.map((tok) => tok.password), ...s.clusters.map((c) => c.token)]) {
+      t.false(out.includes(secret ?? '<none>'), 'no credential in logs or report');
+    }
+  } finally {
+    delete process.env.ACR_FLEET_CONFIG;
+    await s.close();
+  }
+});
+
+test.serial('a timer payload {"dryRun": true} writes nothing', async (t) => {
+  const s = await startSandbox();
+  try {
+    await s.kubeconfigsToKms();
+    process.env.ACR_FLEET_CONFIG = s.configFile;
+    const report = await handler(timerEvent('{"dryRun":true}'), { credentials: s.cloud.roleSession(s.functionRole) }, () => {});
+    t.true(report.dryRun);
+    t.is(report.clusters.find((c) => c.name === 'hz-prod-1')?.secrets.created, 3);
+    for (const c of s.clusters) t.is(c.kube.list('secrets').length, 0);
+  } finally {
+    delete process.env.ACR_FLEET_CONFIG;
+    await s.close();
+  }
+});
+
+test.serial('the deployed function refuses kubeconfig files and a missing KMS secret, per cluster', async (t) => {
+  const s = await startSandbox();
+  try {
+    await s.kubeconfigsToKms();
+    await s.editConfig((d) => {
+      const clusters = d.clusters as { name: string; kubeconfig: unknown }[];
+      clusters[0]!.kubeconfig = { file: './kubeconfigs/hz-prod-1.yaml' };
+      clusters[1]!.kubeconfig = { kmsSecret: 'acr-fleet/missing' };
+    });
+    process.env.ACR_FLEET_CONFIG = s.configFile;
+    const report = await handler(timerEvent(), { credentials: s.cloud.roleSession(s.functionRole) }, () => {});
+    const byName = Object.fromEntries(report.clusters.map((c) => [c.name, c]));
+    t.is(
+      byName['hz-prod-1']?.error,
+      'cluster hz-prod-1: kubeconfig ./kubeconfigs/hz-prod-1.yaml: kubeconfig files are for local runs; the deployed function reads kubeconfigs from KMS ({ kmsSecret: NAME })',
+    );
+    t.is(byName['bj-prod-1']?.error, 'cluster bj-prod-1: kubeconfig kmsSecret acr-fleet/missing: GetSecretValue: Forbidden.ResourceNotFound (HTTP 404): Resource not found');
+    t.is(byName['hz-dev-1']?.status, 'ok');
+  } finally {
+    delete process.env.ACR_FLEET_CONFIG;
+    await s.close();
+  }
+});
+
+test.serial('an invalid config fails the invocation and logs the problems on one line', async (t) => {
+  const s = await startSandbox();
+  try {
+    await s.editConfig((d) => {
+      d.clusters = [];
+    });
+    process.env.ACR_FLEET_CONFIG = s.configFile;
+    const lines: string[] = [];
+    await t.throwsAsync(handler(timerEvent(), { credentials: s.cloud.roleSession(s.functionRole) }, (l) => lines.push(l)), { instanceOf: ConfigError });
+    t.is(lines.length, 1);
+    t.like(JSON.parse(lines[0] ?? '{}'), { level: 'error', event: 'config-invalid' });
+    t.regex(lines[0] ?? '', /fleet\.yaml: clusters: expected at least 1 item\(s\)/);
+  } finally {
+    delete process.env.ACR_FLEET_CONFIG;
+    await s.close();
+  }
+});
