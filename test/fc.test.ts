@@ -5,17 +5,28 @@
 import test from 'ava';
 import { handler } from '../src/entry/fc.js';
 import { ConfigError } from '../src/errors.js';
-import { startSandbox } from './support/sandbox.js';
+import { startSandbox, type Sandbox } from './support/sandbox.js';
 import { loginDomains, pullSecrets, SECRET } from './support/assert.js';
+
+/** A sandbox whose kubeconfigs live in KMS, with the handler pointed at its fleet.yaml. */
+async function withFcSandbox(fn: (s: Sandbox) => Promise<void>, edit?: (doc: Record<string, unknown>) => void): Promise<void> {
+  const s = await startSandbox();
+  try {
+    await s.kubeconfigsToKms();
+    if (edit) await s.editConfig(edit);
+    process.env.ACR_FLEET_CONFIG = s.configFile;
+    await fn(s);
+  } finally {
+    delete process.env.ACR_FLEET_CONFIG;
+    await s.close();
+  }
+}
 
 const timerEvent = (payload = 'acr-fleet') => Buffer.from(JSON.stringify({ triggerTime: '2026-11-23T07:49:00Z', triggerName: 'every-5m', payload }));
 
 // The handler reads ACR_FLEET_CONFIG from the process environment, so these tests run one at a time.
 test.serial('a timer invocation refreshes the fleet with the function role and returns the report', async (t) => {
-  const s = await startSandbox();
-  try {
-    await s.kubeconfigsToKms();
-    process.env.ACR_FLEET_CONFIG = s.configFile;
+  await withFcSandbox(async (s) => {
     const session = s.cloud.roleSession(s.functionRole);
     const lines: string[] = [];
     const report = await handler(timerEvent(), { requestId: 'req-1', credentials: session }, (l) => lines.push(l));
@@ -33,37 +44,25 @@ test.serial('a timer invocation refreshes the fleet with the function role and r
     for (const secret of [session.accessKeySecret, session.securityToken, ...s.cloud.tokens.map((tok) => tok.password), ...s.clusters.map((c) => c.token)]) {
       t.false(out.includes(secret ?? '<none>'), 'no credential in logs or report');
     }
-  } finally {
-    delete process.env.ACR_FLEET_CONFIG;
-    await s.close();
-  }
+  });
 });
 
 test.serial('a timer payload {"dryRun": true} writes nothing', async (t) => {
-  const s = await startSandbox();
-  try {
-    await s.kubeconfigsToKms();
-    process.env.ACR_FLEET_CONFIG = s.configFile;
+  await withFcSandbox(async (s) => {
     const report = await handler(timerEvent('{"dryRun":true}'), { credentials: s.cloud.roleSession(s.functionRole) }, () => {});
     t.true(report.dryRun);
     t.is(report.clusters.find((c) => c.name === 'hz-prod-1')?.secrets.created, 3);
     for (const c of s.clusters) t.is(c.kube.list('secrets').length, 0);
-  } finally {
-    delete process.env.ACR_FLEET_CONFIG;
-    await s.close();
-  }
+  });
 });
 
 test.serial('the deployed function refuses kubeconfig files and a missing KMS secret, per cluster', async (t) => {
-  const s = await startSandbox();
-  try {
-    await s.kubeconfigsToKms();
-    await s.editConfig((d) => {
-      const clusters = d.clusters as { name: string; kubeconfig: unknown }[];
-      clusters[0]!.kubeconfig = { file: './kubeconfigs/hz-prod-1.yaml' };
-      clusters[1]!.kubeconfig = { kmsSecret: 'acr-fleet/missing' };
-    });
-    process.env.ACR_FLEET_CONFIG = s.configFile;
+  const edit = (d: Record<string, unknown>) => {
+    const clusters = d.clusters as { name: string; kubeconfig: unknown }[];
+    clusters[0]!.kubeconfig = { file: './kubeconfigs/hz-prod-1.yaml' };
+    clusters[1]!.kubeconfig = { kmsSecret: 'acr-fleet/missing' };
+  };
+  await withFcSandbox(async (s) => {
     const report = await handler(timerEvent(), { credentials: s.cloud.roleSession(s.functionRole) }, () => {});
     const byName = Object.fromEntries(report.clusters.map((c) => [c.name, c]));
     t.is(
@@ -72,26 +71,18 @@ test.serial('the deployed function refuses kubeconfig files and a missing KMS se
     );
     t.is(byName['bj-prod-1']?.error, 'cluster bj-prod-1: kubeconfig kmsSecret acr-fleet/missing: GetSecretValue: Forbidden.ResourceNotFound (HTTP 404): Resource not found');
     t.is(byName['hz-dev-1']?.status, 'ok');
-  } finally {
-    delete process.env.ACR_FLEET_CONFIG;
-    await s.close();
-  }
+  }, edit);
 });
 
 test.serial('an invalid config fails the invocation and logs the problems on one line', async (t) => {
-  const s = await startSandbox();
-  try {
-    await s.editConfig((d) => {
-      d.clusters = [];
-    });
-    process.env.ACR_FLEET_CONFIG = s.configFile;
+  const edit = (d: Record<string, unknown>) => {
+    d.clusters = [];
+  };
+  await withFcSandbox(async (s) => {
     const lines: string[] = [];
     await t.throwsAsync(handler(timerEvent(), { credentials: s.cloud.roleSession(s.functionRole) }, (l) => lines.push(l)), { instanceOf: ConfigError });
     t.is(lines.length, 1);
     t.like(JSON.parse(lines[0] ?? '{}'), { level: 'error', event: 'config-invalid' });
     t.regex(lines[0] ?? '', /fleet\.yaml: clusters: expected at least 1 item\(s\)/);
-  } finally {
-    delete process.env.ACR_FLEET_CONFIG;
-    await s.close();
-  }
+  }, edit);
 });
