@@ -36,8 +36,8 @@ function problems(text: string, env: Record<string, string> = {}): string[] {
 test('a valid config resolves defaults, comma lists, editions and paths relative to the config file', (t) => {
   const fleet = parseFleet(VALID, { file: 'fleet.yaml', path: '/etc/acr/fleet.yaml', env: {} });
   t.deepEqual(fleet.registries, [
-    { name: 'prod', edition: 'enterprise', instanceId: 'cri-abc', regionId: 'cn-beijing', domains: ['a.example.com', 'b.example.com'] },
-    { name: 'pe', edition: 'personal', regionId: 'cn-hangzhou' },
+    { name: 'prod', edition: 'enterprise', instanceId: 'cri-abc', regionId: 'cn-beijing', domains: ['a.example.com', 'b.example.com'], credential: { base: { kind: 'default' } } },
+    { name: 'pe', edition: 'personal', regionId: 'cn-hangzhou', credential: { base: { kind: 'default' } } },
   ]);
   const [one, two] = fleet.clusters;
   t.like(one, {
@@ -104,6 +104,27 @@ const INVALID: [string, string, string[]][] = [
     'no region anywhere',
     `registries: [{name: r}]\nclusters: [{name: a, kubeconfig: {file: a}}]\n`,
     ['fleet.yaml: registries[0].regionId: required: no top-level regionId, and neither FC_REGION nor ALIBABA_CLOUD_REGION_ID is set'],
+  ],
+  [
+    "the add-on's inline AccessKeys, with the KMS form to use instead",
+    `regionId: x\nregistries: [{name: r, customAccessKey: LTAIxxxx, customAccessKeySecret: s3cr3t-value}]\nclusters: [{name: a, kubeconfig: {file: a}}]\n`,
+    [
+      'fleet.yaml: registries[0].customAccessKey: AccessKeys are never accepted inline; store {"AccessKeyId","AccessKeySecret"} in KMS and use accessKey: { kmsSecret: NAME }',
+      'fleet.yaml: registries[0].customAccessKeySecret: AccessKeys are never accepted inline; store {"AccessKeyId","AccessKeySecret"} in KMS and use accessKey: { kmsSecret: NAME }',
+    ],
+  ],
+  [
+    'credential keys that need each other or exclude each other',
+    `regionId: x\nregistries:\n  - {name: a, rrsaRoleARN: "acs:ram::1:role/r"}\n  - {name: b, externalId: abc, expireDuration: 100000}\n  - {name: c, assumeRoleARN: "arn:aws:iam::1:role/x"}\nclusters: [{name: a, kubeconfig: {file: a}}]\n`,
+    [
+      'fleet.yaml: registries[1].expireDuration: must be at most 43200',
+      'fleet.yaml: registries[2].assumeRoleARN: expected a role ARN such as acs:ram::123456789012:role/acr-pull',
+    ],
+  ],
+  [
+    'RRSA without its provider, and role options without a role',
+    `regionId: x\nregistries:\n  - {name: a, rrsaRoleARN: "acs:ram::1:role/r"}\n  - {name: b, externalId: abc}\nclusters: [{name: a, kubeconfig: {file: a}}]\n`,
+    ['fleet.yaml: registries[0]: rrsaRoleARN and rrsaOIDCProviderRoleARN go together', 'fleet.yaml: registries[1]: externalId and expireDuration need assumeRoleARN'],
   ],
   [
     'an endpoint that is not a URL',

@@ -22,6 +22,8 @@ export interface RpcCall {
   action: string;
   version: string;
   query: Record<string, string | number | boolean | undefined>;
+  /** Unsigned call (AssumeRoleWithOIDC: the OIDC token is the credential). */
+  anonymous?: boolean;
 }
 
 /** One ROA-style call (REST path). */
@@ -66,7 +68,7 @@ export class SdkOpenApiCaller implements OpenApiCaller {
       protocol: 'HTTPS',
       pathname: '/',
       method: 'POST',
-      authType: 'AK',
+      authType: call.anonymous ? 'Anonymous' : 'AK',
       style: 'RPC',
       reqBodyType: 'formData',
       bodyType: 'json',

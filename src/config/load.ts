@@ -38,8 +38,13 @@ export function parseFleet(text: string, opts: LoadOptions): Fleet {
   if (doc === undefined || doc === null) {
     throw new ConfigError(opts.file, [{ path: '', message: 'the file is empty (expected a mapping with registries and clusters)' }]);
   }
+  const inline = inlineAccessKeys(doc);
   const parsed = fleetSchema.safeParse(doc, { reportInput: true });
-  if (!parsed.success) throw new ConfigError(opts.file, problemsFromIssues(parsed.error.issues));
+  if (!parsed.success) {
+    // The schema would call the add-on's inline keys "unknown"; say what to do instead.
+    const rest = problemsFromIssues(parsed.error.issues).filter((p) => !inline.some((i) => i.path === p.path));
+    throw new ConfigError(opts.file, [...inline, ...rest]);
+  }
   const problems = crossCheck(parsed.data);
   if (problems.length) throw new ConfigError(opts.file, problems);
   return resolveFleet(parsed.data, {
@@ -62,12 +67,35 @@ export function parseYaml(text: string, file: string): unknown {
   }
 }
 
+const INLINE_KEYS = ['customAccessKey', 'customAccessKeySecret'];
+
+/** The add-on's inline AccessKey keys: refused, with the KMS form to use instead. */
+function inlineAccessKeys(doc: unknown): ConfigProblem[] {
+  const registries = (doc as { registries?: unknown }).registries;
+  if (!Array.isArray(registries)) return [];
+  return registries.flatMap((r: unknown, i) =>
+    r && typeof r === 'object'
+      ? INLINE_KEYS.filter((k) => k in r).map((k) => ({
+          path: `registries[${i}].${k}`,
+          message: 'AccessKeys are never accepted inline; store {"AccessKeyId","AccessKeySecret"} in KMS and use accessKey: { kmsSecret: NAME }',
+        }))
+      : [],
+  );
+}
+
 /** Rules the schema cannot express: unique names and references that resolve. */
 function crossCheck(cfg: FleetConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const registryNames = new Set<string>();
   cfg.registries.forEach((r, i) => {
     if (registryNames.has(r.name)) problems.push({ path: `registries[${i}].name`, message: `duplicate registry name "${r.name}"` });
+    if (Boolean(r.rrsaRoleARN) !== Boolean(r.rrsaOIDCProviderRoleARN)) {
+      problems.push({ path: `registries[${i}]`, message: 'rrsaRoleARN and rrsaOIDCProviderRoleARN go together' });
+    }
+    if (r.rrsaRoleARN && r.accessKey) problems.push({ path: `registries[${i}]`, message: 'choose one of rrsaRoleARN and accessKey' });
+    if ((r.externalId || r.expireDuration) && !r.assumeRoleARN) {
+      problems.push({ path: `registries[${i}]`, message: 'externalId and expireDuration need assumeRoleARN' });
+    }
     registryNames.add(r.name);
   });
   const clusterNames = new Set<string>();

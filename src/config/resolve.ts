@@ -26,6 +26,20 @@ export interface Registry {
   regionId: string;
   /** Configured domains; undefined means "all domains of the instance or region". */
   domains?: string[];
+  /** Whose identity fetches the token. */
+  credential: CredentialSpec;
+}
+
+/**
+ * How a registry's caller identity is obtained: a base identity (the function's own, an AccessKey
+ * kept in KMS, or an RRSA OIDC session), optionally chained into AssumeRole.
+ */
+export interface CredentialSpec {
+  base:
+    | { kind: 'default' }
+    | { kind: 'accessKey'; kmsSecret: string; regionId: string }
+    | { kind: 'rrsa'; roleArn: string; providerArn: string; tokenFile: string };
+  assumeRole?: { roleArn: string; externalId?: string; durationSeconds: number };
 }
 
 /** Which namespaces of a cluster get a Secret. */
@@ -70,8 +84,11 @@ export function resolveFleet(cfg: FleetConfig, ctx: ResolveContext): Fleet {
   const problems: ConfigProblem[] = [];
   const regionId = cfg.regionId ?? ctx.env.FC_REGION ?? ctx.env.ALIBABA_CLOUD_REGION_ID;
   const registries = cfg.registries.map((r, i) => {
-    const resolved = resolveRegistry(r, regionId);
+    const resolved = resolveRegistry(r, regionId, ctx.env);
     if (!resolved.regionId) problems.push({ path: `registries[${i}].regionId`, message: 'required: no top-level regionId, and neither FC_REGION nor ALIBABA_CLOUD_REGION_ID is set' });
+    if (resolved.credential.base.kind === 'rrsa' && !resolved.credential.base.tokenFile) {
+      problems.push({ path: `registries[${i}].oidcTokenFile`, message: 'required with rrsaRoleARN when ALIBABA_CLOUD_OIDC_TOKEN_FILE is not set' });
+    }
     return resolved;
   });
   cfg.clusters.forEach((c, i) => {
@@ -91,14 +108,24 @@ export function resolveFleet(cfg: FleetConfig, ctx: ResolveContext): Fleet {
   };
 }
 
-function resolveRegistry(r: RegistryConfig, regionId: string | undefined): Registry {
+function resolveRegistry(r: RegistryConfig, regionId: string | undefined, env: ResolveContext['env']): Registry {
   const instanceId = r.instanceId || undefined;
+  const region = r.regionId ?? regionId ?? '';
+  const base: CredentialSpec['base'] = r.accessKey
+    ? { kind: 'accessKey', kmsSecret: r.accessKey.kmsSecret, regionId: r.accessKey.regionId ?? region }
+    : r.rrsaRoleARN && r.rrsaOIDCProviderRoleARN
+      ? { kind: 'rrsa', roleArn: r.rrsaRoleARN, providerArn: r.rrsaOIDCProviderRoleARN, tokenFile: r.oidcTokenFile ?? env.ALIBABA_CLOUD_OIDC_TOKEN_FILE ?? '' }
+      : { kind: 'default' };
+  const assumeRole = r.assumeRoleARN
+    ? { roleArn: r.assumeRoleARN, ...(r.externalId ? { externalId: r.externalId } : {}), durationSeconds: r.expireDuration ?? 3600 }
+    : undefined;
   return {
     name: r.name,
     edition: instanceId ? 'enterprise' : 'personal',
     ...(instanceId ? { instanceId } : {}),
-    regionId: r.regionId ?? regionId ?? '',
+    regionId: region,
     ...(r.domains !== undefined ? { domains: splitList(r.domains) } : {}),
+    credential: { base, ...(assumeRole ? { assumeRole } : {}) },
   };
 }
 

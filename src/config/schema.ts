@@ -44,6 +44,8 @@ export const clusterSettingsShape = {
   secretName: name.optional().describe('Name of the Secret acr-fleet owns in each namespace. Default: acr-credential-fleet.'),
 };
 
+const roleArn = z.string().regex(/^acs:ram::\d+:role\/.+$/, 'expected a role ARN such as acs:ram::123456789012:role/acr-pull');
+
 const registry = z.strictObject({
   name: name.describe('Name clusters refer to this registry by.'),
   instanceId: z
@@ -53,6 +55,16 @@ const registry = z.strictObject({
     .describe('Enterprise Edition instance id (cri-...); "" or absent for Personal Edition.'),
   regionId: z.string().min(1).optional().describe('Region of the registry. Default: the top-level regionId.'),
   domains: stringList.optional().describe('Registry domains to write credentials for. Default: all domains of the instance (EE) or the region (PE).'),
+  assumeRoleARN: roleArn.optional().describe('Role (usually of another account) assumed with STS AssumeRole before fetching the token.'),
+  externalId: z.string().regex(/^[\w+=,.@:/-]{2,1224}$/, 'expected 2 to 1224 characters of letters, digits and +=,.@:/-').optional().describe('ExternalId the assumed role requires.'),
+  expireDuration: z.number().int().min(900).max(43200).optional().describe('Session length in seconds (900..43200) for assumeRoleARN; the token lives no longer. Default: 3600.'),
+  rrsaRoleARN: roleArn.optional().describe('RRSA: role assumed with AssumeRoleWithOIDC using the OIDC token file.'),
+  rrsaOIDCProviderRoleARN: z.string().regex(/^acs:ram::\d+:oidc-provider\/.+$/, 'expected an OIDC provider ARN such as acs:ram::123456789012:oidc-provider/ack-rrsa-c123').optional().describe('RRSA: ARN of the OIDC provider.'),
+  oidcTokenFile: z.string().min(1).optional().describe('RRSA: OIDC token file. Default: $ALIBABA_CLOUD_OIDC_TOKEN_FILE.'),
+  accessKey: z.strictObject({
+    kmsSecret: z.string().min(1).describe('KMS secret holding {"AccessKeyId","AccessKeySecret"}.'),
+    regionId: z.string().min(1).optional(),
+  }).optional().describe('AccessKey pair of another account, read from KMS (never inline).'),
 });
 
 const kubeconfigFile = z.strictObject({

@@ -2,7 +2,7 @@
  * The composition root: real SDK clients and the real Kubernetes client, wired into the runner's
  * ports. Shared by the CLI and the FC handler so both run the very same refresh.
  */
-import type { Cluster, Fleet } from '../config/resolve.js';
+import type { Cluster, Fleet, Registry } from '../config/resolve.js';
 import { CrApi } from '../cloud/cr.js';
 import { KmsApi } from '../cloud/kms.js';
 import { AcrFleetError } from '../errors.js';
@@ -14,6 +14,7 @@ import type { ClusterPort } from '../kube/port.js';
 import type { Logger, Redactor } from '../log/logger.js';
 import type { RunDeps } from '../fleet/run.js';
 import { TokenBroker } from '../tokens/broker.js';
+import { RegistryIdentities } from '../tokens/identity.js';
 import { EnterpriseTokenSource } from '../tokens/enterprise.js';
 import { PersonalTokenSource } from '../tokens/personal.js';
 import type { TokenSource } from '../tokens/source.js';
@@ -29,12 +30,13 @@ export interface RuntimeOptions {
 
 /** Runner dependencies over the real clouds. */
 export function createRunDeps(opts: RuntimeOptions): RunDeps {
-  const api = new SdkOpenApiCaller({ endpoints: opts.fleet.endpoints, credential: opts.credential });
-  const cr = new CrApi(api);
-  const kms = new KmsApi(api);
+  const callerFor = (credential: CredentialClient) => new SdkOpenApiCaller({ endpoints: opts.fleet.endpoints, credential });
+  const kms = new KmsApi(callerFor(opts.credential));
+  const identities = new RegistryIdentities({ base: opts.credential, callerFor, onSecret: (v) => opts.redactor.add(v) });
+  const crFor = async (registry: Registry) => new CrApi(await identities.caller(registry));
   const broker = new TokenBroker(opts.fleet.registries, {
-    enterprise: redacting(new EnterpriseTokenSource(cr), opts.redactor),
-    personal: redacting(new PersonalTokenSource(cr), opts.redactor),
+    enterprise: redacting(new EnterpriseTokenSource(crFor), opts.redactor),
+    personal: redacting(new PersonalTokenSource(crFor), opts.redactor),
   });
   const connect = async (cluster: Cluster): Promise<ClusterPort> => {
     const ref = cluster.kubeconfig;

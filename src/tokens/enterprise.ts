@@ -4,13 +4,15 @@ import type { CrApi } from '../cloud/cr.js';
 import type { RegistryToken, TokenSource } from './source.js';
 
 export class EnterpriseTokenSource implements TokenSource {
-  constructor(private readonly cr: Pick<CrApi, 'enterpriseToken' | 'instanceDomains'>) {}
+  /** `crFor` gives the CR API as the registry's identity. */
+  constructor(private readonly crFor: (registry: Registry) => Promise<Pick<CrApi, 'enterpriseToken' | 'instanceDomains'>>) {}
 
   async fetch(registry: Registry): Promise<RegistryToken> {
     const instanceId = registry.instanceId ?? '';
+    const cr = await this.crFor(registry);
     const [login, domains] = await Promise.all([
-      this.cr.enterpriseToken(registry.regionId, instanceId),
-      registry.domains ?? this.cr.instanceDomains(registry.regionId, instanceId).then((ds) => ds.map((d) => d.domain)),
+      cr.enterpriseToken(registry.regionId, instanceId),
+      registry.domains ?? cr.instanceDomains(registry.regionId, instanceId).then((ds) => ds.map((d) => d.domain)),
     ]);
     return { registry: registry.name, domains: [...new Set(domains)], ...login };
   }

@@ -9,10 +9,11 @@ export function personalDomains(region: string): string[] {
 }
 
 export class PersonalTokenSource implements TokenSource {
-  constructor(private readonly cr: Pick<CrApi, 'personalToken'>) {}
+  /** `crFor` gives the CR API as the registry's identity. */
+  constructor(private readonly crFor: (registry: Registry) => Promise<Pick<CrApi, 'personalToken'>>) {}
 
   async fetch(registry: Registry): Promise<RegistryToken> {
-    const login = await this.cr.personalToken(registry.regionId);
+    const login = await (await this.crFor(registry)).personalToken(registry.regionId);
     return { registry: registry.name, domains: registry.domains ?? personalDomains(registry.regionId), ...login };
   }
 }
