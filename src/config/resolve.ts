@@ -112,7 +112,7 @@ function resolveRegistry(r: RegistryConfig, regionId: string | undefined, env: R
   const instanceId = r.instanceId || undefined;
   const region = r.regionId ?? regionId ?? '';
   const base: CredentialSpec['base'] = r.accessKey
-    ? { kind: 'accessKey', kmsSecret: r.accessKey.kmsSecret, regionId: r.accessKey.regionId ?? region }
+    ? { kind: 'accessKey', kmsSecret: r.accessKey.kmsSecret, regionId: r.accessKey.regionId ?? regionId ?? region }
     : r.rrsaRoleARN && r.rrsaOIDCProviderRoleARN
       ? { kind: 'rrsa', roleArn: r.rrsaRoleARN, providerArn: r.rrsaOIDCProviderRoleARN, tokenFile: r.oidcTokenFile ?? env.ALIBABA_CLOUD_OIDC_TOKEN_FILE ?? '' }
       : { kind: 'default' };

@@ -63,7 +63,7 @@ const registry = z.strictObject({
   oidcTokenFile: z.string().min(1).optional().describe('RRSA: OIDC token file. Default: $ALIBABA_CLOUD_OIDC_TOKEN_FILE.'),
   accessKey: z.strictObject({
     kmsSecret: z.string().min(1).describe('KMS secret holding {"AccessKeyId","AccessKeySecret"}.'),
-    regionId: z.string().min(1).optional(),
+    regionId: z.string().min(1).optional().describe('Region of the KMS secret. Default: the top-level regionId.'),
   }).optional().describe('AccessKey pair of another account, read from KMS (never inline).'),
 });
 

@@ -67,7 +67,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const dir = await mkdtemp(path.join(tmpdir(), 'acr-fleet-sandbox-'));
   const cloud = await AlibabaEmulator.start({ regions: ['cn-hangzhou', 'cn-beijing'] });
   cloud.createAccount(ACCOUNT);
-  const actions = ['cr:GetAuthorizationToken', 'cr:ListInstanceEndpoint', 'kms:GetSecretValue'];
+  const actions = ['cr:GetAuthorizationToken', 'cr:ListInstanceEndpoint', 'kms:GetSecretValue', 'sts:AssumeRole'];
   const userCredentials = cloud.addUser({ accountId: ACCOUNT, name: 'acr-fleet-local', actions });
   const functionRole = cloud.addRole({ accountId: ACCOUNT, name: 'acr-fleet-function', actions });
   const ttl = opts.tokenTtlSeconds ?? 3600;
