@@ -66,7 +66,7 @@ const INVALID: [string, string, string[]][] = [
   [
     'an unknown kubeconfig source',
     `registries: [{name: r, regionId: cn-hangzhou}]\nclusters:\n  - {name: a, kubeconfig: {file: a}}\n  - {name: b, kubeconfig: {file: b}}\n  - {name: c, kubeconfig: {path: c}}\n`,
-    ['fleet.yaml: clusters[2].kubeconfig: expected one of file, kmsSecret'],
+    ['fleet.yaml: clusters[2].kubeconfig: expected one of file, kmsSecret, ackClusterId'],
   ],
   [
     'unknown keys, at any depth',

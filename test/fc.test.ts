@@ -5,7 +5,7 @@
 import test from 'ava';
 import { handler } from '../src/entry/fc.js';
 import { ConfigError } from '../src/errors.js';
-import { startSandbox, type Sandbox } from './support/sandbox.js';
+import { ACCOUNT, startSandbox, type Sandbox } from './support/sandbox.js';
 import { loginDomains, pullSecrets, SECRET } from './support/assert.js';
 
 /** A sandbox whose kubeconfigs live in KMS, with the handler pointed at its fleet.yaml. */
@@ -84,5 +84,30 @@ test.serial('an invalid config fails the invocation and logs the problems on one
     t.is(lines.length, 1);
     t.like(JSON.parse(lines[0] ?? '{}'), { level: 'error', event: 'config-invalid' });
     t.regex(lines[0] ?? '', /fleet\.yaml: clusters: expected at least 1 item\(s\)/);
+  }, edit);
+});
+
+test.serial('ACK clusters get a 15-minute kubeconfig from Container Service each run, and an unknown cluster id fails alone', async (t) => {
+  const minutes: number[] = [];
+  const edit = (d: Record<string, unknown>) => {
+    const clusters = d.clusters as { name: string; kubeconfig: unknown }[];
+    clusters[0]!.kubeconfig = { ackClusterId: 'c0123456789abcdef', privateIpAddress: true };
+    clusters[1]!.kubeconfig = { ackClusterId: 'cnotthere', regionId: 'cn-beijing' };
+  };
+  await withFcSandbox(async (s) => {
+    const hz = s.cluster('hz-prod-1');
+    s.cloud.addAckCluster({
+      accountId: ACCOUNT,
+      region: 'cn-hangzhou',
+      clusterId: 'c0123456789abcdef',
+      kubeconfig: (m) => (minutes.push(m), hz.kube.kubeconfig({ token: hz.token, contextName: 'ack' })),
+    });
+    const report = await handler(timerEvent(), { credentials: s.cloud.roleSession(s.functionRole) }, () => {});
+    const byName = Object.fromEntries(report.clusters.map((c) => [c.name, c]));
+    t.is(byName['hz-prod-1']?.status, 'ok');
+    t.is(loginDomains(s.cloud, hz.kube, 'team-a').length, 5);
+    t.deepEqual(minutes, [15]);
+    t.regex(byName['bj-prod-1']?.error ?? '', /^cluster bj-prod-1: kubeconfig ackClusterId cnotthere: DescribeClusterUserKubeconfig: ErrorClusterNotFound \(HTTP 404\)/);
+    t.is(byName['hz-dev-1']?.status, 'ok');
   }, edit);
 });

@@ -267,7 +267,7 @@ test('an invalid config exits 2 and contacts nothing', async (t) => {
     });
     const { code, stderr } = await refresh(s);
     t.is(code, 2);
-    t.is(stderr, 'fleet.yaml: clusters[2].kubeconfig: expected one of file, kmsSecret\n');
+    t.is(stderr, 'fleet.yaml: clusters[2].kubeconfig: expected one of file, kmsSecret, ackClusterId\n');
     t.is(s.cloud.requests.length, 0);
     for (const c of s.clusters) t.is(c.kube.requests.length, 0);
   });

@@ -6,7 +6,7 @@ import { AcrFleetError } from '../errors.js';
 import type { Endpoints } from '../config/resolve.js';
 
 /** The Alibaba Cloud products acr-fleet calls. */
-export type Product = 'cr' | 'sts' | 'kms';
+export type Product = 'cr' | 'sts' | 'kms' | 'cs';
 
 /** Where the SDK should send a request: `host` may include a port. */
 export interface Endpoint {
@@ -18,6 +18,7 @@ const DEFAULT_HOST: Record<Product, string> = {
   cr: 'cr.{region}.aliyuncs.com',
   sts: 'sts.{region}.aliyuncs.com',
   kms: 'kms.{region}.aliyuncs.com',
+  cs: 'cs.{region}.aliyuncs.com',
 };
 
 /** The endpoint of `product` in `region`. Throws when a region map lacks the region. */

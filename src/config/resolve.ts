@@ -46,7 +46,10 @@ export interface CredentialSpec {
 export type NamespaceSelection = { all: true; exclude: string[] } | { all: false; names: string[] };
 
 /** Where a cluster's kubeconfig comes from (paths already absolute). */
-export type KubeconfigRef = { kind: 'file'; path: string; display: string } | { kind: 'kms'; secretName: string; regionId: string };
+export type KubeconfigRef =
+  | { kind: 'file'; path: string; display: string }
+  | { kind: 'kms'; secretName: string; regionId: string }
+  | { kind: 'ack'; clusterId: string; regionId: string; privateIpAddress: boolean };
 
 /** One cluster with every setting resolved. */
 export interface Cluster {
@@ -61,7 +64,7 @@ export interface Cluster {
 }
 
 /** Product endpoint overrides: a URL (may contain `{region}`) or a region → URL map. */
-export type Endpoints = Partial<Record<'cr' | 'sts' | 'kms', EndpointConfig>>;
+export type Endpoints = Partial<Record<'cr' | 'sts' | 'kms' | 'cs', EndpointConfig>>;
 
 /** The resolved fleet. */
 export interface Fleet {
@@ -92,7 +95,7 @@ export function resolveFleet(cfg: FleetConfig, ctx: ResolveContext): Fleet {
     return resolved;
   });
   cfg.clusters.forEach((c, i) => {
-    if ('kmsSecret' in c.kubeconfig && !c.kubeconfig.regionId && !regionId) {
+    if (!('file' in c.kubeconfig) && !c.kubeconfig.regionId && !regionId) {
       problems.push({ path: `clusters[${i}].kubeconfig.regionId`, message: 'required: no top-level regionId, and neither FC_REGION nor ALIBABA_CLOUD_REGION_ID is set' });
     }
   });
@@ -142,10 +145,7 @@ function resolveCluster(
   const threshold = pick('expiringThreshold') ?? DEFAULTS.expiringThreshold;
   return {
     name: c.name,
-    kubeconfig:
-      'file' in c.kubeconfig
-        ? { kind: 'file', path: path.resolve(ctx.baseDir, c.kubeconfig.file), display: c.kubeconfig.file }
-        : { kind: 'kms', secretName: c.kubeconfig.kmsSecret, regionId: c.kubeconfig.regionId ?? regionId ?? '' },
+    kubeconfig: resolveKubeconfig(c.kubeconfig, regionId, ctx),
     registries: c.registries ?? allRegistries,
     namespaces: watch.some((w) => w.toLowerCase() === 'all')
       ? { all: true, exclude: splitList(pick('excludeNamespaces') ?? [...DEFAULTS.excludeNamespaces]) }
@@ -155,6 +155,12 @@ function resolveCluster(
     expiringThresholdMs: parseDuration(threshold) ?? 0,
     secretName: pick('secretName') ?? DEFAULTS.secretName,
   };
+}
+
+function resolveKubeconfig(k: ClusterConfig['kubeconfig'], regionId: string | undefined, ctx: ResolveContext): KubeconfigRef {
+  if ('file' in k) return { kind: 'file', path: path.resolve(ctx.baseDir, k.file), display: k.file };
+  if ('kmsSecret' in k) return { kind: 'kms', secretName: k.kmsSecret, regionId: k.regionId ?? regionId ?? '' };
+  return { kind: 'ack', clusterId: k.ackClusterId, regionId: k.regionId ?? regionId ?? '', privateIpAddress: k.privateIpAddress ?? false };
 }
 
 /** `"a, b"` or `["a","b"]` → `["a","b"]`, trimmed, empties dropped, duplicates removed. */

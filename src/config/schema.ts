@@ -76,11 +76,17 @@ const kubeconfigKms = z.strictObject({
   regionId: z.string().min(1).optional().describe('Region of the KMS secret. Default: the top-level regionId.'),
 });
 
+const kubeconfigAck = z.strictObject({
+  ackClusterId: z.string().regex(/^c[a-z0-9]+$/, 'expected an ACK cluster id such as c82e6987e2961451182edacd74faf****').describe('ACK cluster: a 15-minute kubeconfig is fetched each run (DescribeClusterUserKubeconfig).'),
+  regionId: z.string().min(1).optional().describe('Region of the ACK cluster. Default: the top-level regionId.'),
+  privateIpAddress: z.boolean().optional().describe('Use the API server\'s internal (VPC) address. Default: false.'),
+});
+
 const cluster = z.strictObject({
   name: name.describe('Cluster name used in reports and logs.'),
   kubeconfig: z
-    .union([kubeconfigFile, kubeconfigKms], { error: 'expected one of file, kmsSecret' })
-    .describe('Where the kubeconfig lives: { file } for local runs, { kmsSecret } when deployed.'),
+    .union([kubeconfigFile, kubeconfigKms, kubeconfigAck], { error: 'expected one of file, kmsSecret, ackClusterId' })
+    .describe('Where the kubeconfig comes from: { file } for local runs; { kmsSecret } or { ackClusterId } when deployed.'),
   registries: z.array(name).min(1).optional().describe('Registries whose credentials this cluster gets. Default: all.'),
   ...clusterSettingsShape,
 });
@@ -91,7 +97,7 @@ export const fleetSchema = z
     $schema: z.string().optional(),
     regionId: z.string().min(1).optional().describe('Default region. Default: FC_REGION or ALIBABA_CLOUD_REGION_ID.'),
     endpoints: z
-      .strictObject({ cr: endpoint.optional(), sts: endpoint.optional(), kms: endpoint.optional() })
+      .strictObject({ cr: endpoint.optional(), sts: endpoint.optional(), kms: endpoint.optional(), cs: endpoint.optional() })
       .optional()
       .describe('Endpoint overrides per product (VPC endpoints, or a local emulator).'),
     concurrency: z.number().int().min(1).max(64).optional().describe('Clusters refreshed at once. Default: 8.'),

@@ -4,6 +4,7 @@
  */
 import type { Cluster, Fleet, Registry } from '../config/resolve.js';
 import { CrApi } from '../cloud/cr.js';
+import { CsApi } from '../cloud/cs.js';
 import { KmsApi } from '../cloud/kms.js';
 import { AcrFleetError } from '../errors.js';
 import type { CredentialClient } from '../cloud/credentials.js';
@@ -31,7 +32,9 @@ export interface RuntimeOptions {
 /** Runner dependencies over the real clouds. */
 export function createRunDeps(opts: RuntimeOptions): RunDeps {
   const callerFor = (credential: CredentialClient) => new SdkOpenApiCaller({ endpoints: opts.fleet.endpoints, credential });
-  const kms = new KmsApi(callerFor(opts.credential));
+  const own = callerFor(opts.credential);
+  const kms = new KmsApi(own);
+  const cs = new CsApi(own);
   const identities = new RegistryIdentities({ base: opts.credential, callerFor, onSecret: (v) => opts.redactor.add(v) });
   const crFor = async (registry: Registry) => new CrApi(await identities.caller(registry));
   const broker = new TokenBroker(opts.fleet.registries, {
@@ -46,8 +49,9 @@ export function createRunDeps(opts: RuntimeOptions): RunDeps {
       }
       return new KubeClusterClient(await kubeConfigFromFile(ref.path, ref.display));
     }
-    const source = `kubeconfig kmsSecret ${ref.secretName}`;
-    const text = await kms.secretValue(ref.regionId, ref.secretName).catch((err: unknown) => {
+    const source = ref.kind === 'kms' ? `kubeconfig kmsSecret ${ref.secretName}` : `kubeconfig ackClusterId ${ref.clusterId}`;
+    const fetched = ref.kind === 'kms' ? kms.secretValue(ref.regionId, ref.secretName) : cs.temporaryKubeconfig(ref.regionId, ref.clusterId, ref.privateIpAddress);
+    const text = await fetched.catch((err: unknown) => {
       throw new AcrFleetError(`${source}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     });
     return new KubeClusterClient(kubeConfigFromText(text, source));

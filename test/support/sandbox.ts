@@ -67,7 +67,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const dir = await mkdtemp(path.join(tmpdir(), 'acr-fleet-sandbox-'));
   const cloud = await AlibabaEmulator.start({ regions: ['cn-hangzhou', 'cn-beijing'] });
   cloud.createAccount(ACCOUNT);
-  const actions = ['cr:GetAuthorizationToken', 'cr:ListInstanceEndpoint', 'kms:GetSecretValue', 'sts:AssumeRole'];
+  const actions = ['cr:GetAuthorizationToken', 'cr:ListInstanceEndpoint', 'kms:GetSecretValue', 'sts:AssumeRole', 'cs:DescribeClusterUserKubeconfig'];
   const userCredentials = cloud.addUser({ accountId: ACCOUNT, name: 'acr-fleet-local', actions });
   const functionRole = cloud.addRole({ accountId: ACCOUNT, name: 'acr-fleet-function', actions });
   const ttl = opts.tokenTtlSeconds ?? 3600;
@@ -92,7 +92,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const configFile = path.join(dir, 'fleet.yaml');
   const doc = {
     regionId: 'cn-hangzhou',
-    endpoints: { cr: endpoints.cr, sts: endpoints.sts, kms: endpoints.kms },
+    endpoints: { cr: endpoints.cr, sts: endpoints.sts, kms: endpoints.kms, cs: endpoints.cs },
     defaults: { watchNamespace: 'default', serviceAccount: 'default', expiringThreshold: '15m' },
     registries: [
       { name: 'acme-ee', instanceId: EE_INSTANCE, regionId: 'cn-beijing' },
