@@ -61,6 +61,14 @@ export interface Cluster {
   serviceAccounts: '*' | string[];
   expiringThresholdMs: number;
   secretName: string;
+  /** `configmap`: settings and registries come from the cluster's add-on ConfigMap each run. */
+  settingsSource: 'fleet' | 'configmap';
+  /** The cluster's region (its kubeconfig source's, else the fleet's): the add-on's default registry region. */
+  regionId: string;
+  /** Names excluded when a ConfigMap says `watch-namespace: all`. */
+  excludeNamespaces: string[];
+  /** RRSA token file for ConfigMap registries. */
+  oidcTokenFile?: string;
 }
 
 /** Product endpoint overrides: a URL (may contain `{region}`) or a region → URL map. */
@@ -154,6 +162,10 @@ function resolveCluster(
     // The schema already checked the duration, so parseDuration cannot fail here.
     expiringThresholdMs: parseDuration(threshold) ?? 0,
     secretName: pick('secretName') ?? DEFAULTS.secretName,
+    settingsSource: c.settings ?? 'fleet',
+    regionId: ('regionId' in c.kubeconfig ? c.kubeconfig.regionId : undefined) ?? regionId ?? '',
+    excludeNamespaces: splitList(pick('excludeNamespaces') ?? [...DEFAULTS.excludeNamespaces]),
+    ...(ctx.env.ALIBABA_CLOUD_OIDC_TOKEN_FILE ? { oidcTokenFile: ctx.env.ALIBABA_CLOUD_OIDC_TOKEN_FILE } : {}),
   };
 }
 

@@ -50,7 +50,7 @@ const registry = z.strictObject({
   name: name.describe('Name clusters refer to this registry by.'),
   instanceId: z
     .string()
-    .regex(/^(cri-[a-z0-9]+)?$/, 'expected an Enterprise Edition instance id (cri-...) or "" for Personal Edition')
+    .regex(/^(cri-[A-Za-z0-9]+)?$/, 'expected an Enterprise Edition instance id (cri-...) or "" for Personal Edition')
     .optional()
     .describe('Enterprise Edition instance id (cri-...); "" or absent for Personal Edition.'),
   regionId: z.string().min(1).optional().describe('Region of the registry. Default: the top-level regionId.'),
@@ -88,6 +88,10 @@ const cluster = z.strictObject({
     .union([kubeconfigFile, kubeconfigKms, kubeconfigAck], { error: 'expected one of file, kmsSecret, ackClusterId' })
     .describe('Where the kubeconfig comes from: { file } for local runs; { kmsSecret } or { ackClusterId } when deployed.'),
   registries: z.array(name).min(1).optional().describe('Registries whose credentials this cluster gets. Default: all.'),
+  settings: z
+    .enum(['fleet', 'configmap'], { error: 'expected fleet or configmap' })
+    .optional()
+    .describe('configmap: read settings and registries from the cluster\'s kube-system/acr-configuration (add-on migration). Default: fleet.'),
   ...clusterSettingsShape,
 });
 

@@ -6,7 +6,10 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadFleet } from '../config/load.js';
+import { readFile } from 'node:fs/promises';
+import { parseAcrConfiguration } from '../config/configmap.js';
+import { loadFleet, parseYaml } from '../config/load.js';
+import { DEFAULTS } from '../config/resolve.js';
 import { credentialFromEnv } from '../cloud/credentials.js';
 import { ConfigError, describeError } from '../errors.js';
 import { refreshFleet } from '../fleet/run.js';
@@ -26,11 +29,12 @@ export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
 const USAGE = `Usage: acr-fleet <command> [options]
 
 Commands:
-  validate   Check fleet.yaml and report every problem
+  validate   Check fleet.yaml (or, with --configmap, an add-on ConfigMap) and report every problem
   refresh    Refresh ACR pull Secrets in every registered cluster
 
 Options:
   -c, --config FILE     fleet file (default: $ACR_FLEET_CONFIG or ./fleet.yaml)
+      --configmap FILE  validate: an acr-configuration ConfigMap manifest to check for migration
       --dry-run         refresh: read everything, write nothing, print what would change
       --json            print one JSON object on stdout; logs become JSON lines on stderr
       --cluster NAME    refresh: only this cluster (repeatable)
@@ -48,6 +52,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       allowPositionals: true,
       options: {
         config: { type: 'string', short: 'c' },
+        configmap: { type: 'string' },
         'dry-run': { type: 'boolean' },
         json: { type: 'boolean' },
         cluster: { type: 'string', multiple: true },
@@ -74,7 +79,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const ctx = { io, json: values.json ?? false, configArg, configPath: path.resolve(io.cwd, configArg), level: level as Level };
   switch (command) {
     case 'validate':
-      return validate(ctx);
+      return values.configmap ? validateConfigMap(ctx, values.configmap) : validate(ctx);
     case 'refresh':
       return refresh(ctx, values['dry-run'] ?? false, values.cluster);
     default:
@@ -108,6 +113,47 @@ async function validate(ctx: Ctx): Promise<number> {
   if (ctx.json) ctx.io.stdout(`${JSON.stringify({ valid: true, file: ctx.configArg, registries: fleet.registries.length, clusters: fleet.clusters.length })}\n`);
   else ctx.io.stdout(`${ctx.configArg}: valid (${fleet.registries.length} registries, ${fleet.clusters.length} clusters)\n`);
   return EXIT.ok;
+}
+
+/** Checks an add-on ConfigMap manifest the way a `settings: configmap` cluster would read it. */
+async function validateConfigMap(ctx: Ctx, file: string): Promise<number> {
+  try {
+    const manifest = parseYaml(await readText(path.resolve(ctx.io.cwd, file), file), file) as { kind?: unknown; data?: unknown } | null;
+    if (!manifest || manifest.kind !== 'ConfigMap' || (manifest.data !== undefined && (typeof manifest.data !== 'object' || manifest.data === null))) {
+      throw new ConfigError(file, [{ path: '', message: 'expected a ConfigMap manifest (kubectl -n kube-system get configmap acr-configuration -o yaml)' }]);
+    }
+    const data = Object.fromEntries(Object.entries((manifest.data ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+    const region = ctx.io.env.ALIBABA_CLOUD_REGION_ID ?? ctx.io.env.FC_REGION ?? '<cluster region>';
+    const { settings, registries } = parseAcrConfiguration(data, file, {
+      clusterName: 'cluster',
+      regionId: region,
+      excludeNamespaces: [...DEFAULTS.excludeNamespaces],
+      ...(ctx.io.env.ALIBABA_CLOUD_OIDC_TOKEN_FILE ? { oidcTokenFile: ctx.io.env.ALIBABA_CLOUD_OIDC_TOKEN_FILE } : {}),
+    });
+    const summary = {
+      valid: true,
+      file,
+      registries: registries.map((r) => ({ edition: r.edition, instanceId: r.instanceId ?? '', regionId: r.regionId, domains: r.domains ?? 'all' })),
+      ...settings,
+    };
+    if (ctx.json) ctx.io.stdout(`${JSON.stringify(summary)}\n`);
+    else ctx.io.stdout(`${file}: valid (${registries.length} registries: ${registries.map((r) => `${r.instanceId ?? 'personal'}@${r.regionId}`).join(', ')})\n`);
+    return EXIT.ok;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    if (ctx.json) ctx.io.stdout(`${JSON.stringify({ valid: false, file: err.file, problems: err.problems })}\n`);
+    ctx.io.stderr(`${err.message}\n`);
+    return EXIT.invalid;
+  }
+}
+
+async function readText(absolute: string, display: string): Promise<string> {
+  try {
+    return await readFile(absolute, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(display, [{ path: '', message: code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? 'error'})` }]);
+  }
 }
 
 async function refresh(ctx: Ctx, dryRun: boolean, only: string[] | undefined): Promise<number> {

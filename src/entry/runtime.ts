@@ -37,7 +37,7 @@ export function createRunDeps(opts: RuntimeOptions): RunDeps {
   const cs = new CsApi(own);
   const identities = new RegistryIdentities({ base: opts.credential, callerFor, onSecret: (v) => opts.redactor.add(v) });
   const crFor = async (registry: Registry) => new CrApi(await identities.caller(registry));
-  const broker = new TokenBroker(opts.fleet.registries, {
+  const broker = new TokenBroker({
     enterprise: redacting(new EnterpriseTokenSource(crFor), opts.redactor),
     personal: redacting(new PersonalTokenSource(crFor), opts.redactor),
   });

@@ -3,11 +3,12 @@
  * failures per cluster and per namespace. Tokens come from the shared per-run broker.
  */
 import pLimit from 'p-limit';
-import type { Cluster, Fleet } from '../config/resolve.js';
-import { describeError, KubeError } from '../errors.js';
+import type { Cluster, Fleet, Registry } from '../config/resolve.js';
+import { ACR_CONFIGURATION, parseAcrConfiguration } from '../config/configmap.js';
+import { AcrFleetError, describeError, KubeError } from '../errors.js';
 import type { ClusterPort } from '../kube/port.js';
 import type { Logger } from '../log/logger.js';
-import { desiredPullSecrets, planCluster, type Plan, type SecretAction, type ServiceAccountPatch } from '../reconcile/plan.js';
+import { desiredPullSecrets, planCluster, type Plan, type PlanSettings, type SecretAction, type ServiceAccountPatch } from '../reconcile/plan.js';
 import { OWNED_SELECTOR, type Observed } from '../reconcile/state.js';
 import type { TokenBroker } from '../tokens/broker.js';
 import { emptyClusterReport, type ClusterReport, type FleetReport } from './report.js';
@@ -37,20 +38,18 @@ export async function refreshFleet(fleet: Fleet, deps: RunDeps, opts: RunOptions
   const now = deps.now ?? Date.now;
   const clusters = opts.only ? fleet.clusters.filter((c) => opts.only?.includes(c.name)) : fleet.clusters;
   const limit = pLimit(fleet.concurrency);
+  const registries = new Map(fleet.registries.map((r) => [r.name, r]));
   let done = 0;
   const reports = await Promise.all(
     clusters.map((cluster) =>
       limit(async () => {
-        const report = await refreshCluster(cluster, deps, opts.dryRun ?? false, now);
+        const report = await refreshCluster(cluster, registries, deps, opts.dryRun ?? false, now);
         deps.onCluster?.(report, ++done, clusters.length);
         return report;
       }),
     ),
   );
-  const byRegistry = new Map(fleet.registries.map((r) => [r.name, r]));
-  const tokens = (await deps.broker.fetched())
-    .filter((t) => byRegistry.has(t.registry))
-    .map((t) => ({ registry: t.registry, expiresAt: new Date(t.expiresAt).toISOString(), domains: t.domains }));
+  const tokens = (await deps.broker.fetched()).map((t) => ({ registry: t.registry, expiresAt: new Date(t.expiresAt).toISOString(), domains: t.domains }));
   const failed = reports.filter((r) => r.status === 'failed').length;
   return {
     dryRun: opts.dryRun ?? false,
@@ -62,15 +61,20 @@ export async function refreshFleet(fleet: Fleet, deps: RunDeps, opts: RunOptions
   };
 }
 
-async function refreshCluster(cluster: Cluster, deps: RunDeps, dryRun: boolean, now: () => number): Promise<ClusterReport> {
+async function refreshCluster(cluster: Cluster, registries: ReadonlyMap<string, Registry>, deps: RunDeps, dryRun: boolean, now: () => number): Promise<ClusterReport> {
   const report = emptyClusterReport(cluster.name);
   const started = Date.now();
   let port: ClusterPort | undefined;
   try {
     port = await deps.connect(cluster);
     const connected = port;
-    const [tokens, observed] = await Promise.all([Promise.all(cluster.registries.map((r) => deps.broker.get(r))), observe(connected)]);
-    const plan = planCluster(cluster, tokens, observed, now());
+    // Names were checked against the fleet's registries when the config was loaded.
+    const effective =
+      cluster.settingsSource === 'configmap'
+        ? await fromConfigMap(cluster, connected)
+        : { settings: cluster, registries: cluster.registries.flatMap((n) => registries.get(n) ?? []) };
+    const [tokens, observed] = await Promise.all([Promise.all(effective.registries.map((r) => deps.broker.get(r))), observe(connected)]);
+    const plan = planCluster(effective.settings, tokens, observed, now());
     report.namespaces = plan.namespaces.length;
     report.skipped = plan.skipped;
     if (dryRun) countPlan(plan, report);
@@ -86,6 +90,20 @@ async function refreshCluster(cluster: Cluster, deps: RunDeps, dryRun: boolean, 
     deps.log.warn(`cluster ${cluster.name}: namespace ${c.namespace}: Secret ${c.name} exists and is not managed by acr-fleet; left alone`, { cluster: cluster.name });
   }
   return report;
+}
+
+/** A migrated cluster's settings and registries, read from its add-on ConfigMap as the add-on would. */
+async function fromConfigMap(cluster: Cluster, port: ClusterPort): Promise<{ settings: PlanSettings; registries: Registry[] }> {
+  const { namespace, name } = ACR_CONFIGURATION;
+  const data = await port.readConfigMap(namespace, name);
+  if (!data) throw new AcrFleetError(`${namespace}/${name}: not found (the cluster is set to settings: configmap)`);
+  const parsed = parseAcrConfiguration(data, `${namespace}/${name}`, {
+    clusterName: cluster.name,
+    regionId: cluster.regionId,
+    excludeNamespaces: cluster.excludeNamespaces,
+    ...(cluster.oidcTokenFile ? { oidcTokenFile: cluster.oidcTokenFile } : {}),
+  });
+  return { settings: { ...cluster, ...parsed.settings }, registries: parsed.registries };
 }
 
 async function observe(port: ClusterPort): Promise<Observed> {

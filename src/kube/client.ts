@@ -78,6 +78,16 @@ export class KubeClusterClient implements ClusterPort {
     return observeServiceAccount(await call(`get serviceaccount ${namespace}/${name}`, () => this.core.readNamespacedServiceAccount({ namespace, name })));
   }
 
+  async readConfigMap(namespace: string, name: string): Promise<Record<string, string> | undefined> {
+    try {
+      const cm = await call(`get configmap ${namespace}/${name}`, () => this.core.readNamespacedConfigMap({ namespace, name }));
+      return cm.data ?? {};
+    } catch (err) {
+      if (err instanceof KubeError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
   async createSecret(secret: DesiredSecret): Promise<'created' | 'exists'> {
     try {
       await call(`create secret ${secret.namespace}/${secret.name}`, () => this.core.createNamespacedSecret({ namespace: secret.namespace, body: toV1Secret(secret) }));

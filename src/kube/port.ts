@@ -9,6 +9,8 @@ export interface ClusterPort {
   listSecrets(labelSelector: string): Promise<ObservedSecret[]>;
   listServiceAccounts(): Promise<ObservedServiceAccount[]>;
   readServiceAccount(namespace: string, name: string): Promise<ObservedServiceAccount>;
+  /** A ConfigMap's data; undefined when it does not exist. */
+  readConfigMap(namespace: string, name: string): Promise<Record<string, string> | undefined>;
   /** Creates a Secret; `'exists'` when a Secret of that name is already there (409 AlreadyExists). */
   createSecret(secret: DesiredSecret): Promise<'created' | 'exists'>;
   /** Replaces a Secret, failing with 409 if it changed since `resourceVersion`. */
