@@ -1,0 +1,130 @@
+/**
+ * The deploy file and the deployable code: s.yaml must satisfy the fc3 component's documented rules
+ * (devsapp/fc3 src/schema.json: required props, runtime, memory, timeout, timer trigger config) plus a
+ * handler that exists in the build output and a cron FC accepts; the bundle must run the refresh.
+ */
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import test from 'ava';
+import yaml from 'js-yaml';
+import * as z from 'zod';
+import { buildFunction } from '../scripts/build.js';
+import { startSandbox } from './support/sandbox.js';
+
+const REGIONS = ['ap-northeast-1', 'ap-northeast-2', 'ap-south-1', 'ap-southeast-1', 'ap-southeast-2', 'ap-southeast-3', 'ap-southeast-5', 'ap-southeast-7', 'cn-beijing', 'cn-chengdu', 'cn-hangzhou', 'cn-hongkong', 'cn-huhehaote', 'cn-qingdao', 'cn-shanghai', 'cn-shenzhen', 'cn-zhangjiakou', 'eu-central-1', 'eu-west-1', 'us-east-1', 'us-west-1'] as const;
+
+/** FC timer cron: six fields with seconds, or @every with a unit of m or h. */
+function validCron(expr: string): boolean {
+  if (/^@every \d+[mh](\d+m)?$/.test(expr)) return true;
+  const fields = expr.trim().split(/\s+/);
+  const field = /^(\*|\?|[0-9A-Z]+([-/,][0-9A-Z*]+)*|\*\/\d+)$/i;
+  return fields.length === 6 && fields.every((f) => field.test(f));
+}
+
+/** The subset of the fc3 props schema acr-fleet uses, with its documented bounds. */
+const props = z.strictObject({
+  region: z.enum(REGIONS),
+  functionName: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/),
+  description: z.string().optional(),
+  runtime: z.literal('nodejs20'),
+  code: z.string().min(1),
+  handler: z.string().regex(/^[^.]+\.[A-Za-z_$][\w$]*$/),
+  memorySize: z.number().int().multipleOf(64).min(128).max(32768),
+  timeout: z.number().int().min(1).max(86400),
+  role: z.string().regex(/^acs:ram::\d+:role\/.+$/),
+  internetAccess: z.boolean().optional(),
+  logConfig: z.union([z.literal('auto'), z.object({ project: z.string(), logstore: z.string() })]),
+  environmentVariables: z.record(z.string(), z.string()).optional(),
+  vpcConfig: z.union([z.literal('auto'), z.object({ vpcId: z.string(), vSwitchIds: z.union([z.array(z.string()), z.literal('auto')]), securityGroupId: z.string() })]).optional(),
+  triggers: z
+    .array(
+      z.strictObject({
+        triggerName: z.string().min(1),
+        triggerType: z.literal('timer'),
+        description: z.string().optional(),
+        triggerConfig: z.strictObject({ cronExpression: z.string().refine(validCron, 'not a cron FC accepts'), enable: z.boolean(), payload: z.string().optional() }),
+      }),
+    )
+    .min(1),
+});
+
+/** Resolves serverless-devs' `${env('NAME', 'default')}` and `${vars.x}` as `s` does. */
+function resolve(doc: unknown, env: Record<string, string>, vars: Record<string, unknown> = {}): unknown {
+  if (typeof doc === 'string') {
+    return doc.replace(/\$\{\s*env\('([^']+)'(?:\s*,\s*'([^']*)')?\)\s*\}|\$\{\s*vars\.([\w]+)\s*\}/g, (_m, name?: string, def?: string, v?: string) => {
+      if (v) return String(vars[v]);
+      const value = env[name ?? ''] ?? def;
+      if (value === undefined) throw new Error(`env('${name}') not found`);
+      return value;
+    });
+  }
+  if (Array.isArray(doc)) return doc.map((d) => resolve(d, env, vars));
+  if (doc && typeof doc === 'object') return Object.fromEntries(Object.entries(doc).map(([k, v]) => [k, resolve(v, env, vars)]));
+  return doc;
+}
+
+const ENV = { ACR_FLEET_ROLE_ARN: 'acs:ram::123456789012:role/acr-fleet-function' };
+
+async function resolvedProps(mutate?: (doc: { resources: Record<string, { props: Record<string, unknown> }> }) => void) {
+  const doc = yaml.load(await readFile(new URL('../s.yaml', import.meta.url), 'utf8')) as { edition: string; vars: Record<string, unknown>; resources: Record<string, { component: string; props: Record<string, unknown> }> };
+  mutate?.(doc);
+  const vars = resolve(doc.vars, ENV) as Record<string, unknown>;
+  return { doc, props: resolve(doc.resources['acr-fleet']?.props, ENV, vars) as Record<string, unknown> };
+}
+
+test('s.yaml satisfies the fc3 component rules with only the documented variables set', async (t) => {
+  const { doc, props: p } = await resolvedProps();
+  t.is(doc.edition, '3.0.0');
+  t.is(doc.resources['acr-fleet']?.component, 'fc3');
+  const parsed = props.safeParse(p);
+  t.true(parsed.success, JSON.stringify(parsed.error?.issues));
+  t.like(p, { runtime: 'nodejs20', handler: 'index.handler', code: './dist' });
+});
+
+test('a role is required: s.yaml names the variable that is missing', async (t) => {
+  const doc = yaml.load(await readFile(new URL('../s.yaml', import.meta.url), 'utf8')) as { vars: unknown };
+  t.throws(() => resolve(doc.vars, {}), { message: "env('ACR_FLEET_ROLE_ARN') not found" });
+});
+
+const BROKEN: [string, (p: Record<string, unknown>) => void][] = [
+  ['a missing handler', (p) => delete p.handler],
+  ['another runtime', (p) => (p.runtime = 'nodejs18')],
+  ['memory that is not a multiple of 64', (p) => (p.memorySize = 500)],
+  ['a five-field cron', (p) => (((p.triggers as Record<string, Record<string, unknown>>[])[0]!.triggerConfig!.cronExpression = '*/5 * * * *'))],
+  ['a timer without enable', (p) => delete (p.triggers as Record<string, Record<string, unknown>>[])[0]!.triggerConfig!.enable],
+];
+for (const [what, mutate] of BROKEN) {
+  test(`the deploy-file check catches ${what}`, async (t) => {
+    const { props: p } = await resolvedProps((d) => mutate(d.resources['acr-fleet']!.props));
+    t.false(props.safeParse(p).success);
+  });
+}
+
+test('timer crons are checked as FC reads them', (t) => {
+  for (const ok of ['@every 5m', '@every 1h', '0 */5 * * * *', '0 0 8 * * *']) t.true(validCron(ok), ok);
+  for (const bad of ['@every 5', '*/5 * * * *', 'every 5 minutes', '']) t.false(validCron(bad), bad);
+});
+
+test('the build bundles one ES module whose handler (s.yaml handler index.handler) refreshes the fleet', async (t) => {
+  const s = await startSandbox();
+  const out = await mkdtemp(path.join(tmpdir(), 'acr-fleet-dist-'));
+  try {
+    await s.kubeconfigsToKms();
+    const result = await buildFunction(out, s.configFile);
+    const { props: p } = await resolvedProps();
+    const [file, exported] = String(p.handler).split('.');
+    t.is(path.join(out, `${file}.mjs`), result.bundle, 'the handler file exists in the build output');
+    t.is(await readFile(path.join(out, 'fleet.yaml'), 'utf8'), await readFile(s.configFile, 'utf8'), 'the config ships beside the code');
+    const mod = (await import(pathToFileURL(result.bundle).href)) as Record<string, unknown>;
+    const handler = mod[exported ?? ''] as (e: Buffer, c: unknown, w: (l: string) => void) => Promise<{ summary: { ok: number; failed: number } }>;
+    t.is(typeof handler, 'function');
+    process.env.FC_FUNC_CODE_PATH = out;
+    const report = await handler(Buffer.from('{"triggerName":"refresh","payload":"{}"}'), { credentials: s.cloud.roleSession(s.functionRole) }, () => {});
+    t.deepEqual(report.summary, { clusters: 3, ok: 3, failed: 0 } as never);
+  } finally {
+    delete process.env.FC_FUNC_CODE_PATH;
+    await s.close();
+  }
+});
