@@ -14,6 +14,7 @@ import { credentialFromEnv } from '../cloud/credentials.js';
 import { ConfigError, describeError } from '../errors.js';
 import { refreshFleet } from '../fleet/run.js';
 import { createLogger, Redactor, type Level } from '../log/logger.js';
+import { functionPolicy } from '../policy/ram.js';
 import { formatReport, progressLine } from './output.js';
 import { createRunDeps } from './runtime.js';
 
@@ -31,6 +32,7 @@ const USAGE = `Usage: acr-fleet <command> [options]
 Commands:
   validate   Check fleet.yaml (or, with --configmap, an add-on ConfigMap) and report every problem
   refresh    Refresh ACR pull Secrets in every registered cluster
+  policy     Print the least-privilege RAM policy the function's role needs for fleet.yaml
 
 Options:
   -c, --config FILE     fleet file (default: $ACR_FLEET_CONFIG or ./fleet.yaml)
@@ -39,6 +41,7 @@ Options:
       --json            print one JSON object on stdout; logs become JSON lines on stderr
       --cluster NAME    refresh: only this cluster (repeatable)
       --log-level LVL   debug | info | warn | error (default: info)
+      --account-id ID   policy: the account that owns the resources (default: *)
   -h, --help            show this help
 
 Exit codes: 0 ok, 1 a cluster failed, 2 invalid config or usage.`;
@@ -57,6 +60,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         json: { type: 'boolean' },
         cluster: { type: 'string', multiple: true },
         'log-level': { type: 'string' },
+        'account-id': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -80,6 +84,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   switch (command) {
     case 'validate':
       return values.configmap ? validateConfigMap(ctx, values.configmap) : validate(ctx);
+    case 'policy':
+      return policy(ctx, values['account-id']);
     case 'refresh':
       return refresh(ctx, values['dry-run'] ?? false, values.cluster);
     default:
@@ -112,6 +118,15 @@ async function validate(ctx: Ctx): Promise<number> {
   if (!fleet) return EXIT.invalid;
   if (ctx.json) ctx.io.stdout(`${JSON.stringify({ valid: true, file: ctx.configArg, registries: fleet.registries.length, clusters: fleet.clusters.length })}\n`);
   else ctx.io.stdout(`${ctx.configArg}: valid (${fleet.registries.length} registries, ${fleet.clusters.length} clusters)\n`);
+  return EXIT.ok;
+}
+
+async function policy(ctx: Ctx, accountId: string | undefined): Promise<number> {
+  const fleet = await load(ctx);
+  if (!fleet) return EXIT.invalid;
+  const { policy: doc, notes } = functionPolicy(fleet, accountId);
+  ctx.io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
+  for (const n of notes) ctx.io.stderr(`note: ${n}\n`);
   return EXIT.ok;
 }
 

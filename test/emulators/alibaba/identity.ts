@@ -194,7 +194,14 @@ export class Iam {
         identityArn: arn,
         callerArn: arn,
         displayName: o.name,
-        statements: [{ effect: 'Allow', actions: o.actions, resources: o.resources ?? ['*'] }],
+        statements: [
+        { effect: 'Allow', actions: o.actions, resources: o.resources ?? ['*'] },
+        ...(o.policy?.Statement ?? []).map((st) => ({
+          effect: st.Effect === 'Deny' ? ('Deny' as const) : ('Allow' as const),
+          actions: ([] as string[]).concat(st.Action),
+          resources: ([] as string[]).concat(st.Resource),
+        })),
+      ],
       },
     });
     return creds;
@@ -209,6 +216,8 @@ export class Iam {
     name: string;
     actions: string[];
     resources?: string[];
+    /** A RAM policy document attached besides `actions`/`resources` (its Allow statements). */
+    policy?: { Statement: { Effect: string; Action: string | string[]; Resource: string | string[] }[] };
     trustedPrincipals?: string[];
     trustedOidcProviders?: { arn: string; issuer: string; audience?: string; subject?: string }[];
     maxSessionDuration?: number;
@@ -221,7 +230,14 @@ export class Iam {
       name: o.name,
       arn,
       roleId: String(300000000000000000n + BigInt(randomInt(2 ** 47))),
-      statements: [{ effect: 'Allow', actions: o.actions, resources: o.resources ?? ['*'] }],
+      statements: [
+        { effect: 'Allow', actions: o.actions, resources: o.resources ?? ['*'] },
+        ...(o.policy?.Statement ?? []).map((st) => ({
+          effect: st.Effect === 'Deny' ? ('Deny' as const) : ('Allow' as const),
+          actions: ([] as string[]).concat(st.Action),
+          resources: ([] as string[]).concat(st.Resource),
+        })),
+      ],
       trustedPrincipals: o.trustedPrincipals ?? [`acs:ram::${o.accountId}:root`],
       trustedOidcProviders: o.trustedOidcProviders ?? [],
       maxSessionDuration: o.maxSessionDuration ?? 3600,

@@ -86,12 +86,14 @@ export class AlibabaEmulator {
     return this.iam.addUser(o);
   }
 
-  /** A RAM role; returns its ARN `acs:ram::<uid>:role/<name>`. Without trustedPrincipals it trusts its own account. */
+  /** A RAM role; returns its ARN `acs:ram::<uid>:role/<name>`. Without trustedPrincipals it trusts its own account. `policy` attaches a RAM policy document. */
   addRole(o: {
     accountId: string;
     name: string;
     actions: string[];
     resources?: string[];
+    /** A RAM policy document attached besides `actions`/`resources` (its Allow statements). */
+    policy?: { Statement: { Effect: string; Action: string | string[]; Resource: string | string[] }[] };
     trustedPrincipals?: string[];
     trustedOidcProviders?: { arn: string; issuer: string; audience?: string; subject?: string }[];
     maxSessionDuration?: number;

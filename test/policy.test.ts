@@ -1,0 +1,77 @@
+/**
+ * `acr-fleet policy`: the RAM policy generated from fleet.yaml is enough, and only just: a function role
+ * holding exactly it refreshes the whole sandbox fleet, and without any one statement something fails.
+ */
+import test from 'ava';
+import { handler } from '../src/entry/fc.js';
+import { ACCOUNT, startSandbox, type Sandbox } from './support/sandbox.js';
+import { cli } from './support/cli.js';
+
+const PARTNER = '2222222222222222';
+
+interface Policy {
+  Version: string;
+  Statement: { Effect: string; Action: string[]; Resource: string[] }[];
+}
+
+/** Sandbox with KMS kubeconfigs and one cross-account registry used by hz-dev-1. */
+async function fleetWithPartner(): Promise<Sandbox> {
+  const s = await startSandbox();
+  await s.kubeconfigsToKms();
+  s.cloud.createAccount(PARTNER);
+  s.cloud.addEnterpriseInstance({ accountId: PARTNER, instanceId: 'cri-partner', name: 'partner', region: 'cn-beijing' });
+  s.cloud.addRole({ accountId: PARTNER, name: 'acr-pull', actions: ['cr:GetAuthorizationToken', 'cr:ListInstanceEndpoint'], trustedPrincipals: [`acs:ram::${ACCOUNT}:root`] });
+  await s.editConfig((d) => {
+    (d.registries as unknown[]).push({ name: 'partner', instanceId: 'cri-partner', regionId: 'cn-beijing', assumeRoleARN: `acs:ram::${PARTNER}:role/acr-pull` });
+    const clusters = d.clusters as { name: string; registries?: string[] }[];
+    clusters.find((c) => c.name === 'hz-dev-1')!.registries = ['partner'];
+    clusters.find((c) => c.name === 'hz-prod-1')!.registries = ['acme-ee', 'hz-personal'];
+  });
+  return s;
+}
+
+async function refreshAs(s: Sandbox, policy: Policy, name: string) {
+  const role = s.cloud.addRole({ accountId: ACCOUNT, name, actions: [], policy });
+  process.env.ACR_FLEET_CONFIG = s.configFile;
+  try {
+    return await handler(undefined, { credentials: s.cloud.roleSession(role) }, () => {});
+  } finally {
+    delete process.env.ACR_FLEET_CONFIG;
+  }
+}
+
+test.serial('a role with exactly the generated policy refreshes the whole fleet', async (t) => {
+  const s = await fleetWithPartner();
+  try {
+    const { code, stdout, stderr } = await cli(['policy', '--config', 'fleet.yaml', '--account-id', ACCOUNT], { cwd: s.dir });
+    t.is(code, 0);
+    const policy = JSON.parse(stdout) as Policy;
+    t.deepEqual(policy, {
+      Version: '1',
+      Statement: [
+        { Effect: 'Allow', Action: ['cr:GetAuthorizationToken'], Resource: [`acs:cr:cn-beijing:${ACCOUNT}:repository/cri-prod01`, `acs:cr:cn-hangzhou:${ACCOUNT}:*`] },
+        { Effect: 'Allow', Action: ['cr:ListInstanceEndpoint'], Resource: [`acs:cr:cn-beijing:${ACCOUNT}:instance/cri-prod01`] },
+        { Effect: 'Allow', Action: ['kms:GetSecretValue'], Resource: ['bj-prod-1', 'hz-dev-1', 'hz-prod-1'].map((c) => `acs:kms:cn-hangzhou:${ACCOUNT}:secret/acr-fleet/${c}`) },
+        { Effect: 'Allow', Action: ['sts:AssumeRole'], Resource: [`acs:ram::${PARTNER}:role/acr-pull`] },
+      ],
+    });
+    t.is(stderr, `note: registry partner: role acs:ram::${PARTNER}:role/acr-pull needs cr:GetAuthorizationToken on acs:cr:cn-beijing:*:repository/cri-partner and cr:ListInstanceEndpoint on acs:cr:cn-beijing:*:instance/cri-partner\n`);
+    const report = await refreshAs(s, policy, 'exact');
+    t.deepEqual(report.summary, { clusters: 3, ok: 3, failed: 0 }, JSON.stringify(report.clusters.map((c) => c.error)));
+  } finally {
+    await s.close();
+  }
+});
+
+test.serial('without any one statement of the generated policy, the refresh fails', async (t) => {
+  const s = await fleetWithPartner();
+  try {
+    const policy = JSON.parse((await cli(['policy', '-c', 'fleet.yaml', '--account-id', ACCOUNT], { cwd: s.dir })).stdout) as Policy;
+    for (const [i, st] of policy.Statement.entries()) {
+      const report = await refreshAs(s, { ...policy, Statement: policy.Statement.filter((_, j) => j !== i) }, `without-${i}`);
+      t.true(report.summary.failed > 0, `${st.Action.join()} is needed`);
+    }
+  } finally {
+    await s.close();
+  }
+});
