@@ -194,14 +194,7 @@ export class Iam {
         identityArn: arn,
         callerArn: arn,
         displayName: o.name,
-        statements: [
-        { effect: 'Allow', actions: o.actions, resources: o.resources ?? ['*'] },
-        ...(o.policy?.Statement ?? []).map((st) => ({
-          effect: st.Effect === 'Deny' ? ('Deny' as const) : ('Allow' as const),
-          actions: ([] as string[]).concat(st.Action),
-          resources: ([] as string[]).concat(st.Resource),
-        })),
-      ],
+        statements: [{ effect: 'Allow', actions: o.actions, resources: o.resources ?? ['*'] }],
       },
     });
     return creds;
