@@ -75,3 +75,35 @@ test.serial('without any one statement of the generated policy, the refresh fail
     await s.close();
   }
 });
+
+test('the ROS template is well formed: every reference resolves, only FC may assume the role, and it takes the generated policy', async (t) => {
+  const { readFile } = await import('node:fs/promises');
+  const yaml = (await import('js-yaml')).default;
+  const tpl = yaml.load(await readFile(new URL('../infra/ros/acr-fleet.yaml', import.meta.url), 'utf8')) as {
+    ROSTemplateFormatVersion: string;
+    Parameters: Record<string, { Type: string }>;
+    Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    Outputs: Record<string, { Value: unknown }>;
+  };
+  t.is(tpl.ROSTemplateFormatVersion, '2015-09-01');
+  const refs: string[] = [];
+  const atts: string[] = [];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (k === 'Ref') refs.push(String(x));
+        else if (k === 'Fn::GetAtt') atts.push(String((x as string[])[0]));
+        else walk(x);
+      }
+    }
+  };
+  walk(tpl.Resources);
+  walk(tpl.Outputs);
+  for (const r of refs) t.true(r in tpl.Parameters || r in tpl.Resources, `Ref ${r}`);
+  for (const a of atts) t.true(a in tpl.Resources, `Fn::GetAtt ${a}`);
+  const role = tpl.Resources.FunctionRole;
+  t.is(role?.Type, 'ALIYUN::RAM::Role');
+  t.deepEqual(role?.Properties.AssumeRolePolicyDocument, { Version: '1', Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: ['fc.aliyuncs.com'] } }] });
+  t.is(tpl.Parameters.PolicyDocument?.Type, 'Json');
+});
