@@ -14,6 +14,41 @@ export class KmsApi {
   }
 }
 
+/** The writes `register` and `deregister` make. */
+export class KmsWriter {
+  constructor(private readonly api: OpenApiCaller) {}
+
+  /** Stores a secret: CreateSecret, or PutSecretValue (a new ACSCurrent version) when it exists. */
+  async store(region: string, secretName: string, data: string, description: string): Promise<'created' | 'rotated'> {
+    const versionId = `v${Date.now()}`;
+    try {
+      await this.api.rpc({
+        product: 'kms',
+        region,
+        action: 'CreateSecret',
+        version: '2016-01-20',
+        query: { SecretName: secretName, SecretData: data, VersionId: versionId, SecretDataType: 'text', Description: description },
+      });
+      return 'created';
+    } catch (err) {
+      if (!(err instanceof CloudError && err.code === 'Rejected.ResourceExist')) throw err;
+    }
+    await this.api.rpc({ product: 'kms', region, action: 'PutSecretValue', version: '2016-01-20', query: { SecretName: secretName, SecretData: data, VersionId: versionId, SecretDataType: 'text' } });
+    return 'rotated';
+  }
+
+  /** Deletes a secret at once; false when it did not exist. */
+  async delete(region: string, secretName: string): Promise<boolean> {
+    try {
+      await this.api.rpc({ product: 'kms', region, action: 'DeleteSecret', version: '2016-01-20', query: { SecretName: secretName, ForceDeleteWithoutRecovery: true } });
+      return true;
+    } catch (err) {
+      if (err instanceof CloudError && err.code === 'Forbidden.ResourceNotFound') return false;
+      throw err;
+    }
+  }
+}
+
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }

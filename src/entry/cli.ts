@@ -15,6 +15,7 @@ import { ConfigError, describeError } from '../errors.js';
 import { refreshFleet } from '../fleet/run.js';
 import { createLogger, Redactor, type Level } from '../log/logger.js';
 import { functionPolicy } from '../policy/ram.js';
+import { deregister, register, type RegisterOptions } from '../register/flows.js';
 import { formatReport, progressLine } from './output.js';
 import { createRunDeps } from './runtime.js';
 
@@ -33,6 +34,10 @@ Commands:
   validate   Check fleet.yaml (or, with --configmap, an add-on ConfigMap) and report every problem
   refresh    Refresh ACR pull Secrets in every registered cluster
   policy     Print the least-privilege RAM policy the function's role needs for fleet.yaml
+  register   Install acr-fleet's least-privilege identity in a cluster (with an admin kubeconfig, once),
+             store its kubeconfig in KMS and add the cluster to fleet.yaml
+  deregister Remove acr-fleet's Secrets, imagePullSecrets entries, identity and KMS secret from a cluster,
+             and the cluster from fleet.yaml
 
 Options:
   -c, --config FILE     fleet file (default: $ACR_FLEET_CONFIG or ./fleet.yaml)
@@ -42,6 +47,10 @@ Options:
       --cluster NAME    refresh: only this cluster (repeatable)
       --log-level LVL   debug | info | warn | error (default: info)
       --account-id ID   policy: the account that owns the resources (default: *)
+      --cluster NAME    register/deregister: the cluster
+      --kubeconfig FILE register/deregister: an admin kubeconfig (used once, never stored or printed)
+      --kms-secret NAME register/deregister: KMS secret for its kubeconfig (default: acr-fleet/NAME)
+      --with-configmap  register: also let it read kube-system/acr-configuration (settings: configmap)
   -h, --help            show this help
 
 Exit codes: 0 ok, 1 a cluster failed, 2 invalid config or usage.`;
@@ -61,6 +70,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         cluster: { type: 'string', multiple: true },
         'log-level': { type: 'string' },
         'account-id': { type: 'string' },
+        kubeconfig: { type: 'string' },
+        'kms-secret': { type: 'string' },
+        'with-configmap': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -86,6 +98,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return values.configmap ? validateConfigMap(ctx, values.configmap) : validate(ctx);
     case 'policy':
       return policy(ctx, values['account-id']);
+    case 'register':
+    case 'deregister': {
+      const cluster = values.cluster?.[0];
+      if (!cluster || values.cluster?.length !== 1 || !values.kubeconfig) {
+        io.stderr(`acr-fleet ${command}: --cluster NAME and --kubeconfig ADMIN.yaml are required\n`);
+        return EXIT.invalid;
+      }
+      const opts = { cluster, adminKubeconfig: path.resolve(io.cwd, values.kubeconfig), ...(values['kms-secret'] ? { kmsSecret: values['kms-secret'] } : {}) };
+      return membership(ctx, command, command === 'register' ? { ...opts, configmap: values['with-configmap'] ?? false } : opts);
+    }
     case 'refresh':
       return refresh(ctx, values['dry-run'] ?? false, values.cluster);
     default:
@@ -118,6 +140,32 @@ async function validate(ctx: Ctx): Promise<number> {
   if (!fleet) return EXIT.invalid;
   if (ctx.json) ctx.io.stdout(`${JSON.stringify({ valid: true, file: ctx.configArg, registries: fleet.registries.length, clusters: fleet.clusters.length })}\n`);
   else ctx.io.stdout(`${ctx.configArg}: valid (${fleet.registries.length} registries, ${fleet.clusters.length} clusters)\n`);
+  return EXIT.ok;
+}
+
+async function membership(ctx: Ctx, command: 'register' | 'deregister', opts: RegisterOptions): Promise<number> {
+  const redactor = new Redactor();
+  redactor.add(ctx.io.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET);
+  redactor.add(ctx.io.env.ALIBABA_CLOUD_SECURITY_TOKEN);
+  const flow = {
+    configDisplay: ctx.configArg,
+    configPath: ctx.configPath,
+    env: ctx.io.env,
+    credential: credentialFromEnv(ctx.io.env),
+    progress: (line: string) => ctx.io.stderr(`${redactor.redact(line)}\n`),
+  };
+  try {
+    if (command === 'register') await register(flow, opts);
+    else await deregister(flow, opts);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      ctx.io.stderr(`${err.message}\n`);
+      return EXIT.invalid;
+    }
+    ctx.io.stderr(`acr-fleet ${command}: ${redactor.redact(describeError(err))}\n`);
+    return EXIT.failed;
+  }
+  ctx.io.stdout(`${command === 'register' ? 'registered' : 'deregistered'} cluster ${opts.cluster}\n`);
   return EXIT.ok;
 }
 

@@ -106,7 +106,8 @@ async function fromConfigMap(cluster: Cluster, port: ClusterPort): Promise<{ set
   return { settings: { ...cluster, ...parsed.settings }, registries: parsed.registries };
 }
 
-async function observe(port: ClusterPort): Promise<Observed> {
+/** The three cluster-wide lists a plan is computed from. */
+export async function observe(port: ClusterPort): Promise<Observed> {
   const [namespaces, ownedSecrets, serviceAccounts] = await Promise.all([
     port.listNamespaces(),
     port.listSecrets(OWNED_SELECTOR),
@@ -126,6 +127,11 @@ function countPlan(plan: Plan, report: ClusterReport): void {
 async function apply(plan: Plan, port: ClusterPort, report: ClusterReport): Promise<void> {
   report.secrets.unchanged = plan.unchangedSecrets;
   report.serviceAccounts.unchanged = plan.unchangedServiceAccounts;
+  await applyChanges(plan, port, report);
+}
+
+/** Applies Secret actions, then the ServiceAccount patches of namespaces whose Secret step succeeded. */
+export async function applyChanges(plan: Pick<Plan, 'secrets' | 'serviceAccounts'>, port: ClusterPort, report: ClusterReport): Promise<void> {
   const blocked = new Set<string>();
   const limit = pLimit(WRITES_PER_CLUSTER);
   await Promise.all(

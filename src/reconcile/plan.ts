@@ -108,6 +108,20 @@ export function planCluster(settings: PlanSettings, tokens: readonly RegistryTok
   return { namespaces: targets, secrets, unchangedSecrets, serviceAccounts, unchangedServiceAccounts, skipped, expiresAt: template.expiresAt };
 }
 
+/** Removing acr-fleet from a cluster: every owned Secret deleted, every reference to one dropped. */
+export function planRemoval(observed: Observed): Pick<Plan, 'secrets' | 'serviceAccounts'> {
+  const owned = new Map<string, Set<string>>();
+  for (const s of observed.ownedSecrets) owned.set(s.namespace, (owned.get(s.namespace) ?? new Set()).add(s.name));
+  const secrets: SecretAction[] = observed.ownedSecrets.map((s) => ({ op: 'delete', namespace: s.namespace, name: s.name, resourceVersion: s.resourceVersion }));
+  const serviceAccounts: ServiceAccountPatch[] = [];
+  for (const sa of observed.serviceAccounts) {
+    const remove = owned.get(sa.namespace);
+    const next = desiredPullSecrets(sa, undefined, remove);
+    if (next) serviceAccounts.push({ namespace: sa.namespace, name: sa.name, resourceVersion: sa.resourceVersion, imagePullSecrets: next, remove: [...(remove ?? [])] });
+  }
+  return { secrets, serviceAccounts };
+}
+
 /**
  * The imagePullSecrets a ServiceAccount should have: its own entries, in order, minus references to
  * pruned Secrets, plus `add` at the end when missing. Undefined when nothing changes.

@@ -1,0 +1,44 @@
+/**
+ * Edits of fleet.yaml made by `register` and `deregister`: comment-preserving (yaml's Document API),
+ * validated before they are written, and written atomically (temp file + rename).
+ */
+import { rename, writeFile } from 'node:fs/promises';
+import { Document, isMap, isSeq, parseDocument, type YAMLMap } from 'yaml';
+import { AcrFleetError } from '../errors.js';
+import { parseFleet } from './load.js';
+
+/** Adds the cluster, or points an existing entry's `kubeconfig` at the KMS secret. */
+export function upsertCluster(text: string, cluster: { name: string; kmsSecret: string; settings?: 'configmap' }): string {
+  const doc = parseDocument(text);
+  const clusters = doc.get('clusters');
+  if (!isSeq(clusters)) throw new AcrFleetError('fleet.yaml: clusters: expected a list');
+  const existing = clusters.items.find((c) => isMap(c) && c.get('name') === cluster.name) as YAMLMap | undefined;
+  if (existing) {
+    existing.set('kubeconfig', doc.createNode({ kmsSecret: cluster.kmsSecret }, { flow: true }));
+    if (cluster.settings) existing.set('settings', cluster.settings);
+  } else {
+    const node = doc.createNode({ name: cluster.name, ...(cluster.settings ? { settings: cluster.settings } : {}) }) as YAMLMap;
+    node.set('kubeconfig', doc.createNode({ kmsSecret: cluster.kmsSecret }, { flow: true }));
+    clusters.add(node);
+  }
+  return String(doc);
+}
+
+/** Removes the cluster's entry; the text is unchanged when there is none. */
+export function removeCluster(text: string, name: string): string {
+  const doc = parseDocument(text);
+  const clusters = doc.get('clusters');
+  if (!isSeq(clusters)) return text;
+  const index = clusters.items.findIndex((c) => isMap(c) && c.get('name') === name);
+  if (index < 0) return text;
+  clusters.delete(index);
+  return String(doc as Document);
+}
+
+/** Validates the edited text as fleet.yaml and replaces the file in one step. */
+export async function writeFleet(file: string, display: string, text: string, env: Record<string, string | undefined>): Promise<void> {
+  parseFleet(text, { file: display, path: file, env });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, file);
+}

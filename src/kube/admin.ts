@@ -1,0 +1,226 @@
+/**
+ * What `register` and `deregister` do with an admin kubeconfig: create, update and delete acr-fleet's own
+ * RBAC objects (only those carrying its label), mint a ServiceAccount token, and ask the API server what
+ * an identity may do (SelfSubjectAccessReview). The admin kubeconfig is used in memory only.
+ */
+import { readFile } from 'node:fs/promises';
+import {
+  AuthorizationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  RbacAuthorizationV1Api,
+  type V1ClusterRole,
+  type V1ClusterRoleBinding,
+  type V1Role,
+  type V1RoleBinding,
+  type V1ServiceAccount,
+} from '@kubernetes/client-node';
+import yaml from 'js-yaml';
+import { AcrFleetError, KubeError } from '../errors.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../reconcile/state.js';
+import { toKubeError } from './client.js';
+
+/** The RBAC kinds acr-fleet installs. */
+export type OwnedObject =
+  | ({ kind: 'ServiceAccount' } & V1ServiceAccount)
+  | ({ kind: 'ClusterRole' } & V1ClusterRole)
+  | ({ kind: 'ClusterRoleBinding' } & V1ClusterRoleBinding)
+  | ({ kind: 'Role' } & V1Role)
+  | ({ kind: 'RoleBinding' } & V1RoleBinding);
+
+export type ApplyResult = 'created' | 'updated' | 'unchanged' | 'not ours: left alone';
+
+/** Reads a multi-document manifest of acr-fleet's RBAC objects. */
+export async function readManifest(url: URL): Promise<OwnedObject[]> {
+  return yaml.loadAll(await readFile(url, 'utf8')).filter(Boolean) as OwnedObject[];
+}
+
+/** One `kubectl auth can-i` question. */
+export interface AccessCheck {
+  verb: string;
+  resource: string;
+  namespace?: string;
+  name?: string;
+}
+
+export class ClusterAdmin {
+  private readonly core: CoreV1Api;
+  private readonly rbac: RbacAuthorizationV1Api;
+
+  constructor(private readonly kc: KubeConfig) {
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  }
+
+  /** Creates the object, or replaces it when it is ours and differs; never touches one without our label. */
+  async apply(obj: OwnedObject): Promise<ApplyResult> {
+    const what = describe(obj);
+    const current = await call(`get ${what}`, () => this.read(obj)).catch((err: unknown) => {
+      if (err instanceof KubeError && err.status === 404) return undefined;
+      throw err;
+    });
+    if (!current) {
+      await call(`create ${what}`, () => this.create(obj));
+      return 'created';
+    }
+    if (current.metadata?.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) return 'not ours: left alone';
+    if (sameContent(current, obj)) return 'unchanged';
+    const body = { ...obj, metadata: { ...obj.metadata, resourceVersion: current.metadata?.resourceVersion } } as OwnedObject;
+    await call(`replace ${what}`, () => this.replace(body));
+    return 'updated';
+  }
+
+  /** Deletes the object when it is ours; 'absent' or 'not ours: left alone' otherwise. */
+  async remove(obj: OwnedObject): Promise<'deleted' | 'absent' | 'not ours: left alone'> {
+    const what = describe(obj);
+    const current = await call(`get ${what}`, () => this.read(obj)).catch((err: unknown) => {
+      if (err instanceof KubeError && err.status === 404) return undefined;
+      throw err;
+    });
+    if (!current) return 'absent';
+    if (current.metadata?.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) return 'not ours: left alone';
+    await call(`delete ${what}`, () => this.delete(obj));
+    return 'deleted';
+  }
+
+  /** A bound token for a ServiceAccount (TokenRequest). */
+  async mintToken(namespace: string, name: string, expirationSeconds: number): Promise<string> {
+    const tr = await call(`create token for serviceaccount ${namespace}/${name}`, () =>
+      this.core.createNamespacedServiceAccountToken({ namespace, name, body: { spec: { audiences: [], expirationSeconds } } }),
+    );
+    const token = tr.status?.token;
+    if (!token) throw new AcrFleetError(`create token for serviceaccount ${namespace}/${name}: no token in the answer`);
+    return token;
+  }
+
+  /** A kubeconfig for the same API server that authenticates with `token` only. */
+  async kubeconfigFor(token: string, clusterName: string): Promise<string> {
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster) throw new AcrFleetError('admin kubeconfig has no current cluster');
+    const ca = cluster.caData ?? (cluster.caFile ? (await readFile(cluster.caFile)).toString('base64') : undefined);
+    return yaml.dump({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [
+        {
+          name: clusterName,
+          cluster: {
+            server: cluster.server,
+            ...(ca ? { 'certificate-authority-data': ca } : {}),
+            ...(cluster.skipTLSVerify ? { 'insecure-skip-tls-verify': true } : {}),
+            ...(cluster.tlsServerName ? { 'tls-server-name': cluster.tlsServerName } : {}),
+          },
+        },
+      ],
+      users: [{ name: 'acr-fleet', user: { token } }],
+      contexts: [{ name: clusterName, context: { cluster: clusterName, user: 'acr-fleet' } }],
+      'current-context': clusterName,
+    });
+  }
+
+  private read(o: OwnedObject) {
+    const name = o.metadata?.name ?? '';
+    const namespace = o.metadata?.namespace ?? '';
+    switch (o.kind) {
+      case 'ServiceAccount':
+        return this.core.readNamespacedServiceAccount({ name, namespace });
+      case 'ClusterRole':
+        return this.rbac.readClusterRole({ name });
+      case 'ClusterRoleBinding':
+        return this.rbac.readClusterRoleBinding({ name });
+      case 'Role':
+        return this.rbac.readNamespacedRole({ name, namespace });
+      case 'RoleBinding':
+        return this.rbac.readNamespacedRoleBinding({ name, namespace });
+    }
+  }
+
+  private create(o: OwnedObject): Promise<unknown> {
+    const namespace = o.metadata?.namespace ?? '';
+    switch (o.kind) {
+      case 'ServiceAccount':
+        return this.core.createNamespacedServiceAccount({ namespace, body: o });
+      case 'ClusterRole':
+        return this.rbac.createClusterRole({ body: o });
+      case 'ClusterRoleBinding':
+        return this.rbac.createClusterRoleBinding({ body: o });
+      case 'Role':
+        return this.rbac.createNamespacedRole({ namespace, body: o });
+      case 'RoleBinding':
+        return this.rbac.createNamespacedRoleBinding({ namespace, body: o });
+    }
+  }
+
+  private replace(o: OwnedObject): Promise<unknown> {
+    const name = o.metadata?.name ?? '';
+    const namespace = o.metadata?.namespace ?? '';
+    switch (o.kind) {
+      case 'ServiceAccount':
+        return this.core.replaceNamespacedServiceAccount({ name, namespace, body: o });
+      case 'ClusterRole':
+        return this.rbac.replaceClusterRole({ name, body: o });
+      case 'ClusterRoleBinding':
+        return this.rbac.replaceClusterRoleBinding({ name, body: o });
+      case 'Role':
+        return this.rbac.replaceNamespacedRole({ name, namespace, body: o });
+      case 'RoleBinding':
+        return this.rbac.replaceNamespacedRoleBinding({ name, namespace, body: o });
+    }
+  }
+
+  private delete(o: OwnedObject): Promise<unknown> {
+    const name = o.metadata?.name ?? '';
+    const namespace = o.metadata?.namespace ?? '';
+    switch (o.kind) {
+      case 'ServiceAccount':
+        return this.core.deleteNamespacedServiceAccount({ name, namespace });
+      case 'ClusterRole':
+        return this.rbac.deleteClusterRole({ name });
+      case 'ClusterRoleBinding':
+        return this.rbac.deleteClusterRoleBinding({ name });
+      case 'Role':
+        return this.rbac.deleteNamespacedRole({ name, namespace });
+      case 'RoleBinding':
+        return this.rbac.deleteNamespacedRoleBinding({ name, namespace });
+    }
+  }
+}
+
+/** Asks the API server, as the identity of `kc`, whether each check is allowed. */
+export async function accessReview(kc: KubeConfig, checks: readonly AccessCheck[]): Promise<{ check: AccessCheck; allowed: boolean }[]> {
+  const api = kc.makeApiClient(AuthorizationV1Api);
+  return Promise.all(
+    checks.map(async (check) => {
+      const review = await call(`review access to ${check.verb} ${check.resource}`, () =>
+        api.createSelfSubjectAccessReview({
+          body: {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SelfSubjectAccessReview',
+            spec: { resourceAttributes: { verb: check.verb, resource: check.resource, group: '', ...(check.namespace ? { namespace: check.namespace } : {}), ...(check.name ? { name: check.name } : {}) } },
+          },
+        }),
+      );
+      return { check, allowed: review.status?.allowed === true };
+    }),
+  );
+}
+
+function describe(o: OwnedObject): string {
+  const ns = o.metadata?.namespace ? `${o.metadata.namespace}/` : '';
+  return `${o.kind.toLowerCase()} ${ns}${o.metadata?.name ?? ''}`;
+}
+
+/** Compares what acr-fleet sets: labels, rules, roleRef, subjects. */
+function sameContent(current: object, desired: object): boolean {
+  type Shape = { metadata?: { labels?: Record<string, string> }; rules?: unknown; roleRef?: unknown; subjects?: unknown };
+  const pick = (o: Shape) => JSON.stringify({ labels: o.metadata?.labels ?? {}, rules: o.rules ?? null, roleRef: o.roleRef ?? null, subjects: o.subjects ?? null });
+  return pick(current as Shape) === pick(desired as Shape);
+}
+
+async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toKubeError(what, err);
+  }
+}
