@@ -143,3 +143,10 @@ test('the published JSON Schema is the one generated from the validator', async 
   const published: unknown = JSON.parse(await readFile(new URL('../schema/fleet.schema.json', import.meta.url), 'utf8'));
   t.deepEqual(published, fleetJsonSchema());
 });
+
+test('the shipped example fleet.yaml is valid', async (t) => {
+  const { loadFleet } = await import('../src/config/load.js');
+  const fleet = await loadFleet({ file: 'examples/fleet.yaml', path: new URL('../examples/fleet.yaml', import.meta.url).pathname, env: {} });
+  t.deepEqual(fleet.clusters.map((c) => c.kubeconfig.kind), ['ack', 'kms', 'kms']);
+  t.is(fleet.registries.find((r) => r.name === 'partner')?.credential.assumeRole?.roleArn, 'acs:ram::222222222222:role/acr-pull');
+});
