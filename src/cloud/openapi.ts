@@ -62,13 +62,19 @@ export class SdkOpenApiCaller implements OpenApiCaller {
   }
 
   async rpc(call: RpcCall): Promise<Record<string, unknown>> {
+    if (call.anonymous) {
+      // As @alicloud/sts20150401 sends AssumeRoleWithOIDC: V1 RPC, parameters in the query, no signature.
+      return this.invoke(call, (client) =>
+        client.doRPCRequest(call.action, call.version, 'HTTPS', 'POST', 'Anonymous', 'json', new OpenApiRequest({ query: stringify(call.query) }), this.runtime),
+      );
+    }
     const params = new Params({
       action: call.action,
       version: call.version,
       protocol: 'HTTPS',
       pathname: '/',
       method: 'POST',
-      authType: call.anonymous ? 'Anonymous' : 'AK',
+      authType: 'AK',
       style: 'RPC',
       reqBodyType: 'formData',
       bodyType: 'json',
@@ -96,9 +102,13 @@ export class SdkOpenApiCaller implements OpenApiCaller {
     params: InstanceType<typeof Params>,
     request: InstanceType<typeof OpenApiRequest>,
   ): Promise<Record<string, unknown>> {
+    return this.invoke(call, (client) => client.callApi(params, request, this.runtime));
+  }
+
+  private async invoke(call: { product: Product; region: string; action: string }, send: (client: SdkClient) => Promise<unknown>): Promise<Record<string, unknown>> {
     const client = this.client(call.product, call.region);
     try {
-      const res = (await client.callApi(params, request, this.runtime)) as { body?: unknown };
+      const res = (await send(client)) as { body?: unknown };
       if (res.body === null || typeof res.body !== 'object') {
         throw new CloudError(`${call.action}: unexpected response (not a JSON object)`, 'UnexpectedResponse', undefined, undefined);
       }
