@@ -35,7 +35,7 @@ export function createRunDeps(opts: RuntimeOptions): RunDeps {
   const own = callerFor(opts.credential);
   const kms = new KmsApi(own);
   const cs = new CsApi(own);
-  const identities = new RegistryIdentities({ base: opts.credential, callerFor, onSecret: (v) => opts.redactor.add(v) });
+  const identities = new RegistryIdentities({ baseCaller: own, callerFor, onSecret: (v) => opts.redactor.add(v) });
   const crFor = async (registry: Registry) => new CrApi(await identities.caller(registry));
   const broker = new TokenBroker({
     enterprise: redacting(new EnterpriseTokenSource(crFor), opts.redactor),

@@ -68,12 +68,16 @@ async function refreshCluster(cluster: Cluster, registries: ReadonlyMap<string, 
   try {
     port = await deps.connect(cluster);
     const connected = port;
-    // Names were checked against the fleet's registries when the config was loaded.
+    // The lists start at once; a migrated cluster's ConfigMap and the tokens are fetched meanwhile.
+    const observing = observe(connected);
+    // Awaited below; this only keeps a failure of the ConfigMap step from leaving it unhandled.
+    observing.catch(() => undefined);
     const effective =
       cluster.settingsSource === 'configmap'
         ? await fromConfigMap(cluster, connected)
-        : { settings: cluster, registries: cluster.registries.flatMap((n) => registries.get(n) ?? []) };
-    const [tokens, observed] = await Promise.all([Promise.all(effective.registries.map((r) => deps.broker.get(r))), observe(connected)]);
+        : // Names were checked against the fleet's registries when the config was loaded.
+          { settings: cluster, registries: cluster.registries.flatMap((n) => registries.get(n) ?? []) };
+    const [tokens, observed] = await Promise.all([Promise.all(effective.registries.map((r) => deps.broker.get(r))), observing]);
     const plan = planCluster(effective.settings, tokens, observed, now());
     report.namespaces = plan.namespaces.length;
     report.skipped = plan.skipped;

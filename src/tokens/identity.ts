@@ -15,8 +15,8 @@ import { AcrFleetError } from '../errors.js';
 export type CallerFactory = (credential: CredentialClient) => OpenApiCaller;
 
 export interface IdentityOptions {
-  /** The function's own identity (FC role or local default chain). */
-  base: CredentialClient;
+  /** Caller signing as the function's own identity (FC role or local default chain). */
+  baseCaller: OpenApiCaller;
   callerFor: CallerFactory;
   /** Told every secret value obtained, so no output can carry it. */
   onSecret(value: string): void;
@@ -28,7 +28,7 @@ export class RegistryIdentities {
   private readonly baseCaller: OpenApiCaller;
 
   constructor(private readonly opts: IdentityOptions) {
-    this.baseCaller = opts.callerFor(opts.base);
+    this.baseCaller = opts.baseCaller;
   }
 
   /** The caller a registry's CR requests go through. */
