@@ -6,6 +6,7 @@
 import yaml from 'js-yaml';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { parseDuration } from './duration.js';
+import { INLINE_ACCESS_KEYS } from './schema.js';
 import { splitList, type CredentialSpec, type NamespaceSelection, type Registry } from './resolve.js';
 
 export const ACR_CONFIGURATION = { namespace: 'kube-system', name: 'acr-configuration' } as const;
@@ -30,7 +31,6 @@ export interface ConfigMapContext {
 /** Keys the add-on reads that change nothing for acr-fleet, accepted so a ConfigMap can be used as is. */
 const IGNORED = new Set(['notify-email', 'webhook-configuration']);
 const REGISTRY_FIELDS = new Set(['instanceId', 'regionId', 'domains', 'assumeRoleARN', 'expireDuration', 'rrsaRoleARN', 'rrsaOIDCProviderRoleARN']);
-const INLINE_KEYS = new Set(['customAccessKey', 'customAccessKeySecret']);
 
 /** Parses an acr-configuration ConfigMap's `data`. Throws ConfigError (named `source`) listing every problem. */
 export function parseAcrConfiguration(data: Record<string, string>, source: string, ctx: ConfigMapContext): { settings: ConfigMapSettings; registries: Registry[] } {
@@ -100,7 +100,7 @@ function parseRegistries(text: string | undefined, rrsa: boolean, ctx: ConfigMap
       problem(`${at}.${field}`, message);
     };
     for (const k of Object.keys(e)) {
-      if (INLINE_KEYS.has(k)) bad(k, 'inline AccessKeys are not used; register this instance in fleet.yaml with accessKey: { kmsSecret: NAME }');
+      if (INLINE_ACCESS_KEYS.includes(k)) bad(k, 'inline AccessKeys are not used; register this instance in fleet.yaml with accessKey: { kmsSecret: NAME }');
       else if (!REGISTRY_FIELDS.has(k)) bad(k, 'unknown key');
     }
     const str = (k: string): string | undefined => {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import yaml from 'js-yaml';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { problemsFromIssues } from './issues.js';
-import { fleetSchema, type FleetConfig } from './schema.js';
+import { fleetSchema, INLINE_ACCESS_KEYS, type FleetConfig } from './schema.js';
 import { resolveFleet, type Fleet } from './resolve.js';
 
 /** Where a config came from and the environment that fills its gaps. */
@@ -67,15 +67,13 @@ export function parseYaml(text: string, file: string): unknown {
   }
 }
 
-const INLINE_KEYS = ['customAccessKey', 'customAccessKeySecret'];
-
 /** The add-on's inline AccessKey keys: refused, with the KMS form to use instead. */
 function inlineAccessKeys(doc: unknown): ConfigProblem[] {
   const registries = (doc as { registries?: unknown }).registries;
   if (!Array.isArray(registries)) return [];
   return registries.flatMap((r: unknown, i) =>
     r && typeof r === 'object'
-      ? INLINE_KEYS.filter((k) => k in r).map((k) => ({
+      ? INLINE_ACCESS_KEYS.filter((k) => k in r).map((k) => ({
           path: `registries[${i}].${k}`,
           message: 'AccessKeys are never accepted inline; store {"AccessKeyId","AccessKeySecret"} in KMS and use accessKey: { kmsSecret: NAME }',
         }))

@@ -44,6 +44,9 @@ export const clusterSettingsShape = {
   secretName: name.optional().describe('Name of the Secret acr-fleet owns in each namespace. Default: acr-credential-fleet.'),
 };
 
+/** The add-on's inline AccessKey keys: acr-fleet never accepts them (fleet.yaml) nor uses them (ConfigMap). */
+export const INLINE_ACCESS_KEYS: readonly string[] = ['customAccessKey', 'customAccessKeySecret'];
+
 const roleArn = z.string().regex(/^acs:ram::\d+:role\/.+$/, 'expected a role ARN such as acs:ram::123456789012:role/acr-pull');
 
 const registry = z.strictObject({

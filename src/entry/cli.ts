@@ -143,10 +143,16 @@ async function validate(ctx: Ctx): Promise<number> {
   return EXIT.ok;
 }
 
-async function membership(ctx: Ctx, command: 'register' | 'deregister', opts: RegisterOptions): Promise<number> {
+/** A redactor that already knows the caller's own AccessKey secret and STS token. */
+function envRedactor(env: CliIo['env']): Redactor {
   const redactor = new Redactor();
-  redactor.add(ctx.io.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET);
-  redactor.add(ctx.io.env.ALIBABA_CLOUD_SECURITY_TOKEN);
+  redactor.add(env.ALIBABA_CLOUD_ACCESS_KEY_SECRET);
+  redactor.add(env.ALIBABA_CLOUD_SECURITY_TOKEN);
+  return redactor;
+}
+
+async function membership(ctx: Ctx, command: 'register' | 'deregister', opts: RegisterOptions): Promise<number> {
+  const redactor = envRedactor(ctx.io.env);
   const flow = {
     configDisplay: ctx.configArg,
     configPath: ctx.configPath,
@@ -227,9 +233,7 @@ async function refresh(ctx: Ctx, dryRun: boolean, only: string[] | undefined): P
     ctx.io.stderr(`acr-fleet: --cluster: no cluster named ${unknown.join(', ')} in ${ctx.configArg}\n`);
     return EXIT.invalid;
   }
-  const redactor = new Redactor();
-  redactor.add(ctx.io.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET);
-  redactor.add(ctx.io.env.ALIBABA_CLOUD_SECURITY_TOKEN);
+  const redactor = envRedactor(ctx.io.env);
   const log = createLogger({ format: ctx.json ? 'json' : 'text', write: (l) => ctx.io.stderr(`${l}\n`), redactor, level: ctx.level });
   const deps = createRunDeps({ fleet, credential: credentialFromEnv(ctx.io.env), log, redactor, allowFileKubeconfig: true });
   if (!ctx.json) deps.onCluster = (r, done, total) => ctx.io.stderr(`${redactor.redact(progressLine(r, done, total))}\n`);

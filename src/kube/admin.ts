@@ -18,7 +18,7 @@ import {
 import yaml from 'js-yaml';
 import { AcrFleetError, KubeError } from '../errors.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../reconcile/state.js';
-import { toKubeError } from './client.js';
+import { call } from './client.js';
 
 /** The RBAC kinds acr-fleet installs. */
 export type OwnedObject =
@@ -54,11 +54,8 @@ export class ClusterAdmin {
 
   /** Creates the object, or replaces it when it is ours and differs; never touches one without our label. */
   async apply(obj: OwnedObject): Promise<ApplyResult> {
-    const what = describe(obj);
-    const current = await call(`get ${what}`, () => this.read(obj)).catch((err: unknown) => {
-      if (err instanceof KubeError && err.status === 404) return undefined;
-      throw err;
-    });
+    const what = describeObject(obj);
+    const current = await this.readIfExists(obj, what);
     if (!current) {
       await call(`create ${what}`, () => this.create(obj));
       return 'created';
@@ -72,11 +69,8 @@ export class ClusterAdmin {
 
   /** Deletes the object when it is ours; 'absent' or 'not ours: left alone' otherwise. */
   async remove(obj: OwnedObject): Promise<'deleted' | 'absent' | 'not ours: left alone'> {
-    const what = describe(obj);
-    const current = await call(`get ${what}`, () => this.read(obj)).catch((err: unknown) => {
-      if (err instanceof KubeError && err.status === 404) return undefined;
-      throw err;
-    });
+    const what = describeObject(obj);
+    const current = await this.readIfExists(obj, what);
     if (!current) return 'absent';
     if (current.metadata?.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) return 'not ours: left alone';
     await call(`delete ${what}`, () => this.delete(obj));
@@ -115,6 +109,13 @@ export class ClusterAdmin {
       users: [{ name: 'acr-fleet', user: { token } }],
       contexts: [{ name: clusterName, context: { cluster: clusterName, user: 'acr-fleet' } }],
       'current-context': clusterName,
+    });
+  }
+
+  private readIfExists(obj: OwnedObject, what: string) {
+    return call(`get ${what}`, () => this.read(obj)).catch((err: unknown) => {
+      if (err instanceof KubeError && err.status === 404) return undefined;
+      throw err;
     });
   }
 
@@ -205,7 +206,8 @@ export async function accessReview(kc: KubeConfig, checks: readonly AccessCheck[
   );
 }
 
-function describe(o: OwnedObject): string {
+/** `clusterrole acr-fleet`, `serviceaccount kube-system/acr-fleet`. */
+export function describeObject(o: OwnedObject): string {
   const ns = o.metadata?.namespace ? `${o.metadata.namespace}/` : '';
   return `${o.kind.toLowerCase()} ${ns}${o.metadata?.name ?? ''}`;
 }
@@ -215,12 +217,4 @@ function sameContent(current: object, desired: object): boolean {
   type Shape = { metadata?: { labels?: Record<string, string> }; rules?: unknown; roleRef?: unknown; subjects?: unknown };
   const pick = (o: Shape) => JSON.stringify({ labels: o.metadata?.labels ?? {}, rules: o.rules ?? null, roleRef: o.roleRef ?? null, subjects: o.subjects ?? null });
   return pick(current as Shape) === pick(desired as Shape);
-}
-
-async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw toKubeError(what, err);
-  }
 }

@@ -141,7 +141,8 @@ function toV1Secret(s: DesiredSecret): V1Secret {
   };
 }
 
-async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+/** Runs one API call, turning its failure into a KubeError that names `what`. */
+export async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {

@@ -13,7 +13,7 @@ import { SdkOpenApiCaller } from '../cloud/openapi.js';
 import { AcrFleetError, describeError } from '../errors.js';
 import { emptyClusterReport } from '../fleet/report.js';
 import { applyChanges, observe } from '../fleet/run.js';
-import { accessReview, ClusterAdmin, readManifest, type AccessCheck, type OwnedObject } from '../kube/admin.js';
+import { accessReview, ClusterAdmin, describeObject, readManifest, type AccessCheck } from '../kube/admin.js';
 import { KubeClusterClient } from '../kube/client.js';
 import { kubeConfigFromFile, kubeConfigFromText } from '../kube/kubeconfig.js';
 import { planRemoval } from '../reconcile/plan.js';
@@ -67,7 +67,7 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
   const adminKc = await step('admin kubeconfig', async () => kubeConfigFromFile(opts.adminKubeconfig, opts.adminKubeconfig), () => 'loaded (used in memory only)');
   const admin = new ClusterAdmin(adminKc);
   const objects = [...(await readManifest(RBAC)), ...(opts.configmap ? await readManifest(CONFIGMAP_RBAC) : [])];
-  for (const obj of objects) await step(label(obj), () => admin.apply(obj), (r) => r);
+  for (const obj of objects) await step(describeObject(obj), () => admin.apply(obj), (r) => r);
 
   const seconds = opts.tokenSeconds ?? 365 * 24 * 3600;
   const token = await step(`token for serviceaccount ${SA.namespace}/${SA.name}`, () => admin.mintToken(SA.namespace, SA.name, seconds), () => `minted (valid ${Math.round(seconds / 3600)}h)`);
@@ -120,7 +120,7 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
 
   const admin = new ClusterAdmin(adminKc);
   const objects = [...(await readManifest(RBAC)), ...(await readManifest(CONFIGMAP_RBAC))].reverse();
-  for (const obj of objects) await step(label(obj), () => admin.remove(obj), (r) => r);
+  for (const obj of objects) await step(describeObject(obj), () => admin.remove(obj), (r) => r);
 
   const kms = new KmsWriter(new SdkOpenApiCaller({ endpoints: fleet.endpoints, credential: ctx.credential }));
   await step(`kms secret ${secretName}`, () => kms.delete(region, secretName), (deleted) => (deleted ? 'deleted' : 'absent'));
@@ -149,10 +149,6 @@ function stepper(ctx: FlowContext, cluster: string) {
     ctx.progress(`${cluster}: ${name}: ${outcome(result)}`);
     return result;
   };
-}
-
-function label(o: OwnedObject): string {
-  return `${o.kind.toLowerCase()} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name ?? ''}`;
 }
 
 function show(c: AccessCheck): string {
