@@ -12,12 +12,6 @@ export interface RegistryLogin {
   expiresAt: number;
 }
 
-/** One domain of an Enterprise Edition endpoint. */
-export interface InstanceDomain {
-  domain: string;
-  endpointType: string;
-}
-
 /** The CR calls acr-fleet makes. */
 export class CrApi {
   constructor(private readonly api: OpenApiCaller) {}
@@ -32,7 +26,7 @@ export class CrApi {
   }
 
   /** EE `ListInstanceEndpoint`: every registry domain of the instance (internet and VPC). */
-  async instanceDomains(region: string, instanceId: string): Promise<InstanceDomain[]> {
+  async instanceDomains(region: string, instanceId: string): Promise<string[]> {
     const action = 'ListInstanceEndpoint';
     const body = await this.api.rpc({
       product: 'cr',
@@ -43,13 +37,9 @@ export class CrApi {
     });
     if (body.IsSuccess === false) throw new CloudError(`${action}: ${str(body.Code) || 'IsSuccess false'}`, str(body.Code) || 'Failed', 200, str(body.RequestId));
     if (!Array.isArray(body.Endpoints)) throw unexpected(action, 'Endpoints');
-    const out: InstanceDomain[] = [];
-    for (const ep of body.Endpoints as Record<string, unknown>[]) {
-      for (const d of Array.isArray(ep.Domains) ? (ep.Domains as Record<string, unknown>[]) : []) {
-        if (typeof d.Domain === 'string') out.push({ domain: d.Domain, endpointType: str(ep.EndpointType) });
-      }
-    }
-    return out;
+    return (body.Endpoints as Record<string, unknown>[]).flatMap((ep) =>
+      (Array.isArray(ep.Domains) ? (ep.Domains as Record<string, unknown>[]) : []).flatMap((d) => (typeof d.Domain === 'string' ? [d.Domain] : [])),
+    );
   }
 
   /** PE `GET /tokens`: a token for the caller's Personal Edition registry in a region. */

@@ -28,7 +28,7 @@ const endpoint = z.union([url, z.record(z.string(), url)], {
 });
 
 /** Settings a cluster may override; `defaults` holds the fleet-wide values. */
-export const clusterSettingsShape = {
+const clusterSettingsShape = {
   watchNamespace: stringList
     .optional()
     .describe('Namespaces to keep a Secret in: "all", a list, or a comma-separated string. Default: default.'),
@@ -118,5 +118,4 @@ export const fleetSchema = z
 export type FleetConfig = z.infer<typeof fleetSchema>;
 export type RegistryConfig = FleetConfig['registries'][number];
 export type ClusterConfig = FleetConfig['clusters'][number];
-export type KubeconfigSource = ClusterConfig['kubeconfig'];
 export type EndpointConfig = z.infer<typeof endpoint>;

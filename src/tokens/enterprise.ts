@@ -12,7 +12,7 @@ export class EnterpriseTokenSource implements TokenSource {
     const cr = await this.crFor(registry);
     const [login, domains] = await Promise.all([
       cr.enterpriseToken(registry.regionId, instanceId),
-      registry.domains ?? cr.instanceDomains(registry.regionId, instanceId).then((ds) => ds.map((d) => d.domain)),
+      registry.domains ?? cr.instanceDomains(registry.regionId, instanceId),
     ]);
     return { registry: registry.name, domains: [...new Set(domains)], ...login };
   }
