@@ -13,7 +13,7 @@ const token = (registry: string, domains: string[], expiresInMin = 60): Registry
   expiresAt: NOW + expiresInMin * 60_000,
 });
 const settings: PlanSettings = { namespaces: { all: false, names: ['a', 'b'] }, serviceAccounts: ['default'], expiringThresholdMs: 15 * 60_000, secretName: 'acr' };
-const empty: Observed = { namespaces: [{ name: 'a', terminating: false }, { name: 'b', terminating: false }], ownedSecrets: [], serviceAccounts: [] };
+const empty: Observed = { namespaces: [{ name: 'a', terminating: false }, { name: 'b', terminating: false }], secrets: [], serviceAccounts: [] };
 
 test('two registries that claim the same domain cannot share one Secret', (t) => {
   t.throws(() => planCluster(settings, [token('x', ['d.example.com']), token('y', ['d.example.com'])], empty, NOW), {
@@ -31,7 +31,7 @@ for (const [name, annotations, reason] of DECISIONS) {
   test(name, (t) => {
     const tokens = [token('x', ['d.example.com'])];
     const hash = planCluster(settings, tokens, empty, NOW).secrets.find((a) => a.op === 'create')?.secret.annotations['acr-fleet.io/inputs-hash'] ?? '';
-    const observed: Observed = { ...empty, ownedSecrets: [{ namespace: 'a', name: 'acr', resourceVersion: '7', annotations: annotations(hash) }] };
+    const observed: Observed = { ...empty, secrets: [{ namespace: 'a', name: 'acr', resourceVersion: '7', annotations: annotations(hash), owned: true }] };
     const update = planCluster(settings, tokens, observed, NOW).secrets.find((a) => a.op === 'update' || (a.op === 'create' && a.secret.namespace === 'a'));
     t.is(update?.op === 'update' ? update.reason : undefined, reason);
   });

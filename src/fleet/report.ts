@@ -11,8 +11,12 @@ export interface ClusterReport {
   conflicts: { namespace: string; name: string }[];
   /** Namespaces asked for but left alone (missing or terminating). */
   skipped: { namespace: string; reason: string }[];
-  /** Kubernetes API requests made for this cluster. */
+  /** Kubernetes API requests made for this cluster (retries included). */
   requests: number;
+  /** Requests sent again after a transient failure: a struggling API server shows here before it fails. */
+  retries: number;
+  /** Connections opened to the API server (TLS handshakes). */
+  connections: number;
   durationMs: number;
   /** First failure, naming the cluster and the cause. */
   error?: string;
@@ -47,6 +51,8 @@ export function emptyClusterReport(name: string): ClusterReport {
     conflicts: [],
     skipped: [],
     requests: 0,
+    retries: 0,
+    connections: 0,
     durationMs: 0,
   };
 }

@@ -9,7 +9,7 @@ import { AcrFleetError, describeError, KubeError } from '../errors.js';
 import type { ClusterPort } from '../kube/port.js';
 import type { Logger } from '../log/logger.js';
 import { desiredPullSecrets, planCluster, type Plan, type PlanSettings, type SecretAction, type ServiceAccountPatch } from '../reconcile/plan.js';
-import { OWNED_SELECTOR, type Observed } from '../reconcile/state.js';
+import type { Observed } from '../reconcile/state.js';
 import type { TokenBroker } from '../tokens/broker.js';
 import { emptyClusterReport, type ClusterReport, type FleetReport } from './report.js';
 
@@ -69,7 +69,7 @@ async function refreshCluster(cluster: Cluster, registries: ReadonlyMap<string, 
     port = await deps.connect(cluster);
     const connected = port;
     // The lists start at once; a migrated cluster's ConfigMap and the tokens are fetched meanwhile.
-    const observing = observe(connected);
+    const observing = observe(connected, secretNamesOf(cluster));
     // Awaited below; this only keeps a failure of the ConfigMap step from leaving it unhandled.
     observing.catch(() => undefined);
     const effective =
@@ -81,12 +81,18 @@ async function refreshCluster(cluster: Cluster, registries: ReadonlyMap<string, 
     const plan = planCluster(effective.settings, tokens, observed, now());
     report.namespaces = plan.namespaces.length;
     report.skipped = plan.skipped;
+    report.conflicts = [...plan.conflicts];
     if (dryRun) countPlan(plan, report);
     else await apply(plan, connected, report);
   } catch (err) {
     fail(report, describeError(err));
   }
-  report.requests = port?.requests ?? 0;
+  if (port) {
+    report.requests = port.stats.requests;
+    report.retries = port.stats.retries;
+    report.connections = port.stats.connections;
+    port.close();
+  }
   report.durationMs = Date.now() - started;
   if (report.status === 'failed') deps.log.error(`cluster ${cluster.name}: ${report.error ?? 'failed'}`, { cluster: cluster.name });
   else deps.log.debug(`cluster ${cluster.name}: ok`, { cluster: cluster.name, requests: report.requests });
@@ -110,14 +116,22 @@ async function fromConfigMap(cluster: Cluster, port: ClusterPort): Promise<{ set
   return { settings: { ...cluster, ...parsed.settings }, registries: parsed.registries };
 }
 
-/** The three cluster-wide lists a plan is computed from. */
-export async function observe(port: ClusterPort): Promise<Observed> {
-  const [namespaces, ownedSecrets, serviceAccounts] = await Promise.all([
+/** The Secret names a cluster's identity may see: the one it writes. */
+function secretNamesOf(cluster: Cluster): string[] {
+  return [cluster.secretName];
+}
+
+/**
+ * The cluster-wide lists a plan is computed from. Secrets are listed by name (one list per name), the
+ * only way an identity whose RBAC names its Secrets can list them; a label list would be refused.
+ */
+export async function observe(port: ClusterPort, secretNames: readonly string[]): Promise<Observed> {
+  const [namespaces, secrets, serviceAccounts] = await Promise.all([
     port.listNamespaces(),
-    port.listSecrets(OWNED_SELECTOR),
+    Promise.all(secretNames.map((name) => port.listSecrets({ name }))).then((lists) => lists.flat()),
     port.listServiceAccounts(),
   ]);
-  return { namespaces, ownedSecrets, serviceAccounts };
+  return { namespaces, secrets, serviceAccounts };
 }
 
 /** Dry run: the report says what would change. */
@@ -142,7 +156,8 @@ export async function applyChanges(plan: Pick<Plan, 'secrets' | 'serviceAccounts
     plan.secrets.map((action) =>
       limit(async () => {
         try {
-          await applySecret(action, port, report);
+          // A Secret that turned out to be someone else's blocks the references of its namespace.
+          if (!(await applySecret(action, port, report))) blocked.add(namespaceOf(action));
         } catch (err) {
           blocked.add(namespaceOf(action));
           fail(report, describeError(err));
@@ -150,7 +165,6 @@ export async function applyChanges(plan: Pick<Plan, 'secrets' | 'serviceAccounts
       }),
     ),
   );
-  for (const c of report.conflicts) blocked.add(c.namespace);
   await Promise.all(
     plan.serviceAccounts
       .filter((p) => !blocked.has(p.namespace))
@@ -167,21 +181,24 @@ export async function applyChanges(plan: Pick<Plan, 'secrets' | 'serviceAccounts
   );
 }
 
-async function applySecret(action: SecretAction, port: ClusterPort, report: ClusterReport): Promise<void> {
+/** Applies one Secret action; false when a create met a Secret of that name created meanwhile by someone else. */
+async function applySecret(action: SecretAction, port: ClusterPort, report: ClusterReport): Promise<boolean> {
   switch (action.op) {
     case 'create':
       if ((await port.createSecret(action.secret)) === 'exists') {
         report.conflicts.push({ namespace: action.secret.namespace, name: action.secret.name });
-      } else report.secrets.created++;
-      return;
+        return false;
+      }
+      report.secrets.created++;
+      return true;
     case 'update':
       await port.replaceSecret(action.secret, action.resourceVersion);
       report.secrets.updated++;
-      return;
+      return true;
     case 'delete':
       await port.deleteSecret(action.namespace, action.name, action.resourceVersion);
       report.secrets.deleted++;
-      return;
+      return true;
   }
 }
 

@@ -14,8 +14,8 @@ import {
   type V1ServiceAccount,
 } from '@kubernetes/client-node';
 import { KubeError } from '../errors.js';
-import type { DesiredSecret, ObservedSecret, ObservedServiceAccount } from '../reconcile/state.js';
-import type { ClusterPort } from './port.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type DesiredSecret, type ObservedSecret, type ObservedServiceAccount } from '../reconcile/state.js';
+import type { ClusterPort, PortStats, SecretQuery } from './port.js';
 
 export interface KubeClientOptions {
   /** Per-request timeout. */
@@ -47,9 +47,11 @@ export class KubeClusterClient implements ClusterPort {
     this.core = new CoreV1Api(config);
   }
 
-  get requests(): number {
-    return this.count;
+  get stats(): PortStats {
+    return { requests: this.count, retries: 0, connections: this.count };
   }
+
+  close(): void {}
 
   async listNamespaces() {
     const list = await call('list namespaces', () => this.core.listNamespace());
@@ -59,14 +61,19 @@ export class KubeClusterClient implements ClusterPort {
     }));
   }
 
-  async listSecrets(labelSelector: string): Promise<ObservedSecret[]> {
-    const list = await call('list secrets', () => this.core.listSecretForAllNamespaces({ labelSelector }));
-    return list.items.map((s) => ({
-      namespace: s.metadata?.namespace ?? '',
-      name: s.metadata?.name ?? '',
-      resourceVersion: s.metadata?.resourceVersion ?? '',
-      annotations: s.metadata?.annotations ?? {},
-    }));
+  async listSecrets(query: SecretQuery): Promise<ObservedSecret[]> {
+    const selector = 'name' in query ? { fieldSelector: `metadata.name=${query.name}` } : { labelSelector: query.labelSelector };
+    const list = await call('list secrets', () => this.core.listSecretForAllNamespaces(selector));
+    return list.items.map(observeSecret);
+  }
+
+  async readSecret(namespace: string, name: string): Promise<ObservedSecret | undefined> {
+    try {
+      return observeSecret(await call(`get secret ${namespace}/${name}`, () => this.core.readNamespacedSecret({ namespace, name })));
+    } catch (err) {
+      if (err instanceof KubeError && err.status === 404) return undefined;
+      throw err;
+    }
   }
 
   async listServiceAccounts(): Promise<ObservedServiceAccount[]> {
@@ -120,6 +127,16 @@ export class KubeClusterClient implements ClusterPort {
       this.core.patchNamespacedServiceAccount({ namespace, name, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
     );
   }
+}
+
+function observeSecret(s: V1Secret): ObservedSecret {
+  return {
+    namespace: s.metadata?.namespace ?? '',
+    name: s.metadata?.name ?? '',
+    resourceVersion: s.metadata?.resourceVersion ?? '',
+    annotations: s.metadata?.annotations ?? {},
+    owned: s.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE,
+  };
 }
 
 function observeServiceAccount(sa: V1ServiceAccount): ObservedServiceAccount {

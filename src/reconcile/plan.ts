@@ -4,7 +4,9 @@
  *
  * Rules: write a Secret only when it is missing, its inputs changed, or its token expires within the
  * threshold; never touch a terminating namespace; delete owned Secrets that are no longer wanted and
- * drop references to them; keep every imagePullSecrets entry someone else put there, in order.
+ * drop references to them; keep every imagePullSecrets entry someone else put there, in order. A Secret
+ * of acr-fleet's name without its label is a conflict: no create is attempted and no reference to it is
+ * added in that namespace, but references to pruned Secrets still go.
  */
 import type { Cluster } from '../config/resolve.js';
 import type { RegistryToken } from '../tokens/source.js';
@@ -29,6 +31,12 @@ export interface ServiceAccountPatch {
   remove: string[];
 }
 
+/** A Secret of acr-fleet's name that someone else owns: left alone. */
+export interface Conflict {
+  namespace: string;
+  name: string;
+}
+
 /** A namespace that was asked for but is left alone, and why. */
 export interface SkippedNamespace {
   namespace: string;
@@ -43,6 +51,8 @@ export interface Plan {
   serviceAccounts: ServiceAccountPatch[];
   unchangedServiceAccounts: number;
   skipped: SkippedNamespace[];
+  /** Target namespaces where an unowned Secret holds acr-fleet's name. */
+  conflicts: Conflict[];
   /** Earliest token expiry written by this plan. */
   expiresAt: number;
 }
@@ -58,19 +68,27 @@ export function planCluster(settings: PlanSettings, tokens: readonly RegistryTok
 
   const secrets: SecretAction[] = [];
   let unchangedSecrets = 0;
-  const current = new Map<string, (typeof observed.ownedSecrets)[number]>();
+  const current = new Map<string, (typeof observed.secrets)[number]>();
+  const conflicts: Conflict[] = [];
   /** Owned Secrets being deleted, by namespace: references to them go too. */
   const pruned = new Map<string, Set<string>>();
-  for (const s of observed.ownedSecrets) {
+  for (const s of observed.secrets) {
     if (terminating.has(s.namespace)) continue;
-    if (targetSet.has(s.namespace) && s.name === settings.secretName) {
+    const wanted = targetSet.has(s.namespace) && s.name === settings.secretName;
+    if (!s.owned) {
+      if (wanted) conflicts.push({ namespace: s.namespace, name: s.name });
+      continue;
+    }
+    if (wanted) {
       current.set(s.namespace, s);
     } else {
       secrets.push({ op: 'delete', namespace: s.namespace, name: s.name, resourceVersion: s.resourceVersion });
       pruned.set(s.namespace, (pruned.get(s.namespace) ?? new Set()).add(s.name));
     }
   }
+  const conflicted = new Set(conflicts.map((c) => c.namespace));
   for (const ns of targets) {
+    if (conflicted.has(ns)) continue;
     const secret = desiredSecret(template, ns, settings.secretName);
     const existing = current.get(ns);
     if (!existing) {
@@ -88,7 +106,7 @@ export function planCluster(settings: PlanSettings, tokens: readonly RegistryTok
   let unchangedServiceAccounts = 0;
   for (const sa of observed.serviceAccounts) {
     if (terminating.has(sa.namespace)) continue;
-    const wanted = targetSet.has(sa.namespace) && selects(settings.serviceAccounts, sa.name);
+    const wanted = targetSet.has(sa.namespace) && !conflicted.has(sa.namespace) && selects(settings.serviceAccounts, sa.name);
     const add = wanted ? settings.secretName : undefined;
     const remove = pruned.get(sa.namespace);
     const next = desiredPullSecrets(sa, add, remove);
@@ -105,14 +123,15 @@ export function planCluster(settings: PlanSettings, tokens: readonly RegistryTok
     else if (wanted) unchangedServiceAccounts++;
   }
 
-  return { namespaces: targets, secrets, unchangedSecrets, serviceAccounts, unchangedServiceAccounts, skipped, expiresAt: template.expiresAt };
+  return { namespaces: targets, secrets, unchangedSecrets, serviceAccounts, unchangedServiceAccounts, skipped, conflicts, expiresAt: template.expiresAt };
 }
 
 /** Removing acr-fleet from a cluster: every owned Secret deleted, every reference to one dropped. */
 export function planRemoval(observed: Observed): Pick<Plan, 'secrets' | 'serviceAccounts'> {
+  const mine = observed.secrets.filter((s) => s.owned);
   const owned = new Map<string, Set<string>>();
-  for (const s of observed.ownedSecrets) owned.set(s.namespace, (owned.get(s.namespace) ?? new Set()).add(s.name));
-  const secrets: SecretAction[] = observed.ownedSecrets.map((s) => ({ op: 'delete', namespace: s.namespace, name: s.name, resourceVersion: s.resourceVersion }));
+  for (const s of mine) owned.set(s.namespace, (owned.get(s.namespace) ?? new Set()).add(s.name));
+  const secrets: SecretAction[] = mine.map((s) => ({ op: 'delete', namespace: s.namespace, name: s.name, resourceVersion: s.resourceVersion }));
   const serviceAccounts: ServiceAccountPatch[] = [];
   for (const sa of observed.serviceAccounts) {
     const remove = owned.get(sa.namespace);

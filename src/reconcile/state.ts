@@ -6,7 +6,7 @@
 /** Label that marks every object acr-fleet owns; nothing without it is ever modified. */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'acr-fleet';
-/** Selector for listing owned Secrets. */
+/** Selector for listing owned Secrets (admin use only: the refresh identity lists by name). */
 export const OWNED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
 /** Earliest expiry (RFC 3339) of the tokens in the Secret. */
 export const EXPIRES_AT_ANNOTATION = 'acr-fleet.io/expires-at';
@@ -22,12 +22,14 @@ export interface ObservedNamespace {
   terminating: boolean;
 }
 
-/** An owned Secret, as listed (its data is never looked at). */
+/** A Secret bearing one of acr-fleet's names, as listed (its data is never looked at). */
 export interface ObservedSecret {
   namespace: string;
   name: string;
   resourceVersion: string;
   annotations: Record<string, string>;
+  /** Carries the managed-by label. A Secret without it is someone else's and is never modified. */
+  owned: boolean;
 }
 
 export interface ObservedServiceAccount {
@@ -41,7 +43,8 @@ export interface ObservedServiceAccount {
 /** A cluster's state as far as acr-fleet cares: three cluster-wide lists. */
 export interface Observed {
   namespaces: ObservedNamespace[];
-  ownedSecrets: ObservedSecret[];
+  /** Every Secret named like acr-fleet's (listed by name, not by label), owned or not. */
+  secrets: ObservedSecret[];
   serviceAccounts: ObservedServiceAccount[];
 }
 

@@ -12,11 +12,12 @@ import { KmsWriter } from '../cloud/kms.js';
 import { SdkOpenApiCaller } from '../cloud/openapi.js';
 import { AcrFleetError, describeError } from '../errors.js';
 import { emptyClusterReport } from '../fleet/report.js';
-import { applyChanges, observe } from '../fleet/run.js';
+import { applyChanges } from '../fleet/run.js';
 import { accessReview, ClusterAdmin, describeObject, readManifest, type AccessCheck } from '../kube/admin.js';
 import { KubeClusterClient } from '../kube/client.js';
 import { kubeConfigFromFile, kubeConfigFromText } from '../kube/kubeconfig.js';
 import { planRemoval } from '../reconcile/plan.js';
+import { OWNED_SELECTOR } from '../reconcile/state.js';
 
 const RBAC = new URL('../../infra/kubernetes/acr-fleet-rbac.yaml', import.meta.url);
 const CONFIGMAP_RBAC = new URL('../../infra/kubernetes/acr-fleet-configmap-rbac.yaml', import.meta.url);
@@ -111,7 +112,9 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
   const adminKc = await step('admin kubeconfig', async () => kubeConfigFromFile(opts.adminKubeconfig, opts.adminKubeconfig), () => 'loaded (used in memory only)');
   await step('secrets and imagePullSecrets', async () => {
     const port = new KubeClusterClient(adminKc);
-    const plan = planRemoval(await observe(port));
+    // The admin lists by label: every Secret acr-fleet ever owned here, whatever its name.
+    const [namespaces, secrets, serviceAccounts] = await Promise.all([port.listNamespaces(), port.listSecrets({ labelSelector: OWNED_SELECTOR }), port.listServiceAccounts()]);
+    const plan = planRemoval({ namespaces, secrets, serviceAccounts });
     const report = emptyClusterReport(opts.cluster);
     await applyChanges(plan, port, report);
     if (report.error) throw new AcrFleetError(report.error);
