@@ -41,6 +41,8 @@ export interface ClusterPort {
   /** Sets imagePullSecrets, failing with 409 if the ServiceAccount changed since `resourceVersion`. */
   setImagePullSecrets(namespace: string, name: string, resourceVersion: string, names: string[]): Promise<void>;
   readonly stats: PortStats;
+  /** When the kubeconfig's credential stops working (token `exp`, certificate `notAfter`), epoch ms; undefined if unknown. */
+  readonly credentialExpiresAt?: number | undefined;
   /** Releases the cluster's connections. */
   close(): void;
 }
