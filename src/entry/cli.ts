@@ -51,6 +51,7 @@ Options:
       --kubeconfig FILE register/deregister: an admin kubeconfig (used once, never stored or printed)
       --kms-secret NAME register/deregister: KMS secret for its kubeconfig (default: acr-fleet/NAME)
       --with-configmap  register: also let it read kube-system/acr-configuration (settings: configmap)
+      --webhook         register: also install the admission webhook (new ServiceAccounts get the Secret at once)
   -h, --help            show this help
 
 Exit codes: 0 ok, 1 a cluster failed, 2 invalid config or usage.`;
@@ -73,6 +74,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         kubeconfig: { type: 'string' },
         'kms-secret': { type: 'string' },
         'with-configmap': { type: 'boolean' },
+        webhook: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -106,7 +108,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return EXIT.invalid;
       }
       const opts = { cluster, adminKubeconfig: path.resolve(io.cwd, values.kubeconfig), ...(values['kms-secret'] ? { kmsSecret: values['kms-secret'] } : {}) };
-      return membership(ctx, command, command === 'register' ? { ...opts, configmap: values['with-configmap'] ?? false } : opts);
+      return membership(ctx, command, command === 'register' ? { ...opts, configmap: values['with-configmap'] ?? false, webhook: values.webhook ?? false } : opts);
     }
     case 'refresh':
       return refresh(ctx, values['dry-run'] ?? false, values.cluster);

@@ -5,12 +5,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import {
+  AdmissionregistrationV1Api,
   AuthorizationV1Api,
   CoreV1Api,
   KubeConfig,
   RbacAuthorizationV1Api,
   type V1ClusterRole,
   type V1ClusterRoleBinding,
+  type V1MutatingWebhookConfiguration,
   type V1Role,
   type V1RoleBinding,
   type V1ServiceAccount,
@@ -26,7 +28,8 @@ export type OwnedObject =
   | ({ kind: 'ClusterRole' } & V1ClusterRole)
   | ({ kind: 'ClusterRoleBinding' } & V1ClusterRoleBinding)
   | ({ kind: 'Role' } & V1Role)
-  | ({ kind: 'RoleBinding' } & V1RoleBinding);
+  | ({ kind: 'RoleBinding' } & V1RoleBinding)
+  | ({ kind: 'MutatingWebhookConfiguration' } & V1MutatingWebhookConfiguration);
 
 export type ApplyResult = 'created' | 'updated' | 'unchanged' | 'not ours: left alone';
 
@@ -46,10 +49,12 @@ export interface AccessCheck {
 export class ClusterAdmin {
   private readonly core: CoreV1Api;
   private readonly rbac: RbacAuthorizationV1Api;
+  private readonly admission: AdmissionregistrationV1Api;
 
   constructor(private readonly kc: KubeConfig) {
     this.core = kc.makeApiClient(CoreV1Api);
     this.rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+    this.admission = kc.makeApiClient(AdmissionregistrationV1Api);
   }
 
   /** Creates the object, or replaces it when it is ours and differs; never touches one without our label. */
@@ -133,6 +138,8 @@ export class ClusterAdmin {
         return this.rbac.readNamespacedRole({ name, namespace });
       case 'RoleBinding':
         return this.rbac.readNamespacedRoleBinding({ name, namespace });
+      case 'MutatingWebhookConfiguration':
+        return this.admission.readMutatingWebhookConfiguration({ name });
     }
   }
 
@@ -149,6 +156,8 @@ export class ClusterAdmin {
         return this.rbac.createNamespacedRole({ namespace, body: o });
       case 'RoleBinding':
         return this.rbac.createNamespacedRoleBinding({ namespace, body: o });
+      case 'MutatingWebhookConfiguration':
+        return this.admission.createMutatingWebhookConfiguration({ body: o });
     }
   }
 
@@ -166,6 +175,8 @@ export class ClusterAdmin {
         return this.rbac.replaceNamespacedRole({ name, namespace, body: o });
       case 'RoleBinding':
         return this.rbac.replaceNamespacedRoleBinding({ name, namespace, body: o });
+      case 'MutatingWebhookConfiguration':
+        return this.admission.replaceMutatingWebhookConfiguration({ name, body: o });
     }
   }
 
@@ -183,6 +194,8 @@ export class ClusterAdmin {
         return this.rbac.deleteNamespacedRole({ name, namespace });
       case 'RoleBinding':
         return this.rbac.deleteNamespacedRoleBinding({ name, namespace });
+      case 'MutatingWebhookConfiguration':
+        return this.admission.deleteMutatingWebhookConfiguration({ name });
     }
   }
 }
@@ -212,9 +225,25 @@ export function describeObject(o: OwnedObject): string {
   return `${o.kind.toLowerCase()} ${ns}${o.metadata?.name ?? ''}`;
 }
 
-/** Compares what acr-fleet sets: labels, rules, roleRef, subjects. */
+/** Compares what acr-fleet sets: labels, rules, roleRef, subjects, webhooks. */
 function sameContent(current: object, desired: object): boolean {
-  type Shape = { metadata?: { labels?: Record<string, string> }; rules?: unknown; roleRef?: unknown; subjects?: unknown };
-  const pick = (o: Shape) => JSON.stringify({ labels: o.metadata?.labels ?? {}, rules: o.rules ?? null, roleRef: o.roleRef ?? null, subjects: o.subjects ?? null });
+  type Shape = { metadata?: { labels?: Record<string, string> }; rules?: unknown; roleRef?: unknown; subjects?: unknown; webhooks?: unknown };
+  const pick = (o: Shape) =>
+    JSON.stringify({ labels: o.metadata?.labels ?? {}, rules: o.rules ?? null, roleRef: o.roleRef ?? null, subjects: o.subjects ?? null, webhooks: canonicalJson(o.webhooks ?? null) });
   return pick(current as Shape) === pick(desired as Shape);
+}
+
+/** JSON with sorted keys: the server's answer and the desired object list fields in different orders. */
+function canonicalJson(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonicalJson);
+  if (v instanceof Date) return v.toISOString();
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([, x]) => x !== undefined)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, x]) => [k, canonicalJson(x)]),
+    );
+  }
+  return v;
 }

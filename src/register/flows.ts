@@ -18,6 +18,7 @@ import { KubeClusterClient } from '../kube/client.js';
 import { kubeConfigFromFile, kubeConfigFromText } from '../kube/kubeconfig.js';
 import { planRemoval } from '../reconcile/plan.js';
 import { OWNED_SELECTOR } from '../reconcile/state.js';
+import { desiredWebhook, WEBHOOK_OBJECT } from '../webhook/install.js';
 
 const RBAC = new URL('../../infra/kubernetes/acr-fleet-rbac.yaml', import.meta.url);
 const CONFIGMAP_RBAC = new URL('../../infra/kubernetes/acr-fleet-configmap-rbac.yaml', import.meta.url);
@@ -55,6 +56,8 @@ export interface RegisterOptions {
   kmsSecret?: string;
   /** Also grant `get` on kube-system/acr-configuration and set `settings: configmap`. */
   configmap?: boolean;
+  /** Also install the admission webhook (immediate injection) after the cluster is in fleet.yaml. */
+  webhook?: boolean;
   tokenSeconds?: number;
 }
 
@@ -93,6 +96,13 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
     const text = await readFile(ctx.configPath, 'utf8');
     await writeFleet(ctx.configPath, ctx.configDisplay, upsertCluster(text, { name: opts.cluster, kmsSecret: secretName, ...(opts.configmap ? { settings: 'configmap' as const } : {}) }), ctx.env);
   }, () => `cluster ${opts.cluster} uses kubeconfig { kmsSecret: ${secretName} }`);
+
+  if (opts.webhook) {
+    const updated = await loadFleet({ file: ctx.configDisplay, path: ctx.configPath, env: ctx.env });
+    const caller = new SdkOpenApiCaller({ endpoints: updated.endpoints, credential: ctx.credential });
+    const obj = await step('webhook', () => desiredWebhook(updated, opts.cluster, adminKc, caller), () => 'configured (URL secret derived from the KMS key)');
+    await step(describeObject(obj), () => admin.apply(obj), (r) => r);
+  }
 }
 
 export interface DeregisterOptions {
@@ -110,6 +120,8 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
   const step = stepper(ctx, opts.cluster);
 
   const adminKc = await step('admin kubeconfig', async () => kubeConfigFromFile(opts.adminKubeconfig, opts.adminKubeconfig), () => 'loaded (used in memory only)');
+  // The webhook goes first: nothing may re-create a Secret while they are being removed.
+  await step(describeObject(WEBHOOK_OBJECT), () => new ClusterAdmin(adminKc).remove(WEBHOOK_OBJECT), (r) => r);
   await step('secrets and imagePullSecrets', async () => {
     const port = new KubeClusterClient(adminKc);
     // The admin lists by label: every Secret acr-fleet ever owned here, whatever its name.

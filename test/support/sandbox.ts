@@ -47,6 +47,8 @@ export interface Sandbox {
 export interface SandboxOptions {
   /** Lifetime of tokens the registries issue (default 3600 s). */
   tokenTtlSeconds?: number;
+  /** Run each cluster's service account controller (a new namespace gets its `default` ServiceAccount). */
+  serviceAccountController?: boolean;
 }
 
 /** Namespaces and ServiceAccounts of each sandbox cluster (the emulator creates no default ServiceAccount). */
@@ -77,7 +79,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const rbac = yaml.loadAll(await readFile(RBAC_MANIFEST, 'utf8')) as { kind: string }[];
   const clusters: SandboxCluster[] = [];
   for (const [name, layout] of Object.entries(LAYOUT)) {
-    const kube = await KubeEmulator.start();
+    const kube = await KubeEmulator.start({ serviceAccountController: opts.serviceAccountController ?? false });
     for (const ns of layout.namespaces) kube.seed('namespaces', { metadata: { name: ns } });
     for (const [ns, sa] of layout.serviceAccounts) kube.seed('serviceaccounts', { metadata: { namespace: ns, name: sa } });
     for (const doc of rbac) kube.seed(`${doc.kind.toLowerCase()}s` as KubeKind, doc);
