@@ -30,6 +30,8 @@ interface World {
   /** The webhook function's log lines. */
   lines: string[];
   operatorEnv: Record<string, string>;
+  /** Makes the function run as this role from now on (a new instance, as after a redeploy). */
+  runAs(role: string): Promise<void>;
 }
 
 /**
@@ -39,9 +41,13 @@ interface World {
 async function withWebhook(t: ExecutionContext, fn: (w: World) => Promise<void>, opts: { failurePolicy?: 'Ignore' | 'Fail'; serviceAccountController?: boolean } = {}): Promise<void> {
   const s = await startSandbox({ serviceAccountController: opts.serviceAccountController ?? false });
   const lines: string[] = [];
-  const session = s.cloud.roleSession(s.functionRole);
+  let session = s.cloud.roleSession(s.functionRole);
   await resetWebhookInstance();
   const trigger = await startFcHttpTrigger((event, ctx) => webhook(event, { requestId: ctx.requestId, credentials: session }, (l) => lines.push(l)));
+  const runAs = async (role: string) => {
+    session = s.cloud.roleSession(role);
+    await resetWebhookInstance();
+  };
   const printedBefore = printed.length;
   try {
     await s.kubeconfigsToKms();
@@ -63,7 +69,7 @@ async function withWebhook(t: ExecutionContext, fn: (w: World) => Promise<void>,
     t.regex(reg.stderr, /^hz-prod-1: mutatingwebhookconfiguration acr-fleet: created$/m);
     const kc = new KubeConfig();
     kc.loadFromString(kube.kubeconfig({ token: ADMIN }));
-    await fn({ s, kube, core: kc.makeApiClient(CoreV1Api), trigger, lines, operatorEnv });
+    await fn({ s, kube, core: kc.makeApiClient(CoreV1Api), trigger, lines, operatorEnv, runAs });
 
     // Nothing secret in any output: the function's logs and every CLI run of this test.
     const key = s.cloud.getKmsSecret(ACCOUNT, 'cn-hangzhou', KEY_SECRET)?.data ?? '';
@@ -219,5 +225,22 @@ test.serial('deregister removes the webhook first, and the cluster no longer cal
     const created = await core.createNamespacedServiceAccount({ namespace: 'team-a', body: sa('web') });
     t.deepEqual(names(created), []);
     t.is(trigger.calls.length, calls);
+  });
+});
+
+test.serial('a role holding exactly the generated policy runs the webhook, and without the key statement every request fails', async (t) => {
+  await withWebhook(t, async ({ s, kube, core, runAs, lines }) => {
+    const { stdout } = await cli(['policy', '--config', 'fleet.yaml', '--account-id', ACCOUNT], { cwd: s.dir });
+    const policy = JSON.parse(stdout) as { Version: string; Statement: { Effect: string; Action: string[]; Resource: string[] }[] };
+    const keyArn = `acs:kms:cn-hangzhou:${ACCOUNT}:secret/${KEY_SECRET}`;
+    t.true(policy.Statement.some((x) => x.Action[0] === 'kms:GetSecretValue' && x.Resource.includes(keyArn)));
+    await runAs(s.cloud.addRole({ accountId: ACCOUNT, name: 'exact', actions: [], policy }));
+    t.deepEqual(names(await core.createNamespacedServiceAccount({ namespace: 'team-a', body: sa('web') })), [SECRET]);
+
+    const withoutKey = { ...policy, Statement: policy.Statement.map((x) => ({ ...x, Resource: x.Resource.filter((r) => r !== keyArn) })).filter((x) => x.Resource.length) };
+    await runAs(s.cloud.addRole({ accountId: ACCOUNT, name: 'no-key', actions: [], policy: withoutKey }));
+    t.deepEqual(names(await core.createNamespacedServiceAccount({ namespace: 'team-b', body: sa('web') })), []);
+    t.is(kube.get('secrets', 'team-b', SECRET), undefined);
+    t.true(lines.some((l) => l.includes('"msg":"cluster hz-prod-1: webhook: key acr-fleet/webhook-key: ')));
   });
 });

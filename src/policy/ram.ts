@@ -34,6 +34,12 @@ export function functionPolicy(fleet: Fleet, accountId = '*'): { policy: PolicyD
       notes.push(`cluster ${c.name}: settings: configmap: registries come from its ConfigMap, so CR access is granted on all instances; roles it assumes need sts:AssumeRole added by hand`);
     }
   }
+  // The webhook function (same role) reads the key its per-cluster URL secrets derive from. A ConfigMap
+  // cluster may enable the webhook in its ConfigMap, so it counts as possibly enabled.
+  const webhook = fleet.webhook;
+  if (webhook && fleet.clusters.some((c) => c.webhook.enabled || c.settingsSource === 'configmap')) {
+    allow('kms:GetSecretValue', `acs:kms:${webhook.regionId}:${accountId}:secret/${webhook.keySecret}`);
+  }
   // One statement per action keeps the document readable and diffable.
   const Statement = [...acc.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
