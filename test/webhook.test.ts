@@ -125,7 +125,12 @@ test.serial("a new namespace's default ServiceAccount gets the Secret moments af
 });
 
 test.serial('a ServiceAccount in an excluded namespace or not selected is left untouched, and nothing is written for it', async (t) => {
-  await withWebhook(t, async ({ kube, core, trigger }) => {
+  await withWebhook(t, async ({ s, kube, core, trigger, operatorEnv }) => {
+    const again = await cli(['register', '--cluster', CLUSTER, '--kubeconfig', 'admin.yaml', '--webhook'], { cwd: s.dir, env: operatorEnv });
+    t.regex(again.stderr, /^hz-prod-1: mutatingwebhookconfiguration acr-fleet: unchanged$/m, 'register --webhook is safe to re-run');
+    const webhooks = kube.get('mutatingwebhookconfigurations', undefined, 'acr-fleet').webhooks;
+    t.like(webhooks[0], { sideEffects: 'NoneOnDryRun', failurePolicy: 'Ignore', timeoutSeconds: 5, admissionReviewVersions: ['v1'] });
+    t.deepEqual(webhooks[0].namespaceSelector, { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-node-lease', 'kube-public', 'kube-system'] }] });
     const before = trigger.calls.length;
     const system = await core.createNamespacedServiceAccount({ namespace: 'kube-system', body: sa('web', ['docker-hub']) });
     t.deepEqual(names(system), ['docker-hub']);

@@ -229,7 +229,7 @@ export function describeObject(o: OwnedObject): string {
 function sameContent(current: object, desired: object): boolean {
   type Shape = { metadata?: { labels?: Record<string, string> }; rules?: unknown; roleRef?: unknown; subjects?: unknown; webhooks?: unknown };
   const pick = (o: Shape) =>
-    JSON.stringify({ labels: o.metadata?.labels ?? {}, rules: o.rules ?? null, roleRef: o.roleRef ?? null, subjects: o.subjects ?? null, webhooks: canonicalJson(o.webhooks ?? null) });
+    JSON.stringify(canonicalJson({ labels: o.metadata?.labels ?? {}, rules: o.rules ?? null, roleRef: o.roleRef ?? null, subjects: o.subjects ?? null, webhooks: o.webhooks ?? null }));
   return pick(current as Shape) === pick(desired as Shape);
 }
 
