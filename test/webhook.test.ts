@@ -38,7 +38,7 @@ interface World {
  * A sandbox fleet (kubeconfigs in KMS) whose hz-prod-1 watches all namespaces and selects the
  * ServiceAccounts `default` and `web`, registered with `--webhook`, with the function behind a trigger.
  */
-async function withWebhook(t: ExecutionContext, fn: (w: World) => Promise<void>, opts: { failurePolicy?: 'Ignore' | 'Fail'; serviceAccountController?: boolean } = {}): Promise<void> {
+async function withWebhook(t: ExecutionContext, fn: (w: World) => Promise<void>, opts: { failurePolicy?: 'Ignore' | 'Fail'; serviceAccountController?: boolean; configMap?: Record<string, string> } = {}): Promise<void> {
   const s = await startSandbox({ serviceAccountController: opts.serviceAccountController ?? false });
   const lines: string[] = [];
   let session = s.cloud.roleSession(s.functionRole);
@@ -63,7 +63,8 @@ async function withWebhook(t: ExecutionContext, fn: (w: World) => Promise<void>,
     await writeFile(path.join(s.dir, 'admin.yaml'), kube.kubeconfig({ token: ADMIN, contextName: CLUSTER }));
     const operator = s.cloud.addUser({ accountId: ACCOUNT, name: 'platform-operator', actions: ['kms:CreateSecret', 'kms:PutSecretValue', 'kms:DeleteSecret', 'kms:GetSecretValue'] });
     const operatorEnv = { ALIBABA_CLOUD_ACCESS_KEY_ID: operator.accessKeyId, ALIBABA_CLOUD_ACCESS_KEY_SECRET: operator.accessKeySecret };
-    const reg = await cli(['register', '--cluster', CLUSTER, '--kubeconfig', 'admin.yaml', '--webhook'], { cwd: s.dir, env: operatorEnv });
+    if (opts.configMap) kube.seed('configmaps', { metadata: { namespace: 'kube-system', name: 'acr-configuration' }, data: opts.configMap });
+    const reg = await cli(['register', '--cluster', CLUSTER, '--kubeconfig', 'admin.yaml', '--webhook', ...(opts.configMap ? ['--with-configmap'] : [])], { cwd: s.dir, env: operatorEnv });
     t.is(reg.code, 0, reg.stderr);
     t.regex(reg.stderr, /^hz-prod-1: webhook: configured \(URL secret derived from the KMS key\)$/m);
     t.regex(reg.stderr, /^hz-prod-1: mutatingwebhookconfiguration acr-fleet: created$/m);
@@ -248,4 +249,20 @@ test.serial('a role holding exactly the generated policy runs the webhook, and w
     t.is(kube.get('secrets', 'team-b', SECRET), undefined);
     t.true(lines.some((l) => l.includes('"msg":"cluster hz-prod-1: webhook: key acr-fleet/webhook-key: ')));
   });
+});
+
+test.serial("a settings: configmap cluster follows its ConfigMap: its webhook-configuration, namespaces and ServiceAccounts, read on every call", async (t) => {
+  const data = { 'watch-namespace': 'team-b', 'service-account': 'api,api2', 'webhook-configuration': 'enable: true\nfailure-policy: Fail\ntimeout-seconds: 7\n' };
+  await withWebhook(t, async ({ s, kube, core }) => {
+    t.like(kube.get('mutatingwebhookconfigurations', undefined, 'acr-fleet').webhooks[0], { failurePolicy: 'Fail', timeoutSeconds: 7 });
+    t.deepEqual(names(await core.createNamespacedServiceAccount({ namespace: 'team-b', body: sa('api', ['docker-hub']) })), ['docker-hub', SECRET]);
+    t.is(loginDomains(s.cloud, kube, 'team-b').length, 3, 'the Personal Edition registry of the cluster region, as the add-on defaults');
+    t.deepEqual(names(await core.createNamespacedServiceAccount({ namespace: 'team-a', body: sa('api') })), [], 'team-a is not watched by the ConfigMap');
+
+    // kubectl edit: the add-on's switch turns injection off at the next call.
+    const cm = await core.readNamespacedConfigMap({ namespace: 'kube-system', name: 'acr-configuration' });
+    cm.data = { ...cm.data, 'webhook-configuration': 'enable: false\n' };
+    await core.replaceNamespacedConfigMap({ namespace: 'kube-system', name: 'acr-configuration', body: cm });
+    t.deepEqual(names(await core.createNamespacedServiceAccount({ namespace: 'team-b', body: sa('api2') })), []);
+  }, { configMap: data });
 });
