@@ -6,7 +6,7 @@
  * existing Secret is left to the timer. It never denies: errors become HTTP 500, so the API server
  * applies the configured failurePolicy, and the next refresh repairs what was missed.
  */
-import type { Cluster, Fleet } from '../config/resolve.js';
+import type { Cluster, Fleet, Registry } from '../config/resolve.js';
 import type { CredentialClient } from '../cloud/credentials.js';
 import { KmsApi } from '../cloud/kms.js';
 import { SdkOpenApiCaller } from '../cloud/openapi.js';
@@ -15,7 +15,6 @@ import { fromConfigMap, type RunDeps } from '../fleet/run.js';
 import type { ClusterPort } from '../kube/port.js';
 import type { Logger, Redactor } from '../log/logger.js';
 import { desiredSecret, secretTemplate } from '../reconcile/dockerconfig.js';
-import type { Registry } from '../config/resolve.js';
 import type { RegistryToken } from '../tokens/source.js';
 import { createRunDeps } from '../entry/runtime.js';
 import { decide, parseReview, pullSecretPatch, reviewResponse, type AdmissionRequest, type PatchOp } from './admission.js';
