@@ -5,12 +5,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Fleet } from '../config/resolve.js';
+import type { Cluster, Fleet, WebhookSettings } from '../config/resolve.js';
 import { KmsApi, KmsWriter } from '../cloud/kms.js';
 import type { OpenApiCaller } from '../cloud/openapi.js';
 import { AcrFleetError, CloudError } from '../errors.js';
 import { fromConfigMap } from '../fleet/run.js';
-import { KubeClusterClient } from '../kube/client.js';
+import { connectCluster } from '../kube/client.js';
 import type { OwnedObject } from '../kube/admin.js';
 import { webhookConfiguration, WEBHOOK_CONFIGURATION_NAME } from './configuration.js';
 import { clusterUrl, newWebhookKey } from './secret.js';
@@ -24,7 +24,7 @@ export async function desiredWebhook(fleet: Fleet, clusterName: string, adminKc:
   if (!endpoint) throw new AcrFleetError(`${fleet.file}: webhook.url: required to install the webhook (the URL of the webhook function's HTTP trigger)`);
   const cluster = fleet.clusters.find((c) => c.name === clusterName);
   if (!cluster) throw new AcrFleetError(`${fleet.file}: no cluster ${clusterName}`);
-  const settings = cluster.settingsSource === 'configmap' ? (await fromConfigMap(cluster, new KubeClusterClient(adminKc))).settings.webhook : cluster.webhook;
+  const settings = cluster.settingsSource === 'configmap' ? await configMapWebhook(fleet, cluster, adminKc) : cluster.webhook;
   if (!settings.enabled) {
     const where = cluster.settingsSource === 'configmap' ? 'enable: true in webhook-configuration of kube-system/acr-configuration' : 'webhook: { enabled: true } in defaults or for the cluster';
     throw new AcrFleetError(`cluster ${clusterName}: the webhook is not enabled (set ${where})`);
@@ -39,6 +39,16 @@ export async function desiredWebhook(fleet: Fleet, clusterName: string, adminKc:
     settings,
     excludeNamespaces: cluster.namespaces.all ? cluster.namespaces.exclude : cluster.excludeNamespaces,
   });
+}
+
+/** A `settings: configmap` cluster's webhook settings, read with the admin kubeconfig. */
+async function configMapWebhook(fleet: Fleet, cluster: Cluster, adminKc: KubeConfig): Promise<WebhookSettings> {
+  const port = await connectCluster(adminKc, fleet.kubernetes);
+  try {
+    return (await fromConfigMap(cluster, port)).settings.webhook;
+  } finally {
+    port.close();
+  }
 }
 
 /** The fleet's webhook key, created in KMS when it does not exist yet. */

@@ -58,8 +58,15 @@ export class WebhookService {
   private key: { value: Promise<string>; until: number } | undefined;
   private readonly now: () => number;
 
-  constructor(private readonly opts: WebhookServiceOptions, private log: Logger) {
+  private readonly opts: WebhookServiceOptions;
+
+  constructor(opts: WebhookServiceOptions, private log: Logger) {
     this.now = opts.now ?? Date.now;
+    // The API server waits timeoutSeconds for the answer: a cluster's retries and each request must end well
+    // within it (half the shortest), or the failure policy applies before the function has decided anything.
+    const k = opts.fleet.kubernetes;
+    const budgetMs = (Math.min(...opts.fleet.clusters.map((c) => c.webhook.timeoutSeconds)) * 1000) / 2;
+    this.opts = { ...opts, fleet: { ...opts.fleet, kubernetes: { ...k, retryBudgetMs: Math.min(k.retryBudgetMs, budgetMs), requestTimeoutMs: Math.min(k.requestTimeoutMs, budgetMs) } } };
     this.deps = this.newDeps();
     this.kms = new KmsApi(new SdkOpenApiCaller({ endpoints: opts.fleet.endpoints, credential: opts.credential }));
   }
