@@ -144,7 +144,9 @@ test('the build bundles one ES module whose handler (s.yaml handler index.handle
     process.env.FC_FUNC_CODE_PATH = out;
     const report = await handler(Buffer.from('{"triggerName":"refresh","payload":"{}"}'), { credentials: s.cloud.roleSession(s.functionRole) }, () => {});
     t.deepEqual(report.summary, { clusters: 3, ok: 3, failed: 0 } as never);
-    t.is(typeof mod.webhook, 'function', 'the bundle also exports the webhook handler (index.webhook)');
+    const hook = mod.webhook as (e: Buffer, c: unknown, w: (l: string) => void) => Promise<{ statusCode: number; isBase64Encoded: boolean }>;
+    const event = { version: 'v1', rawPath: '/clusters/hz-prod-1/guess', body: '{}', isBase64Encoded: false, headers: {}, queryParameters: {}, requestContext: { http: { method: 'POST', path: '/clusters/hz-prod-1/guess' } } };
+    t.like(await hook(Buffer.from(JSON.stringify(event)), { credentials: s.cloud.roleSession(s.functionRole) }, () => {}), { statusCode: 401, isBase64Encoded: false }, 'the bundle also exports the webhook handler (index.webhook)');
   } finally {
     delete process.env.FC_FUNC_CODE_PATH;
     await s.close();
