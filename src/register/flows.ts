@@ -14,7 +14,7 @@ import { AcrFleetError, describeError } from '../errors.js';
 import { emptyClusterReport } from '../fleet/report.js';
 import { applyChanges } from '../fleet/run.js';
 import { ClusterAdmin, describeObject, type OwnedObject } from '../kube/admin.js';
-import { KubeClusterClient } from '../kube/client.js';
+import { connectCluster } from '../kube/client.js';
 import { kubeConfigFromFile, kubeConfigFromText } from '../kube/kubeconfig.js';
 import { configMapObjects, IDENTITY, rbacObjects, rbacSettingsOf } from '../policy/rbac.js';
 import { planRemoval } from '../reconcile/plan.js';
@@ -60,7 +60,8 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
     'secret names',
     async () => {
       // The admin lists by label: every Secret acr-fleet owns here, whatever its name.
-      const owned = await new KubeClusterClient(adminKc).listSecrets({ labelSelector: OWNED_SELECTOR });
+      const port = await connectCluster(adminKc, fleet.kubernetes);
+      const owned = await port.listSecrets({ labelSelector: OWNED_SELECTOR }).finally(() => port.close());
       const former = owned.filter((x) => x.name !== cluster.secretName);
       return { names: [...new Set(former.map((x) => x.name))].sort(), count: former.length };
     },
@@ -81,7 +82,7 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
   const token = await step(`token for serviceaccount ${IDENTITY.namespace}/${IDENTITY.name}`, () => admin.mintToken(IDENTITY.namespace, IDENTITY.name, seconds), () => `minted (valid ${Math.round(seconds / 3600)}h)`);
   const kubeconfig = await admin.kubeconfigFor(token, opts.cluster);
 
-  await step('verify', () => verifyIdentity(kubeConfigFromText(kubeconfig, 'acr-fleet kubeconfig'), settings), (excess) =>
+  await step('verify', () => verifyIdentity(kubeConfigFromText(kubeconfig, 'acr-fleet kubeconfig'), settings, fleet.kubernetes), (excess) =>
     excess.length ? `can do its job; warning: it may also ${excess.join(', ')}` : 'can do exactly its job',
   );
 
@@ -118,14 +119,17 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
 
   const adminKc = await step('admin kubeconfig', async () => kubeConfigFromFile(opts.adminKubeconfig, opts.adminKubeconfig), () => 'loaded (used in memory only)');
   await step('secrets and imagePullSecrets', async () => {
-    const port = new KubeClusterClient(adminKc);
-    // The admin lists by label: every Secret acr-fleet ever owned here, whatever its name.
-    const [namespaces, secrets, serviceAccounts] = await Promise.all([port.listNamespaces(), port.listSecrets({ labelSelector: OWNED_SELECTOR }), port.listServiceAccounts()]);
-    const plan = planRemoval({ namespaces, secrets, serviceAccounts });
-    const report = emptyClusterReport(opts.cluster);
-    await applyChanges(plan, port, report);
-    if (report.error) throw new AcrFleetError(report.error);
-    return report;
+    const port = await connectCluster(adminKc, fleet.kubernetes);
+    try {
+      // The admin lists by label: every Secret acr-fleet ever owned here, whatever its name.
+      const [namespaces, secrets, serviceAccounts] = await Promise.all([port.listNamespaces(), port.listSecrets({ labelSelector: OWNED_SELECTOR }), port.listServiceAccounts()]);
+      const report = emptyClusterReport(opts.cluster);
+      await applyChanges(planRemoval({ namespaces, secrets, serviceAccounts }), port, report, fleet.kubernetes.writeConcurrency);
+      if (report.error) throw new AcrFleetError(report.error);
+      return report;
+    } finally {
+      port.close();
+    }
   }, (r) => `${r.secrets.deleted} Secret(s) deleted, ${r.serviceAccounts.patched} ServiceAccount(s) cleaned`);
 
   const admin = new ClusterAdmin(adminKc);

@@ -7,7 +7,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { ACR_CONFIGURATION } from '../config/configmap.js';
 import { AcrFleetError } from '../errors.js';
 import { accessReview, probeSecrets, type AccessCheck, type SecretProbe } from '../kube/admin.js';
-import { KubeClusterClient } from '../kube/client.js';
+import type { KubeSettings } from '../config/resolve.js';
+import { connectCluster } from '../kube/client.js';
 import type { RbacSettings } from '../policy/rbac.js';
 import { OWNED_SELECTOR } from '../reconcile/state.js';
 
@@ -53,7 +54,7 @@ export function excessChecks(s: RbacSettings): { check: AccessCheck; right: stri
  * Checks the identity of `kc` against the settings' RBAC. Throws naming every missing right; returns the
  * rights it has beyond them (for a warning: someone bound more to it).
  */
-export async function verifyIdentity(kc: KubeConfig, s: RbacSettings): Promise<string[]> {
+export async function verifyIdentity(kc: KubeConfig, s: RbacSettings, kube: KubeSettings): Promise<string[]> {
   const needed = neededChecks(s);
   const excess = excessChecks(s);
   const reviews = await accessReview(kc, [...needed, ...excess.map((e) => e.check)]);
@@ -67,8 +68,8 @@ export async function verifyIdentity(kc: KubeConfig, s: RbacSettings): Promise<s
   ];
   const [probed] = await Promise.all([
     probeSecrets(kc, [...jobProbes, ...extraProbes.map((p) => p.probe)]),
-    // Proves the server address, CA and token work together.
-    new KubeClusterClient(kc).listNamespaces(),
+    // Proves the server address, CA and token work together, through the adapter a refresh uses.
+    connectCluster(kc, kube).then((port) => port.listNamespaces().finally(() => port.close())),
   ]);
   s.secretNames.forEach((name, i) => {
     if (!probed[i]) denied.push(`list secrets by fieldSelector=metadata.name=${name}`);
