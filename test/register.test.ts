@@ -237,6 +237,12 @@ test('a secretName change leaves no Secret of the old name behind, and ends with
     t.deepEqual(pullSecrets(kube, 'default'), ['docker-hub', SECRET]);
 
     await editCluster(s, 'new-1', { secretName: 'acr-pull' });
+    const stale = await cli(['refresh', '--config', 'fleet.yaml', '--cluster', 'new-1', '--json'], { cwd: s.dir, env });
+    t.is(stale.code, 1, 'the rules do not name the new secretName yet');
+    t.is(
+      (JSON.parse(stale.stdout) as { clusters: { error: string }[] }).clusters[0]?.error,
+      'cluster new-1: list secrets: HTTP 403 Forbidden: secrets "acr-pull" is forbidden: User "system:serviceaccount:kube-system:acr-fleet" cannot list resource "secrets" in API group "" at the cluster scope',
+    );
     const reg = await register();
     t.regex(reg.stderr, /^new-1: secret names: acr-pull, and acr-credential-fleet until the next refresh has deleted its 2 Secret\(s\); then run register again$/m);
     t.deepEqual(secretNames(), ['acr-pull', SECRET], 'the rules carry both names meanwhile');
@@ -282,6 +288,27 @@ test('register warns, naming each right, when the identity can do more than its 
       r.stderr,
       /^new-1: verify: can do its job; warning: it may also list all Secrets, get other Secrets \(kube-system\/acr-fleet-access-probe\), list Secrets by label \(a real request was answered\), get other Secrets \(a real request for kube-system\/acr-fleet-access-probe was answered\)$/m,
     );
+  } finally {
+    await kube.close();
+    await s.close();
+  }
+});
+
+test('deleting the ServiceAccount and re-running register revokes every token minted before', async (t) => {
+  const s = await startSandbox();
+  const { kube, env } = await newCluster(s);
+  try {
+    t.is((await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env })).code, 0);
+    const leaked = identity(s);
+    t.is(await status(leaked.listNamespace()), 200);
+    const admin = new KubeConfig();
+    admin.loadFromString(kube.kubeconfig({ token: ADMIN_TOKEN }));
+    await admin.makeApiClient(CoreV1Api).deleteNamespacedServiceAccount({ namespace: 'kube-system', name: 'acr-fleet' });
+    const again = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env });
+    t.is(again.code, 0, again.stderr);
+    t.regex(again.stderr, /^new-1: serviceaccount kube-system\/acr-fleet: created$/m);
+    t.is(await status(leaked.listNamespace()), 401, 'the leaked token is dead');
+    t.is(await status(identity(s).listNamespace()), 200, 'the new one works');
   } finally {
     await kube.close();
     await s.close();
