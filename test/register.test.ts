@@ -314,3 +314,35 @@ test('deleting the ServiceAccount and re-running register revokes every token mi
     await s.close();
   }
 });
+
+test('register --with-configmap grants the add-on ConfigMap and any ServiceAccount, and takes both back when the cluster leaves settings: configmap', async (t) => {
+  const s = await startSandbox();
+  const { kube, env } = await newCluster(s);
+  const saRule = () => (kube.get('clusterroles', undefined, 'acr-fleet') as { rules: { resources: string[]; resourceNames?: string[] }[] }).rules.at(-1)?.resourceNames;
+  try {
+    const r = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml', '--with-configmap'], { cwd: s.dir, env });
+    t.is(r.code, 0, r.stderr);
+    t.regex(r.stderr, /^new-1: role kube-system\/acr-fleet-configmap: created$/m);
+    t.regex(r.stderr, /^new-1: verify: can do exactly its job$/m);
+    t.deepEqual((kube.get('roles', 'kube-system', 'acr-fleet-configmap') as { rules: unknown[] }).rules, [
+      { verbs: ['get'], apiGroups: [''], resources: ['configmaps'], resourceNames: ['acr-configuration'] },
+    ]);
+    t.is(saRule(), undefined, 'the ConfigMap chooses ServiceAccounts at run time');
+
+    const kept = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env });
+    t.regex(kept.stderr, /^new-1: role kube-system\/acr-fleet-configmap: unchanged$/m, 'fleet.yaml still says settings: configmap');
+
+    await s.editConfig((d) => {
+      delete (d.clusters as { name: string; settings?: string }[]).find((c) => c.name === 'new-1')?.settings;
+    });
+    const left = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env });
+    t.is(left.code, 0, left.stderr);
+    t.regex(left.stderr, /^new-1: role kube-system\/acr-fleet-configmap: deleted$/m);
+    t.regex(left.stderr, /^new-1: rolebinding kube-system\/acr-fleet-configmap: deleted$/m);
+    t.is(kube.get('roles', 'kube-system', 'acr-fleet-configmap'), undefined);
+    t.deepEqual(saRule(), ['default']);
+  } finally {
+    await kube.close();
+    await s.close();
+  }
+});

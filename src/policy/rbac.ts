@@ -12,7 +12,7 @@ import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../reconcile/state.js';
 /** The ServiceAccount acr-fleet authenticates as in every cluster. */
 export const IDENTITY = { namespace: 'kube-system', name: 'acr-fleet' } as const;
 /** Role and RoleBinding that let a `settings: configmap` cluster's identity read the add-on ConfigMap. */
-export const CONFIGMAP_ROLE = 'acr-fleet-configmap';
+const CONFIGMAP_ROLE = 'acr-fleet-configmap';
 
 /** What a cluster's RBAC depends on. */
 export interface RbacSettings {
@@ -67,7 +67,7 @@ export function rbacSettingsOf(cluster: Pick<Cluster, 'secretName' | 'previousSe
 }
 
 /** The ClusterRole's rules, each with its reason. */
-export function clusterRoleRules(s: RbacSettings): ExplainedRule[] {
+function clusterRoleRules(s: RbacSettings): ExplainedRule[] {
   const [current = '', ...retiring] = s.secretNames;
   const names = s.secretNames.join(', ');
   const saNamed = s.serviceAccounts !== '*';
@@ -110,7 +110,7 @@ export function clusterRoleRules(s: RbacSettings): ExplainedRule[] {
 }
 
 /** The kube-system Role's rules of a `settings: configmap` cluster. */
-export function configMapRules(): ExplainedRule[] {
+function configMapRules(): ExplainedRule[] {
   return [
     {
       rule: { apiGroups: [''], resources: ['configmaps'], resourceNames: [ACR_CONFIGURATION.name], verbs: ['get'] },

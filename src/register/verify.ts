@@ -13,12 +13,12 @@ import type { RbacSettings } from '../policy/rbac.js';
 import { OWNED_SELECTOR } from '../reconcile/state.js';
 
 /** A Secret and ServiceAccount name no setting uses: what the identity must not reach. */
-export const PROBE_NAME = 'acr-fleet-access-probe';
+const PROBE_NAME = 'acr-fleet-access-probe';
 /** Where per-namespace rights are reviewed (any namespace answers the same for a ClusterRole). */
 const NS = 'default';
 
 /** Every right a refresh needs, verb by verb, as access reviews. */
-export function neededChecks(s: RbacSettings): AccessCheck[] {
+function neededChecks(s: RbacSettings): AccessCheck[] {
   const sa = s.serviceAccounts === '*' ? [undefined] : s.serviceAccounts;
   return [
     { verb: 'list', resource: 'namespaces' },
@@ -36,7 +36,7 @@ export function neededChecks(s: RbacSettings): AccessCheck[] {
 }
 
 /** Rights acr-fleet must not have, each with the words a warning uses. */
-export function excessChecks(s: RbacSettings): { check: AccessCheck; right: string }[] {
+function excessChecks(s: RbacSettings): { check: AccessCheck; right: string }[] {
   return [
     { check: { verb: 'list', resource: 'secrets' }, right: 'list all Secrets' },
     { check: { verb: 'watch', resource: 'secrets' }, right: 'watch all Secrets' },
