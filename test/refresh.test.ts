@@ -128,6 +128,14 @@ test('a same-named Secret without the label is reported as a conflict and left a
     t.is((hz.get('secrets', 'team-b', SECRET) as { metadata: { resourceVersion: string } }).metadata.resourceVersion, theirs.metadata.resourceVersion);
     t.deepEqual(pullSecrets(hz, 'team-b', 'default'), [], 'no reference to a Secret acr-fleet does not own');
     t.deepEqual(pullSecrets(hz, 'team-a', 'default'), [SECRET]);
+    t.false(writes(hz).some((w) => w.includes('/namespaces/team-b/')), 'the conflict was known from the list: no create was tried');
+
+    // A run after a run: the conflict is still reported, and the cluster gets no write request at all.
+    hz.resetRequests();
+    const second = await refresh(s, '--json');
+    t.deepEqual(report(second.stdout).clusters.find((c) => c.name === 'hz-prod-1')?.conflicts.map((c) => c.namespace), ['team-b']);
+    t.deepEqual(writes(hz), []);
+    t.deepEqual(hz.requests.map((r) => `${r.method} ${r.path} ${r.status}`).sort(), ['GET /api/v1/namespaces 200', 'GET /api/v1/secrets 200', 'GET /api/v1/serviceaccounts 200']);
   });
 });
 

@@ -116,9 +116,12 @@ async function fromConfigMap(cluster: Cluster, port: ClusterPort): Promise<{ set
   return { settings: { ...cluster, ...parsed.settings }, registries: parsed.registries };
 }
 
-/** The Secret names a cluster's identity may see: the one it writes. */
+/**
+ * The Secret names a cluster's identity may see: the one it writes, then former names still being cleaned
+ * up (their owned Secrets are not wanted, so the planner deletes them). One list per name.
+ */
 function secretNamesOf(cluster: Cluster): string[] {
-  return [cluster.secretName];
+  return [cluster.secretName, ...(cluster.previousSecretNames ?? [])];
 }
 
 /**

@@ -4,7 +4,10 @@
  * Request attributes follow k8s.io/apiserver/pkg/endpoints/request/requestinfo.go: fewer than three
  * path segments is a non-resource request; `/namespaces/{ns}` makes {ns} both the name and the
  * namespace; GET without a name is `list` (or `watch`), DELETE without a name `deletecollection`,
- * and a list with `fieldSelector=metadata.name=x` is authorized as if named x.
+ * and a list or watch with `fieldSelector=metadata.name=x` is authorized as if named x (a
+ * deletecollection never is: its field selector is not read). RBAC then matches `resourceNames`
+ * against that name only (evaluation_helpers.go ResourceNameMatches), so a rule with resourceNames
+ * never allows create (POST to the collection has no name) or deletecollection.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ListQuery, Reply } from './api.js';
@@ -12,7 +15,7 @@ import { Api } from './api.js';
 import type { Authenticator } from './auth.js';
 import { RESOURCES, apiVersionOf, lookupResource } from './kinds.js';
 import { type Attributes, authorize, forbiddenError } from './rbac.js';
-import { parseFieldSelector } from './selectors.js';
+import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { KubeStatusError, generic, internalError, unauthorized } from './status.js';
 import type { Store } from './store.js';
 
@@ -94,13 +97,17 @@ function requestInfo(method: string, url: URL): Omit<Attributes, 'user'> & { par
   if (!info.name && info.verb === 'get') {
     const watch = url.searchParams.get('watch');
     info.verb = watch !== null && !['false', '0'].includes(watch.toLowerCase()) ? 'watch' : 'list';
+    // The name comes from fieldSelector's RequiresExactMatch("metadata.name") (first `=`/`==` term), if
+    // it is a valid path segment, and only when the whole ListOptions decode: any bad parameter leaves
+    // the list unnamed (the list handler then reports the bad parameter).
     try {
-      const term = parseFieldSelector(url.searchParams.get('fieldSelector') ?? '').terms.find(
-        (t) => t.field === 'metadata.name' && t.op === '=',
-      );
+      const q = url.searchParams;
+      parseLabelSelector(q.get('labelSelector') ?? '');
+      for (const p of ['limit', 'timeoutSeconds']) if (q.has(p) && !/^[+-]?\d+$/.test(q.get(p) ?? '')) throw new Error(p);
+      const term = parseFieldSelector(q.get('fieldSelector') ?? '').terms.find((t) => t.field === 'metadata.name' && t.op === '=');
       if (term && !/[/%]/.test(term.value) && term.value !== '.' && term.value !== '..') info.name = term.value;
     } catch {
-      // A bad selector is reported by the list handler.
+      // Unnamed list: authorized as a list of the whole collection.
     }
   }
   if (!info.name && info.verb === 'delete') info.verb = 'deletecollection';
