@@ -265,6 +265,12 @@ test('a secretName change leaves no Secret of the old name behind, and ends with
     const secretLists = fleetRequests.filter((r) => r.path === '/api/v1/secrets').map((r) => new URLSearchParams(r.query).get('fieldSelector'));
     t.deepEqual(secretLists, ['metadata.name=acr-pull'], 'one Secret list per run');
     t.deepEqual(fleetRequests.filter((r) => r.method !== 'GET'), [], 'and no write');
+
+    // A function still deployed with the old fleet.yaml lists the former name, which the rules no longer
+    // grant: nothing is left under it, so the cluster is refreshed all the same.
+    await editCluster(s, 'new-1', { previousSecretNames: [SECRET] });
+    const lagging = JSON.parse((await refresh()).stdout) as { clusters: { status: string; secrets: Record<string, number> }[] };
+    t.like(lagging.clusters[0], { status: 'ok', secrets: { created: 0, updated: 0, unchanged: 2, deleted: 0 } });
   } finally {
     await kube.close();
     await s.close();

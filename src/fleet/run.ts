@@ -127,11 +127,18 @@ function secretNamesOf(cluster: Cluster): string[] {
 /**
  * The cluster-wide lists a plan is computed from. Secrets are listed by name (one list per name), the
  * only way an identity whose RBAC names its Secrets can list them; a label list would be refused.
+ * A former name (all but the first) that the rules no longer grant (403) has nothing left under it:
+ * `register` drops a name from the rules only once none of its Secrets remain.
  */
 export async function observe(port: ClusterPort, secretNames: readonly string[]): Promise<Observed> {
+  const listNamed = (name: string, former: boolean) =>
+    port.listSecrets({ name }).catch((err: unknown) => {
+      if (former && err instanceof KubeError && err.status === 403) return [];
+      throw err;
+    });
   const [namespaces, secrets, serviceAccounts] = await Promise.all([
     port.listNamespaces(),
-    Promise.all(secretNames.map((name) => port.listSecrets({ name }))).then((lists) => lists.flat()),
+    Promise.all(secretNames.map((name, i) => listNamed(name, i > 0))).then((lists) => lists.flat()),
     port.listServiceAccounts(),
   ]);
   return { namespaces, secrets, serviceAccounts };
