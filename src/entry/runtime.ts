@@ -40,7 +40,7 @@ export function createRunDeps(opts: RuntimeOptions): RunDeps {
   const broker = new TokenBroker({
     enterprise: redacting(new EnterpriseTokenSource(crFor), opts.redactor),
     personal: redacting(new PersonalTokenSource(crFor), opts.redactor),
-  });
+  }, opts.log);
   const connect = async (cluster: Cluster): Promise<ClusterPort> => {
     const ref = cluster.kubeconfig;
     if (ref.kind === 'file') {
