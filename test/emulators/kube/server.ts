@@ -132,6 +132,11 @@ export class Router {
     return this.api;
   }
 
+  /** Drops every pending fault. */
+  clearFaults(): void {
+    this.faults = [];
+  }
+
   /** Queues a fault; see KubeEmulator.injectFault. */
   addFault(f: Fault): void {
     this.faults.push({ ...f, remaining: f.times ?? 1, seen: 0 });
