@@ -226,6 +226,19 @@ const FAULTS: FaultCase[] = [
     cloudCalls: { action: 'GetAuthorizationToken', count: 4 },
   },
   {
+    fault: 'CR throttling outlasting the retries',
+    where: 'GetAuthorizationToken in cn-beijing, every call',
+    inject: (s) =>
+      s.cloud.injectError({ action: 'GetAuthorizationToken', region: 'cn-beijing', status: 400, code: 'Throttling.User', message: 'Request was denied due to user flow control.', times: 100 }),
+    failed: {
+      'hz-prod-1': 'cluster hz-prod-1: registry acme-ee: GetAuthorizationToken: Throttling.User (HTTP 400): Request was denied due to user flow control.',
+      'bj-prod-1': 'cluster bj-prod-1: registry acme-ee: GetAuthorizationToken: Throttling.User (HTTP 400): Request was denied due to user flow control.',
+    },
+    // Four tries for acme-ee, one for hz-personal.
+    cloudCalls: { action: 'GetAuthorizationToken', count: 5 },
+    logged: { event: 'token-failed', registry: 'acme-ee' },
+  },
+  {
     fault: 'CR ServiceUnavailable',
     where: 'GetAuthorizationToken in cn-hangzhou, once',
     inject: (s) => s.cloud.injectError({ action: 'GetAuthorizationToken', region: 'cn-hangzhou', status: 503, code: 'ServiceUnavailable', message: 'The request has failed due to a temporary failure of the server.' }),
