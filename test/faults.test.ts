@@ -360,3 +360,19 @@ test('the README shows the fault matrix this suite proves', async (t) => {
   const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
   t.true(readme.includes(matrix()), `README.md should contain:\n${matrix()}`);
 });
+
+test('the text summary shows retries per cluster and per registry', async (t) => {
+  const s = await startSandbox();
+  t.teardown(() => s.close());
+  await s.editConfig((d) => void (d.kubernetes = KUBERNETES));
+  kube(s, 'bj-prod-1').injectFault({ method: 'POST', path: /\/secrets$/, status: 503, times: 2 });
+  s.cloud.injectError({ action: 'GetAuthorizationToken', region: 'cn-hangzhou', status: 400, code: 'Throttling.User', message: 'Request was denied due to user flow control.' });
+  const { code, stdout } = await cli(['refresh', '--config', 'fleet.yaml'], { cwd: s.dir, env: s.env });
+  t.is(code, 0);
+  const row = (first: string) => stdout.split('\n').find((l) => l.startsWith(`${first} `))?.trim().split(/\s+/) ?? [];
+  t.is(row('CLUSTER').at(-1), 'RETRIES');
+  t.deepEqual([row('hz-prod-1').at(-1), row('bj-prod-1').at(-1), row('hz-dev-1').at(-1)], ['0', '2', '0']);
+  t.deepEqual(row('REGISTRY'), ['REGISTRY', 'TOKEN', 'EXPIRES', 'RETRIES', 'DOMAINS']);
+  t.is(row('acme-ee')[2], '0');
+  t.is(row('hz-personal')[2], '1');
+});
