@@ -95,8 +95,12 @@ export async function countRetries<T>(fn: () => Promise<T>): Promise<{ result: P
  * `Throttling.Api`, KMS `Rejected.Throttling`, HTTP 429), `ServiceUnavailable` and other 5xx answers,
  * and network failures (no answer). Never retried: every other 4xx — signature, AccessKey, permission,
  * not found, invalid parameter — which the same request would only meet again. This is the split the
- * V2 SDKs document (ClientException 4xx: fix the request; ServerException 5xx and ThrottlingException:
- * retry) and that openapi-core encodes (ThrottlingError, ServerError).
+ * V2 SDKs document (alibabacloud.com/help/en/sdk/developer-reference/handle-an-exception-1: ClientException
+ * 4xx → fix the request; ServerException 5xx and ThrottlingException → retry; "configure-a-retry-mechanism-1":
+ * business errors such as parameter errors and missing resources are not retried) and that openapi-core
+ * encodes (aliyun/darabonba-openapi ts/src/exceptions: ThrottlingError, ServerError). The throttling codes are
+ * the gateway's (`Throttling`, `Throttling.User`, `Throttling.Api`, shared by CR, STS and CS) and KMS's own
+ * `Rejected.Throttling`.
  * A non-idempotent call is retried only on throttling, the one failure that proves it was not executed.
  */
 export function isTransient(err: CloudError, idempotent = true): boolean {
