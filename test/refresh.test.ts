@@ -262,7 +262,7 @@ test('the human summary names every cluster and shows progress on stderr', async
     const { code, stdout, stderr } = await refresh(s);
     t.is(code, 0);
     t.regex(stdout, /^CLUSTER +STATUS +NAMESPACES +CREATED/m);
-    t.regex(stdout, /^hz-prod-1 +ok +3 +3 +0 +0 +0 +3 +0 +\d+$/m);
+    t.regex(stdout, /^hz-prod-1 +ok +3 +3 +0 +0 +0 +3 +0 +\d+ +\d+$/m);
     t.regex(stdout, /^3 cluster\(s\): 3 ok, 0 failed/m);
     t.regex(stderr, /^\[3\/3\] [a-z0-9-]+: ok /m);
   });

@@ -49,7 +49,12 @@ export async function refreshFleet(fleet: Fleet, deps: RunDeps, opts: RunOptions
       }),
     ),
   );
-  const tokens = (await deps.broker.fetched()).map((t) => ({ registry: t.registry, expiresAt: new Date(t.expiresAt).toISOString(), domains: t.domains }));
+  const tokens = (await deps.broker.fetched()).map((t) => ({
+    registry: t.registry,
+    expiresAt: new Date(t.expiresAt).toISOString(),
+    domains: t.domains,
+    retries: t.retries,
+  }));
   const failed = reports.filter((r) => r.status === 'failed').length;
   return {
     dryRun: opts.dryRun ?? false,
@@ -68,6 +73,7 @@ async function refreshCluster(cluster: Cluster, fleet: Fleet, registries: Readon
   try {
     port = await deps.connect(cluster);
     const connected = port;
+    checkCredentialExpiry(cluster.name, connected.credentialExpiresAt, report, deps.log, now());
     // The lists start at once; a migrated cluster's ConfigMap and the tokens are fetched meanwhile.
     const observing = observe(connected, secretNamesOf(cluster));
     // Awaited below; this only keeps a failure of the ConfigMap step from leaving it unhandled.
@@ -100,6 +106,22 @@ async function refreshCluster(cluster: Cluster, fleet: Fleet, registries: Readon
     deps.log.warn(`cluster ${cluster.name}: namespace ${c.namespace}: Secret ${c.name} exists and is not managed by acr-fleet; left alone`, { cluster: cluster.name });
   }
   return report;
+}
+
+/** Warn this long before a kubeconfig credential expires. */
+const CREDENTIAL_WARNING_MS = 30 * 24 * 3600 * 1000;
+
+/** Puts the credential's expiry in the report; warns within 30 days of it, errs once it passed. */
+function checkCredentialExpiry(cluster: string, expiresAt: number | undefined, report: ClusterReport, log: Logger, now: number): void {
+  if (expiresAt === undefined) return;
+  const iso = new Date(expiresAt).toISOString();
+  report.credentialExpiresAt = iso;
+  const left = expiresAt - now;
+  if (left > CREDENTIAL_WARNING_MS) return;
+  const daysLeft = Math.max(0, Math.floor(left / (24 * 3600 * 1000)));
+  const fields = { event: 'credential-expiry', cluster, expiresAt: iso, daysLeft };
+  if (left <= 0) log.error(`cluster ${cluster}: the kubeconfig credential expired at ${iso}; run \`acr-fleet register\` for this cluster again`, fields);
+  else log.warn(`cluster ${cluster}: the kubeconfig credential expires at ${iso} (${daysLeft} days left); run \`acr-fleet register\` for this cluster again before then`, fields);
 }
 
 /** A migrated cluster's settings and registries, read from its add-on ConfigMap as the add-on would. */

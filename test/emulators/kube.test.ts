@@ -580,6 +580,49 @@ test('injected faults fail, reset or delay the next matching requests, and every
   t.deepEqual(emu.requests, []);
 });
 
+test('a reset after the request was served stores the write but never answers', async (t) => {
+  const { emu, core } = await start(t);
+  emu.injectFault({ method: 'POST', path: /\/configmaps$/, status: 0, after: true });
+  const reset = await t.throwsAsync(core.createNamespacedConfigMap({ namespace: 'demo', body: { metadata: { name: 'kept' }, data: { a: '1' } } }), { any: true });
+  t.is((reset as { code?: string }).code, 'ECONNRESET');
+  t.deepEqual(emu.get('configmaps', 'demo', 'kept')?.data, { a: '1' }, 'the write took effect');
+  t.deepEqual(
+    emu.requests.map((r) => `${r.method} ${r.path} ${r.status}`),
+    ['POST /api/v1/namespaces/demo/configmaps 0'],
+  );
+});
+
+test('a share of matching requests fails, spread evenly; the others are served', async (t) => {
+  const { emu, core } = await start(t);
+  emu.injectFault({ method: ['POST', 'PUT'], path: /\/configmaps/, status: 503, share: 0.3, times: 100 });
+  const outcomes: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    outcomes.push(await core.createNamespacedConfigMap({ namespace: 'demo', body: { metadata: { name: `c${i}` } } }).then(() => 201, (e: { code: number }) => e.code));
+  }
+  t.deepEqual(outcomes, [201, 201, 201, 503, 201, 201, 503, 201, 201, 503]);
+  t.is((await core.listNamespacedConfigMap({ namespace: 'demo' })).items.length, 7, 'GETs do not match the rule');
+});
+
+test('a hung request never answers until the client gives up', async (t) => {
+  const { emu } = await start(t, { tls: false });
+  emu.injectFault({ path: /^\/api\/v1\/namespaces$/, hang: true });
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 200);
+  const started = Date.now();
+  const aborted = await fetch(`${emu.url}/api/v1/namespaces`, { signal: controller.signal, headers: { authorization: `Bearer ${ADMIN}` } }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.is((aborted as { name?: string } | undefined)?.name, 'AbortError');
+  t.true(Date.now() - started >= 190);
+  const next = await fetch(`${emu.url}/api/v1/namespaces`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  t.is(next.status, 200, 'the next request is served');
+  t.deepEqual(
+    emu.requests.map((r) => `${r.method} ${r.path} ${r.status}`),
+    ['GET /api/v1/namespaces 0', 'GET /api/v1/namespaces 200'],
+  );
+});
+
 test('a fresh emulator holds the system namespaces and bootstrap RBAC, and serves discovery', async (t) => {
   const { emu, core } = await start(t);
   t.deepEqual(
