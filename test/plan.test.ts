@@ -47,3 +47,11 @@ test('imagePullSecrets keep foreign entries in order, drop pruned ones, and add 
   t.is(desiredPullSecrets({ imagePullSecrets: ['z', 'acr'] }, 'acr'), undefined);
   t.deepEqual(desiredPullSecrets({ imagePullSecrets: ['acr', 'z'] }, undefined, new Set(['acr'])), ['z']);
 });
+
+test('acr-fleet\'s entry ends up exactly once, after everyone else\'s; others\' duplicates stay', (t) => {
+  t.deepEqual(desiredPullSecrets({ imagePullSecrets: ['acr', 'acr'] }, 'acr'), ['acr']);
+  t.deepEqual(desiredPullSecrets({ imagePullSecrets: ['acr', 'z'] }, 'acr'), ['z', 'acr']);
+  t.deepEqual(desiredPullSecrets({ imagePullSecrets: ['z', 'acr', 'z', 'acr'] }, 'acr'), ['z', 'z', 'acr']);
+  t.is(desiredPullSecrets({ imagePullSecrets: ['z', 'z', 'acr'] }, 'acr'), undefined);
+  t.is(desiredPullSecrets({ imagePullSecrets: ['acr', 'acr'] }, undefined), undefined, 'a ServiceAccount acr-fleet does not select keeps its entries');
+});

@@ -14,7 +14,7 @@ import { credentialFromEnv } from '../cloud/credentials.js';
 import { ConfigError, describeError } from '../errors.js';
 import { refreshFleet } from '../fleet/run.js';
 import { createLogger, Redactor, type Level } from '../log/logger.js';
-import { functionPolicy } from '../policy/ram.js';
+import { policyOutput, type PolicyOptions } from '../policy/print.js';
 import { deregister, register, type RegisterOptions } from '../register/flows.js';
 import { formatReport, progressLine } from './output.js';
 import { createRunDeps } from './runtime.js';
@@ -33,7 +33,8 @@ const USAGE = `Usage: acr-fleet <command> [options]
 Commands:
   validate   Check fleet.yaml (or, with --configmap, an add-on ConfigMap) and report every problem
   refresh    Refresh ACR pull Secrets in every registered cluster
-  policy     Print the least-privilege RAM policy the function's role needs for fleet.yaml
+  policy     Print the least-privilege RAM policy the function's role needs for fleet.yaml, and what
+             each cluster's Kubernetes RBAC allows (--kubernetes: the RBAC manifests)
   register   Install acr-fleet's least-privilege identity in a cluster (with an admin kubeconfig, once),
              store its kubeconfig in KMS and add the cluster to fleet.yaml
   deregister Remove acr-fleet's Secrets, imagePullSecrets entries, identity and KMS secret from a cluster,
@@ -47,6 +48,7 @@ Options:
       --cluster NAME    refresh: only this cluster (repeatable)
       --log-level LVL   debug | info | warn | error (default: info)
       --account-id ID   policy: the account that owns the resources (default: *)
+      --kubernetes      policy: print the clusters' RBAC manifests (with --cluster NAME: that one's)
       --cluster NAME    register/deregister: the cluster
       --kubeconfig FILE register/deregister: an admin kubeconfig (used once, never stored or printed)
       --kms-secret NAME register/deregister: KMS secret for its kubeconfig (default: acr-fleet/NAME)
@@ -71,6 +73,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         cluster: { type: 'string', multiple: true },
         'log-level': { type: 'string' },
         'account-id': { type: 'string' },
+        kubernetes: { type: 'boolean' },
         kubeconfig: { type: 'string' },
         'kms-secret': { type: 'string' },
         'with-configmap': { type: 'boolean' },
@@ -99,7 +102,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     case 'validate':
       return values.configmap ? validateConfigMap(ctx, values.configmap) : validate(ctx);
     case 'policy':
-      return policy(ctx, values['account-id']);
+      return policy(ctx, { ...(values['account-id'] ? { accountId: values['account-id'] } : {}), kubernetes: values.kubernetes ?? false, ...(values.cluster ? { clusters: values.cluster } : {}) });
     case 'register':
     case 'deregister': {
       const cluster = values.cluster?.[0];
@@ -177,12 +180,16 @@ async function membership(ctx: Ctx, command: 'register' | 'deregister', opts: Re
   return EXIT.ok;
 }
 
-async function policy(ctx: Ctx, accountId: string | undefined): Promise<number> {
+async function policy(ctx: Ctx, opts: PolicyOptions): Promise<number> {
   const fleet = await load(ctx);
   if (!fleet) return EXIT.invalid;
-  const { policy: doc, notes } = functionPolicy(fleet, accountId);
-  ctx.io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
-  for (const n of notes) ctx.io.stderr(`note: ${n}\n`);
+  const out = policyOutput(fleet, opts);
+  if ('error' in out) {
+    ctx.io.stderr(`acr-fleet policy: ${out.error}\n`);
+    return EXIT.invalid;
+  }
+  ctx.io.stdout(out.stdout);
+  ctx.io.stderr(out.stderr);
   return EXIT.ok;
 }
 

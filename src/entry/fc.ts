@@ -57,6 +57,8 @@ export async function handler(event: Buffer | string | undefined, context: FcCon
       deleted: r.secrets.deleted,
       patched: r.serviceAccounts.patched,
       requests: r.requests,
+      retries: r.retries,
+      credentialExpiresAt: r.credentialExpiresAt,
       error: r.error,
     });
   const report = await refreshFleet(fleet, deps, { dryRun: payload.dryRun ?? false, ...(payload.clusters ? { only: payload.clusters } : {}) });

@@ -21,7 +21,7 @@ export function formatReport(report: FleetReport): string {
   if (report.dryRun) out.push('Dry run: nothing was written. Counts say what a refresh would do.', '');
   out.push(
     table([
-      ['CLUSTER', 'STATUS', 'NAMESPACES', 'CREATED', 'UPDATED', 'UNCHANGED', 'DELETED', 'SA PATCHED', 'SA UNCHANGED', 'REQUESTS'],
+      ['CLUSTER', 'STATUS', 'NAMESPACES', 'CREATED', 'UPDATED', 'UNCHANGED', 'DELETED', 'SA PATCHED', 'SA UNCHANGED', 'REQUESTS', 'RETRIES'],
       ...report.clusters.map((c) => [
         c.name,
         c.status,
@@ -33,13 +33,14 @@ export function formatReport(report: FleetReport): string {
         c.serviceAccounts.patched,
         c.serviceAccounts.unchanged,
         c.requests,
+        c.retries,
       ]),
     ]),
   );
   const notes = report.clusters.flatMap(notesOf);
   if (notes.length) out.push('', ...notes);
   if (report.tokens.length) {
-    out.push('', table([['REGISTRY', 'TOKEN EXPIRES', 'DOMAINS'], ...report.tokens.map((t) => [t.registry, t.expiresAt, t.domains.join(', ')])]));
+    out.push('', table([['REGISTRY', 'TOKEN EXPIRES', 'RETRIES', 'DOMAINS'], ...report.tokens.map((t) => [t.registry, t.expiresAt, t.retries, t.domains.join(', ')])]));
   }
   const { clusters, ok, failed } = report.summary;
   out.push('', `${clusters} cluster(s): ${ok} ok, ${failed} failed (${report.durationMs} ms)`);

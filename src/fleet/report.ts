@@ -18,6 +18,8 @@ export interface ClusterReport {
   /** Connections opened to the API server (TLS handshakes). */
   connections: number;
   durationMs: number;
+  /** When the kubeconfig's credential stops working (RFC 3339), when it tells: register the cluster again before. */
+  credentialExpiresAt?: string;
   /** First failure, naming the cluster and the cause. */
   error?: string;
   /** Every failure, when more than one namespace or object failed. */
@@ -29,6 +31,8 @@ export interface TokenReport {
   /** RFC 3339. */
   expiresAt: string;
   domains: string[];
+  /** Cloud API calls sent again (throttling, 5xx, network) to get this token. */
+  retries: number;
 }
 
 export interface FleetReport {

@@ -49,7 +49,12 @@ export async function refreshFleet(fleet: Fleet, deps: RunDeps, opts: RunOptions
       }),
     ),
   );
-  const tokens = (await deps.broker.fetched()).map((t) => ({ registry: t.registry, expiresAt: new Date(t.expiresAt).toISOString(), domains: t.domains }));
+  const tokens = (await deps.broker.fetched()).map((t) => ({
+    registry: t.registry,
+    expiresAt: new Date(t.expiresAt).toISOString(),
+    domains: t.domains,
+    retries: t.retries,
+  }));
   const failed = reports.filter((r) => r.status === 'failed').length;
   return {
     dryRun: opts.dryRun ?? false,
@@ -68,6 +73,7 @@ async function refreshCluster(cluster: Cluster, fleet: Fleet, registries: Readon
   try {
     port = await deps.connect(cluster);
     const connected = port;
+    checkCredentialExpiry(cluster.name, connected.credentialExpiresAt, report, deps.log, now());
     // The lists start at once; a migrated cluster's ConfigMap and the tokens are fetched meanwhile.
     const observing = observe(connected, secretNamesOf(cluster));
     // Awaited below; this only keeps a failure of the ConfigMap step from leaving it unhandled.
@@ -102,6 +108,22 @@ async function refreshCluster(cluster: Cluster, fleet: Fleet, registries: Readon
   return report;
 }
 
+/** Warn this long before a kubeconfig credential expires. */
+const CREDENTIAL_WARNING_MS = 30 * 24 * 3600 * 1000;
+
+/** Puts the credential's expiry in the report; warns within 30 days of it, errs once it passed. */
+function checkCredentialExpiry(cluster: string, expiresAt: number | undefined, report: ClusterReport, log: Logger, now: number): void {
+  if (expiresAt === undefined) return;
+  const iso = new Date(expiresAt).toISOString();
+  report.credentialExpiresAt = iso;
+  const left = expiresAt - now;
+  if (left > CREDENTIAL_WARNING_MS) return;
+  const daysLeft = Math.max(0, Math.floor(left / (24 * 3600 * 1000)));
+  const fields = { event: 'credential-expiry', cluster, expiresAt: iso, daysLeft };
+  if (left <= 0) log.error(`cluster ${cluster}: the kubeconfig credential expired at ${iso}; run \`acr-fleet register\` for this cluster again`, fields);
+  else log.warn(`cluster ${cluster}: the kubeconfig credential expires at ${iso} (${daysLeft} days left); run \`acr-fleet register\` for this cluster again before then`, fields);
+}
+
 /** A migrated cluster's settings and registries, read from its add-on ConfigMap as the add-on would. */
 export async function fromConfigMap(cluster: Cluster, port: ClusterPort): Promise<{ settings: PlanSettings & Pick<Cluster, 'webhook'>; registries: Registry[] }> {
   const { namespace, name } = ACR_CONFIGURATION;
@@ -116,19 +138,29 @@ export async function fromConfigMap(cluster: Cluster, port: ClusterPort): Promis
   return { settings: { ...cluster, ...parsed.settings, webhook: { ...cluster.webhook, ...parsed.settings.webhook } }, registries: parsed.registries };
 }
 
-/** The Secret names a cluster's identity may see: the one it writes. */
+/**
+ * The Secret names a cluster's identity may see: the one it writes, then former names still being cleaned
+ * up (their owned Secrets are not wanted, so the planner deletes them). One list per name.
+ */
 function secretNamesOf(cluster: Cluster): string[] {
-  return [cluster.secretName];
+  return [cluster.secretName, ...(cluster.previousSecretNames ?? [])];
 }
 
 /**
  * The cluster-wide lists a plan is computed from. Secrets are listed by name (one list per name), the
  * only way an identity whose RBAC names its Secrets can list them; a label list would be refused.
+ * A former name (all but the first) that the rules no longer grant (403) has nothing left under it:
+ * `register` drops a name from the rules only once none of its Secrets remain.
  */
 export async function observe(port: ClusterPort, secretNames: readonly string[]): Promise<Observed> {
+  const listNamed = (name: string, former: boolean) =>
+    port.listSecrets({ name }).catch((err: unknown) => {
+      if (former && err instanceof KubeError && err.status === 403) return [];
+      throw err;
+    });
   const [namespaces, secrets, serviceAccounts] = await Promise.all([
     port.listNamespaces(),
-    Promise.all(secretNames.map((name) => port.listSecrets({ name }))).then((lists) => lists.flat()),
+    Promise.all(secretNames.map((name, i) => listNamed(name, i > 0))).then((lists) => lists.flat()),
     port.listServiceAccounts(),
   ]);
   return { namespaces, secrets, serviceAccounts };

@@ -148,8 +148,15 @@ export class KubeClusterClient implements ClusterPort {
     });
   }
 
-  private getSecret(namespace: string, name: string): Promise<SecretBody | undefined> {
-    return orUndefinedOn404(this.http.request<SecretBody>({ method: 'GET', path: path(namespace, 'secrets', name), what: `get secret ${namespace}/${name}` }));
+  /** One Secret through a name-scoped list: acr-fleet's RBAC grants list on Secrets, never get. */
+  private async getSecret(namespace: string, name: string): Promise<SecretBody | undefined> {
+    const list = await this.http.request<ListBody<SecretBody>>({
+      method: 'GET',
+      path: path(namespace, 'secrets'),
+      query: { fieldSelector: `metadata.name=${name}` },
+      what: `get secret ${namespace}/${name}`,
+    });
+    return list.items?.[0];
   }
 
   /**

@@ -143,11 +143,12 @@ export function planRemoval(observed: Observed): Pick<Plan, 'secrets' | 'service
 
 /**
  * The imagePullSecrets a ServiceAccount should have: its own entries, in order, minus references to
- * pruned Secrets, plus `add` at the end when missing. Undefined when nothing changes.
+ * pruned Secrets, then `add` exactly once, last (an entry of that name elsewhere, or twice, is moved there).
+ * Undefined when nothing changes.
  */
 export function desiredPullSecrets(sa: Pick<ObservedServiceAccount, 'imagePullSecrets'>, add: string | undefined, remove?: ReadonlySet<string>): string[] | undefined {
-  const kept = remove ? sa.imagePullSecrets.filter((n) => !remove.has(n)) : [...sa.imagePullSecrets];
-  if (add !== undefined && !kept.includes(add)) kept.push(add);
+  const kept = sa.imagePullSecrets.filter((n) => n !== add && !remove?.has(n));
+  if (add !== undefined) kept.push(add);
   const same = kept.length === sa.imagePullSecrets.length && kept.every((n, i) => n === sa.imagePullSecrets[i]);
   return same ? undefined : kept;
 }
