@@ -5,13 +5,12 @@
  * same-named Secrets of someone else, stale owned Secrets in namespaces no longer watched, and random
  * settings. A failing world is printed with its seed; keep it in REGRESSIONS below so it runs every time.
  */
-import { readFileSync } from 'node:fs';
 import test from 'ava';
 import fc from 'fast-check';
-import yaml from 'js-yaml';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Cluster, Fleet, Registry } from '../src/config/resolve.js';
 import { refreshFleet } from '../src/fleet/run.js';
+import { rbacObjects, rbacSettingsOf } from '../src/policy/rbac.js';
 import { connectCluster } from '../src/kube/client.js';
 import type { Logger } from '../src/log/logger.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../src/reconcile/state.js';
@@ -95,12 +94,13 @@ const REGRESSIONS: World[] = [
   },
 ];
 
-const RBAC = yaml.loadAll(readFileSync(new URL('../infra/kubernetes/acr-fleet-rbac.yaml', import.meta.url), 'utf8')) as { kind: string }[];
 const FLEET_TOKEN = 'property-fleet-token';
 
 function seed(kube: KubeEmulator, w: World): void {
   kube.reset();
-  for (const doc of RBAC) kube.seed(`${doc.kind.toLowerCase()}s` as KubeKind, doc);
+  // The identity's rules as register renders them for this world's settings (they name its Secret and ServiceAccounts).
+  const rbac = rbacObjects(rbacSettingsOf({ secretName: w.settings.secretName, serviceAccounts: w.settings.serviceAccounts, settingsSource: 'fleet' }));
+  for (const doc of rbac) kube.seed(`${doc.kind.toLowerCase()}s` as KubeKind, doc);
   // The identity's own ServiceAccount lives in kube-system, which exists in every world.
   for (const ns of w.namespaces.filter((n) => n.exists)) {
     if (ns.name !== 'default') kube.seed('namespaces', { metadata: { name: ns.name } });
