@@ -352,3 +352,41 @@ test('register --with-configmap grants the add-on ConfigMap and any ServiceAccou
     await s.close();
   }
 });
+
+test('a ServiceAccount no longer selected that still names acr-fleet\'s Secret stays patchable until a refresh has removed the reference', async (t) => {
+  const s = await startSandbox();
+  const { kube, env } = await newCluster(s);
+  kube.seed('serviceaccounts', { metadata: { namespace: 'shop', name: 'builder' } });
+  const run = async (...args: string[]) => {
+    const r = await cli(args, { cwd: s.dir, env });
+    t.is(r.code, 0, r.stderr);
+    return r;
+  };
+  const register = () => run('register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml');
+  const refresh = () => run('refresh', '--config', 'fleet.yaml', '--cluster', 'new-1', '--json');
+  const patchable = () => (kube.get('clusterroles', undefined, 'acr-fleet') as { rules: { resources: string[]; resourceNames?: string[] }[] }).rules.at(-1)?.resourceNames;
+  try {
+    await register();
+    await editCluster(s, 'new-1', { watchNamespace: 'default,shop', serviceAccount: '*' });
+    await register();
+    await refresh();
+    t.deepEqual(pullSecrets(kube, 'shop', 'builder'), [SECRET]);
+
+    // shop is no longer watched and only default is selected: builder's reference must still go.
+    await editCluster(s, 'new-1', { watchNamespace: 'default', serviceAccount: 'default' });
+    const narrowed = await register();
+    t.regex(narrowed.stderr, /^new-1: serviceaccounts: also builder until the next refresh has removed their references to acr-fleet's Secret; then run register again$/m);
+    t.deepEqual(patchable(), ['default', 'builder']);
+    const cleaned = JSON.parse((await refresh()).stdout) as { clusters: { status: string; secrets: Record<string, number> }[] };
+    t.like(cleaned.clusters[0], { status: 'ok', secrets: { deleted: 1 } });
+    t.deepEqual(pullSecrets(kube, 'shop', 'builder'), []);
+    t.deepEqual(pullSecrets(kube, 'shop', 'default'), []);
+    t.is(kube.get('secrets', 'shop', SECRET), undefined);
+
+    await register();
+    t.deepEqual(patchable(), ['default'], 'register drops it once no reference is left');
+  } finally {
+    await kube.close();
+    await s.close();
+  }
+});

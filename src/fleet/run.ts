@@ -180,36 +180,44 @@ async function apply(plan: Plan, port: ClusterPort, report: ClusterReport, write
   await applyChanges(plan, port, report, writeConcurrency);
 }
 
-/** Applies Secret actions, then the ServiceAccount patches of namespaces whose Secret step succeeded. */
+/**
+ * Applies a plan in the order that never leaves a reference to a missing Secret: creates and updates,
+ * then the ServiceAccount patches of namespaces whose Secret is in place, then the deletes of Secrets no
+ * longer referenced. A namespace whose Secret write or patch failed keeps its old Secret for the next run.
+ */
 export async function applyChanges(plan: Pick<Plan, 'secrets' | 'serviceAccounts'>, port: ClusterPort, report: ClusterReport, writeConcurrency: number): Promise<void> {
-  const blocked = new Set<string>();
+  const held = new Set<string>();
   const limit = pLimit(writeConcurrency);
-  await Promise.all(
-    plan.secrets.map((action) =>
-      limit(async () => {
-        try {
-          // A Secret that turned out to be someone else's blocks the references of its namespace.
-          if (!(await applySecret(action, port, report))) blocked.add(namespaceOf(action));
-        } catch (err) {
-          blocked.add(namespaceOf(action));
-          fail(report, describeError(err));
-        }
-      }),
-    ),
-  );
-  await Promise.all(
-    plan.serviceAccounts
-      .filter((p) => !blocked.has(p.namespace))
-      .map((patch) =>
+  const each = <T>(items: readonly T[], namespace: (item: T) => string, run: (item: T) => Promise<boolean>) =>
+    Promise.all(
+      items.map((item) =>
         limit(async () => {
           try {
-            if (await applyServiceAccount(patch, port)) report.serviceAccounts.patched++;
-            else report.serviceAccounts.unchanged++;
+            if (!(await run(item))) held.add(namespace(item));
           } catch (err) {
+            held.add(namespace(item));
             fail(report, describeError(err));
           }
         }),
       ),
+    );
+  const writes = plan.secrets.filter((a) => a.op !== 'delete');
+  const deletes = plan.secrets.filter((a) => a.op === 'delete');
+  // A Secret that turned out to be someone else's holds its namespace too: no reference is added to it.
+  await each(writes, namespaceOf, (a) => applySecret(a, port, report));
+  await each(
+    plan.serviceAccounts.filter((p) => !held.has(p.namespace)),
+    (p) => p.namespace,
+    async (patch) => {
+      if (await applyServiceAccount(patch, port)) report.serviceAccounts.patched++;
+      else report.serviceAccounts.unchanged++;
+      return true;
+    },
+  );
+  await each(
+    deletes.filter((a) => !held.has(namespaceOf(a))),
+    namespaceOf,
+    (a) => applySecret(a, port, report),
   );
 }
 

@@ -148,15 +148,9 @@ export class KubeClusterClient implements ClusterPort {
     });
   }
 
-  /** One Secret through a name-scoped list: acr-fleet's RBAC grants list on Secrets, never get. */
-  private async getSecret(namespace: string, name: string): Promise<SecretBody | undefined> {
-    const list = await this.http.request<ListBody<SecretBody>>({
-      method: 'GET',
-      path: path(namespace, 'secrets'),
-      query: { fieldSelector: `metadata.name=${name}` },
-      what: `get secret ${namespace}/${name}`,
-    });
-    return list.items?.[0];
+  /** The RBAC grants `get` on Secrets by name (resourceNames): acr-fleet's own names only. */
+  private getSecret(namespace: string, name: string): Promise<SecretBody | undefined> {
+    return orUndefinedOn404(this.http.request<SecretBody>({ method: 'GET', path: path(namespace, 'secrets', name), what: `get secret ${namespace}/${name}` }));
   }
 
   /**

@@ -18,8 +18,13 @@ const CONFIGMAP_ROLE = 'acr-fleet-configmap';
 export interface RbacSettings {
   /** Secret names the identity may list, read, replace and delete: the current one, then names being retired. */
   secretNames: string[];
-  /** ServiceAccounts it may read and patch; `'*'` for any. */
+  /** ServiceAccounts it may read and patch; `'*'` for any. With a list: the selected ones, then those retiring. */
   serviceAccounts: '*' | string[];
+  /**
+   * Unselected ServiceAccounts that still reference one of acr-fleet's Secrets (the selection narrowed, or a
+   * namespace stopped being watched): patchable until the refresh has removed those references.
+   */
+  retiringServiceAccounts: string[];
   /** `settings: configmap`: also read kube-system/acr-configuration. */
   configmap: boolean;
 }
@@ -55,13 +60,19 @@ export type RbacObject =
 const RBAC_API = 'rbac.authorization.k8s.io';
 const labels = () => ({ [MANAGED_BY_LABEL]: MANAGED_BY_VALUE });
 
-/** The RBAC settings of a resolved cluster (with the Secret names still being retired, if any). */
-export function rbacSettingsOf(cluster: Pick<Cluster, 'secretName' | 'previousSecretNames' | 'serviceAccounts' | 'settingsSource'>): RbacSettings {
+/**
+ * The RBAC settings of a resolved cluster, with the Secret names still being retired and the names of
+ * unselected ServiceAccounts that still reference acr-fleet's Secrets (`referencing`), if any.
+ */
+export function rbacSettingsOf(cluster: Pick<Cluster, 'secretName' | 'previousSecretNames' | 'serviceAccounts' | 'settingsSource'>, referencing: readonly string[] = []): RbacSettings {
   const configmap = cluster.settingsSource === 'configmap';
+  // A ConfigMap's service-account selection is read at run time and may change without a new register.
+  const selection = configmap ? '*' : cluster.serviceAccounts;
+  const retiring = selection === '*' ? [] : [...new Set(referencing)].filter((n) => !selection.includes(n)).sort();
   return {
     secretNames: [...new Set([cluster.secretName, ...(cluster.previousSecretNames ?? [])])],
-    // A ConfigMap's service-account selection is read at run time and may change without a new register.
-    serviceAccounts: configmap ? '*' : cluster.serviceAccounts,
+    serviceAccounts: selection === '*' ? '*' : [...selection, ...retiring],
+    retiringServiceAccounts: retiring,
     configmap,
   };
 }
@@ -103,7 +114,10 @@ function clusterRoleRules(s: RbacSettings): ExplainedRule[] {
         (s.configmap
           ? 'of any ServiceAccount: the selection comes from kube-system/acr-configuration at run time and may change without a new register.'
           : s.serviceAccounts !== '*'
-            ? `of the selected ServiceAccounts only (${s.serviceAccounts.join(', ')}).`
+            ? `of the selected ServiceAccounts only (${s.serviceAccounts.filter((n) => !s.retiringServiceAccounts.includes(n)).join(', ')}).` +
+              (s.retiringServiceAccounts.length
+                ? ` ${s.retiringServiceAccounts.join(', ')}: no longer selected but still referencing acr-fleet's Secret; the next refresh removes the reference, then re-running register drops them.`
+                : '')
             : 'of any ServiceAccount: serviceAccount is "*".'),
     },
   ];

@@ -62,18 +62,24 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
   const retiring = await step(
     'secret names',
     async () => {
-      // The admin lists by label: every Secret acr-fleet owns here, whatever its name.
+      // The admin lists by label: every Secret acr-fleet owns here, whatever its name; and the
+      // ServiceAccounts still pointing at one, which the refresh may have to clean.
       const port = await connectCluster(adminKc, fleet.kubernetes);
-      const owned = await port.listSecrets({ labelSelector: OWNED_SELECTOR }).finally(() => port.close());
+      const [owned, accounts] = await Promise.all([port.listSecrets({ labelSelector: OWNED_SELECTOR }), port.listServiceAccounts()]).finally(() => port.close());
       const former = owned.filter((x) => x.name !== cluster.secretName);
-      return { names: [...new Set(former.map((x) => x.name))].sort(), count: former.length };
+      const ours = new Set([cluster.secretName, ...owned.map((x) => x.name)]);
+      const referencing = accounts.filter((sa) => sa.imagePullSecrets.some((n) => ours.has(n))).map((sa) => sa.name);
+      return { names: [...new Set(former.map((x) => x.name))].sort(), count: former.length, referencing };
     },
     (r) =>
       r.names.length
         ? `${cluster.secretName}, and ${r.names.join(', ')} until the next refresh has deleted its ${r.count} Secret(s); then run register again`
         : cluster.secretName,
   );
-  const settings = rbacSettingsOf({ ...cluster, previousSecretNames: retiring.names });
+  const settings = rbacSettingsOf({ ...cluster, previousSecretNames: retiring.names }, retiring.referencing);
+  if (settings.retiringServiceAccounts.length) {
+    ctx.progress(`${opts.cluster}: serviceaccounts: also ${settings.retiringServiceAccounts.join(', ')} until the next refresh has removed their references to acr-fleet's Secret; then run register again`);
+  }
   const admin = new ClusterAdmin(adminKc);
   for (const obj of rbacObjects(settings) as OwnedObject[]) await step(describeObject(obj), () => admin.apply(obj), (r) => r);
   if (!settings.configmap) {
@@ -146,7 +152,7 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
 
   const admin = new ClusterAdmin(adminKc);
   // Only kinds and names matter for removal: every object any settings install.
-  const objects = rbacObjects({ secretNames: [], serviceAccounts: '*', configmap: true }).reverse() as OwnedObject[];
+  const objects = rbacObjects({ secretNames: [], serviceAccounts: '*', retiringServiceAccounts: [], configmap: true }).reverse() as OwnedObject[];
   for (const obj of objects) await step(describeObject(obj), () => admin.remove(obj), (r) => r);
 
   const kms = new KmsWriter(new SdkOpenApiCaller({ endpoints: fleet.endpoints, credential: ctx.credential }));
