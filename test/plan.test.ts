@@ -1,6 +1,7 @@
 /** The planner alone: a pure function of settings, tokens, observed state and time. */
 import test from 'ava';
-import { desiredPullSecrets, planCluster, type PlanSettings } from '../src/reconcile/plan.js';
+import { duration, planEntries } from '../src/reconcile/explain.js';
+import { desiredPullSecrets, planCluster, registriesDiff, type PlanSettings } from '../src/reconcile/plan.js';
 import type { Observed } from '../src/reconcile/state.js';
 import type { RegistryToken } from '../src/tokens/source.js';
 
@@ -47,3 +48,36 @@ test('imagePullSecrets keep foreign entries in order, drop pruned ones, and add 
   t.is(desiredPullSecrets({ imagePullSecrets: ['z', 'acr'] }, 'acr'), undefined);
   t.deepEqual(desiredPullSecrets({ imagePullSecrets: ['acr', 'z'] }, undefined, new Set(['acr'])), ['z']);
 });
+
+const REASONS: [string, Observed['secrets'][number]['annotations'] | null, string, string][] = [
+  ['a Secret whose registries changed says which were added and removed', { 'acr-fleet.io/inputs-hash': 'sha256:old', 'acr-fleet.io/registries': 'old,x' }, 'acr', 'update registries changed: +y -old'],
+  ['a Secret whose domains changed but not its registries says so', { 'acr-fleet.io/inputs-hash': 'sha256:old', 'acr-fleet.io/registries': 'x,y' }, 'acr', 'update registry domains changed'],
+  ['an expired Secret says how long ago', { 'acr-fleet.io/expires-at': '2026-11-23T09:57:00.000Z' }, 'acr', 'update token expired 3m ago'],
+  ['an expiring Secret says when', { 'acr-fleet.io/expires-at': '2026-11-23T10:14:59.000Z' }, 'acr', 'update token expires in 14m'],
+  ['a Secret with an unreadable expiry says so', { 'acr-fleet.io/expires-at': 'soon' }, 'acr', 'update token expiry unreadable'],
+  ['a Secret under an old name is deleted because the name changed', {}, 'old-name', 'delete secretName changed'],
+  ['a missing Secret is created', null, 'acr', 'create missing'],
+];
+for (const [name, annotations, secretName, expected] of REASONS) {
+  test(`plan entries: ${name}`, (t) => {
+    const tokens = [token('x', ['x.example.com']), token('y', ['y.example.com'])];
+    const hash = planCluster(settings, tokens, empty, NOW).secrets.find((a) => a.op === 'create')?.secret.annotations['acr-fleet.io/inputs-hash'] ?? '';
+    const secrets = annotations ? [{ namespace: 'a', name: secretName, resourceVersion: '7', annotations: { 'acr-fleet.io/inputs-hash': hash, ...annotations }, owned: true }] : [];
+    const entries = planEntries(planCluster(settings, tokens, { ...empty, secrets }, NOW)).filter((e) => e.namespace === 'a' && e.kind === 'Secret');
+    t.deepEqual(entries.map((e) => `${e.action} ${e.reason}`), expected.startsWith('delete') ? [expected, 'create missing'] : [expected]);
+  });
+}
+
+test('registriesDiff reads the comma-separated annotation', (t) => {
+  t.deepEqual(registriesDiff('a,b', 'b,c'), { added: ['c'], removed: ['a'] });
+  t.deepEqual(registriesDiff(undefined, 'a'), { added: ['a'], removed: [] });
+});
+
+const DURATIONS: [number, string][] = [
+  [45_000, '45s'],
+  [12 * 60_000 + 59_000, '12m'],
+  [3 * 3600_000 + 5 * 60_000, '3h5m'],
+  [2 * 3600_000, '2h'],
+  [50 * 3600_000, '2d2h'],
+];
+for (const [ms, text] of DURATIONS) test(`${ms} ms reads as ${text}`, (t) => t.is(duration(ms), text));

@@ -55,7 +55,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const { commander } = err;
     // --help and --version print and succeed; help shown because no command was given is a usage error.
     if (commander.code === 'commander.helpDisplayed' || commander.code === 'commander.version') return EXIT.ok;
-    if (commander.code === 'commander.help') return EXIT.invalid;
+    if (commander.code === 'commander.help') return commander.exitCode === 0 ? EXIT.ok : EXIT.invalid;
     io.stderr(`acr-fleet: ${usageMessage(commander.message)} (see ${err.commandPath} --help)\n`);
     return EXIT.invalid;
   }
