@@ -131,7 +131,8 @@ function formatPlan(report: FleetReport, style: Style): string {
 
 /** One progress line as a cluster finishes (when stderr is not a terminal). */
 export function progressLine(c: ClusterReport, done: number, total: number): string {
-  const detail = c.status === 'ok' ? `${c.secrets.created + c.secrets.updated + c.secrets.deleted} secret write(s), ${c.requests} request(s)` : (c.error ?? 'failed');
+  const writes = c.plan ? `${c.plan.length} planned change(s)` : `${c.secrets.created + c.secrets.updated + c.secrets.deleted} secret write(s)`;
+  const detail = c.status === 'ok' ? `${writes}, ${c.requests} request(s)` : (c.error ?? 'failed');
   return `[${done}/${total}] ${c.name}: ${c.status} (${detail}, ${c.durationMs} ms)`;
 }
 
