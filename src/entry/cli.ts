@@ -124,7 +124,10 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   }));
 
   const deregister = membershipOptions(command('deregister', "Remove acr-fleet's Secrets, imagePullSecrets entries, identity and KMS secret from a cluster, and the cluster from fleet.yaml"));
-  deregister.action(run(() => membership(context(io, deregister.opts<MembershipOptions>()), 'deregister', membershipOf(deregister.opts<MembershipOptions>()))));
+  deregister.action(run(() => {
+    const o = deregister.opts<MembershipOptions>();
+    return membership(context(io, o), 'deregister', membershipOf(o));
+  }));
 
   return program;
 }
