@@ -15,6 +15,10 @@ export const DEFAULTS = {
   expiringThreshold: '15m',
   secretName: 'acr-credential-fleet',
   concurrency: 8,
+  requestTimeout: '10s',
+  retryBudget: '60s',
+  writeConcurrency: 4,
+  pageSize: 500,
 } as const;
 
 /** A registry to fetch one token for. */
@@ -71,6 +75,15 @@ export interface Cluster {
   oidcTokenFile?: string;
 }
 
+/** How acr-fleet talks to each API server (fleet.yaml `kubernetes:`). */
+export interface KubeSettings {
+  requestTimeoutMs: number;
+  retryBudgetMs: number;
+  /** Writes in flight per cluster, and the size of its connection pool. */
+  writeConcurrency: number;
+  pageSize: number;
+}
+
 /** Product endpoint overrides: a URL (may contain `{region}`) or a region → URL map. */
 export type Endpoints = Partial<Record<'cr' | 'sts' | 'kms' | 'cs', EndpointConfig>>;
 
@@ -80,6 +93,7 @@ export interface Fleet {
   regionId: string | undefined;
   endpoints: Endpoints;
   concurrency: number;
+  kubernetes: KubeSettings;
   registries: Registry[];
   clusters: Cluster[];
 }
@@ -114,6 +128,13 @@ export function resolveFleet(cfg: FleetConfig, ctx: ResolveContext): Fleet {
     regionId,
     endpoints: cfg.endpoints ?? {},
     concurrency: cfg.concurrency ?? DEFAULTS.concurrency,
+    kubernetes: {
+      // The schema already checked the durations.
+      requestTimeoutMs: parseDuration(cfg.kubernetes?.requestTimeout ?? DEFAULTS.requestTimeout) ?? 0,
+      retryBudgetMs: parseDuration(cfg.kubernetes?.retryBudget ?? DEFAULTS.retryBudget) ?? 0,
+      writeConcurrency: cfg.kubernetes?.writeConcurrency ?? DEFAULTS.writeConcurrency,
+      pageSize: cfg.kubernetes?.pageSize ?? DEFAULTS.pageSize,
+    },
     registries,
     clusters: cfg.clusters.map((c) => resolveCluster(c, cfg.defaults ?? {}, allRegistries, regionId, ctx)),
   };
