@@ -267,3 +267,13 @@ test('the installed command on a real pseudo-terminal shows the live line and co
     t.false(output.includes(s.userCredentials.accessKeySecret));
   });
 });
+
+test('the CLI module loads only commander, node built-ins and its formatting up front: everything heavy is imported by the command that runs', async (t) => {
+  const staticImports = async (file: string) => {
+    const text = await readFile(new URL(`../src/entry/${file}`, import.meta.url), 'utf8');
+    // `import type` is erased at compile time; only value imports load modules.
+    return [...text.matchAll(/^import (?!type )[^;]*? from '([^']+)';$/gms)].map((m) => m[1]);
+  };
+  t.deepEqual(await staticImports('cli.ts'), ['node:fs', 'node:path', 'node:url', 'commander', './output.js']);
+  t.deepEqual(await staticImports('output.ts'), []);
+});
