@@ -1,5 +1,6 @@
 /** The planner alone: a pure function of settings, tokens, observed state and time. */
 import test from 'ava';
+import fc from 'fast-check';
 import { duration, planEntries } from '../src/reconcile/explain.js';
 import { desiredPullSecrets, planCluster, registriesDiff, type PlanSettings } from '../src/reconcile/plan.js';
 import type { Observed } from '../src/reconcile/state.js';
@@ -81,3 +82,42 @@ const DURATIONS: [number, string][] = [
   [50 * 3600_000, '2d2h'],
 ];
 for (const [ms, text] of DURATIONS) test(`${ms} ms reads as ${text}`, (t) => t.is(duration(ms), text));
+
+test('plan entries name every planned action once and never carry a credential or a data value', (t) => {
+  const names = ['a', 'b', 'c', 'd'];
+  fc.assert(
+    fc.property(
+      fc.string({ minLength: 8 }),
+      fc.subarray(names),
+      fc.subarray(names),
+      fc.subarray(names),
+      fc.subarray(names),
+      fc.integer({ min: -30, max: 120 }),
+      (password, live, watched, owned, foreign, expiresInMin) => {
+        const tokens = [{ ...token('x', ['x.example.com']), password }];
+        const observed: Observed = {
+          namespaces: live.map((name) => ({ name, terminating: name === 'd' })),
+          secrets: [
+            ...owned.map((namespace) => ({ namespace, name: 'acr', resourceVersion: '1', annotations: { 'acr-fleet.io/expires-at': new Date(NOW + expiresInMin * 60_000).toISOString() }, owned: true })),
+            ...foreign.filter((n) => !owned.includes(n)).map((namespace) => ({ namespace, name: 'acr', resourceVersion: '1', annotations: {}, owned: false })),
+          ],
+          serviceAccounts: live.map((namespace) => ({ namespace, name: 'default', resourceVersion: '1', imagePullSecrets: owned.includes(namespace) ? ['acr'] : [] })),
+        };
+        const plan = planCluster({ ...settings, namespaces: { all: false, names: watched } }, tokens, observed, NOW);
+        const entries = planEntries(plan);
+        const count = (action: string) => entries.filter((e) => e.action === action).length;
+        const text = JSON.stringify(entries);
+        const data = plan.secrets.flatMap((a) => (a.op === 'delete' ? [] : Object.values(a.secret.data)));
+        return (
+          count('create') + count('update') + count('delete') === plan.secrets.length &&
+          count('patch') === plan.serviceAccounts.length &&
+          count('conflict') === plan.conflicts.length &&
+          count('skip') === plan.skipped.length &&
+          !text.includes(password) &&
+          data.every((d) => !text.includes(d))
+        );
+      },
+    ),
+  );
+  t.pass();
+});
