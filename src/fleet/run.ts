@@ -101,7 +101,8 @@ async function refreshCluster(cluster: Cluster, fleet: Fleet, registries: Readon
     port.close();
   }
   report.durationMs = Date.now() - started;
-  if (report.status === 'failed') deps.log.error(`cluster ${cluster.name}: ${report.error ?? 'failed'}`, { cluster: cluster.name });
+  // report.error already names the cluster.
+  if (report.status === 'failed') deps.log.error(report.error ?? `cluster ${cluster.name}: failed`, { cluster: cluster.name });
   else deps.log.debug(`cluster ${cluster.name}: ok`, { cluster: cluster.name, requests: report.requests });
   for (const c of report.conflicts) {
     deps.log.warn(`cluster ${cluster.name}: namespace ${c.namespace}: Secret ${c.name} exists and is not managed by acr-fleet; left alone`, { cluster: cluster.name });
