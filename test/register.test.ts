@@ -121,7 +121,7 @@ test('register and deregister name what is missing', async (t) => {
   const s = await startSandbox();
   try {
     const r = await cli(['register', '--cluster', 'x'], { cwd: s.dir, env: {} });
-    t.deepEqual(r, { code: 2, stdout: '', stderr: 'acr-fleet register: --cluster NAME and --kubeconfig ADMIN.yaml are required\n' });
+    t.deepEqual(r, { code: 2, stdout: '', stderr: 'acr-fleet: required option --kubeconfig <file> not specified (see acr-fleet register --help)\n' });
     const missing = await cli(['register', '--cluster', 'x', '--kubeconfig', 'nope.yaml'], { cwd: s.dir, env: s.env });
     t.is(missing.code, 1);
     t.regex(missing.stderr, /^acr-fleet register: cluster x: admin kubeconfig: kubeconfig .*nope\.yaml: file not found$/m);

@@ -1,4 +1,5 @@
 /** The refresh report: what `--json` prints and the FC handler returns. */
+import type { PlanEntry } from '../reconcile/explain.js';
 
 export interface ClusterReport {
   name: string;
@@ -24,6 +25,8 @@ export interface ClusterReport {
   error?: string;
   /** Every failure, when more than one namespace or object failed. */
   errors?: string[];
+  /** Dry run only: each change a refresh would make, with its reason. */
+  plan?: PlanEntry[];
 }
 
 export interface TokenReport {

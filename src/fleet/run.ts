@@ -9,6 +9,7 @@ import { AcrFleetError, describeError, KubeError } from '../errors.js';
 import type { ClusterPort } from '../kube/port.js';
 import type { Logger } from '../log/logger.js';
 import { desiredPullSecrets, planCluster, type Plan, type PlanSettings, type SecretAction, type ServiceAccountPatch } from '../reconcile/plan.js';
+import { planEntries } from '../reconcile/explain.js';
 import type { Observed } from '../reconcile/state.js';
 import type { TokenBroker } from '../tokens/broker.js';
 import { emptyClusterReport, type ClusterReport, type FleetReport } from './report.js';
@@ -100,7 +101,8 @@ async function refreshCluster(cluster: Cluster, fleet: Fleet, registries: Readon
     port.close();
   }
   report.durationMs = Date.now() - started;
-  if (report.status === 'failed') deps.log.error(`cluster ${cluster.name}: ${report.error ?? 'failed'}`, { cluster: cluster.name });
+  // report.error already names the cluster.
+  if (report.status === 'failed') deps.log.error(report.error ?? `cluster ${cluster.name}: failed`, { cluster: cluster.name });
   else deps.log.debug(`cluster ${cluster.name}: ok`, { cluster: cluster.name, requests: report.requests });
   for (const c of report.conflicts) {
     deps.log.warn(`cluster ${cluster.name}: namespace ${c.namespace}: Secret ${c.name} exists and is not managed by acr-fleet; left alone`, { cluster: cluster.name });
@@ -166,8 +168,9 @@ export async function observe(port: ClusterPort, secretNames: readonly string[])
   return { namespaces, secrets, serviceAccounts };
 }
 
-/** Dry run: the report says what would change. */
+/** Dry run: the report says what would change, and why. */
 function countPlan(plan: Plan, report: ClusterReport): void {
+  report.plan = planEntries(plan);
   for (const a of plan.secrets) report.secrets[a.op === 'create' ? 'created' : a.op === 'update' ? 'updated' : 'deleted']++;
   report.secrets.unchanged = plan.unchangedSecrets;
   report.serviceAccounts = { patched: plan.serviceAccounts.length, unchanged: plan.unchangedServiceAccounts };
