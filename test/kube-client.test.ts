@@ -8,6 +8,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { KubeSettings } from '../src/config/resolve.js';
 import { KubeError } from '../src/errors.js';
 import { connectCluster } from '../src/kube/client.js';
+import { endpointOf } from '../src/kube/client-node-config.js';
 import { desiredSecret, secretTemplate } from '../src/reconcile/dockerconfig.js';
 import { KubeEmulator } from './emulators/kube/index.js';
 
@@ -20,7 +21,7 @@ async function cluster(settings: Partial<KubeSettings> = {}) {
   kube.seed('namespaces', { metadata: { name: 'app' } });
   const kc = new KubeConfig();
   kc.loadFromString(kube.kubeconfig({ token: TOKEN }));
-  const port = await connectCluster(kc, { ...SETTINGS, ...settings });
+  const port = connectCluster(await endpointOf(kc), { ...SETTINGS, ...settings });
   return { kube, port, [Symbol.asyncDispose]: async () => (port.close(), await kube.close()) };
 }
 

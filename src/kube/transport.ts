@@ -3,7 +3,7 @@
  * connection pool per cluster (the TLS context is built once, connections are reused by every request
  * of the run), a timeout per attempt, and transient failures retried by the policy of retry.ts within
  * the cluster's budget. Non-2xx answers become KubeError carrying the Status reason and message, never
- * a body dump. Credentials come from the kubeconfig once, when the cluster is opened.
+ * a body dump. Credentials come from the kubeconfig once, when the cluster is opened (kubeconfig.ts).
  *
  * Why not @kubernetes/client-node's generated API: 1.x builds a new https.Agent (and so a new TLS
  * context and connection) for every request, which dominated the CPU of a large fleet's first run.
@@ -11,8 +11,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
-import type { KubeConfig } from '@kubernetes/client-node';
-import { AcrFleetError, KubeError } from '../errors.js';
+import { KubeError } from '../errors.js';
 import type { PortStats } from './port.js';
 import { DEFAULT_RETRY, isRetryable, parseRetryAfter, RetryBudget, retryDelay, type AttemptFailure, type RetryPolicy } from './retry.js';
 
@@ -46,21 +45,6 @@ export interface KubeRequest {
   contentType?: string;
   /** Names the request in errors: `list secrets`, `create secret ns/name`. */
   what: string;
-}
-
-/** Reads the server address, TLS material and auth headers from a kubeconfig (runs exec plugins once). */
-export async function endpointOf(kc: KubeConfig): Promise<Endpoint> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new AcrFleetError('kubeconfig has no current cluster');
-  const opts: https.RequestOptions & { headers?: Record<string, string> } = {};
-  await kc.applyToHTTPSOptions(opts);
-  const headers: Record<string, string> = { ...opts.headers };
-  if (opts.auth) headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
-  const tls: https.AgentOptions = {};
-  for (const k of ['ca', 'cert', 'key', 'pfx', 'passphrase', 'servername', 'rejectUnauthorized'] as const) {
-    if (opts[k] !== undefined) (tls as Record<string, unknown>)[k] = opts[k];
-  }
-  return { server: cluster.server.replace(/\/+$/, ''), tls, headers };
 }
 
 /** One cluster's connection pool and request loop. */

@@ -15,7 +15,7 @@ import { emptyClusterReport } from '../fleet/report.js';
 import { applyChanges } from '../fleet/run.js';
 import { ClusterAdmin, describeObject, type OwnedObject } from '../kube/admin.js';
 import { connectCluster } from '../kube/client.js';
-import { kubeConfigFromFile, kubeConfigFromText } from '../kube/kubeconfig.js';
+import { endpointOf, kubeConfigFromFile, kubeConfigFromText } from '../kube/client-node-config.js';
 import { configMapObjects, IDENTITY, rbacObjects, rbacSettingsOf } from '../policy/rbac.js';
 import { planRemoval } from '../reconcile/plan.js';
 import { OWNED_SELECTOR } from '../reconcile/state.js';
@@ -64,7 +64,7 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
     async () => {
       // The admin lists by label: every Secret acr-fleet owns here, whatever its name; and the
       // ServiceAccounts still pointing at one, which the refresh may have to clean.
-      const port = await connectCluster(adminKc, fleet.kubernetes);
+      const port = connectCluster(await endpointOf(adminKc), fleet.kubernetes);
       const [owned, accounts] = await Promise.all([port.listSecrets({ labelSelector: OWNED_SELECTOR }), port.listServiceAccounts()]).finally(() => port.close());
       const former = owned.filter((x) => x.name !== cluster.secretName);
       const ours = new Set([cluster.secretName, ...owned.map((x) => x.name)]);
@@ -137,7 +137,7 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
   // The webhook goes first: nothing may re-create a Secret while they are being removed.
   await step(describeObject(WEBHOOK_OBJECT), () => new ClusterAdmin(adminKc).remove(WEBHOOK_OBJECT), (r) => r);
   await step('secrets and imagePullSecrets', async () => {
-    const port = await connectCluster(adminKc, fleet.kubernetes);
+    const port = connectCluster(await endpointOf(adminKc), fleet.kubernetes);
     try {
       // The admin lists by label: every Secret acr-fleet ever owned here, whatever its name.
       const [namespaces, secrets, serviceAccounts] = await Promise.all([port.listNamespaces(), port.listSecrets({ labelSelector: OWNED_SELECTOR }), port.listServiceAccounts()]);

@@ -11,6 +11,7 @@ import type { OpenApiCaller } from '../cloud/openapi.js';
 import { AcrFleetError, CloudError } from '../errors.js';
 import { fromConfigMap } from '../fleet/run.js';
 import { connectCluster } from '../kube/client.js';
+import { endpointOf } from '../kube/client-node-config.js';
 import type { OwnedObject } from '../kube/admin.js';
 import { webhookConfiguration, WEBHOOK_CONFIGURATION_NAME } from './configuration.js';
 import { clusterUrl, newWebhookKey } from './secret.js';
@@ -43,7 +44,7 @@ export async function desiredWebhook(fleet: Fleet, clusterName: string, adminKc:
 
 /** A `settings: configmap` cluster's webhook settings, read with the admin kubeconfig. */
 async function configMapWebhook(fleet: Fleet, cluster: Cluster, adminKc: KubeConfig): Promise<WebhookSettings> {
-  const port = await connectCluster(adminKc, fleet.kubernetes);
+  const port = connectCluster(await endpointOf(adminKc), fleet.kubernetes);
   try {
     return (await fromConfigMap(cluster, port)).settings.webhook;
   } finally {
