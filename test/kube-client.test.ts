@@ -137,3 +137,18 @@ test('a hung API server fails with a timeout once the budget is spent', async (t
   c.kube.injectFault({ path: /^\/api\/v1\/namespaces$/, delayMs: 5_000, times: 100 });
   await t.throwsAsync(c.port.listNamespaces(), { instanceOf: KubeError, message: 'list namespaces: request timed out' });
 });
+
+test('closing a cluster ends its requests still on the wire, and nothing is sent or retried after', async (t) => {
+  await using c = await cluster();
+  c.kube.injectFault({ path: /^\/api\/v1\/namespaces$/, status: 503, times: 1 });
+  c.kube.injectFault({ path: /^\/api\/v1\/serviceaccounts$/, delayMs: 3_000, times: 1 });
+  const listing = c.port.listServiceAccounts();
+  const retrying = c.port.listNamespaces();
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  c.port.close();
+  await t.throwsAsync(listing, { instanceOf: KubeError });
+  await t.throwsAsync(retrying, { instanceOf: KubeError, message: "list namespaces: the cluster's connections were closed" });
+  const seen = c.kube.requests.length;
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  t.is(c.kube.requests.length, seen, 'no request after close');
+});

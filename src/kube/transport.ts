@@ -11,6 +11,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeError } from '../errors.js';
 import type { PortStats } from './port.js';
 import { DEFAULT_RETRY, isRetryable, parseRetryAfter, RetryBudget, retryDelay, type AttemptFailure, type RetryPolicy } from './retry.js';
@@ -54,6 +55,9 @@ export class KubeTransport {
   private readonly base: URL;
   private readonly budget: RetryBudget;
   private readonly policy: RetryPolicy;
+  /** Requests on the wire, so that close() can end them too. */
+  private readonly inflight = new Set<http.ClientRequest>();
+  private closed = false;
 
   constructor(
     private readonly endpoint: Endpoint,
@@ -79,6 +83,7 @@ export class KubeTransport {
   /** Sends a request (retrying transient failures) and returns the parsed JSON answer. */
   async request<T>(req: KubeRequest): Promise<T> {
     for (let attempt = 1; ; attempt++) {
+      if (this.closed) throw new KubeError(`${req.what}: the cluster's connections were closed`, 0, 'Closed');
       const started = Date.now();
       this.stats.requests++;
       const outcome = await this.once(req).then(
@@ -100,8 +105,10 @@ export class KubeTransport {
     }
   }
 
-  /** Closes the pool's connections. */
+  /** Closes the pool: requests still on the wire are ended, and none is sent or retried after. */
   close(): void {
+    this.closed = true;
+    for (const r of this.inflight) r.destroy(Object.assign(new Error('closed'), { code: 'Closed' }));
     this.agent.destroy();
   }
 
@@ -129,6 +136,8 @@ export class KubeTransport {
           reject(e);
         });
       });
+      this.inflight.add(r);
+      r.on('close', () => this.inflight.delete(r));
       // One limit for the whole exchange: a server that accepts and never answers is a timeout too.
       const timer = setTimeout(() => r.destroy(Object.assign(new Error('request timed out'), { code: 'Timeout' })), this.opts.requestTimeoutMs);
       r.on('error', (e) => {
@@ -174,9 +183,7 @@ function errnoOf(err: unknown): string {
 function networkError(what: string, err: unknown): KubeError {
   const code = errnoOf(err);
   if (code === 'Timeout') return new KubeError(`${what}: request timed out`, 0, 'Timeout', { cause: err });
+  if (code === 'Closed') return new KubeError(`${what}: the cluster's connections were closed`, 0, 'Closed', { cause: err });
   return new KubeError(`${what}: ${code} (API server not reachable)`, 0, code, { cause: err });
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

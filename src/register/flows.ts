@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { removeCluster, upsertCluster, writeFleet } from '../config/edit.js';
 import { loadFleet, parseFleet } from '../config/load.js';
-import type { Cluster, Fleet } from '../config/resolve.js';
+import { DEFAULTS, type Cluster, type Fleet } from '../config/resolve.js';
 import type { CredentialClient } from '../cloud/credentials.js';
 import { KmsWriter } from '../cloud/kms.js';
 import { SdkOpenApiCaller } from '../cloud/openapi.js';
@@ -54,6 +54,8 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
   const text = await readFile(ctx.configPath, 'utf8');
   const region = requireRegion(fleet);
   const kmsName = opts.kmsSecret ?? `acr-fleet/${opts.cluster}`;
+  const keySecret = fleet.webhook?.keySecret ?? DEFAULTS.webhookKeySecret;
+  if (kmsName === keySecret) throw new AcrFleetError(`cluster ${opts.cluster}: kms secret ${kmsName} is the webhook key's; pass --kms-secret with another name`);
   const entry = { name: opts.cluster, kmsSecret: kmsName, ...(opts.configmap ? { settings: 'configmap' as const } : {}) };
   const step = stepper(ctx, opts.cluster);
 

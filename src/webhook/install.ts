@@ -52,14 +52,25 @@ async function configMapWebhook(fleet: Fleet, cluster: Cluster, adminKc: KubeCon
   }
 }
 
-/** The fleet's webhook key, created in KMS when it does not exist yet. */
+/**
+ * The fleet's webhook key, created in KMS when it does not exist yet. Create-only: a key is never
+ * replaced here, since every installed webhook's URL is derived from it. Two registers racing to create it
+ * both end up with the one that was stored first.
+ */
 async function webhookKey(caller: OpenApiCaller, region: string, secretName: string): Promise<string> {
-  try {
-    return (await new KmsApi(caller).secretValue(region, secretName)).trim();
-  } catch (err) {
-    if (!(err instanceof CloudError && err.code === 'Forbidden.ResourceNotFound')) throw err;
-  }
+  const read = async () => {
+    try {
+      return (await new KmsApi(caller).secretValue(region, secretName)).trim();
+    } catch (err) {
+      if (err instanceof CloudError && err.code === 'Forbidden.ResourceNotFound') return undefined;
+      throw err;
+    }
+  };
+  const existing = await read();
+  if (existing) return existing;
   const key = newWebhookKey();
-  await new KmsWriter(caller).store(region, secretName, key, 'acr-fleet webhook key: per-cluster URL secrets are derived from it');
-  return key;
+  if (await new KmsWriter(caller).create(region, secretName, key, 'acr-fleet webhook key: per-cluster URL secrets are derived from it')) return key;
+  const stored = await read();
+  if (!stored) throw new AcrFleetError(`kms secret ${secretName}: exists but cannot be read`);
+  return stored;
 }
