@@ -21,7 +21,7 @@ import {
 import yaml from 'js-yaml';
 import { AcrFleetError, KubeError } from '../errors.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../reconcile/state.js';
-import { statusError } from './transport.js';
+import { networkError, statusError } from './transport.js';
 
 /** The RBAC kinds acr-fleet installs. */
 export type OwnedObject =
@@ -280,8 +280,5 @@ function toKubeError(what: string, err: unknown): KubeError {
     const e = statusError(what, err.code, typeof err.body === 'string' ? err.body : JSON.stringify(err.body ?? ''));
     return new KubeError(e.message, e.status, e.reason, { cause: err });
   }
-  const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string } };
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return new KubeError(`${what}: request timed out`, 0, 'Timeout', { cause: err });
-  const errno = e?.code ?? e?.cause?.code ?? /\b(E[A-Z]{3,}|CERT_[A-Z_]+|UNABLE_TO_[A-Z_]+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)\b/.exec(e?.message ?? '')?.[1];
-  return new KubeError(`${what}: ${errno ?? 'request failed'} (API server not reachable)`, 0, errno, { cause: err });
+  return networkError(what, err);
 }

@@ -173,14 +173,17 @@ export function statusError(what: string, status: number, body: string): KubeErr
   return new KubeError(`${what}: HTTP ${status}${reason ? ` ${reason}` : ''}${message}`, status, reason);
 }
 
+/** The errno or TLS code of a failure without an HTTP answer (fetch wraps it in `cause`). */
 function errnoOf(err: unknown): string {
-  const e = err as { code?: unknown; message?: unknown };
+  const e = err as { name?: unknown; code?: unknown; message?: unknown; cause?: { code?: unknown } };
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'Timeout';
   if (typeof e?.code === 'string') return e.code;
-  return /\b(E[A-Z]{3,})\b/.exec(typeof e?.message === 'string' ? e.message : '')?.[1] ?? 'request failed';
+  if (typeof e?.cause?.code === 'string') return e.cause.code;
+  return /\b(E[A-Z]{3,}|CERT_[A-Z_]+|UNABLE_TO_[A-Z_]+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)\b/.exec(typeof e?.message === 'string' ? e.message : '')?.[1] ?? 'request failed';
 }
 
 /** A failure without an HTTP answer: names the errno, never the URL. */
-function networkError(what: string, err: unknown): KubeError {
+export function networkError(what: string, err: unknown): KubeError {
   const code = errnoOf(err);
   if (code === 'Timeout') return new KubeError(`${what}: request timed out`, 0, 'Timeout', { cause: err });
   if (code === 'Closed') return new KubeError(`${what}: the cluster's connections were closed`, 0, 'Closed', { cause: err });
