@@ -13,7 +13,8 @@ import { resolveEndpoint, type Product } from './endpoints.js';
 
 const { default: Client, Config, Params, OpenApiRequest } = OpenApiModule;
 const { RuntimeOptions } = UtilModule;
-type SdkClient = InstanceType<typeof Client>;
+/** The openapi-client base client. */
+export type SdkClient = InstanceType<typeof Client>;
 
 /** One RPC-style call (POST /, parameters in the query). */
 export interface RpcCall {
@@ -22,8 +23,6 @@ export interface RpcCall {
   action: string;
   version: string;
   query: Record<string, string | number | boolean | undefined>;
-  /** Unsigned call (AssumeRoleWithOIDC: the OIDC token is the credential). */
-  anonymous?: boolean;
 }
 
 /** One ROA-style call (REST path). */
@@ -37,10 +36,23 @@ export interface RoaCall {
   query?: Record<string, string | number | boolean | undefined>;
 }
 
-/** Port the rest of the code depends on: make a call, get the parsed JSON body. */
+/** A generated product SDK client class (they all extend the openapi-client `Client`). */
+export type SdkClass<C extends SdkClient> = new (config: InstanceType<typeof Config>) => C;
+
+/** One call through a generated product SDK (e.g. `@alicloud/sts20150401`), on this caller's client and runtime. */
+export interface SdkCall<C extends SdkClient, R> {
+  product: Product;
+  region: string;
+  action: string;
+  sdk: SdkClass<C>;
+  send(client: C, runtime: InstanceType<typeof RuntimeOptions>): Promise<R>;
+}
+
+/** Port the rest of the code depends on: make a call, get the parsed JSON body (or the SDK's typed answer). */
 export interface OpenApiCaller {
   rpc(call: RpcCall): Promise<Record<string, unknown>>;
   roa(call: RoaCall): Promise<Record<string, unknown>>;
+  sdk<C extends SdkClient, R>(call: SdkCall<C, R>): Promise<R>;
 }
 
 /** Options for SDK calls. */
@@ -53,7 +65,7 @@ export interface OpenApiOptions {
 
 /** OpenApiCaller over the real SDK. Clients are cached per (product, region) for the run. */
 export class SdkOpenApiCaller implements OpenApiCaller {
-  private readonly clients = new Map<string, SdkClient>();
+  private readonly clients = new Map<string, { sdk: SdkClass<SdkClient>; client: SdkClient }[]>();
   private readonly runtime: InstanceType<typeof RuntimeOptions>;
 
   constructor(private readonly opts: OpenApiOptions) {
@@ -62,12 +74,6 @@ export class SdkOpenApiCaller implements OpenApiCaller {
   }
 
   async rpc(call: RpcCall): Promise<Record<string, unknown>> {
-    if (call.anonymous) {
-      // As @alicloud/sts20150401 sends AssumeRoleWithOIDC: V1 RPC, parameters in the query, no signature.
-      return this.invoke(call, (client) =>
-        client.doRPCRequest(call.action, call.version, 'HTTPS', 'POST', 'Anonymous', 'json', new OpenApiRequest({ query: stringify(call.query) }), this.runtime),
-      );
-    }
     const params = new Params({
       action: call.action,
       version: call.version,
@@ -97,6 +103,15 @@ export class SdkOpenApiCaller implements OpenApiCaller {
     return this.send(call, params, new OpenApiRequest({ query: stringify(call.query ?? {}) }));
   }
 
+  async sdk<C extends SdkClient, R>(call: SdkCall<C, R>): Promise<R> {
+    const client = this.client(call.product, call.region, call.sdk);
+    try {
+      return await call.send(client, this.runtime);
+    } catch (err) {
+      throw toCloudError(call.action, err);
+    }
+  }
+
   private async send(
     call: { product: Product; region: string; action: string },
     params: InstanceType<typeof Params>,
@@ -118,16 +133,16 @@ export class SdkOpenApiCaller implements OpenApiCaller {
     }
   }
 
-  private client(product: Product, region: string): SdkClient {
+  /** One client per (product, region, SDK class) for the run, so connections and credentials are reused. */
+  private client<C extends SdkClient>(product: Product, region: string, sdk: SdkClass<C> = Client as unknown as SdkClass<C>): C {
     const key = `${product}/${region}`;
-    let client = this.clients.get(key);
-    if (!client) {
-      const endpoint = resolveEndpoint(this.opts.endpoints, product, region);
-      client = new Client(
-        new Config({ credential: this.opts.credential, endpoint: endpoint.host, protocol: endpoint.protocol, regionId: region }),
-      );
-      this.clients.set(key, client);
-    }
+    const list = this.clients.get(key) ?? [];
+    const found = list.find((c) => c.sdk === (sdk as unknown));
+    if (found) return found.client as C;
+    const endpoint = resolveEndpoint(this.opts.endpoints, product, region);
+    const client = new sdk(new Config({ credential: this.opts.credential, endpoint: endpoint.host, protocol: endpoint.protocol, regionId: region }));
+    list.push({ sdk: sdk as unknown as SdkClass<SdkClient>, client });
+    this.clients.set(key, list);
     return client;
   }
 }
