@@ -4,6 +4,7 @@
  */
 import test from 'ava';
 import { handler } from '../src/entry/fc.js';
+import type { FleetReport } from '../src/fleet/report.js';
 import { ACCOUNT, startSandbox, type Sandbox } from './support/sandbox.js';
 import { cli } from './support/cli.js';
 
@@ -34,7 +35,7 @@ async function refreshAs(s: Sandbox, policy: Policy, name: string) {
   const role = s.cloud.addRole({ accountId: ACCOUNT, name, actions: [], policy });
   process.env.ACR_FLEET_CONFIG = s.configFile;
   try {
-    return await handler(undefined, { credentials: s.cloud.roleSession(role) }, () => {});
+    return (await handler(undefined, { credentials: s.cloud.roleSession(role) }, () => {})) as FleetReport;
   } finally {
     delete process.env.ACR_FLEET_CONFIG;
   }

@@ -43,6 +43,8 @@ export type SdkClass<C extends SdkClient> = new (config: InstanceType<typeof Con
 export interface SdkCall<C extends SdkClient, R> {
   product: Product;
   region: string;
+  /** For products whose endpoint names the account (FC 3.0 invocations). */
+  accountId?: string;
   action: string;
   sdk: SdkClass<C>;
   send(client: C, runtime: InstanceType<typeof RuntimeOptions>): Promise<R>;
@@ -104,7 +106,7 @@ export class SdkOpenApiCaller implements OpenApiCaller {
   }
 
   async sdk<C extends SdkClient, R>(call: SdkCall<C, R>): Promise<R> {
-    const client = this.client(call.product, call.region, call.sdk);
+    const client = this.client(call.product, call.region, call.sdk, call.accountId);
     try {
       return await call.send(client, this.runtime);
     } catch (err) {
@@ -134,12 +136,12 @@ export class SdkOpenApiCaller implements OpenApiCaller {
   }
 
   /** One client per (product, region, SDK class) for the run, so connections and credentials are reused. */
-  private client<C extends SdkClient>(product: Product, region: string, sdk: SdkClass<C> = Client as unknown as SdkClass<C>): C {
-    const key = `${product}/${region}`;
+  private client<C extends SdkClient>(product: Product, region: string, sdk: SdkClass<C> = Client as unknown as SdkClass<C>, accountId?: string): C {
+    const key = `${product}/${region}/${accountId ?? ''}`;
     const list = this.clients.get(key) ?? [];
     const found = list.find((c) => c.sdk === (sdk as unknown));
     if (found) return found.client as C;
-    const endpoint = resolveEndpoint(this.opts.endpoints, product, region);
+    const endpoint = resolveEndpoint(this.opts.endpoints, product, region, accountId);
     const client = new sdk(new Config({ credential: this.opts.credential, endpoint: endpoint.host, protocol: endpoint.protocol, regionId: region }));
     list.push({ sdk: sdk as unknown as SdkClass<SdkClient>, client });
     this.clients.set(key, list);

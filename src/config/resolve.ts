@@ -15,6 +15,8 @@ export const DEFAULTS = {
   expiringThreshold: '15m',
   secretName: 'acr-credential-fleet',
   concurrency: 8,
+  /** Chosen from `npm run bench` (README, "Figures"): one shard's refresh stays well inside one 5-minute tick. */
+  shardSize: 500,
 } as const;
 
 /** A registry to fetch one token for. */
@@ -72,7 +74,7 @@ export interface Cluster {
 }
 
 /** Product endpoint overrides: a URL (may contain `{region}`) or a region → URL map. */
-export type Endpoints = Partial<Record<'cr' | 'sts' | 'kms' | 'cs', EndpointConfig>>;
+export type Endpoints = Partial<Record<'cr' | 'sts' | 'kms' | 'cs' | 'fc', EndpointConfig>>;
 
 /** The resolved fleet. */
 export interface Fleet {
@@ -80,6 +82,8 @@ export interface Fleet {
   regionId: string | undefined;
   endpoints: Endpoints;
   concurrency: number;
+  /** Clusters per Function Compute shard invocation (see src/fleet/shard.ts). */
+  shardSize: number;
   registries: Registry[];
   clusters: Cluster[];
 }
@@ -114,6 +118,7 @@ export function resolveFleet(cfg: FleetConfig, ctx: ResolveContext): Fleet {
     regionId,
     endpoints: cfg.endpoints ?? {},
     concurrency: cfg.concurrency ?? DEFAULTS.concurrency,
+    shardSize: cfg.shardSize ?? DEFAULTS.shardSize,
     registries,
     clusters: cfg.clusters.map((c) => resolveCluster(c, cfg.defaults ?? {}, allRegistries, regionId, ctx)),
   };
