@@ -17,6 +17,10 @@ export const DEFAULTS = {
   concurrency: 8,
   /** Chosen from `npm run bench` (README, "Figures"): one shard's refresh stays well inside one 5-minute tick. */
   shardSize: 500,
+  requestTimeout: '10s',
+  retryBudget: '60s',
+  writeConcurrency: 4,
+  pageSize: 500,
 } as const;
 
 /** A registry to fetch one token for. */
@@ -73,6 +77,15 @@ export interface Cluster {
   oidcTokenFile?: string;
 }
 
+/** How acr-fleet talks to each API server (fleet.yaml `kubernetes:`). */
+export interface KubeSettings {
+  requestTimeoutMs: number;
+  retryBudgetMs: number;
+  /** Writes in flight per cluster, and the size of its connection pool. */
+  writeConcurrency: number;
+  pageSize: number;
+}
+
 /** Product endpoint overrides: a URL (may contain `{region}`) or a region → URL map. */
 export type Endpoints = Partial<Record<'cr' | 'sts' | 'kms' | 'cs' | 'fc', EndpointConfig>>;
 
@@ -84,6 +97,7 @@ export interface Fleet {
   concurrency: number;
   /** Clusters per Function Compute shard invocation (see src/fleet/shard.ts). */
   shardSize: number;
+  kubernetes: KubeSettings;
   registries: Registry[];
   clusters: Cluster[];
 }
@@ -119,6 +133,13 @@ export function resolveFleet(cfg: FleetConfig, ctx: ResolveContext): Fleet {
     endpoints: cfg.endpoints ?? {},
     concurrency: cfg.concurrency ?? DEFAULTS.concurrency,
     shardSize: cfg.shardSize ?? DEFAULTS.shardSize,
+    kubernetes: {
+      // The schema already checked the durations.
+      requestTimeoutMs: parseDuration(cfg.kubernetes?.requestTimeout ?? DEFAULTS.requestTimeout) ?? 0,
+      retryBudgetMs: parseDuration(cfg.kubernetes?.retryBudget ?? DEFAULTS.retryBudget) ?? 0,
+      writeConcurrency: cfg.kubernetes?.writeConcurrency ?? DEFAULTS.writeConcurrency,
+      pageSize: cfg.kubernetes?.pageSize ?? DEFAULTS.pageSize,
+    },
     registries,
     clusters: cfg.clusters.map((c) => resolveCluster(c, cfg.defaults ?? {}, allRegistries, regionId, ctx)),
   };

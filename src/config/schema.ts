@@ -114,6 +114,15 @@ export const fleetSchema = z
       .min(1)
       .optional()
       .describe('Function Compute: a timer run of a fleet with more clusters than this invokes the function once per shard of about this many clusters. Default: 500.'),
+    kubernetes: z
+      .strictObject({
+        requestTimeout: duration.optional().describe('Limit of one API request, sending to last byte. Default: 10s.'),
+        retryBudget: duration.optional().describe('Time one cluster may lose to transient faults (429, 5xx, resets, timeouts) and the waits between retries before its failure is final. Default: 60s.'),
+        writeConcurrency: z.number().int().min(1).max(32).optional().describe('Writes in flight per cluster, and connections kept open to its API server. Default: 4.'),
+        pageSize: z.number().int().min(10).max(10000).optional().describe('Items per list page (limit/continue). Default: 500.'),
+      })
+      .optional()
+      .describe('How acr-fleet talks to each API server.'),
     defaults: z.strictObject(clusterSettingsShape).optional(),
     registries: z.array(registry).min(1),
     clusters: z.array(cluster).min(1),

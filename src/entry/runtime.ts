@@ -9,7 +9,7 @@ import { KmsApi } from '../cloud/kms.js';
 import { AcrFleetError } from '../errors.js';
 import type { CredentialClient } from '../cloud/credentials.js';
 import { SdkOpenApiCaller } from '../cloud/openapi.js';
-import { KubeClusterClient } from '../kube/client.js';
+import { connectCluster } from '../kube/client.js';
 import { kubeConfigFromFile, kubeConfigFromText } from '../kube/kubeconfig.js';
 import type { ClusterPort } from '../kube/port.js';
 import type { Logger, Redactor } from '../log/logger.js';
@@ -47,14 +47,14 @@ export function createRunDeps(opts: RuntimeOptions): RunDeps {
       if (!opts.allowFileKubeconfig) {
         throw new AcrFleetError(`kubeconfig ${ref.display}: kubeconfig files are for local runs; the deployed function reads kubeconfigs from KMS ({ kmsSecret: NAME })`);
       }
-      return new KubeClusterClient(await kubeConfigFromFile(ref.path, ref.display));
+      return connectCluster(await kubeConfigFromFile(ref.path, ref.display), opts.fleet.kubernetes);
     }
     const source = ref.kind === 'kms' ? `kubeconfig kmsSecret ${ref.secretName}` : `kubeconfig ackClusterId ${ref.clusterId}`;
     const fetched = ref.kind === 'kms' ? kms.secretValue(ref.regionId, ref.secretName) : cs.temporaryKubeconfig(ref.regionId, ref.clusterId, ref.privateIpAddress);
     const text = await fetched.catch((err: unknown) => {
       throw new AcrFleetError(`${source}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     });
-    return new KubeClusterClient(kubeConfigFromText(text, source));
+    return connectCluster(kubeConfigFromText(text, source), opts.fleet.kubernetes);
   };
   return { broker, connect, log: opts.log };
 }

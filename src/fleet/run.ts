@@ -29,8 +29,8 @@ export interface RunOptions {
   only?: readonly string[];
 }
 
-/** Writes inside one cluster run at most this many at once, to be gentle with API servers. */
-const WRITES_PER_CLUSTER = 4;
+/** Attempts at a ServiceAccount patch that meets 409 (someone else writing it), as client-go's RetryOnConflict. */
+const CONFLICT_ATTEMPTS = 5;
 
 /** Refreshes the fleet and reports per cluster. Never throws for a cluster's failure. */
 export async function refreshFleet(fleet: Fleet, deps: RunDeps, opts: RunOptions = {}): Promise<FleetReport> {
@@ -43,7 +43,7 @@ export async function refreshFleet(fleet: Fleet, deps: RunDeps, opts: RunOptions
   const reports = await Promise.all(
     clusters.map((cluster) =>
       limit(async () => {
-        const report = await refreshCluster(cluster, registries, deps, opts.dryRun ?? false, now);
+        const report = await refreshCluster(cluster, fleet, registries, deps, opts.dryRun ?? false, now);
         deps.onCluster?.(report, ++done, clusters.length);
         return report;
       }),
@@ -61,7 +61,7 @@ export async function refreshFleet(fleet: Fleet, deps: RunDeps, opts: RunOptions
   };
 }
 
-async function refreshCluster(cluster: Cluster, registries: ReadonlyMap<string, Registry>, deps: RunDeps, dryRun: boolean, now: () => number): Promise<ClusterReport> {
+async function refreshCluster(cluster: Cluster, fleet: Fleet, registries: ReadonlyMap<string, Registry>, deps: RunDeps, dryRun: boolean, now: () => number): Promise<ClusterReport> {
   const report = emptyClusterReport(cluster.name);
   const started = Date.now();
   let port: ClusterPort | undefined;
@@ -83,7 +83,7 @@ async function refreshCluster(cluster: Cluster, registries: ReadonlyMap<string, 
     report.skipped = plan.skipped;
     report.conflicts = [...plan.conflicts];
     if (dryRun) countPlan(plan, report);
-    else await apply(plan, connected, report);
+    else await apply(plan, connected, report, fleet.kubernetes.writeConcurrency);
   } catch (err) {
     fail(report, describeError(err));
   }
@@ -142,16 +142,16 @@ function countPlan(plan: Plan, report: ClusterReport): void {
 }
 
 /** Secrets first, then ServiceAccounts of namespaces whose Secret is in place. */
-async function apply(plan: Plan, port: ClusterPort, report: ClusterReport): Promise<void> {
+async function apply(plan: Plan, port: ClusterPort, report: ClusterReport, writeConcurrency: number): Promise<void> {
   report.secrets.unchanged = plan.unchangedSecrets;
   report.serviceAccounts.unchanged = plan.unchangedServiceAccounts;
-  await applyChanges(plan, port, report);
+  await applyChanges(plan, port, report, writeConcurrency);
 }
 
 /** Applies Secret actions, then the ServiceAccount patches of namespaces whose Secret step succeeded. */
-export async function applyChanges(plan: Pick<Plan, 'secrets' | 'serviceAccounts'>, port: ClusterPort, report: ClusterReport): Promise<void> {
+export async function applyChanges(plan: Pick<Plan, 'secrets' | 'serviceAccounts'>, port: ClusterPort, report: ClusterReport, writeConcurrency: number): Promise<void> {
   const blocked = new Set<string>();
-  const limit = pLimit(WRITES_PER_CLUSTER);
+  const limit = pLimit(writeConcurrency);
   await Promise.all(
     plan.secrets.map((action) =>
       limit(async () => {
@@ -203,21 +203,29 @@ async function applySecret(action: SecretAction, port: ClusterPort, report: Clus
 }
 
 /**
- * Patches a ServiceAccount. On a 409 (someone changed it since the list) re-reads it once and
- * re-applies the same change to the fresh entries. Returns false when nothing was left to change.
+ * Patches a ServiceAccount. On a 409 (someone changed it since it was read) re-reads it and re-applies
+ * the same intent to the fresh entries, a few times, as client-go's RetryOnConflict does. Returns false
+ * when nothing was left to change.
  */
 async function applyServiceAccount(patch: ServiceAccountPatch, port: ClusterPort): Promise<boolean> {
-  try {
-    await port.setImagePullSecrets(patch.namespace, patch.name, patch.resourceVersion, patch.imagePullSecrets);
-    return true;
-  } catch (err) {
-    if (!(err instanceof KubeError && err.status === 409)) throw err;
+  let target = { resourceVersion: patch.resourceVersion, imagePullSecrets: patch.imagePullSecrets };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await port.setImagePullSecrets(patch.namespace, patch.name, target.resourceVersion, target.imagePullSecrets);
+      return true;
+    } catch (err) {
+      if (!(err instanceof KubeError && err.status === 409) || attempt >= CONFLICT_ATTEMPTS) throw err;
+    }
+    await sleep(10 * attempt * (0.9 + Math.random() * 0.2));
+    const fresh = await port.readServiceAccount(patch.namespace, patch.name);
+    const next = desiredPullSecrets(fresh, patch.add, new Set(patch.remove));
+    if (!next) return false;
+    target = { resourceVersion: fresh.resourceVersion, imagePullSecrets: next };
   }
-  const fresh = await port.readServiceAccount(patch.namespace, patch.name);
-  const next = desiredPullSecrets(fresh, patch.add, new Set(patch.remove));
-  if (!next) return false;
-  await port.setImagePullSecrets(patch.namespace, patch.name, fresh.resourceVersion, next);
-  return true;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function namespaceOf(a: SecretAction): string {

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import {
+  ApiException,
   AuthorizationV1Api,
   CoreV1Api,
   KubeConfig,
@@ -18,7 +19,7 @@ import {
 import yaml from 'js-yaml';
 import { AcrFleetError, KubeError } from '../errors.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../reconcile/state.js';
-import { call } from './client.js';
+import { statusError } from './transport.js';
 
 /** The RBAC kinds acr-fleet installs. */
 export type OwnedObject =
@@ -217,4 +218,25 @@ function sameContent(current: object, desired: object): boolean {
   type Shape = { metadata?: { labels?: Record<string, string> }; rules?: unknown; roleRef?: unknown; subjects?: unknown };
   const pick = (o: Shape) => JSON.stringify({ labels: o.metadata?.labels ?? {}, rules: o.rules ?? null, roleRef: o.roleRef ?? null, subjects: o.subjects ?? null });
   return pick(current as Shape) === pick(desired as Shape);
+}
+
+/** Runs one client-node call, turning its failure into a KubeError that names `what`. */
+export async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toKubeError(what, err);
+  }
+}
+
+/** Client-node failure → KubeError `what: HTTP 403 Forbidden: <Status message>`. */
+function toKubeError(what: string, err: unknown): KubeError {
+  if (err instanceof ApiException) {
+    const e = statusError(what, err.code, typeof err.body === 'string' ? err.body : JSON.stringify(err.body ?? ''));
+    return new KubeError(e.message, e.status, e.reason, { cause: err });
+  }
+  const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string } };
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return new KubeError(`${what}: request timed out`, 0, 'Timeout', { cause: err });
+  const errno = e?.code ?? e?.cause?.code ?? /\b(E[A-Z]{3,}|CERT_[A-Z_]+|UNABLE_TO_[A-Z_]+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)\b/.exec(e?.message ?? '')?.[1];
+  return new KubeError(`${what}: ${errno ?? 'request failed'} (API server not reachable)`, 0, errno, { cause: err });
 }

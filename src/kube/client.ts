@@ -1,135 +1,209 @@
 /**
- * ClusterPort over @kubernetes/client-node 1.x. Every call counts as a request and has a timeout;
- * API errors become KubeError with the Status reason and message (never a response body dump).
+ * ClusterPort over the cluster's KubeTransport: paged cluster-wide lists, name-scoped reads, and writes
+ * that are safe to repeat. Every write carries a precondition (or is a create), so a retried write that
+ * already took effect is recognised instead of being done twice:
+ * - create → 409 AlreadyExists: our own Secret (label) is made to match and counts as created;
+ *   anyone else's is reported as `'exists'`;
+ * - replace → 409 Conflict: a Secret already as desired counts as replaced;
+ * - delete → 404 NotFound, or 409 on a Secret that is gone: counts as deleted.
  */
-import {
-  ApiException,
-  CoreV1Api,
-  PatchStrategy,
-  ServerConfiguration,
-  createConfiguration,
-  setHeaderOptions,
-  type KubeConfig,
-  type V1Secret,
-  type V1ServiceAccount,
-} from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeSettings } from '../config/resolve.js';
 import { KubeError } from '../errors.js';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type DesiredSecret, type ObservedSecret, type ObservedServiceAccount } from '../reconcile/state.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type DesiredSecret, type ObservedNamespace, type ObservedSecret, type ObservedServiceAccount } from '../reconcile/state.js';
 import type { ClusterPort, PortStats, SecretQuery } from './port.js';
+import { endpointOf, KubeTransport, type KubeRequest } from './transport.js';
 
-export interface KubeClientOptions {
-  /** Per-request timeout. */
-  timeoutMs?: number;
+/** Opens a cluster: reads the kubeconfig's credentials once and builds its connection pool. */
+export async function connectCluster(kc: KubeConfig, settings: KubeSettings, credentialExpiresAt?: number): Promise<KubeClusterClient> {
+  const transport = new KubeTransport(await endpointOf(kc), {
+    maxConnections: settings.writeConcurrency,
+    requestTimeoutMs: settings.requestTimeoutMs,
+    retryBudgetMs: settings.retryBudgetMs,
+  });
+  return new KubeClusterClient(transport, settings.pageSize, credentialExpiresAt);
+}
+
+interface Meta {
+  name?: string;
+  namespace?: string;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  deletionTimestamp?: string;
+}
+interface ListBody<T> {
+  metadata?: { continue?: string };
+  items?: T[];
+}
+interface NamespaceBody {
+  metadata?: Meta;
+  status?: { phase?: string };
+}
+interface SecretBody {
+  metadata?: Meta;
+  type?: string;
+  data?: Record<string, string>;
+}
+interface ServiceAccountBody {
+  metadata?: Meta;
+  imagePullSecrets?: { name?: string }[];
 }
 
 export class KubeClusterClient implements ClusterPort {
-  private readonly core: CoreV1Api;
-  private count = 0;
-
-  constructor(kc: KubeConfig, opts: KubeClientOptions = {}) {
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new KubeError('kubeconfig has no current cluster', 0, undefined);
-    const timeoutMs = opts.timeoutMs ?? 15_000;
-    const config = createConfiguration({
-      baseServer: new ServerConfiguration(cluster.server, {}),
-      authMethods: { default: kc },
-      promiseMiddleware: [
-        {
-          pre: async (ctx) => {
-            this.count++;
-            ctx.setSignal(AbortSignal.timeout(timeoutMs));
-            return ctx;
-          },
-          post: async (res) => res,
-        },
-      ],
-    });
-    this.core = new CoreV1Api(config);
-  }
+  constructor(
+    private readonly http: KubeTransport,
+    private readonly pageSize: number,
+    readonly credentialExpiresAt?: number,
+  ) {}
 
   get stats(): PortStats {
-    return { requests: this.count, retries: 0, connections: this.count };
+    return { ...this.http.stats };
   }
 
-  close(): void {}
+  close(): void {
+    this.http.close();
+  }
 
-  async listNamespaces() {
-    const list = await call('list namespaces', () => this.core.listNamespace());
-    return list.items.map((ns) => ({
+  async listNamespaces(): Promise<ObservedNamespace[]> {
+    return this.list<NamespaceBody, ObservedNamespace>('list namespaces', '/api/v1/namespaces', {}, (ns) => ({
       name: ns.metadata?.name ?? '',
       terminating: Boolean(ns.metadata?.deletionTimestamp) || ns.status?.phase === 'Terminating',
     }));
   }
 
   async listSecrets(query: SecretQuery): Promise<ObservedSecret[]> {
-    const selector = 'name' in query ? { fieldSelector: `metadata.name=${query.name}` } : { labelSelector: query.labelSelector };
-    const list = await call('list secrets', () => this.core.listSecretForAllNamespaces(selector));
-    return list.items.map(observeSecret);
-  }
-
-  async readSecret(namespace: string, name: string): Promise<ObservedSecret | undefined> {
-    try {
-      return observeSecret(await call(`get secret ${namespace}/${name}`, () => this.core.readNamespacedSecret({ namespace, name })));
-    } catch (err) {
-      if (err instanceof KubeError && err.status === 404) return undefined;
-      throw err;
-    }
+    const selector: Record<string, string> = 'name' in query ? { fieldSelector: `metadata.name=${query.name}` } : { labelSelector: query.labelSelector };
+    return this.list<SecretBody, ObservedSecret>('list secrets', '/api/v1/secrets', selector, observeSecret);
   }
 
   async listServiceAccounts(): Promise<ObservedServiceAccount[]> {
-    const list = await call('list serviceaccounts', () => this.core.listServiceAccountForAllNamespaces());
-    return list.items.map(observeServiceAccount);
+    return this.list('list serviceaccounts', '/api/v1/serviceaccounts', {}, observeServiceAccount);
   }
 
   async readServiceAccount(namespace: string, name: string): Promise<ObservedServiceAccount> {
-    return observeServiceAccount(await call(`get serviceaccount ${namespace}/${name}`, () => this.core.readNamespacedServiceAccount({ namespace, name })));
+    return observeServiceAccount(await this.http.request<ServiceAccountBody>({ method: 'GET', path: path(namespace, 'serviceaccounts', name), what: `get serviceaccount ${namespace}/${name}` }));
+  }
+
+  async readSecret(namespace: string, name: string): Promise<ObservedSecret | undefined> {
+    const s = await this.getSecret(namespace, name);
+    return s && observeSecret(s);
   }
 
   async readConfigMap(namespace: string, name: string): Promise<Record<string, string> | undefined> {
-    try {
-      const cm = await call(`get configmap ${namespace}/${name}`, () => this.core.readNamespacedConfigMap({ namespace, name }));
-      return cm.data ?? {};
-    } catch (err) {
-      if (err instanceof KubeError && err.status === 404) return undefined;
-      throw err;
-    }
+    const cm = await orUndefinedOn404(this.http.request<{ data?: Record<string, string> }>({ method: 'GET', path: path(namespace, 'configmaps', name), what: `get configmap ${namespace}/${name}` }));
+    return cm && (cm.data ?? {});
   }
 
   async createSecret(secret: DesiredSecret): Promise<'created' | 'exists'> {
+    const what = `create secret ${secret.namespace}/${secret.name}`;
     try {
-      await call(`create secret ${secret.namespace}/${secret.name}`, () => this.core.createNamespacedSecret({ namespace: secret.namespace, body: toV1Secret(secret) }));
+      await this.http.request({ method: 'POST', path: path(secret.namespace, 'secrets'), body: toSecretBody(secret), what });
       return 'created';
     } catch (err) {
-      if (err instanceof KubeError && err.status === 409 && err.reason === 'AlreadyExists') return 'exists';
+      if (!(err instanceof KubeError && err.status === 409 && err.reason === 'AlreadyExists')) throw err;
+    }
+    // Ours from an attempt that took effect (or a concurrent writer of ours, the webhook): make it match.
+    const current = await this.getSecret(secret.namespace, secret.name);
+    if (!current) throw new KubeError(`${what}: HTTP 409 AlreadyExists, then gone`, 409, 'Conflict');
+    if (current.metadata?.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) return 'exists';
+    if (!sameSecret(current, secret)) await this.replaceSecret(secret, current.metadata?.resourceVersion ?? '');
+    return 'created';
+  }
+
+  async replaceSecret(secret: DesiredSecret, resourceVersion: string): Promise<void> {
+    const body = toSecretBody(secret);
+    body.metadata = { ...body.metadata, resourceVersion };
+    const req: KubeRequest = { method: 'PUT', path: path(secret.namespace, 'secrets', secret.name), body, what: `replace secret ${secret.namespace}/${secret.name}` };
+    try {
+      await this.http.request(req);
+    } catch (err) {
+      if (!(err instanceof KubeError && err.status === 409)) throw err;
+      // A retried PUT whose first attempt took effect meets its own resourceVersion bump.
+      const current = await this.getSecret(secret.namespace, secret.name);
+      if (!current || !sameSecret(current, secret)) throw err;
+    }
+  }
+
+  async deleteSecret(namespace: string, name: string, resourceVersion: string): Promise<void> {
+    const what = `delete secret ${namespace}/${name}`;
+    try {
+      await this.http.request({ method: 'DELETE', path: path(namespace, 'secrets', name), body: { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { resourceVersion } }, what });
+    } catch (err) {
+      if (err instanceof KubeError && err.status === 404) return;
+      if (err instanceof KubeError && err.status === 409 && !(await this.getSecret(namespace, name))) return;
       throw err;
     }
   }
 
-  async replaceSecret(secret: DesiredSecret, resourceVersion: string): Promise<void> {
-    const body = toV1Secret(secret);
-    body.metadata = { ...body.metadata, resourceVersion };
-    await call(`replace secret ${secret.namespace}/${secret.name}`, () =>
-      this.core.replaceNamespacedSecret({ namespace: secret.namespace, name: secret.name, body }),
-    );
-  }
-
-  async deleteSecret(namespace: string, name: string, resourceVersion: string): Promise<void> {
-    await call(`delete secret ${namespace}/${name}`, () =>
-      this.core.deleteNamespacedSecret({ namespace, name, body: { preconditions: { resourceVersion } } }),
-    );
-  }
-
   async setImagePullSecrets(namespace: string, name: string, resourceVersion: string, names: string[]): Promise<void> {
-    // A merge patch replaces the whole list (so our order and others' entries are exactly as
-    // computed); the resourceVersion in the body makes it conditional (409 if changed meanwhile).
-    const body = { metadata: { resourceVersion }, imagePullSecrets: names.map((n) => ({ name: n })) };
-    await call(`patch serviceaccount ${namespace}/${name}`, () =>
-      this.core.patchNamespacedServiceAccount({ namespace, name, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
-    );
+    // A merge patch replaces the whole list (so our order and others' entries are exactly as computed);
+    // the resourceVersion in the body makes it conditional (409 if changed meanwhile), so it is safe to repeat.
+    await this.http.request({
+      method: 'PATCH',
+      path: path(namespace, 'serviceaccounts', name),
+      contentType: 'application/merge-patch+json',
+      body: { metadata: { resourceVersion }, imagePullSecrets: names.map((n) => ({ name: n })) },
+      what: `patch serviceaccount ${namespace}/${name}`,
+    });
+  }
+
+  private getSecret(namespace: string, name: string): Promise<SecretBody | undefined> {
+    return orUndefinedOn404(this.http.request<SecretBody>({ method: 'GET', path: path(namespace, 'secrets', name), what: `get secret ${namespace}/${name}` }));
+  }
+
+  /**
+   * A cluster-wide list read page by page. An expired continue token (410) restarts the list once from
+   * the beginning, as client-go's pager falls back to a full list.
+   */
+  private async list<T, U>(what: string, base: string, selector: Record<string, string>, map: (item: T) => U): Promise<U[]> {
+    for (let restarted = false; ; restarted = true) {
+      const out: U[] = [];
+      let next: string | undefined;
+      try {
+        do {
+          const page: ListBody<T> = await this.http.request({ method: 'GET', path: base, query: { ...selector, limit: this.pageSize, continue: next }, what });
+          for (const item of page.items ?? []) out.push(map(item));
+          next = page.metadata?.continue || undefined;
+        } while (next);
+        return out;
+      } catch (err) {
+        if (restarted || !(err instanceof KubeError && err.status === 410 && next)) throw err;
+      }
+    }
   }
 }
 
-function observeSecret(s: V1Secret): ObservedSecret {
+function path(namespace: string, resource: string, name?: string): string {
+  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/${resource}${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
+}
+
+async function orUndefinedOn404<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof KubeError && err.status === 404) return undefined;
+    throw err;
+  }
+}
+
+/** The Secret holds what acr-fleet would write: same type, data and acr-fleet annotations. */
+function sameSecret(current: SecretBody, desired: DesiredSecret): boolean {
+  const annotations = current.metadata?.annotations ?? {};
+  return (
+    current.type === desired.type &&
+    sameMap(current.data ?? {}, desired.data) &&
+    Object.entries(desired.annotations).every(([k, v]) => annotations[k] === v) &&
+    Object.entries(desired.labels).every(([k, v]) => current.metadata?.labels?.[k] === v)
+  );
+}
+
+function sameMap(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
+function observeSecret(s: SecretBody): ObservedSecret {
   return {
     namespace: s.metadata?.namespace ?? '',
     name: s.metadata?.name ?? '',
@@ -139,7 +213,7 @@ function observeSecret(s: V1Secret): ObservedSecret {
   };
 }
 
-function observeServiceAccount(sa: V1ServiceAccount): ObservedServiceAccount {
+function observeServiceAccount(sa: ServiceAccountBody): ObservedServiceAccount {
   return {
     namespace: sa.metadata?.namespace ?? '',
     name: sa.metadata?.name ?? '',
@@ -148,7 +222,7 @@ function observeServiceAccount(sa: V1ServiceAccount): ObservedServiceAccount {
   };
 }
 
-function toV1Secret(s: DesiredSecret): V1Secret {
+function toSecretBody(s: DesiredSecret): SecretBody & { apiVersion: string; kind: string } {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -156,39 +230,4 @@ function toV1Secret(s: DesiredSecret): V1Secret {
     type: s.type,
     data: s.data,
   };
-}
-
-/** Runs one API call, turning its failure into a KubeError that names `what`. */
-export async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw toKubeError(what, err);
-  }
-}
-
-/** Client-node failure → KubeError `what: HTTP 403 Forbidden: <Status message>`. */
-export function toKubeError(what: string, err: unknown): KubeError {
-  if (err instanceof ApiException) {
-    const code = err.code;
-    const status = parseStatus(err.body);
-    const reason = status?.reason ?? (code === 401 ? 'Unauthorized' : undefined);
-    const message = status?.message ? `: ${status.message}` : '';
-    return new KubeError(`${what}: HTTP ${code}${reason ? ` ${reason}` : ''}${message}`, code, reason, { cause: err });
-  }
-  const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string } };
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return new KubeError(`${what}: request timed out`, 0, 'Timeout', { cause: err });
-  const errno = e?.code ?? e?.cause?.code ?? /\b(E[A-Z]{3,}|CERT_[A-Z_]+|UNABLE_TO_[A-Z_]+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)\b/.exec(e?.message ?? '')?.[1];
-  return new KubeError(`${what}: ${errno ?? 'request failed'} (API server not reachable)`, 0, errno, { cause: err });
-}
-
-function parseStatus(body: unknown): { reason?: string; message?: string } | undefined {
-  if (typeof body === 'object' && body !== null) return body as { reason?: string; message?: string };
-  if (typeof body !== 'string') return undefined;
-  try {
-    const parsed: unknown = JSON.parse(body);
-    return typeof parsed === 'object' && parsed !== null ? (parsed as { reason?: string; message?: string }) : undefined;
-  } catch {
-    return undefined;
-  }
 }

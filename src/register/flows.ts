@@ -14,7 +14,7 @@ import { AcrFleetError, describeError } from '../errors.js';
 import { emptyClusterReport } from '../fleet/report.js';
 import { applyChanges } from '../fleet/run.js';
 import { accessReview, ClusterAdmin, describeObject, readManifest, type AccessCheck } from '../kube/admin.js';
-import { KubeClusterClient } from '../kube/client.js';
+import { connectCluster } from '../kube/client.js';
 import { kubeConfigFromFile, kubeConfigFromText } from '../kube/kubeconfig.js';
 import { planRemoval } from '../reconcile/plan.js';
 import { OWNED_SELECTOR } from '../reconcile/state.js';
@@ -82,7 +82,8 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
       throw new AcrFleetError(`the acr-fleet identity may not ${denied.join(', ')}: an object of that name exists without the acr-fleet label, or the cluster restricts it; grant infra/kubernetes/acr-fleet-rbac.yaml`);
     }
     // Then a real request: proves the server address, CA and token work together.
-    await new KubeClusterClient(identity).listNamespaces();
+    const port = await connectCluster(identity, fleet.kubernetes);
+    await port.listNamespaces().finally(() => port.close());
     return results.filter((r) => r.allowed && EXCESS.includes(r.check)).map((r) => show(r.check));
   }, (excess) => (excess.length ? `can do its job; warning: it may also ${excess.join(', ')}` : 'can do exactly its job'));
 
@@ -111,14 +112,17 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
 
   const adminKc = await step('admin kubeconfig', async () => kubeConfigFromFile(opts.adminKubeconfig, opts.adminKubeconfig), () => 'loaded (used in memory only)');
   await step('secrets and imagePullSecrets', async () => {
-    const port = new KubeClusterClient(adminKc);
-    // The admin lists by label: every Secret acr-fleet ever owned here, whatever its name.
-    const [namespaces, secrets, serviceAccounts] = await Promise.all([port.listNamespaces(), port.listSecrets({ labelSelector: OWNED_SELECTOR }), port.listServiceAccounts()]);
-    const plan = planRemoval({ namespaces, secrets, serviceAccounts });
-    const report = emptyClusterReport(opts.cluster);
-    await applyChanges(plan, port, report);
-    if (report.error) throw new AcrFleetError(report.error);
-    return report;
+    const port = await connectCluster(adminKc, fleet.kubernetes);
+    try {
+      // The admin lists by label: every Secret acr-fleet ever owned here, whatever its name.
+      const [namespaces, secrets, serviceAccounts] = await Promise.all([port.listNamespaces(), port.listSecrets({ labelSelector: OWNED_SELECTOR }), port.listServiceAccounts()]);
+      const report = emptyClusterReport(opts.cluster);
+      await applyChanges(planRemoval({ namespaces, secrets, serviceAccounts }), port, report, fleet.kubernetes.writeConcurrency);
+      if (report.error) throw new AcrFleetError(report.error);
+      return report;
+    } finally {
+      port.close();
+    }
   }, (r) => `${r.secrets.deleted} Secret(s) deleted, ${r.serviceAccounts.patched} ServiceAccount(s) cleaned`);
 
   const admin = new ClusterAdmin(adminKc);

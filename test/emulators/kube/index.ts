@@ -71,9 +71,13 @@ export class KubeEmulator {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
     });
+    // Each accepted connection is one TCP (+TLS) handshake: what a client's connection reuse saves.
+    let connections = 0;
+    server.on(tls ? 'secureConnection' : 'connection', () => void connections++);
     const { port } = server.address() as AddressInfo;
     address = `127.0.0.1:${port}`;
     const emu = new KubeEmulator(store, auth, router, server, `${tls ? 'https' : 'http'}://${address}`, cert);
+    emu.connectionCount = () => connections;
     emu.bootstrap();
     return emu;
   }
@@ -149,6 +153,13 @@ export class KubeEmulator {
   finalizeNamespace(name: string): void {
     if (!this.store.get('namespaces', undefined, name)) throw new Error(`finalizeNamespace: namespace ${name} does not exist`);
     this.router.operations.finalizeNamespace(name);
+  }
+
+  private connectionCount: () => number = () => 0;
+
+  /** Connections accepted so far (TLS handshakes when serving HTTPS). */
+  get connections(): number {
+    return this.connectionCount();
   }
 
   /** Every request served, in order of arrival (for counting requests per cluster). */

@@ -1,0 +1,137 @@
+/**
+ * The Kubernetes adapter against the emulator: connection reuse, paged lists, transient faults retried
+ * within the budget, and writes that are safe to repeat. Assertions are on the emulator's store, its
+ * request log and its accepted connections.
+ */
+import test from 'ava';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeSettings } from '../src/config/resolve.js';
+import { KubeError } from '../src/errors.js';
+import { connectCluster } from '../src/kube/client.js';
+import { desiredSecret, secretTemplate } from '../src/reconcile/dockerconfig.js';
+import { KubeEmulator } from './emulators/kube/index.js';
+
+const TOKEN = 'admin-token';
+const SETTINGS: KubeSettings = { requestTimeoutMs: 2_000, retryBudgetMs: 10_000, writeConcurrency: 4, pageSize: 500 };
+
+async function cluster(settings: Partial<KubeSettings> = {}) {
+  const kube = await KubeEmulator.start();
+  kube.addToken(TOKEN, { name: 'admin', groups: ['system:masters'] });
+  kube.seed('namespaces', { metadata: { name: 'app' } });
+  const kc = new KubeConfig();
+  kc.loadFromString(kube.kubeconfig({ token: TOKEN }));
+  const port = await connectCluster(kc, { ...SETTINGS, ...settings });
+  return { kube, port, [Symbol.asyncDispose]: async () => (port.close(), await kube.close()) };
+}
+
+const template = secretTemplate([{ registry: 'r', domains: ['r.example.com'], username: 'u', password: 'pw', expiresAt: Date.parse('2030-01-01T00:00:00Z') }]);
+const secret = (ns: string) => desiredSecret(template, ns, 'acr-credential-fleet');
+
+test('every request of a cluster shares a pool of at most writeConcurrency keep-alive connections', async (t) => {
+  await using c = await cluster();
+  for (let i = 0; i < 30; i++) c.kube.seed('namespaces', { metadata: { name: `ns-${i}` } });
+  await c.port.listNamespaces();
+  await Promise.all(Array.from({ length: 30 }, (_, i) => c.port.createSecret(secret(`ns-${i}`))));
+  await c.port.listSecrets({ name: 'acr-credential-fleet' });
+  t.is(c.kube.list('secrets').length, 30);
+  t.true(c.kube.connections <= 4, `${c.kube.connections} connections for 32 requests`);
+  t.is(c.port.stats.connections, c.kube.connections);
+  t.is(c.port.stats.requests, 32);
+});
+
+test('a list larger than pageSize is read page by page with limit and continue', async (t) => {
+  await using c = await cluster({ pageSize: 10 });
+  for (let i = 0; i < 25; i++) c.kube.seed('serviceaccounts', { metadata: { namespace: 'app', name: `sa-${i}` } });
+  const all = await c.port.listServiceAccounts();
+  t.is(all.filter((sa) => sa.namespace === 'app').length, 25);
+  const pages = c.kube.requests.filter((r) => r.path === '/api/v1/serviceaccounts');
+  t.is(pages.length, 3);
+  t.true(pages.every((r) => new URLSearchParams(r.query).get('limit') === '10'));
+  t.is(new URLSearchParams(pages[0]?.query).get('continue'), null);
+  t.truthy(new URLSearchParams(pages[1]?.query).get('continue'));
+});
+
+test('Secrets are listed by name across namespaces, owned or not', async (t) => {
+  await using c = await cluster();
+  await c.port.createSecret(secret('app'));
+  c.kube.seed('secrets', { metadata: { namespace: 'default', name: 'acr-credential-fleet' }, data: {} });
+  c.kube.seed('secrets', { metadata: { namespace: 'default', name: 'other' }, data: {} });
+  const found = await c.port.listSecrets({ name: 'acr-credential-fleet' });
+  t.deepEqual(found.map((s) => [s.namespace, s.owned]), [['app', true], ['default', false]]);
+  t.is(new URLSearchParams(c.kube.requests.at(-1)?.query).get('fieldSelector'), 'metadata.name=acr-credential-fleet');
+});
+
+const TRANSIENT: [string, { status?: number; delayMs?: number }][] = [
+  ['429 TooManyRequests with Retry-After', { status: 429 }],
+  ['500 InternalError', { status: 500 }],
+  ['503 ServiceUnavailable', { status: 503 }],
+  ['504 GatewayTimeout', { status: 504 }],
+  ['a connection reset', { status: 0 }],
+  ['an answer slower than requestTimeout', { delayMs: 800 }],
+];
+for (const [name, fault] of TRANSIENT) {
+  test(`${name} on a list is retried and the list succeeds`, async (t) => {
+    await using c = await cluster({ requestTimeoutMs: 400 });
+    c.kube.injectFault({ method: 'GET', path: /^\/api\/v1\/namespaces$/, ...fault, times: 2 });
+    const namespaces = await c.port.listNamespaces();
+    t.true(namespaces.some((n) => n.name === 'app'));
+    t.is(c.port.stats.retries, 2);
+  });
+}
+
+test('a 503 on a create is retried and the Secret is written once', async (t) => {
+  await using c = await cluster();
+  c.kube.injectFault({ method: 'POST', path: /\/secrets$/, status: 503, times: 1 });
+  t.is(await c.port.createSecret(secret('app')), 'created');
+  t.is(c.kube.list('secrets', 'app').length, 1);
+  t.is(c.port.stats.retries, 1);
+});
+
+test('a create that meets its own identical Secret (an earlier attempt took effect) counts as created and writes nothing more', async (t) => {
+  await using c = await cluster();
+  await c.port.createSecret(secret('app'));
+  const before = c.kube.get('secrets', 'app', 'acr-credential-fleet').metadata.resourceVersion;
+  t.is(await c.port.createSecret(secret('app')), 'created');
+  t.is(c.kube.get('secrets', 'app', 'acr-credential-fleet').metadata.resourceVersion, before);
+});
+
+test('a create that meets a Secret of that name without the label reports it and leaves it alone', async (t) => {
+  await using c = await cluster();
+  const theirs = c.kube.seed('secrets', { metadata: { namespace: 'app', name: 'acr-credential-fleet' }, stringData: { mine: 'yes' } });
+  t.is(await c.port.createSecret(secret('app')), 'exists');
+  t.deepEqual(c.kube.get('secrets', 'app', 'acr-credential-fleet'), theirs);
+});
+
+test('a replace that meets 409 on a Secret already as desired counts as done; otherwise the 409 stands', async (t) => {
+  await using c = await cluster();
+  await c.port.createSecret(secret('app'));
+  await t.notThrowsAsync(c.port.replaceSecret(secret('app'), '1'));
+  const changed = { ...secret('app'), annotations: { ...secret('app').annotations, 'acr-fleet.io/expires-at': '2031-01-01T00:00:00.000Z' } };
+  await t.throwsAsync(c.port.replaceSecret(changed, '1'), { instanceOf: KubeError, message: /^replace secret app\/acr-credential-fleet: HTTP 409 Conflict: Operation cannot be fulfilled/ });
+});
+
+test('deleting a Secret that is already gone counts as deleted', async (t) => {
+  await using c = await cluster();
+  await t.notThrowsAsync(c.port.deleteSecret('app', 'acr-credential-fleet', '5'));
+});
+
+test('answers that are not faults (401, 403, 404, 422) are never retried', async (t) => {
+  await using c = await cluster();
+  for (const status of [401, 403, 404, 422]) c.kube.injectFault({ path: /^\/api\/v1\/namespaces$/, status, times: 1 });
+  for (let i = 0; i < 4; i++) await t.throwsAsync(c.port.listNamespaces(), { instanceOf: KubeError });
+  t.is(c.port.stats.retries, 0);
+  t.is(c.port.stats.requests, 4);
+});
+
+test('a fault that outlasts the retry budget fails, naming the request and the last answer', async (t) => {
+  await using c = await cluster({ retryBudgetMs: 1_500 });
+  c.kube.injectFault({ path: /^\/api\/v1\/namespaces$/, status: 503, times: 100 });
+  await t.throwsAsync(c.port.listNamespaces(), { instanceOf: KubeError, message: /^list namespaces: HTTP 503 ServiceUnavailable/ });
+  t.true(c.port.stats.retries >= 1 && c.port.stats.retries < 6, `${c.port.stats.retries} retries`);
+});
+
+test('a hung API server fails with a timeout once the budget is spent', async (t) => {
+  await using c = await cluster({ requestTimeoutMs: 200, retryBudgetMs: 700 });
+  c.kube.injectFault({ path: /^\/api\/v1\/namespaces$/, delayMs: 5_000, times: 100 });
+  await t.throwsAsync(c.port.listNamespaces(), { instanceOf: KubeError, message: 'list namespaces: request timed out' });
+});
