@@ -25,6 +25,8 @@ export interface AlibabaEmulatorOptions {
   regions?: string[];
   /** Serve HTTPS with test/emulators/tls/cert.pem; default false (HTTP). */
   tls?: boolean;
+  /** Added to every request before it is handled (`npm run bench` uses 50 ms). Default 0. */
+  latencyMs?: number;
 }
 
 const PRODUCTS: Product[] = ['cr', 'sts', 'kms', 'cs', 'fc'];
@@ -40,13 +42,13 @@ export class AlibabaEmulator {
   private readonly fc = new Fc(this.iam);
   private readonly server: ApiServer;
 
-  private constructor(private readonly regions: string[], tls: boolean) {
-    this.server = new ApiServer(this.iam, [this.crEe, this.crPe, new Sts(this.iam), this.kms, this.cs, this.fc], regions, tls);
+  private constructor(private readonly regions: string[], tls: boolean, latencyMs: number) {
+    this.server = new ApiServer(this.iam, [this.crEe, this.crPe, new Sts(this.iam), this.kms, this.cs, this.fc], regions, tls, latencyMs);
   }
 
   /** Starts every listener on 127.0.0.1 (ephemeral ports). */
   static async start(opts: AlibabaEmulatorOptions = {}): Promise<AlibabaEmulator> {
-    const emulator = new AlibabaEmulator(opts.regions ?? ['cn-hangzhou', 'cn-beijing', 'cn-shanghai'], opts.tls ?? false);
+    const emulator = new AlibabaEmulator(opts.regions ?? ['cn-hangzhou', 'cn-beijing', 'cn-shanghai'], opts.tls ?? false, opts.latencyMs ?? 0);
     await emulator.server.start();
     return emulator;
   }

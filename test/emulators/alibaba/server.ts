@@ -170,6 +170,7 @@ export class ApiServer {
     private readonly modules: ProductModule[],
     private readonly regions: string[],
     private readonly tls: boolean,
+    private readonly latencyMs = 0,
   ) {}
 
   /** Opens one listener per (product, region) on 127.0.0.1, each on its own port. */
@@ -233,6 +234,7 @@ export class ApiServer {
     let body: unknown;
     try {
       const inc = await readIncoming(req);
+      if (this.latencyMs) await new Promise((r) => setTimeout(r, this.latencyMs));
       body = await this.dispatch(product, region, inc, requestId, record);
     } catch (e) {
       const err = e instanceof ApiError ? e : internalError();

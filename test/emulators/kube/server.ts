@@ -117,6 +117,7 @@ export class Router {
     private readonly store: Store,
     private readonly auth: Authenticator,
     private readonly serverAddress: () => string,
+    private readonly latencyMs = 0,
   ) {
     this.api = new Api(store, auth);
   }
@@ -158,6 +159,7 @@ export class Router {
     const sendError = (e: KubeStatusError) => send(e.code, e.toStatus(), e.headers);
     try {
       const raw = await readBody(req);
+      if (this.latencyMs) await sleep(this.latencyMs);
       const user = this.auth.authenticate(req.headers.authorization);
       record.user = user?.name ?? '';
       const fault = this.takeFault(method, url.pathname);
