@@ -15,7 +15,7 @@ import { credentialFromFc, type FcCredentials } from '../cloud/credentials.js';
 import { FcApi, type FunctionRef } from '../cloud/fc.js';
 import { SdkOpenApiCaller } from '../cloud/openapi.js';
 import type { Fleet } from '../config/resolve.js';
-import { describeError } from '../errors.js';
+import { AcrFleetError, describeError } from '../errors.js';
 import { refreshFleet } from '../fleet/run.js';
 import type { FleetReport } from '../fleet/report.js';
 import { shardClusters, type Shard } from '../fleet/shard.js';
@@ -115,7 +115,7 @@ async function dispatch(fleet: Fleet, context: FcContext, dryRun: boolean, log: 
   const failed = invocations.filter((i) => i.error !== undefined).length;
   const summary = { shards: shards.length, clusters: fleet.clusters.length, queued: shards.length - failed, failed };
   log[failed ? 'error' : 'info']('shards dispatched', { event: 'dispatch', ...summary, shardSize: fleet.shardSize, function: fn.name });
-  if (failed === shards.length) throw new Error(`dispatch: no shard could be queued (${invocations[0]?.error ?? 'no shards'})`);
+  if (failed === shards.length) throw new AcrFleetError(`dispatch: no shard could be queued (${invocations[0]?.error ?? 'no shards'})`);
   return { dryRun, dispatch: summary, invocations };
 }
 
@@ -124,7 +124,7 @@ function functionRef(context: FcContext): FunctionRef {
   const name = context.function?.name ?? process.env.FC_FUNCTION_NAME;
   const accountId = context.accountId ?? process.env.FC_ACCOUNT_ID;
   const region = context.region ?? process.env.FC_REGION;
-  if (!name || !accountId || !region) throw new Error('dispatch: the function name, account id and region are unknown (context.function.name, context.accountId, context.region)');
+  if (!name || !accountId || !region) throw new AcrFleetError('dispatch: the function name, account id and region are unknown (context.function.name, context.accountId, context.region)');
   return { name, accountId, region, ...(context.function?.qualifier ? { qualifier: context.function.qualifier } : {}) };
 }
 
