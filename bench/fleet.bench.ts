@@ -9,7 +9,8 @@
  * A naive per-namespace refresher (bench/naive.mjs) runs on the same emulated fleet in the same run.
  *
  * Scenarios, for each size in BENCH_SIZES (default `100x20`: clusters x namespaces) and each cluster
- * concurrency in BENCH_CONCURRENCY (default `8,64`): first run (creates everything), steady state (nothing
+ * concurrency in BENCH_CONCURRENCY (default `8,64`; the naive loop at those in BENCH_NAIVE_CONCURRENCY, default
+ * all): first run (creates everything), steady state (nothing
  * to do), mass token expiry (every Secret within expiringThreshold, so all are rewritten). Then a sharded
  * fleet of BENCH_SHARDED_CLUSTERS (default 10000; 0 skips): one shard of `shardSize` clusters
  * (BENCH_SHARD_SIZE, default 500) is measured as a fleet, and the dispatching run of the bundled FC handler
@@ -33,7 +34,8 @@ const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '8,64').split(',').map(Num
 const SHARDED = Number(process.env.BENCH_SHARDED_CLUSTERS ?? 10000);
 const SHARD_SIZE = Number(process.env.BENCH_SHARD_SIZE ?? 500);
 const SHARD_CONCURRENCY = Number(process.env.BENCH_SHARD_CONCURRENCY ?? 64);
-const NAIVE = process.env.BENCH_NAIVE !== '0';
+/** Concurrencies at which the naive loop runs too (default: all; at 8 it takes minutes per 100 clusters). */
+const NAIVE_AT = process.env.BENCH_NAIVE_CONCURRENCY ? process.env.BENCH_NAIVE_CONCURRENCY.split(',').map(Number) : CONCURRENCY;
 
 interface Usage {
   cpuMs: number;
@@ -50,6 +52,8 @@ interface Row {
   who: 'acr-fleet' | 'naive';
   run: string;
   'wall s': number;
+  /** The report's durationMs: the refresh itself, without process start-up and module loading. */
+  'refresh s': number;
   'cpu s': number;
   'peak RSS MB': number;
   'req/cluster': string;
@@ -128,7 +132,7 @@ async function product(world: World, label: string, conc: number, run: string, e
     cwd: world.dir,
     env: { ALIBABA_CLOUD_ACCESS_KEY_ID: world.credentials.accessKeyId, ALIBABA_CLOUD_ACCESS_KEY_SECRET: world.credentials.accessKeySecret },
   });
-  const report = JSON.parse(r.stdout) as { clusters: { requests: number; connections?: number }[]; summary: { failed: number } };
+  const report = JSON.parse(r.stdout) as { durationMs: number; clusters: { requests: number; connections?: number }[]; summary: { failed: number } };
   const server = await world.ask<ClusterStats[]>('stats');
   const tls = report.clusters.map((c) => c.connections ?? 0);
   const accepted = server.map((s) => s.connections);
@@ -138,6 +142,7 @@ async function product(world: World, label: string, conc: number, run: string, e
     who: 'acr-fleet',
     run,
     'wall s': r1(r.wallMs / 1000),
+    'refresh s': r1(report.durationMs / 1000),
     'cpu s': r1(r.usage.cpuMs / 1000),
     'peak RSS MB': Math.round(r.usage.maxRssMb),
     'req/cluster': perCluster(report.clusters.map((c) => c.requests)),
@@ -150,7 +155,7 @@ async function product(world: World, label: string, conc: number, run: string, e
 async function naive(world: World, label: string, conc: number, run: string): Promise<Row> {
   await world.ask('reset');
   const r = await measured([path.join(ROOT, 'bench/naive.mjs'), path.join(world.dir, 'fleet.yaml'), String(conc)], { cwd: world.dir });
-  const report = JSON.parse(r.stdout) as { clusters: { requests: number }[]; summary: { failed: number } };
+  const report = JSON.parse(r.stdout) as { durationMs: number; clusters: { requests: number }[]; summary: { failed: number } };
   const server = await world.ask<ClusterStats[]>('stats');
   return {
     fleet: label,
@@ -158,6 +163,7 @@ async function naive(world: World, label: string, conc: number, run: string): Pr
     who: 'naive',
     run,
     'wall s': r1(r.wallMs / 1000),
+    'refresh s': r1(report.durationMs / 1000),
     'cpu s': r1(r.usage.cpuMs / 1000),
     'peak RSS MB': Math.round(r.usage.maxRssMb),
     'req/cluster': perCluster(report.clusters.map((c) => c.requests)),
@@ -208,7 +214,7 @@ for (const [clusters, namespaces] of SIZES) {
   const world = await World.start(clusters, namespaces);
   try {
     const rows: Row[] = [];
-    for (const conc of CONCURRENCY) rows.push(...(await scenarios(world, `${clusters}×${namespaces}`, conc, NAIVE)));
+    for (const conc of CONCURRENCY) rows.push(...(await scenarios(world, `${clusters}×${namespaces}`, conc, NAIVE_AT.includes(conc))));
     console.table(rows);
   } finally {
     await world.close();
