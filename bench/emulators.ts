@@ -42,6 +42,8 @@ for (let i = 0; i < CLUSTERS; i++) {
   kubes.push(kube);
   clusters.push({ name: `c${i}`, kubeconfig: { file }, watchNamespace: 'all' });
 }
+// For runs by hand (a profile, say): the emulated AccessKey of the bench user, beside fleet.yaml.
+await writeFile(path.join(DIR, 'credentials.json'), JSON.stringify(creds));
 const endpoints = cloud.endpointsConfig();
 await writeFile(
   path.join(DIR, 'fleet.yaml'),
