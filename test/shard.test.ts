@@ -48,7 +48,7 @@ test('a fleet that fits one shard is one shard of every cluster', (t) => {
 });
 
 /** The sandbox deployed as a function whose role may (or may not) invoke itself; shardSize 1 → 3 shards. */
-async function deployed(canInvoke: boolean): Promise<{ s: Sandbox; role: string; lines: string[] }> {
+async function deployed(canInvoke: boolean): Promise<{ s: Sandbox; role: string; lines: string[]; used: string[] }> {
   const s = await startSandbox();
   await s.kubeconfigsToKms();
   await s.editConfig((d) => {
@@ -58,9 +58,20 @@ async function deployed(canInvoke: boolean): Promise<{ s: Sandbox; role: string;
   const policy = { Statement: canInvoke ? [{ Effect: 'Allow', Action: ['fc:InvokeFunction'], Resource: [FUNCTION_ARN] }] : [] };
   const role = s.cloud.addRole({ accountId: ACCOUNT, name: 'acr-fleet-sharded', actions: BASE_ACTIONS, policy });
   const lines: string[] = [];
-  s.cloud.addFunction({ accountId: ACCOUNT, region: REGION, name: FUNCTION, role, handler: (event, context) => handler(event, context, (l) => lines.push(l)) });
+  /** Every credential secret FC handed an invocation. */
+  const used: string[] = [];
+  s.cloud.addFunction({
+    accountId: ACCOUNT,
+    region: REGION,
+    name: FUNCTION,
+    role,
+    handler: (event, context) => {
+      used.push(context.credentials.accessKeySecret, context.credentials.securityToken ?? '');
+      return handler(event, context, (l) => lines.push(l));
+    },
+  });
   process.env.ACR_FLEET_CONFIG = s.configFile;
-  return { s, role, lines };
+  return { s, role, lines, used };
 }
 
 /** The sandbox's shards as the pure function cuts them (jump hash: 3 clusters over 3 buckets leave one empty). */
@@ -71,9 +82,11 @@ const timer = Buffer.from(JSON.stringify({ triggerTime: '2026-11-24T05:00:00Z', 
 const fcContext = (s: Sandbox, role: string) => ({ requestId: 'timer-1', credentials: s.cloud.roleSession(role), region: REGION, accountId: ACCOUNT, function: { name: FUNCTION } });
 
 test.serial('a timer run past shardSize dispatches one async invocation per shard, and the shards refresh every cluster', async (t) => {
-  const { s, role, lines } = await deployed(true);
+  const { s, role, lines, used } = await deployed(true);
   try {
-    const result = (await handler(timer, fcContext(s, role), (l) => lines.push(l))) as DispatchReport;
+    const context = fcContext(s, role);
+    used.push(context.credentials.accessKeySecret, context.credentials.securityToken ?? '');
+    const result = (await handler(timer, context, (l) => lines.push(l))) as DispatchReport;
     t.true(N >= 2);
     t.deepEqual(result.dispatch, { shards: N, clusters: 3, queued: N, failed: 0 });
     t.deepEqual(s.cloud.requests.filter((r) => r.action === 'GetAuthorizationToken' || r.action === 'GetSecretValue').length, 0, 'the dispatching run refreshes nothing itself');
@@ -90,9 +103,11 @@ test.serial('a timer run past shardSize dispatches one async invocation per shar
     const payloads = invocations.map((i) => JSON.parse(i.event) as { shard: { index: number; count: number }; clusters: string[] });
     t.deepEqual(payloads.map((p) => p.clusters).sort(), SHARDS.map((x) => x.clusters).sort());
     t.true(payloads.every((p) => p.shard.count === SHARDS[0]?.count && Object.keys(p).sort().join() === 'clusters,shard'));
-    const secrets = [...s.cloud.tokens.map((k) => k.password), s.cloud.roleSession(role).accessKeySecret];
+    const secrets = [...s.cloud.tokens.map((k) => k.password), ...used.filter(Boolean)];
     t.true(s.cloud.tokens.length >= N, 'each shard fetched its own tokens');
     t.false(invocations.some((i) => secrets.some((x) => i.event.includes(x))), 'no token in a payload');
+    const printed = [...lines, JSON.stringify(result), ...invocations.map((i) => JSON.stringify(i.result))];
+    t.false(printed.some((p) => secrets.some((x) => p.includes(x))), 'no token or secret in a log line or a returned report');
 
     const logs = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     t.like(logs.find((l) => l.event === 'dispatch'), { level: 'info', shards: N, clusters: 3, queued: N, failed: 0, requestId: 'timer-1' });

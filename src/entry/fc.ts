@@ -71,7 +71,10 @@ export async function handler(event: Buffer | string | undefined, context: FcCon
     log.error(err instanceof Error ? err.message.replaceAll('\n', '; ') : String(err), { event: 'config-invalid' });
     throw err;
   }
-  if (!payload.clusters && fleet.clusters.length > fleet.shardSize) return dispatch(fleet, context, payload.dryRun ?? false, log);
+  if (!payload.clusters && fleet.clusters.length > fleet.shardSize) {
+    const dispatched = await dispatch(fleet, context, payload.dryRun ?? false, log);
+    return JSON.parse(redactor.redact(JSON.stringify(dispatched))) as DispatchReport;
+  }
   const deps = createRunDeps({ fleet, credential: credentialFromFc(context.credentials), log, redactor, allowFileKubeconfig: false });
   deps.onCluster = (r) =>
     log[r.status === 'ok' ? 'info' : 'error']('cluster refreshed', {
