@@ -2,7 +2,7 @@
  * Migration from the add-on: its acr-configuration ConfigMap, including the examples of its public
  * documentation, read as the add-on reads it, by `validate --configmap` and by `settings: configmap`.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import yaml from 'js-yaml';
@@ -99,12 +99,9 @@ for (const [what, data, expected] of INVALID) {
   });
 }
 
-/** Switches hz-dev-1 to `settings: configmap` and grants the ConfigMap RBAC. */
+/** Switches hz-dev-1 to `settings: configmap` and grants the RBAC rendered for that. */
 async function migrate(s: Sandbox, data: Record<string, string> | undefined): Promise<void> {
   const kube = s.cluster('hz-dev-1').kube;
-  for (const doc of yaml.loadAll(await readFile(new URL('../infra/kubernetes/acr-fleet-configmap-rbac.yaml', import.meta.url), 'utf8')) as { kind: string }[]) {
-    kube.seed(doc.kind === 'Role' ? 'roles' : 'rolebindings', doc);
-  }
   kube.seed('namespaces', { metadata: { name: 'apps' } });
   kube.seed('serviceaccounts', { metadata: { namespace: 'apps', name: 'default' } });
   kube.seed('serviceaccounts', { metadata: { namespace: 'apps', name: 'web' } });
@@ -114,6 +111,7 @@ async function migrate(s: Sandbox, data: Record<string, string> | undefined): Pr
     delete c.registries;
     c.settings = 'configmap';
   });
+  await s.grantRbac();
 }
 
 test('a migrated cluster is refreshed with its ConfigMap settings and registries, each token shared with the fleet', async (t) => {

@@ -48,12 +48,31 @@ test.serial('a timer invocation refreshes the fleet with the function role and r
   });
 });
 
-test.serial('a timer payload {"dryRun": true} writes nothing', async (t) => {
+test.serial('a timer payload {"dryRun": true} writes nothing and logs the plan, one JSON line per change', async (t) => {
   await withFcSandbox(async (s) => {
-    const report = (await handler(timerEvent('{"dryRun":true}'), { credentials: s.cloud.roleSession(s.functionRole) }, () => {})) as FleetReport;
+    const lines: string[] = [];
+    const report = (await handler(timerEvent('{"dryRun":true}'), { requestId: 'req-2', credentials: s.cloud.roleSession(s.functionRole) }, (l) => lines.push(l))) as FleetReport;
     t.true(report.dryRun);
     t.is(report.clusters.find((c) => c.name === 'hz-prod-1')?.secrets.created, 3);
     for (const c of s.clusters) t.is(c.kube.list('secrets').length, 0);
+    const plan = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === 'plan');
+    t.deepEqual(
+      plan.filter((l) => l.cluster === 'hz-dev-1').map(({ time, ...rest }) => (t.is(typeof time, 'string'), rest)),
+      [
+        { level: 'info', msg: 'plan', requestId: 'req-2', event: 'plan', cluster: 'hz-dev-1', action: 'create', kind: 'Secret', namespace: 'default', name: SECRET, reason: 'missing' },
+        { level: 'info', msg: 'plan', requestId: 'req-2', event: 'plan', cluster: 'hz-dev-1', action: 'patch', kind: 'ServiceAccount', namespace: 'default', name: 'default', reason: `+${SECRET}` },
+      ],
+    );
+    t.is(plan.length, report.clusters.reduce((n, c) => n + (c.plan?.length ?? 0), 0), 'every plan entry of every cluster is logged');
+    t.is(plan.length, 3 + 3 + 2 + 3 + 2, 'hz-prod-1: 3 Secrets and 3 patches; bj-prod-1: 2 and 3; hz-dev-1: 1 and 1');
+  });
+});
+
+test.serial('a real run logs no plan lines', async (t) => {
+  await withFcSandbox(async (s) => {
+    const lines: string[] = [];
+    await handler(timerEvent(), { credentials: s.cloud.roleSession(s.functionRole) }, (l) => lines.push(l));
+    t.false(lines.some((l) => (JSON.parse(l) as { event?: string }).event === 'plan'));
   });
 });
 

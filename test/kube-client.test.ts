@@ -12,7 +12,7 @@ import { desiredSecret, secretTemplate } from '../src/reconcile/dockerconfig.js'
 import { KubeEmulator } from './emulators/kube/index.js';
 
 const TOKEN = 'admin-token';
-const SETTINGS: KubeSettings = { requestTimeoutMs: 2_000, retryBudgetMs: 10_000, writeConcurrency: 4, pageSize: 500 };
+const SETTINGS: KubeSettings = { requestTimeoutMs: 5_000, retryBudgetMs: 10_000, writeConcurrency: 4, pageSize: 500 };
 
 async function cluster(settings: Partial<KubeSettings> = {}) {
   const kube = await KubeEmulator.start();
@@ -67,11 +67,12 @@ const TRANSIENT: [string, { status?: number; delayMs?: number }][] = [
   ['503 ServiceUnavailable', { status: 503 }],
   ['504 GatewayTimeout', { status: 504 }],
   ['a connection reset', { status: 0 }],
-  ['an answer slower than requestTimeout', { delayMs: 800 }],
+  ['an answer slower than requestTimeout', { delayMs: 4_000 }],
 ];
 for (const [name, fault] of TRANSIENT) {
   test(`${name} on a list is retried and the list succeeds`, async (t) => {
-    await using c = await cluster({ requestTimeoutMs: 400 });
+    // Generous against a loaded machine: only the injected delay may exceed it.
+    await using c = await cluster({ requestTimeoutMs: 1_500 });
     c.kube.injectFault({ method: 'GET', path: /^\/api\/v1\/namespaces$/, ...fault, times: 2 });
     const namespaces = await c.port.listNamespaces();
     t.true(namespaces.some((n) => n.name === 'app'));

@@ -1,6 +1,8 @@
 /** The planner alone: a pure function of settings, tokens, observed state and time. */
 import test from 'ava';
-import { desiredPullSecrets, planCluster, type PlanSettings } from '../src/reconcile/plan.js';
+import fc from 'fast-check';
+import { duration, planEntries } from '../src/reconcile/explain.js';
+import { desiredPullSecrets, planCluster, registriesDiff, type PlanSettings } from '../src/reconcile/plan.js';
 import type { Observed } from '../src/reconcile/state.js';
 import type { RegistryToken } from '../src/tokens/source.js';
 
@@ -46,4 +48,84 @@ test('imagePullSecrets keep foreign entries in order, drop pruned ones, and add 
   t.deepEqual(desiredPullSecrets({ imagePullSecrets: ['z', 'old', 'a'] }, 'acr', new Set(['old'])), ['z', 'a', 'acr']);
   t.is(desiredPullSecrets({ imagePullSecrets: ['z', 'acr'] }, 'acr'), undefined);
   t.deepEqual(desiredPullSecrets({ imagePullSecrets: ['acr', 'z'] }, undefined, new Set(['acr'])), ['z']);
+});
+
+test('acr-fleet\'s entry ends up exactly once, after everyone else\'s; others\' duplicates stay', (t) => {
+  t.deepEqual(desiredPullSecrets({ imagePullSecrets: ['acr', 'acr'] }, 'acr'), ['acr']);
+  t.deepEqual(desiredPullSecrets({ imagePullSecrets: ['acr', 'z'] }, 'acr'), ['z', 'acr']);
+  t.deepEqual(desiredPullSecrets({ imagePullSecrets: ['z', 'acr', 'z', 'acr'] }, 'acr'), ['z', 'z', 'acr']);
+  t.is(desiredPullSecrets({ imagePullSecrets: ['z', 'z', 'acr'] }, 'acr'), undefined);
+  t.is(desiredPullSecrets({ imagePullSecrets: ['acr', 'acr'] }, undefined), undefined, 'a ServiceAccount acr-fleet does not select keeps its entries');
+});
+
+const REASONS: [string, Observed['secrets'][number]['annotations'] | null, string, string][] = [
+  ['a Secret whose registries changed says which were added and removed', { 'acr-fleet.io/inputs-hash': 'sha256:old', 'acr-fleet.io/registries': 'old,x' }, 'acr', 'update registries changed: +y -old'],
+  ['a Secret whose domains changed but not its registries says so', { 'acr-fleet.io/inputs-hash': 'sha256:old', 'acr-fleet.io/registries': 'x,y' }, 'acr', 'update registry domains changed'],
+  ['an expired Secret says how long ago', { 'acr-fleet.io/expires-at': '2026-11-23T09:57:00.000Z' }, 'acr', 'update token expired 3m ago'],
+  ['an expiring Secret says when', { 'acr-fleet.io/expires-at': '2026-11-23T10:14:59.000Z' }, 'acr', 'update token expires in 14m'],
+  ['a Secret with an unreadable expiry says so', { 'acr-fleet.io/expires-at': 'soon' }, 'acr', 'update token expiry unreadable'],
+  ['a Secret under an old name is deleted because the name changed', {}, 'old-name', 'delete secretName changed'],
+  ['a missing Secret is created', null, 'acr', 'create missing'],
+];
+for (const [name, annotations, secretName, expected] of REASONS) {
+  test(`plan entries: ${name}`, (t) => {
+    const tokens = [token('x', ['x.example.com']), token('y', ['y.example.com'])];
+    const hash = planCluster(settings, tokens, empty, NOW).secrets.find((a) => a.op === 'create')?.secret.annotations['acr-fleet.io/inputs-hash'] ?? '';
+    const secrets = annotations ? [{ namespace: 'a', name: secretName, resourceVersion: '7', annotations: { 'acr-fleet.io/inputs-hash': hash, ...annotations }, owned: true }] : [];
+    const entries = planEntries(planCluster(settings, tokens, { ...empty, secrets }, NOW)).filter((e) => e.namespace === 'a' && e.kind === 'Secret');
+    t.deepEqual(entries.map((e) => `${e.action} ${e.reason}`), expected.startsWith('delete') ? [expected, 'create missing'] : [expected]);
+  });
+}
+
+test('registriesDiff reads the comma-separated annotation', (t) => {
+  t.deepEqual(registriesDiff('a,b', 'b,c'), { added: ['c'], removed: ['a'] });
+  t.deepEqual(registriesDiff(undefined, 'a'), { added: ['a'], removed: [] });
+});
+
+const DURATIONS: [number, string][] = [
+  [45_000, '45s'],
+  [12 * 60_000 + 59_000, '12m'],
+  [3 * 3600_000 + 5 * 60_000, '3h5m'],
+  [2 * 3600_000, '2h'],
+  [50 * 3600_000, '2d2h'],
+];
+for (const [ms, text] of DURATIONS) test(`${ms} ms reads as ${text}`, (t) => t.is(duration(ms), text));
+
+test('plan entries name every planned action once and never carry a credential or a data value', (t) => {
+  const names = ['a', 'b', 'c', 'd'];
+  fc.assert(
+    fc.property(
+      fc.string({ minLength: 8 }),
+      fc.subarray(names),
+      fc.subarray(names),
+      fc.subarray(names),
+      fc.subarray(names),
+      fc.integer({ min: -30, max: 120 }),
+      (password, live, watched, owned, foreign, expiresInMin) => {
+        const tokens = [{ ...token('x', ['x.example.com']), password }];
+        const observed: Observed = {
+          namespaces: live.map((name) => ({ name, terminating: name === 'd' })),
+          secrets: [
+            ...owned.map((namespace) => ({ namespace, name: 'acr', resourceVersion: '1', annotations: { 'acr-fleet.io/expires-at': new Date(NOW + expiresInMin * 60_000).toISOString() }, owned: true })),
+            ...foreign.filter((n) => !owned.includes(n)).map((namespace) => ({ namespace, name: 'acr', resourceVersion: '1', annotations: {}, owned: false })),
+          ],
+          serviceAccounts: live.map((namespace) => ({ namespace, name: 'default', resourceVersion: '1', imagePullSecrets: owned.includes(namespace) ? ['acr'] : [] })),
+        };
+        const plan = planCluster({ ...settings, namespaces: { all: false, names: watched } }, tokens, observed, NOW);
+        const entries = planEntries(plan);
+        const count = (action: string) => entries.filter((e) => e.action === action).length;
+        const text = JSON.stringify(entries);
+        const data = plan.secrets.flatMap((a) => (a.op === 'delete' ? [] : Object.values(a.secret.data)));
+        return (
+          count('create') + count('update') + count('delete') === plan.secrets.length &&
+          count('patch') === plan.serviceAccounts.length &&
+          count('conflict') === plan.conflicts.length &&
+          count('skip') === plan.skipped.length &&
+          !text.includes(password) &&
+          data.every((d) => !text.includes(d))
+        );
+      },
+    ),
+  );
+  t.pass();
 });

@@ -56,7 +56,18 @@ test.serial('a role with exactly the generated policy refreshes the whole fleet'
         { Effect: 'Allow', Action: ['sts:AssumeRole'], Resource: [`acs:ram::${PARTNER}:role/acr-pull`] },
       ],
     });
-    t.is(stderr, `note: registry partner: role acs:ram::${PARTNER}:role/acr-pull needs cr:GetAuthorizationToken on acs:cr:cn-beijing:*:repository/cri-partner and cr:ListInstanceEndpoint on acs:cr:cn-beijing:*:instance/cri-partner\n`);
+    const [note, ...rbac] = stderr.trimEnd().split('\n');
+    t.is(note, `note: registry partner: role acs:ram::${PARTNER}:role/acr-pull needs cr:GetAuthorizationToken on acs:cr:cn-beijing:*:repository/cri-partner and cr:ListInstanceEndpoint on acs:cr:cn-beijing:*:instance/cri-partner`);
+    // Then each cluster's Kubernetes RBAC, rule by rule with its reason.
+    t.deepEqual(
+      rbac.filter((l) => !l.startsWith('  ')),
+      ['hz-prod-1', 'bj-prod-1', 'hz-dev-1'].map((c) => `kubernetes: cluster ${c}: ClusterRole acr-fleet for ServiceAccount kube-system/acr-fleet (applied by register; --kubernetes prints it) allows only:`),
+    );
+    t.deepEqual(
+      rbac.map((l) => l.replace(/: .*/, '')).slice(1, 6),
+      ['  list namespaces (cluster)', '  list, get, update, delete secrets named acr-credential-fleet (all namespaces)', '  create secrets (all namespaces)', '  list serviceaccounts (all namespaces)', '  get, patch serviceaccounts named default (all namespaces)'],
+    );
+    t.regex(rbac.join('\n'), /^ {2}get, patch serviceaccounts \(all namespaces\): .*of any ServiceAccount: serviceAccount is "\*"\.$/m, 'bj-prod-1 selects "*"');
     const report = await refreshAs(s, policy, 'exact');
     t.deepEqual(report.summary, { clusters: 3, ok: 3, failed: 0 }, JSON.stringify(report.clusters.map((c) => c.error)));
   } finally {
@@ -135,3 +146,36 @@ for (const [what, shardSize, invokes] of SHARDING) {
     }
   });
 }
+
+test('the example RBAC manifests in infra/kubernetes are exactly what the renderer produces (npm run rbac)', async (t) => {
+  const { readFile } = await import('node:fs/promises');
+  const { EXAMPLES, exampleText } = await import('../scripts/rbac.js');
+  for (const e of EXAMPLES) t.is(await readFile(new URL(`../${e.file}`, import.meta.url), 'utf8'), exampleText(e), e.file);
+});
+
+test('policy --kubernetes prints a cluster\'s RBAC manifest with every rule\'s reason', async (t) => {
+  const yaml = (await import('js-yaml')).default;
+  const s = await startSandbox();
+  try {
+    const { code, stdout, stderr } = await cli(['policy', '-c', 'fleet.yaml', '--kubernetes', '--cluster', 'bj-prod-1'], { cwd: s.dir });
+    t.is(code, 0, stderr);
+    t.is(stderr, '');
+    const docs = yaml.loadAll(stdout) as { kind: string; rules?: { resources: string[]; resourceNames?: string[]; verbs: string[] }[] }[];
+    t.deepEqual(docs.map((d) => d.kind), ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding']);
+    t.deepEqual(
+      docs[1]?.rules?.map((r) => `${r.verbs.join(',')} ${r.resources.join(',')}${r.resourceNames ? ` [${r.resourceNames.join(',')}]` : ''}`),
+      ['list namespaces', 'list,get,update,delete secrets [acr-credential-fleet]', 'create secrets', 'list serviceaccounts', 'get,patch serviceaccounts'],
+      'serviceAccount "*" leaves get/patch unrestricted',
+    );
+    const lines = stdout.split('\n');
+    const rules = lines.flatMap((l, i) => (l.startsWith('  - apiGroups') ? [lines[i - 1] ?? ''] : []));
+    t.is(rules.length, 5);
+    t.true(rules.every((l) => l.startsWith('  # ')), 'every rule is preceded by its reason');
+    t.regex(stdout, /^# cluster bj-prod-1: what acr-fleet register applies there \(from fleet\.yaml\)\.$/m);
+    t.regex(stdout, /^ {2}# .*RBAC cannot limit create by name/m);
+    const unknown = await cli(['policy', '-c', 'fleet.yaml', '--kubernetes', '--cluster', 'nope'], { cwd: s.dir });
+    t.deepEqual(unknown, { code: 2, stdout: '', stderr: 'acr-fleet policy: --cluster: no cluster named nope in fleet.yaml\n' });
+  } finally {
+    await s.close();
+  }
+});

@@ -128,6 +128,14 @@ test('a same-named Secret without the label is reported as a conflict and left a
     t.is((hz.get('secrets', 'team-b', SECRET) as { metadata: { resourceVersion: string } }).metadata.resourceVersion, theirs.metadata.resourceVersion);
     t.deepEqual(pullSecrets(hz, 'team-b', 'default'), [], 'no reference to a Secret acr-fleet does not own');
     t.deepEqual(pullSecrets(hz, 'team-a', 'default'), [SECRET]);
+    t.false(writes(hz).some((w) => w.includes('/namespaces/team-b/')), 'the conflict was known from the list: no create was tried');
+
+    // A run after a run: the conflict is still reported, and the cluster gets no write request at all.
+    hz.resetRequests();
+    const second = await refresh(s, '--json');
+    t.deepEqual(report(second.stdout).clusters.find((c) => c.name === 'hz-prod-1')?.conflicts.map((c) => c.namespace), ['team-b']);
+    t.deepEqual(writes(hz), []);
+    t.deepEqual(hz.requests.map((r) => `${r.method} ${r.path} ${r.status}`).sort(), ['GET /api/v1/namespaces 200', 'GET /api/v1/secrets 200', 'GET /api/v1/serviceaccounts 200']);
   });
 });
 
@@ -254,7 +262,7 @@ test('the human summary names every cluster and shows progress on stderr', async
     const { code, stdout, stderr } = await refresh(s);
     t.is(code, 0);
     t.regex(stdout, /^CLUSTER +STATUS +NAMESPACES +CREATED/m);
-    t.regex(stdout, /^hz-prod-1 +ok +3 +3 +0 +0 +0 +3 +0 +\d+$/m);
+    t.regex(stdout, /^hz-prod-1 +ok +3 +3 +0 +0 +0 +3 +0 +\d+ +\d+$/m);
     t.regex(stdout, /^3 cluster\(s\): 3 ok, 0 failed/m);
     t.regex(stderr, /^\[3\/3\] [a-z0-9-]+: ok /m);
   });
@@ -327,6 +335,6 @@ test('the installed command runs as a real process with the documented exit code
   await withSandbox(async (s) => {
     t.like(await run(['validate', '--config', 'fleet.yaml'], s.dir), { code: 0, stdout: 'fleet.yaml: valid (2 registries, 3 clusters)\n' });
     t.like(await run(['validate', '--config', 'missing.yaml'], s.dir), { code: 2, stderr: 'missing.yaml: file not found\n' });
-    t.like(await run(['frobnicate'], s.dir), { code: 2 });
+    t.deepEqual(await run(['frobnicate'], s.dir), { code: 2, stdout: '', stderr: 'acr-fleet: unknown command frobnicate (see acr-fleet --help)\n' });
   });
 });

@@ -25,14 +25,16 @@ export class FcApi {
   /** Queues one asynchronous invocation of `fn` with `payload` as its event; resolves with FC's request id. */
   async invokeAsync(fn: FunctionRef, payload: string): Promise<string | undefined> {
     const headers = new InvokeFunctionHeaders({ xFcInvocationType: 'Async' });
-    const request = new InvokeFunctionRequest({ body: Readable.from([Buffer.from(payload)]), ...(fn.qualifier ? { qualifier: fn.qualifier } : {}) });
     const res = await this.api.sdk({
       product: 'fc',
       region: fn.region,
       accountId: fn.accountId,
       action: 'InvokeFunction',
+      // Queuing twice would run the shard twice: only throttling (proof it was not queued) is retried.
+      idempotent: false,
       sdk: FcClient,
-      send: (c, rt) => c.invokeFunctionWithOptions(fn.name, request, headers, rt),
+      // The body is a stream: a new one for every try.
+      send: (c, rt) => c.invokeFunctionWithOptions(fn.name, new InvokeFunctionRequest({ body: Readable.from([Buffer.from(payload)]), ...(fn.qualifier ? { qualifier: fn.qualifier } : {}) }), headers, rt),
     });
     res.body?.resume(); // an async invocation answers with an empty body; drain it so the socket is reused
     return res.headers?.['x-fc-request-id'];

@@ -28,12 +28,14 @@ export class KmsWriter {
         action: 'CreateSecret',
         version: '2016-01-20',
         query: { SecretName: secretName, SecretData: data, VersionId: versionId, SecretDataType: 'text', Description: description },
+        // A CreateSecret that ran before its answer was lost would be retried into ResourceExist.
+        idempotent: false,
       });
       return 'created';
     } catch (err) {
       if (!(err instanceof CloudError && err.code === 'Rejected.ResourceExist')) throw err;
     }
-    await this.api.rpc({ product: 'kms', region, action: 'PutSecretValue', version: '2016-01-20', query: { SecretName: secretName, SecretData: data, VersionId: versionId, SecretDataType: 'text' } });
+    await this.api.rpc({ product: 'kms', region, action: 'PutSecretValue', version: '2016-01-20', query: { SecretName: secretName, SecretData: data, VersionId: versionId, SecretDataType: 'text' }, idempotent: false });
     return 'rotated';
   }
 

@@ -3,7 +3,12 @@
  * `callApi` exactly as the generated SDKs do, and turns SDK failures into CloudError with the
  * service's error code. Error messages are rebuilt from the code and message only: SDK messages can
  * quote a request URL, and a V1 signature mismatch quotes the string to sign.
+ *
+ * Transient failures are retried here, by an explicit policy (see `isTransient`). The SDK's own
+ * `autoretry` is left off: in openapi-client 0.4 its loop only repeats on a tea `RetryError`, which
+ * nothing in the client ever throws, so `autoretry: true` retried nothing.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import OpenApiModule from '@alicloud/openapi-client';
 import UtilModule from '@alicloud/tea-util';
 import { CloudError } from '../errors.js';
@@ -23,6 +28,8 @@ export interface RpcCall {
   action: string;
   version: string;
   query: Record<string, string | number | boolean | undefined>;
+  /** False for a write that must not run twice: only failures that prove it never ran are retried. */
+  idempotent?: boolean;
 }
 
 /** One ROA-style call (REST path). */
@@ -46,6 +53,8 @@ export interface SdkCall<C extends SdkClient, R> {
   /** For products whose endpoint names the account (FC 3.0 invocations). */
   accountId?: string;
   action: string;
+  /** False for a call that must not run twice: only throttling, which proves it never ran, is retried. */
+  idempotent?: boolean;
   sdk: SdkClass<C>;
   send(client: C, runtime: InstanceType<typeof RuntimeOptions>): Promise<R>;
 }
@@ -63,16 +72,73 @@ export interface OpenApiOptions {
   credential: CredentialClient;
   /** Per-request timeout; the SDK's default read timeout is too long for a timer function. */
   timeoutMs?: number;
+  /** How transient failures are retried; DEFAULT_RETRY when absent. */
+  retry?: RetryPolicy;
+}
+
+/** Capped exponential backoff with full jitter: attempt n waits random(0, min(maxDelayMs, baseDelayMs·2ⁿ⁻¹)). */
+export interface RetryPolicy {
+  /** Tries in all, the first included. */
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** Four tries within about 2 s of waiting: enough to ride out a throttled second, short for a timer tick. */
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 2000 };
+
+/**
+ * Per-task retry counter: calls made inside `countRetries(fn)` add their retries to its count, so the
+ * token broker can report the retries of each registry although callers are shared between registries.
+ */
+const retryScope = new AsyncLocalStorage<{ retries: number }>();
+
+/** Runs `fn`, counting the OpenAPI retries made on its behalf. */
+export async function countRetries<T>(fn: () => Promise<T>): Promise<{ result: PromiseSettledResult<T>; retries: number }> {
+  const counter = { retries: 0 };
+  const result = await retryScope.run(counter, async (): Promise<PromiseSettledResult<T>> => {
+    try {
+      return { status: 'fulfilled', value: await fn() };
+    } catch (reason) {
+      return { status: 'rejected', reason };
+    }
+  });
+  return { result, retries: counter.retries };
+}
+
+/**
+ * Whether a failed call may succeed if sent again. Retried: throttling (`Throttling`, `Throttling.User`,
+ * `Throttling.Api`, KMS `Rejected.Throttling`, HTTP 429), `ServiceUnavailable` and other 5xx answers,
+ * and network failures (no answer). Never retried: every other 4xx — signature, AccessKey, permission,
+ * not found, invalid parameter — which the same request would only meet again. This is the split the
+ * V2 SDKs document (alibabacloud.com/help/en/sdk/developer-reference/handle-an-exception-1: ClientException
+ * 4xx → fix the request; ServerException 5xx and ThrottlingException → retry; "configure-a-retry-mechanism-1":
+ * business errors such as parameter errors and missing resources are not retried) and that openapi-core
+ * encodes (aliyun/darabonba-openapi ts/src/exceptions: ThrottlingError, ServerError). The throttling codes are
+ * the gateway's (`Throttling`, `Throttling.User`, `Throttling.Api`, shared by CR, STS and CS) and KMS's own
+ * `Rejected.Throttling`.
+ * A non-idempotent call is retried only on throttling, the one failure that proves it was not executed.
+ */
+export function isTransient(err: CloudError, idempotent = true): boolean {
+  const throttled = /(^|\.)Throttling/i.test(err.code) || err.statusCode === 429;
+  if (throttled) return true;
+  if (!idempotent) return false;
+  if (err.code === 'ServiceUnavailable') return true;
+  if (err.statusCode !== undefined) return err.statusCode >= 500;
+  return err.code !== 'UnexpectedResponse';
 }
 
 /** OpenApiCaller over the real SDK. Clients are cached per (product, region) for the run. */
 export class SdkOpenApiCaller implements OpenApiCaller {
   private readonly clients = new Map<string, { sdk: SdkClass<SdkClient>; client: SdkClient }[]>();
   private readonly runtime: InstanceType<typeof RuntimeOptions>;
+  private readonly retry: RetryPolicy;
 
   constructor(private readonly opts: OpenApiOptions) {
     const timeout = opts.timeoutMs ?? 10_000;
-    this.runtime = new RuntimeOptions({ readTimeout: timeout, connectTimeout: timeout, autoretry: true, maxAttempts: 2 });
+    // autoretry off: retries are ours (see the module comment).
+    this.runtime = new RuntimeOptions({ readTimeout: timeout, connectTimeout: timeout, autoretry: false });
+    this.retry = opts.retry ?? DEFAULT_RETRY;
   }
 
   async rpc(call: RpcCall): Promise<Record<string, unknown>> {
@@ -87,7 +153,7 @@ export class SdkOpenApiCaller implements OpenApiCaller {
       reqBodyType: 'formData',
       bodyType: 'json',
     });
-    return this.send(call, params, new OpenApiRequest({ query: stringify(call.query) }));
+    return this.send({ ...call, idempotent: call.idempotent ?? true }, params, new OpenApiRequest({ query: stringify(call.query) }));
   }
 
   async roa(call: RoaCall): Promise<Record<string, unknown>> {
@@ -102,40 +168,51 @@ export class SdkOpenApiCaller implements OpenApiCaller {
       reqBodyType: 'json',
       bodyType: 'json',
     });
-    return this.send(call, params, new OpenApiRequest({ query: stringify(call.query ?? {}) }));
+    // acr-fleet's ROA calls are reads (PE GET /tokens, CS GET user_config).
+    return this.send({ ...call, idempotent: call.method === 'GET' }, params, new OpenApiRequest({ query: stringify(call.query ?? {}) }));
   }
 
   async sdk<C extends SdkClient, R>(call: SdkCall<C, R>): Promise<R> {
     const client = this.client(call.product, call.region, call.sdk, call.accountId);
-    try {
-      return await call.send(client, this.runtime);
-    } catch (err) {
-      throw toCloudError(call.action, err);
-    }
+    return this.withRetries(call, () => call.send(client, this.runtime));
   }
 
   private async send(
-    call: { product: Product; region: string; action: string },
+    call: CallInfo,
     params: InstanceType<typeof Params>,
     request: InstanceType<typeof OpenApiRequest>,
   ): Promise<Record<string, unknown>> {
     return this.invoke(call, (client) => client.callApi(params, request, this.runtime));
   }
 
-  private async invoke(call: { product: Product; region: string; action: string }, send: (client: SdkClient) => Promise<unknown>): Promise<Record<string, unknown>> {
+  /** Sends a call and returns its JSON body. */
+  private async invoke(call: CallInfo, send: (client: SdkClient) => Promise<unknown>): Promise<Record<string, unknown>> {
     const client = this.client(call.product, call.region);
-    try {
+    return this.withRetries(call, async () => {
       const res = (await send(client)) as { body?: unknown };
       if (res.body === null || typeof res.body !== 'object') {
         throw new CloudError(`${call.action}: unexpected response (not a JSON object)`, 'UnexpectedResponse', undefined, undefined);
       }
       return res.body as Record<string, unknown>;
-    } catch (err) {
-      throw toCloudError(call.action, err);
+    });
+  }
+
+  /** Runs a call, retrying transient failures per the policy; each try is signed anew (fresh nonce and date). */
+  private async withRetries<T>(call: CallInfo, attemptOnce: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await attemptOnce();
+      } catch (err) {
+        const failure = toCloudError(call.action, err);
+        if (attempt >= this.retry.maxAttempts || !isTransient(failure, call.idempotent ?? true)) throw failure;
+        const counter = retryScope.getStore();
+        if (counter) counter.retries++;
+        await sleep(Math.random() * Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1)));
+      }
     }
   }
 
-  /** One client per (product, region, SDK class) for the run, so connections and credentials are reused. */
+  /** One client per (product, region, account, SDK class) for the run, so connections and credentials are reused. */
   private client<C extends SdkClient>(product: Product, region: string, sdk: SdkClass<C> = Client as unknown as SdkClass<C>, accountId?: string): C {
     const key = `${product}/${region}/${accountId ?? ''}`;
     const list = this.clients.get(key) ?? [];
@@ -148,6 +225,15 @@ export class SdkOpenApiCaller implements OpenApiCaller {
     return client;
   }
 }
+
+interface CallInfo {
+  product: Product;
+  region: string;
+  action: string;
+  idempotent?: boolean;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function stringify(q: Record<string, string | number | boolean | undefined>): Record<string, string> {
   const out: Record<string, string> = {};

@@ -7,20 +7,26 @@ import { Document, isMap, isSeq, parseDocument, type YAMLMap } from 'yaml';
 import { AcrFleetError } from '../errors.js';
 import { parseFleet } from './load.js';
 
-/** Adds the cluster, or points an existing entry's `kubeconfig` at the KMS secret. */
-export function upsertCluster(text: string, cluster: { name: string; kmsSecret: string; settings?: 'configmap' }): string {
+/**
+ * Adds the cluster, or points an existing entry's `kubeconfig` at the KMS secret. `previousSecretNames`,
+ * when given, replaces the entry's list (an empty list removes the key).
+ */
+export function upsertCluster(text: string, cluster: { name: string; kmsSecret: string; settings?: 'configmap'; previousSecretNames?: string[] }): string {
   const doc = parseDocument(text);
   const clusters = doc.get('clusters');
   if (!isSeq(clusters)) throw new AcrFleetError('fleet.yaml: clusters: expected a list');
-  const existing = clusters.items.find((c) => isMap(c) && c.get('name') === cluster.name) as YAMLMap | undefined;
-  if (existing) {
-    existing.set('kubeconfig', doc.createNode({ kmsSecret: cluster.kmsSecret }, { flow: true }));
-    if (cluster.settings) existing.set('settings', cluster.settings);
+  let entry = clusters.items.find((c) => isMap(c) && c.get('name') === cluster.name) as YAMLMap | undefined;
+  if (entry) {
+    entry.set('kubeconfig', doc.createNode({ kmsSecret: cluster.kmsSecret }, { flow: true }));
+    if (cluster.settings) entry.set('settings', cluster.settings);
   } else {
-    const node = doc.createNode({ name: cluster.name, ...(cluster.settings ? { settings: cluster.settings } : {}) }) as YAMLMap;
-    node.set('kubeconfig', doc.createNode({ kmsSecret: cluster.kmsSecret }, { flow: true }));
-    clusters.add(node);
+    entry = doc.createNode({ name: cluster.name, ...(cluster.settings ? { settings: cluster.settings } : {}) }) as YAMLMap;
+    entry.set('kubeconfig', doc.createNode({ kmsSecret: cluster.kmsSecret }, { flow: true }));
+    clusters.add(entry);
   }
+  const previous = cluster.previousSecretNames;
+  if (previous?.length) entry.set('previousSecretNames', doc.createNode(previous, { flow: true }));
+  else if (previous) entry.delete('previousSecretNames');
   return String(doc);
 }
 

@@ -67,6 +67,8 @@ export interface Cluster {
   serviceAccounts: '*' | string[];
   expiringThresholdMs: number;
   secretName: string;
+  /** Former secret names still being cleaned up (listed, and their owned Secrets deleted); absent when none. */
+  previousSecretNames?: string[];
   /** `configmap`: settings and registries come from the cluster's add-on ConfigMap each run. */
   settingsSource: 'fleet' | 'configmap';
   /** The cluster's region (its kubeconfig source's, else the fleet's): the add-on's default registry region. */
@@ -177,6 +179,8 @@ function resolveCluster(
   const watch = splitList(pick('watchNamespace') ?? [...DEFAULTS.watchNamespace]);
   const sa = splitList(pick('serviceAccount') ?? [...DEFAULTS.serviceAccount]);
   const threshold = pick('expiringThreshold') ?? DEFAULTS.expiringThreshold;
+  const secretName = pick('secretName') ?? DEFAULTS.secretName;
+  const previous = (c.previousSecretNames ?? []).filter((n) => n !== secretName);
   return {
     name: c.name,
     kubeconfig: resolveKubeconfig(c.kubeconfig, regionId, ctx),
@@ -187,7 +191,8 @@ function resolveCluster(
     serviceAccounts: sa.includes('*') ? '*' : sa,
     // The schema already checked the duration, so parseDuration cannot fail here.
     expiringThresholdMs: parseDuration(threshold) ?? 0,
-    secretName: pick('secretName') ?? DEFAULTS.secretName,
+    secretName,
+    ...(previous.length ? { previousSecretNames: [...new Set(previous)] } : {}),
     settingsSource: c.settings ?? 'fleet',
     regionId: ('regionId' in c.kubeconfig ? c.kubeconfig.regionId : undefined) ?? regionId ?? '',
     excludeNamespaces: splitList(pick('excludeNamespaces') ?? [...DEFAULTS.excludeNamespaces]),

@@ -95,6 +95,10 @@ const cluster = z.strictObject({
     .enum(['fleet', 'configmap'], { error: 'expected fleet or configmap' })
     .optional()
     .describe('configmap: read settings and registries from the cluster\'s kube-system/acr-configuration (add-on migration). Default: fleet.'),
+  previousSecretNames: z
+    .array(name)
+    .optional()
+    .describe('Former secretNames whose Secrets are still in the cluster: each refresh also lists them and deletes its own Secrets of these names. Set and cleared by `acr-fleet register`.'),
   ...clusterSettingsShape,
 });
 

@@ -1,118 +1,176 @@
 /**
- * The `acr-fleet` command line. `runCli` takes its I/O as arguments so tests drive it exactly as a
- * shell would (argv in; stdout, stderr and exit code out).
+ * The `acr-fleet` command line, on commander. `runCli` takes its I/O as arguments so tests drive it
+ * exactly as a shell would (argv in; stdout, stderr and exit code out), terminal or not.
  *
  * Exit codes: 0 every cluster ok; 1 at least one cluster failed; 2 invalid config or usage.
+ *
+ * Only commander and this folder's formatting load up front: each command imports what it needs
+ * (config, SDKs, the Kubernetes client) when it runs, so `acr-fleet --help` starts fast.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { readFile } from 'node:fs/promises';
-import { parseAcrConfiguration } from '../config/configmap.js';
-import { loadFleet, parseYaml } from '../config/load.js';
-import { DEFAULTS } from '../config/resolve.js';
-import { credentialFromEnv } from '../cloud/credentials.js';
-import { ConfigError, describeError } from '../errors.js';
-import { refreshFleet } from '../fleet/run.js';
-import { createLogger, Redactor, type Level } from '../log/logger.js';
-import { functionPolicy } from '../policy/ram.js';
-import { deregister, register, type RegisterOptions } from '../register/flows.js';
-import { formatReport, progressLine } from './output.js';
-import { createRunDeps } from './runtime.js';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, Option } from 'commander';
+import type { Fleet } from '../config/resolve.js';
+import type { Level, Redactor } from '../log/logger.js';
+import type { PolicyOptions } from '../policy/print.js';
+import type { RegisterOptions } from '../register/flows.js';
+import { formatReport, Progress, styleFor } from './output.js';
 
 export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
   env: Record<string, string | undefined>;
   cwd: string;
+  /** Which streams are terminals: live progress and colour happen only there. Absent: neither. */
+  isTTY?: { stdout?: boolean; stderr?: boolean };
 }
 
 export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
 
-const USAGE = `Usage: acr-fleet <command> [options]
+/** Options every command that reads fleet.yaml takes. */
+interface CommonOptions {
+  config?: string;
+  json?: boolean;
+  logLevel?: Level;
+}
 
-Commands:
-  validate   Check fleet.yaml (or, with --configmap, an add-on ConfigMap) and report every problem
-  refresh    Refresh ACR pull Secrets in every registered cluster
-  policy     Print the least-privilege RAM policy the function's role needs for fleet.yaml
-  register   Install acr-fleet's least-privilege identity in a cluster (with an admin kubeconfig, once),
-             store its kubeconfig in KMS and add the cluster to fleet.yaml
-  deregister Remove acr-fleet's Secrets, imagePullSecrets entries, identity and KMS secret from a cluster,
-             and the cluster from fleet.yaml
-
-Options:
-  -c, --config FILE     fleet file (default: $ACR_FLEET_CONFIG or ./fleet.yaml)
-      --configmap FILE  validate: an acr-configuration ConfigMap manifest to check for migration
-      --dry-run         refresh: read everything, write nothing, print what would change
-      --json            print one JSON object on stdout; logs become JSON lines on stderr
-      --cluster NAME    refresh: only this cluster (repeatable)
-      --log-level LVL   debug | info | warn | error (default: info)
-      --account-id ID   policy: the account that owns the resources (default: *)
-      --cluster NAME    register/deregister: the cluster
-      --kubeconfig FILE register/deregister: an admin kubeconfig (used once, never stored or printed)
-      --kms-secret NAME register/deregister: KMS secret for its kubeconfig (default: acr-fleet/NAME)
-      --with-configmap  register: also let it read kube-system/acr-configuration (settings: configmap)
-  -h, --help            show this help
-
-Exit codes: 0 ok, 1 a cluster failed, 2 invalid config or usage.`;
+/** A usage error raised by commander, with the command it belongs to (for the `--help` hint). */
+class UsageError extends Error {
+  constructor(
+    readonly commander: CommanderError,
+    readonly commandPath: string,
+  ) {
+    super(commander.message);
+  }
+}
 
 /** Runs one CLI invocation and returns its exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  let args;
+  let code: number = EXIT.ok;
+  const program = buildProgram(io, (c) => (code = c));
   try {
-    args = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        configmap: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        json: { type: 'boolean' },
-        cluster: { type: 'string', multiple: true },
-        'log-level': { type: 'string' },
-        'account-id': { type: 'string' },
-        kubeconfig: { type: 'string' },
-        'kms-secret': { type: 'string' },
-        'with-configmap': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {
-    io.stderr(`acr-fleet: ${describeError(err)}\n${USAGE}\n`);
+    if (!(err instanceof UsageError)) throw err;
+    const { commander } = err;
+    // --help and --version print and succeed; help shown because no command was given is a usage error.
+    if (commander.code === 'commander.helpDisplayed' || commander.code === 'commander.version') return EXIT.ok;
+    if (commander.code === 'commander.help') return commander.exitCode === 0 ? EXIT.ok : EXIT.invalid;
+    io.stderr(`acr-fleet: ${usageMessage(commander.message)} (see ${err.commandPath} --help)\n`);
     return EXIT.invalid;
   }
-  const { values, positionals } = args;
-  const command = positionals[0];
-  if (values.help || !command) {
-    (values.help ? io.stdout : io.stderr)(`${USAGE}\n`);
-    return values.help ? EXIT.ok : EXIT.invalid;
-  }
-  const level = values['log-level'] ?? 'info';
-  if (!['debug', 'info', 'warn', 'error'].includes(level)) {
-    io.stderr(`acr-fleet: --log-level: expected debug, info, warn or error\n`);
-    return EXIT.invalid;
-  }
-  const configArg = values.config ?? io.env.ACR_FLEET_CONFIG ?? 'fleet.yaml';
-  const ctx = { io, json: values.json ?? false, configArg, configPath: path.resolve(io.cwd, configArg), level: level as Level };
-  switch (command) {
-    case 'validate':
-      return values.configmap ? validateConfigMap(ctx, values.configmap) : validate(ctx);
-    case 'policy':
-      return policy(ctx, values['account-id']);
-    case 'register':
-    case 'deregister': {
-      const cluster = values.cluster?.[0];
-      if (!cluster || values.cluster?.length !== 1 || !values.kubeconfig) {
-        io.stderr(`acr-fleet ${command}: --cluster NAME and --kubeconfig ADMIN.yaml are required\n`);
-        return EXIT.invalid;
-      }
-      const opts = { cluster, adminKubeconfig: path.resolve(io.cwd, values.kubeconfig), ...(values['kms-secret'] ? { kmsSecret: values['kms-secret'] } : {}) };
-      return membership(ctx, command, command === 'register' ? { ...opts, configmap: values['with-configmap'] ?? false } : opts);
+  return code;
+}
+
+/** commander's `error: unknown option '--bogus'\n(Did you mean --json?)` as one line. */
+function usageMessage(message: string): string {
+  return message
+    .replace(/^error: /, '')
+    .replace(/'([^']*)'/g, '$1')
+    .replace(/\n\(Did you mean (.*)\?\)$/, '; did you mean $1?')
+    .replace(/\.$/, '');
+}
+
+function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
+  const program = new Command('acr-fleet')
+    .description('Keep every cluster of a fleet able to pull private images from Alibaba Cloud Container Registry.')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .addHelpText('after', '\nExit codes: 0 ok, 1 a cluster failed, 2 invalid config or usage.\nRun acr-fleet COMMAND --help for the options of one command.');
+  configure(program, io, 'acr-fleet');
+
+  const command = (name: string, description: string) => {
+    const cmd = program.command(name).description(description).helpOption('-h, --help', 'show help');
+    configure(cmd, io, `acr-fleet ${name}`);
+    return cmd;
+  };
+  const run = (fn: () => Promise<number>) => async () => setCode(await fn());
+
+  const validate = withCommon(command('validate', 'Check fleet.yaml (or, with --configmap, an add-on ConfigMap) and report every problem'))
+    .option('--configmap <file>', 'an acr-configuration ConfigMap manifest to check for migration');
+  validate.action(run(() => {
+    const o = validate.opts<CommonOptions & { configmap?: string }>();
+    return o.configmap ? validateConfigMap(context(io, o), o.configmap) : validateFleet(context(io, o));
+  }));
+
+  const refresh = withCommon(command('refresh', 'Refresh ACR pull Secrets in every registered cluster'))
+    .option('--dry-run', 'read everything, write nothing, print the plan: each change and why')
+    .addOption(new Option('--cluster <glob>', 'only clusters whose name matches (repeatable; globs such as hz-*)').argParser(collect));
+  refresh.action(run(() => {
+    const o = refresh.opts<CommonOptions & { dryRun?: boolean; cluster?: string[] }>();
+    return refreshFleetCommand(context(io, o), o.dryRun ?? false, o.cluster ?? []);
+  }));
+
+  const policy = withConfig(command('policy', "Print the least-privilege RAM policy the function's role needs for fleet.yaml, and what each cluster's Kubernetes RBAC allows"))
+    .option('--account-id <id>', 'the account that owns the resources (default: *)')
+    .option('--kubernetes', "print the clusters' RBAC manifests instead (YAML, each rule with its reason)")
+    .addOption(new Option('--cluster <name>', 'only this cluster\'s RBAC (repeatable)').argParser(collect));
+  policy.action(run(() => {
+    const o = policy.opts<CommonOptions & { accountId?: string; kubernetes?: boolean; cluster?: string[] }>();
+    return policyCommand(context(io, o), { ...(o.accountId ? { accountId: o.accountId } : {}), kubernetes: o.kubernetes ?? false, ...(o.cluster ? { clusters: o.cluster } : {}) });
+  }));
+
+  const membershipOptions = (cmd: Command) =>
+    withConfig(cmd)
+      .requiredOption('--cluster <name>', 'the cluster')
+      .requiredOption('--kubeconfig <file>', 'an admin kubeconfig (used once, never stored or printed)')
+      .option('--kms-secret <name>', 'KMS secret for its kubeconfig (default: acr-fleet/NAME)');
+  type MembershipOptions = CommonOptions & { cluster: string; kubeconfig: string; kmsSecret?: string };
+  const membershipOf = (o: MembershipOptions) => ({ cluster: o.cluster, adminKubeconfig: path.resolve(io.cwd, o.kubeconfig), ...(o.kmsSecret ? { kmsSecret: o.kmsSecret } : {}) });
+
+  const register = membershipOptions(command('register', "Install acr-fleet's least-privilege identity in a cluster (with an admin kubeconfig, once), store its kubeconfig in KMS and add the cluster to fleet.yaml"))
+    .option('--with-configmap', 'also let it read kube-system/acr-configuration (settings: configmap)');
+  register.action(run(() => {
+    const o = register.opts<MembershipOptions & { withConfigmap?: boolean }>();
+    return membership(context(io, o), 'register', { ...membershipOf(o), configmap: o.withConfigmap ?? false });
+  }));
+
+  const deregister = membershipOptions(command('deregister', "Remove acr-fleet's Secrets, imagePullSecrets entries, identity and KMS secret from a cluster, and the cluster from fleet.yaml"));
+  deregister.action(run(() => {
+    const o = deregister.opts<MembershipOptions>();
+    return membership(context(io, o), 'deregister', membershipOf(o));
+  }));
+
+  return program;
+}
+
+/** Output to the CLI's io; errors thrown (not exited) as UsageError naming the command. */
+function configure(cmd: Command, io: CliIo, commandPath: string): void {
+  cmd
+    // Help wraps at 80 columns wherever it is printed, so what tests and the README show is what people see.
+    .configureOutput({ writeOut: (t) => io.stdout(t), writeErr: (t) => io.stderr(t), outputError: () => undefined, getOutHelpWidth: () => 80, getErrHelpWidth: () => 80 })
+    .exitOverride((err) => {
+      throw new UsageError(err, commandPath);
+    })
+    .showSuggestionAfterError(true);
+}
+
+function withConfig(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', 'fleet file (default: $ACR_FLEET_CONFIG or ./fleet.yaml)')
+    .addOption(new Option('--log-level <level>', 'log detail on stderr').choices(['debug', 'info', 'warn', 'error']).default('info'));
+}
+
+function withCommon(cmd: Command): Command {
+  return withConfig(cmd).option('--json', 'print one JSON object on stdout; logs become JSON lines on stderr');
+}
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+/** The version in package.json, found upwards from this file (sources and compiled output alike). */
+function packageVersion(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'acr-fleet' && pkg.version) return pkg.version;
+    } catch {
+      // no package.json here: look further up
     }
-    case 'refresh':
-      return refresh(ctx, values['dry-run'] ?? false, values.cluster);
-    default:
-      io.stderr(`acr-fleet: unknown command "${command}"\n${USAGE}\n`);
-      return EXIT.invalid;
+    const up = path.dirname(dir);
+    if (up === dir) return 'unknown';
+    dir = up;
   }
 }
 
@@ -124,7 +182,13 @@ interface Ctx {
   level: Level;
 }
 
-async function load(ctx: Ctx) {
+function context(io: CliIo, o: CommonOptions): Ctx {
+  const configArg = o.config ?? io.env.ACR_FLEET_CONFIG ?? 'fleet.yaml';
+  return { io, json: o.json ?? false, configArg, configPath: path.resolve(io.cwd, configArg), level: o.logLevel ?? 'info' };
+}
+
+async function load(ctx: Ctx): Promise<Fleet | undefined> {
+  const [{ loadFleet }, { ConfigError }] = await Promise.all([import('../config/load.js'), import('../errors.js')]);
   try {
     return await loadFleet({ file: ctx.configArg, path: ctx.configPath, env: ctx.io.env });
   } catch (err) {
@@ -135,7 +199,7 @@ async function load(ctx: Ctx) {
   }
 }
 
-async function validate(ctx: Ctx): Promise<number> {
+async function validateFleet(ctx: Ctx): Promise<number> {
   const fleet = await load(ctx);
   if (!fleet) return EXIT.invalid;
   if (ctx.json) ctx.io.stdout(`${JSON.stringify({ valid: true, file: ctx.configArg, registries: fleet.registries.length, clusters: fleet.clusters.length })}\n`);
@@ -144,7 +208,8 @@ async function validate(ctx: Ctx): Promise<number> {
 }
 
 /** A redactor that already knows the caller's own AccessKey secret and STS token. */
-function envRedactor(env: CliIo['env']): Redactor {
+async function envRedactor(env: CliIo['env']): Promise<Redactor> {
+  const { Redactor } = await import('../log/logger.js');
   const redactor = new Redactor();
   redactor.add(env.ALIBABA_CLOUD_ACCESS_KEY_SECRET);
   redactor.add(env.ALIBABA_CLOUD_SECURITY_TOKEN);
@@ -152,7 +217,8 @@ function envRedactor(env: CliIo['env']): Redactor {
 }
 
 async function membership(ctx: Ctx, command: 'register' | 'deregister', opts: RegisterOptions): Promise<number> {
-  const redactor = envRedactor(ctx.io.env);
+  const [flows, { credentialFromEnv }, { ConfigError, describeError }] = await Promise.all([import('../register/flows.js'), import('../cloud/credentials.js'), import('../errors.js')]);
+  const redactor = await envRedactor(ctx.io.env);
   const flow = {
     configDisplay: ctx.configArg,
     configPath: ctx.configPath,
@@ -161,8 +227,8 @@ async function membership(ctx: Ctx, command: 'register' | 'deregister', opts: Re
     progress: (line: string) => ctx.io.stderr(`${redactor.redact(line)}\n`),
   };
   try {
-    if (command === 'register') await register(flow, opts);
-    else await deregister(flow, opts);
+    if (command === 'register') await flows.register(flow, opts);
+    else await flows.deregister(flow, opts);
   } catch (err) {
     if (err instanceof ConfigError) {
       ctx.io.stderr(`${err.message}\n`);
@@ -175,17 +241,28 @@ async function membership(ctx: Ctx, command: 'register' | 'deregister', opts: Re
   return EXIT.ok;
 }
 
-async function policy(ctx: Ctx, accountId: string | undefined): Promise<number> {
+async function policyCommand(ctx: Ctx, opts: PolicyOptions): Promise<number> {
   const fleet = await load(ctx);
   if (!fleet) return EXIT.invalid;
-  const { policy: doc, notes } = functionPolicy(fleet, accountId);
-  ctx.io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
-  for (const n of notes) ctx.io.stderr(`note: ${n}\n`);
+  const { policyOutput } = await import('../policy/print.js');
+  const out = policyOutput(fleet, opts);
+  if ('error' in out) {
+    ctx.io.stderr(`acr-fleet policy: ${out.error}\n`);
+    return EXIT.invalid;
+  }
+  ctx.io.stdout(out.stdout);
+  ctx.io.stderr(out.stderr);
   return EXIT.ok;
 }
 
 /** Checks an add-on ConfigMap manifest the way a `settings: configmap` cluster would read it. */
 async function validateConfigMap(ctx: Ctx, file: string): Promise<number> {
+  const [{ parseAcrConfiguration }, { parseYaml }, { DEFAULTS }, { ConfigError }] = await Promise.all([
+    import('../config/configmap.js'),
+    import('../config/load.js'),
+    import('../config/resolve.js'),
+    import('../errors.js'),
+  ]);
   try {
     const manifest = parseYaml(await readText(path.resolve(ctx.io.cwd, file), file), file) as { kind?: unknown; data?: unknown } | null;
     if (!manifest || manifest.kind !== 'ConfigMap' || (manifest.data !== undefined && (typeof manifest.data !== 'object' || manifest.data === null))) {
@@ -217,6 +294,7 @@ async function validateConfigMap(ctx: Ctx, file: string): Promise<number> {
 }
 
 async function readText(absolute: string, display: string): Promise<string> {
+  const [{ readFile }, { ConfigError }] = await Promise.all([import('node:fs/promises'), import('../errors.js')]);
   try {
     return await readFile(absolute, 'utf8');
   } catch (err) {
@@ -225,20 +303,49 @@ async function readText(absolute: string, display: string): Promise<string> {
   }
 }
 
-async function refresh(ctx: Ctx, dryRun: boolean, only: string[] | undefined): Promise<number> {
+/** Cluster names matched by the `--cluster` globs; a glob that matches nothing is a usage error naming it. */
+async function selectClusters(fleet: Fleet, globs: readonly string[]): Promise<{ only?: string[]; unmatched: string[] }> {
+  if (!globs.length) return { unmatched: [] };
+  const { default: picomatch } = await import('picomatch');
+  const names = fleet.clusters.map((c) => c.name);
+  const matchers = globs.map((g) => ({ glob: g, match: picomatch(g) }));
+  return {
+    only: names.filter((n) => matchers.some((m) => m.match(n))),
+    unmatched: matchers.filter((m) => !names.some((n) => m.match(n))).map((m) => m.glob),
+  };
+}
+
+async function refreshFleetCommand(ctx: Ctx, dryRun: boolean, globs: readonly string[]): Promise<number> {
   const fleet = await load(ctx);
   if (!fleet) return EXIT.invalid;
-  const unknown = (only ?? []).filter((n) => !fleet.clusters.some((c) => c.name === n));
-  if (unknown.length) {
-    ctx.io.stderr(`acr-fleet: --cluster: no cluster named ${unknown.join(', ')} in ${ctx.configArg}\n`);
+  const { only, unmatched } = await selectClusters(fleet, globs);
+  if (unmatched.length) {
+    ctx.io.stderr(`acr-fleet: --cluster ${unmatched.join(', ')}: matches no cluster in ${ctx.configArg}\n`);
     return EXIT.invalid;
   }
-  const redactor = envRedactor(ctx.io.env);
-  const log = createLogger({ format: ctx.json ? 'json' : 'text', write: (l) => ctx.io.stderr(`${l}\n`), redactor, level: ctx.level });
+  const [{ refreshFleet }, { createRunDeps }, { createLogger }, { credentialFromEnv }] = await Promise.all([
+    import('../fleet/run.js'),
+    import('./runtime.js'),
+    import('../log/logger.js'),
+    import('../cloud/credentials.js'),
+  ]);
+  const redactor = await envRedactor(ctx.io.env);
+  const tty = ctx.io.isTTY ?? {};
+  const total = only?.length ?? fleet.clusters.length;
+  // With --json, stderr carries JSON log lines only; otherwise progress, live on a terminal.
+  const progress = ctx.json ? undefined : new Progress((t) => ctx.io.stderr(redactor.redact(t)), tty.stderr ?? false, total, styleFor(tty.stderr ?? false, ctx.io.env));
+  const writeLog = (line: string) => (progress ? progress.line(line) : ctx.io.stderr(`${line}\n`));
+  const log = createLogger({ format: ctx.json ? 'json' : 'text', write: writeLog, redactor, level: ctx.level });
   const deps = createRunDeps({ fleet, credential: credentialFromEnv(ctx.io.env), log, redactor, allowFileKubeconfig: true });
-  if (!ctx.json) deps.onCluster = (r, done, total) => ctx.io.stderr(`${redactor.redact(progressLine(r, done, total))}\n`);
-  const report = await refreshFleet(fleet, deps, { dryRun, ...(only ? { only } : {}) });
-  const text = ctx.json ? JSON.stringify(report) : formatReport(report);
+  if (progress) deps.onCluster = (r) => progress.cluster(r);
+  progress?.start();
+  let report;
+  try {
+    report = await refreshFleet(fleet, deps, { dryRun, ...(only ? { only } : {}) });
+  } finally {
+    progress?.end();
+  }
+  const text = ctx.json ? JSON.stringify(report) : formatReport(report, styleFor(tty.stdout ?? false, ctx.io.env));
   ctx.io.stdout(`${redactor.redact(text)}\n`);
   return report.summary.failed > 0 ? EXIT.failed : EXIT.ok;
 }

@@ -87,9 +87,17 @@ export async function handler(event: Buffer | string | undefined, context: FcCon
       deleted: r.secrets.deleted,
       patched: r.serviceAccounts.patched,
       requests: r.requests,
+      retries: r.retries,
+      credentialExpiresAt: r.credentialExpiresAt,
       error: r.error,
     });
   const report = await refreshFleet(fleet, deps, { dryRun: payload.dryRun ?? false, ...(payload.clusters ? { only: payload.clusters } : {}) });
+  // A dry run's plan: one line per change, queryable in SLS like any other event.
+  for (const c of report.clusters) {
+    for (const e of c.plan ?? []) {
+      log.info('plan', { event: 'plan', cluster: c.name, action: e.action, kind: e.kind, namespace: e.namespace, name: e.name, reason: e.reason, expiresAt: e.expiresAt });
+    }
+  }
   log.info('refresh done', { event: 'summary', clusters: report.summary.clusters, ok: report.summary.ok, failed: report.summary.failed, durationMs: report.durationMs });
   // Round-trip through the redactor: the report is returned to FC, which may log it.
   return JSON.parse(redactor.redact(JSON.stringify(report))) as FleetReport;

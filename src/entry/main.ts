@@ -8,6 +8,7 @@ try {
     stderr: (t) => process.stderr.write(t),
     env: process.env,
     cwd: process.cwd(),
+    isTTY: { stdout: process.stdout.isTTY, stderr: process.stderr.isTTY },
   });
 } catch (err) {
   process.stderr.write(`acr-fleet: ${describeError(err)}\n`);

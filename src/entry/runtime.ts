@@ -10,6 +10,7 @@ import { AcrFleetError } from '../errors.js';
 import type { CredentialClient } from '../cloud/credentials.js';
 import { SdkOpenApiCaller } from '../cloud/openapi.js';
 import { connectCluster } from '../kube/client.js';
+import { credentialExpiry } from '../kube/credential.js';
 import { kubeConfigFromFile, kubeConfigFromText } from '../kube/kubeconfig.js';
 import type { ClusterPort } from '../kube/port.js';
 import type { Logger, Redactor } from '../log/logger.js';
@@ -40,21 +41,24 @@ export function createRunDeps(opts: RuntimeOptions): RunDeps {
   const broker = new TokenBroker({
     enterprise: redacting(new EnterpriseTokenSource(crFor), opts.redactor),
     personal: redacting(new PersonalTokenSource(crFor), opts.redactor),
-  });
+  }, opts.log);
   const connect = async (cluster: Cluster): Promise<ClusterPort> => {
     const ref = cluster.kubeconfig;
     if (ref.kind === 'file') {
       if (!opts.allowFileKubeconfig) {
         throw new AcrFleetError(`kubeconfig ${ref.display}: kubeconfig files are for local runs; the deployed function reads kubeconfigs from KMS ({ kmsSecret: NAME })`);
       }
-      return connectCluster(await kubeConfigFromFile(ref.path, ref.display), opts.fleet.kubernetes);
+      const kc = await kubeConfigFromFile(ref.path, ref.display);
+      return connectCluster(kc, opts.fleet.kubernetes, credentialExpiry(kc));
     }
     const source = ref.kind === 'kms' ? `kubeconfig kmsSecret ${ref.secretName}` : `kubeconfig ackClusterId ${ref.clusterId}`;
     const fetched = ref.kind === 'kms' ? kms.secretValue(ref.regionId, ref.secretName) : cs.temporaryKubeconfig(ref.regionId, ref.clusterId, ref.privateIpAddress);
     const text = await fetched.catch((err: unknown) => {
       throw new AcrFleetError(`${source}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     });
-    return connectCluster(kubeConfigFromText(text, source), opts.fleet.kubernetes);
+    const kc = kubeConfigFromText(text, source);
+    // An ACK kubeconfig is issued fresh for minutes each run: its expiry is no one's to act on.
+    return connectCluster(kc, opts.fleet.kubernetes, ref.kind === 'kms' ? credentialExpiry(kc) : undefined);
   };
   return { broker, connect, log: opts.log };
 }

@@ -1,4 +1,5 @@
 /** The refresh report: what `--json` prints and the FC handler returns. */
+import type { PlanEntry } from '../reconcile/explain.js';
 
 export interface ClusterReport {
   name: string;
@@ -18,10 +19,14 @@ export interface ClusterReport {
   /** Connections opened to the API server (TLS handshakes). */
   connections: number;
   durationMs: number;
+  /** When the kubeconfig's credential stops working (RFC 3339), when it tells: register the cluster again before. */
+  credentialExpiresAt?: string;
   /** First failure, naming the cluster and the cause. */
   error?: string;
   /** Every failure, when more than one namespace or object failed. */
   errors?: string[];
+  /** Dry run only: each change a refresh would make, with its reason. */
+  plan?: PlanEntry[];
 }
 
 export interface TokenReport {
@@ -29,6 +34,8 @@ export interface TokenReport {
   /** RFC 3339. */
   expiresAt: string;
   domains: string[];
+  /** Cloud API calls sent again (throttling, 5xx, network) to get this token. */
+  retries: number;
 }
 
 export interface FleetReport {

@@ -9,6 +9,7 @@ import { AcrFleetError, describeError, KubeError } from '../errors.js';
 import type { ClusterPort } from '../kube/port.js';
 import type { Logger } from '../log/logger.js';
 import { desiredPullSecrets, planCluster, type Plan, type PlanSettings, type SecretAction, type ServiceAccountPatch } from '../reconcile/plan.js';
+import { planEntries } from '../reconcile/explain.js';
 import type { Observed } from '../reconcile/state.js';
 import type { TokenBroker } from '../tokens/broker.js';
 import { emptyClusterReport, type ClusterReport, type FleetReport } from './report.js';
@@ -49,7 +50,12 @@ export async function refreshFleet(fleet: Fleet, deps: RunDeps, opts: RunOptions
       }),
     ),
   );
-  const tokens = (await deps.broker.fetched()).map((t) => ({ registry: t.registry, expiresAt: new Date(t.expiresAt).toISOString(), domains: t.domains }));
+  const tokens = (await deps.broker.fetched()).map((t) => ({
+    registry: t.registry,
+    expiresAt: new Date(t.expiresAt).toISOString(),
+    domains: t.domains,
+    retries: t.retries,
+  }));
   const failed = reports.filter((r) => r.status === 'failed').length;
   return {
     dryRun: opts.dryRun ?? false,
@@ -68,6 +74,7 @@ async function refreshCluster(cluster: Cluster, fleet: Fleet, registries: Readon
   try {
     port = await deps.connect(cluster);
     const connected = port;
+    checkCredentialExpiry(cluster.name, connected.credentialExpiresAt, report, deps.log, now());
     // The lists start at once; a migrated cluster's ConfigMap and the tokens are fetched meanwhile.
     const observing = observe(connected, secretNamesOf(cluster));
     // Awaited below; this only keeps a failure of the ConfigMap step from leaving it unhandled.
@@ -94,12 +101,29 @@ async function refreshCluster(cluster: Cluster, fleet: Fleet, registries: Readon
     port.close();
   }
   report.durationMs = Date.now() - started;
-  if (report.status === 'failed') deps.log.error(`cluster ${cluster.name}: ${report.error ?? 'failed'}`, { cluster: cluster.name });
+  // report.error already names the cluster.
+  if (report.status === 'failed') deps.log.error(report.error ?? `cluster ${cluster.name}: failed`, { cluster: cluster.name });
   else deps.log.debug(`cluster ${cluster.name}: ok`, { cluster: cluster.name, requests: report.requests });
   for (const c of report.conflicts) {
     deps.log.warn(`cluster ${cluster.name}: namespace ${c.namespace}: Secret ${c.name} exists and is not managed by acr-fleet; left alone`, { cluster: cluster.name });
   }
   return report;
+}
+
+/** Warn this long before a kubeconfig credential expires. */
+const CREDENTIAL_WARNING_MS = 30 * 24 * 3600 * 1000;
+
+/** Puts the credential's expiry in the report; warns within 30 days of it, errs once it passed. */
+function checkCredentialExpiry(cluster: string, expiresAt: number | undefined, report: ClusterReport, log: Logger, now: number): void {
+  if (expiresAt === undefined) return;
+  const iso = new Date(expiresAt).toISOString();
+  report.credentialExpiresAt = iso;
+  const left = expiresAt - now;
+  if (left > CREDENTIAL_WARNING_MS) return;
+  const daysLeft = Math.max(0, Math.floor(left / (24 * 3600 * 1000)));
+  const fields = { event: 'credential-expiry', cluster, expiresAt: iso, daysLeft };
+  if (left <= 0) log.error(`cluster ${cluster}: the kubeconfig credential expired at ${iso}; run \`acr-fleet register\` for this cluster again`, fields);
+  else log.warn(`cluster ${cluster}: the kubeconfig credential expires at ${iso} (${daysLeft} days left); run \`acr-fleet register\` for this cluster again before then`, fields);
 }
 
 /** A migrated cluster's settings and registries, read from its add-on ConfigMap as the add-on would. */
@@ -116,26 +140,37 @@ async function fromConfigMap(cluster: Cluster, port: ClusterPort): Promise<{ set
   return { settings: { ...cluster, ...parsed.settings }, registries: parsed.registries };
 }
 
-/** The Secret names a cluster's identity may see: the one it writes. */
+/**
+ * The Secret names a cluster's identity may see: the one it writes, then former names still being cleaned
+ * up (their owned Secrets are not wanted, so the planner deletes them). One list per name.
+ */
 function secretNamesOf(cluster: Cluster): string[] {
-  return [cluster.secretName];
+  return [cluster.secretName, ...(cluster.previousSecretNames ?? [])];
 }
 
 /**
  * The cluster-wide lists a plan is computed from. Secrets are listed by name (one list per name), the
  * only way an identity whose RBAC names its Secrets can list them; a label list would be refused.
+ * A former name (all but the first) that the rules no longer grant (403) has nothing left under it:
+ * `register` drops a name from the rules only once none of its Secrets remain.
  */
 export async function observe(port: ClusterPort, secretNames: readonly string[]): Promise<Observed> {
+  const listNamed = (name: string, former: boolean) =>
+    port.listSecrets({ name }).catch((err: unknown) => {
+      if (former && err instanceof KubeError && err.status === 403) return [];
+      throw err;
+    });
   const [namespaces, secrets, serviceAccounts] = await Promise.all([
     port.listNamespaces(),
-    Promise.all(secretNames.map((name) => port.listSecrets({ name }))).then((lists) => lists.flat()),
+    Promise.all(secretNames.map((name, i) => listNamed(name, i > 0))).then((lists) => lists.flat()),
     port.listServiceAccounts(),
   ]);
   return { namespaces, secrets, serviceAccounts };
 }
 
-/** Dry run: the report says what would change. */
+/** Dry run: the report says what would change, and why. */
 function countPlan(plan: Plan, report: ClusterReport): void {
+  report.plan = planEntries(plan);
   for (const a of plan.secrets) report.secrets[a.op === 'create' ? 'created' : a.op === 'update' ? 'updated' : 'deleted']++;
   report.secrets.unchanged = plan.unchangedSecrets;
   report.serviceAccounts = { patched: plan.serviceAccounts.length, unchanged: plan.unchangedServiceAccounts };
@@ -148,36 +183,44 @@ async function apply(plan: Plan, port: ClusterPort, report: ClusterReport, write
   await applyChanges(plan, port, report, writeConcurrency);
 }
 
-/** Applies Secret actions, then the ServiceAccount patches of namespaces whose Secret step succeeded. */
+/**
+ * Applies a plan in the order that never leaves a reference to a missing Secret: creates and updates,
+ * then the ServiceAccount patches of namespaces whose Secret is in place, then the deletes of Secrets no
+ * longer referenced. A namespace whose Secret write or patch failed keeps its old Secret for the next run.
+ */
 export async function applyChanges(plan: Pick<Plan, 'secrets' | 'serviceAccounts'>, port: ClusterPort, report: ClusterReport, writeConcurrency: number): Promise<void> {
-  const blocked = new Set<string>();
+  const held = new Set<string>();
   const limit = pLimit(writeConcurrency);
-  await Promise.all(
-    plan.secrets.map((action) =>
-      limit(async () => {
-        try {
-          // A Secret that turned out to be someone else's blocks the references of its namespace.
-          if (!(await applySecret(action, port, report))) blocked.add(namespaceOf(action));
-        } catch (err) {
-          blocked.add(namespaceOf(action));
-          fail(report, describeError(err));
-        }
-      }),
-    ),
-  );
-  await Promise.all(
-    plan.serviceAccounts
-      .filter((p) => !blocked.has(p.namespace))
-      .map((patch) =>
+  const each = <T>(items: readonly T[], namespace: (item: T) => string, run: (item: T) => Promise<boolean>) =>
+    Promise.all(
+      items.map((item) =>
         limit(async () => {
           try {
-            if (await applyServiceAccount(patch, port)) report.serviceAccounts.patched++;
-            else report.serviceAccounts.unchanged++;
+            if (!(await run(item))) held.add(namespace(item));
           } catch (err) {
+            held.add(namespace(item));
             fail(report, describeError(err));
           }
         }),
       ),
+    );
+  const writes = plan.secrets.filter((a) => a.op !== 'delete');
+  const deletes = plan.secrets.filter((a) => a.op === 'delete');
+  // A Secret that turned out to be someone else's holds its namespace too: no reference is added to it.
+  await each(writes, namespaceOf, (a) => applySecret(a, port, report));
+  await each(
+    plan.serviceAccounts.filter((p) => !held.has(p.namespace)),
+    (p) => p.namespace,
+    async (patch) => {
+      if (await applyServiceAccount(patch, port)) report.serviceAccounts.patched++;
+      else report.serviceAccounts.unchanged++;
+      return true;
+    },
+  );
+  await each(
+    deletes.filter((a) => !held.has(namespaceOf(a))),
+    namespaceOf,
+    (a) => applySecret(a, port, report),
   );
 }
 

@@ -31,11 +31,6 @@ export type OwnedObject =
 
 export type ApplyResult = 'created' | 'updated' | 'unchanged' | 'not ours: left alone';
 
-/** Reads a multi-document manifest of acr-fleet's RBAC objects. */
-export async function readManifest(url: URL): Promise<OwnedObject[]> {
-  return yaml.loadAll(await readFile(url, 'utf8')).filter(Boolean) as OwnedObject[];
-}
-
 /** One `kubectl auth can-i` question. */
 export interface AccessCheck {
   verb: string;
@@ -207,6 +202,33 @@ export async function accessReview(kc: KubeConfig, checks: readonly AccessCheck[
   );
 }
 
+/**
+ * A real request sent as the identity under test. Each is shaped to reveal nothing secret even if it is
+ * wrongly allowed: lists ask for at most one item, a get asks for a Secret that should not exist.
+ */
+export type SecretProbe = { list: { fieldSelector?: string; labelSelector?: string } } | { get: { namespace: string; name: string } };
+
+/**
+ * Sends each probe as the identity of `kc`: true when the API server authorized it (a get answered 404
+ * was authorized too), false when it answered 403. Any other failure throws.
+ */
+export async function probeSecrets(kc: KubeConfig, probes: readonly SecretProbe[]): Promise<boolean[]> {
+  const core = kc.makeApiClient(CoreV1Api);
+  return Promise.all(
+    probes.map(async (p) => {
+      try {
+        if ('list' in p) await call('list secrets', () => core.listSecretForAllNamespaces({ ...p.list, limit: 1 }));
+        else await call(`get secret ${p.get.namespace}/${p.get.name}`, () => core.readNamespacedSecret(p.get));
+        return true;
+      } catch (err) {
+        if (err instanceof KubeError && err.status === 403) return false;
+        if (err instanceof KubeError && err.status === 404 && 'get' in p) return true;
+        throw err;
+      }
+    }),
+  );
+}
+
 /** `clusterrole acr-fleet`, `serviceaccount kube-system/acr-fleet`. */
 export function describeObject(o: OwnedObject): string {
   const ns = o.metadata?.namespace ? `${o.metadata.namespace}/` : '';
@@ -216,8 +238,18 @@ export function describeObject(o: OwnedObject): string {
 /** Compares what acr-fleet sets: labels, rules, roleRef, subjects. */
 function sameContent(current: object, desired: object): boolean {
   type Shape = { metadata?: { labels?: Record<string, string> }; rules?: unknown; roleRef?: unknown; subjects?: unknown };
-  const pick = (o: Shape) => JSON.stringify({ labels: o.metadata?.labels ?? {}, rules: o.rules ?? null, roleRef: o.roleRef ?? null, subjects: o.subjects ?? null });
+  const pick = (o: Shape) => canonical({ labels: o.metadata?.labels ?? {}, rules: o.rules ?? null, roleRef: o.roleRef ?? null, subjects: o.subjects ?? null });
   return pick(current as Shape) === pick(desired as Shape);
+}
+
+/** JSON with object keys sorted and undefined fields dropped: the server and the client order fields their own way. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => a.localeCompare(b));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v ?? null);
 }
 
 /** Runs one client-node call, turning its failure into a KubeError that names `what`. */

@@ -148,6 +148,7 @@ export class KubeClusterClient implements ClusterPort {
     });
   }
 
+  /** The RBAC grants `get` on Secrets by name (resourceNames): acr-fleet's own names only. */
   private getSecret(namespace: string, name: string): Promise<SecretBody | undefined> {
     return orUndefinedOn404(this.http.request<SecretBody>({ method: 'GET', path: path(namespace, 'secrets', name), what: `get secret ${namespace}/${name}` }));
   }

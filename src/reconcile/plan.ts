@@ -11,12 +11,23 @@
 import type { Cluster } from '../config/resolve.js';
 import type { RegistryToken } from '../tokens/source.js';
 import { desiredSecret, secretTemplate } from './dockerconfig.js';
-import { EXPIRES_AT_ANNOTATION, INPUTS_HASH_ANNOTATION, type DesiredSecret, type Observed, type ObservedServiceAccount } from './state.js';
+import { EXPIRES_AT_ANNOTATION, INPUTS_HASH_ANNOTATION, REGISTRIES_ANNOTATION, type DesiredSecret, type Observed, type ObservedServiceAccount } from './state.js';
 
+/** Registries a Secret gains and loses, from its `acr-fleet.io/registries` annotation to the new one. */
+export interface RegistriesDiff {
+  added: string[];
+  removed: string[];
+}
+
+/**
+ * What to do with one Secret, and why. The reasons are plain data (never a credential) so a dry run
+ * can show them: an update says which registries changed or when the token it holds expires.
+ */
 export type SecretAction =
-  | { op: 'create'; secret: DesiredSecret }
-  | { op: 'update'; secret: DesiredSecret; resourceVersion: string; reason: 'inputs changed' | 'expiring' }
-  | { op: 'delete'; namespace: string; name: string; resourceVersion: string };
+  | { op: 'create'; secret: DesiredSecret; reason: 'missing' }
+  | { op: 'update'; secret: DesiredSecret; resourceVersion: string; reason: 'inputs changed'; registries: RegistriesDiff }
+  | { op: 'update'; secret: DesiredSecret; resourceVersion: string; reason: 'expiring'; expiresAt: string | undefined; expiresInMs: number }
+  | { op: 'delete'; namespace: string; name: string; resourceVersion: string; reason: 'not watched' | 'name changed' | 'removal' };
 
 /**
  * A ServiceAccount whose imagePullSecrets must become `imagePullSecrets`; `add` and `remove` are the
@@ -82,7 +93,8 @@ export function planCluster(settings: PlanSettings, tokens: readonly RegistryTok
     if (wanted) {
       current.set(s.namespace, s);
     } else {
-      secrets.push({ op: 'delete', namespace: s.namespace, name: s.name, resourceVersion: s.resourceVersion });
+      const reason = s.name === settings.secretName ? 'not watched' : 'name changed';
+      secrets.push({ op: 'delete', namespace: s.namespace, name: s.name, resourceVersion: s.resourceVersion, reason });
       pruned.set(s.namespace, (pruned.get(s.namespace) ?? new Set()).add(s.name));
     }
   }
@@ -92,11 +104,13 @@ export function planCluster(settings: PlanSettings, tokens: readonly RegistryTok
     const secret = desiredSecret(template, ns, settings.secretName);
     const existing = current.get(ns);
     if (!existing) {
-      secrets.push({ op: 'create', secret });
+      secrets.push({ op: 'create', secret, reason: 'missing' });
     } else if (existing.annotations[INPUTS_HASH_ANNOTATION] !== template.inputsHash) {
-      secrets.push({ op: 'update', secret, resourceVersion: existing.resourceVersion, reason: 'inputs changed' });
+      const registries = registriesDiff(existing.annotations[REGISTRIES_ANNOTATION], secret.annotations[REGISTRIES_ANNOTATION]);
+      secrets.push({ op: 'update', secret, resourceVersion: existing.resourceVersion, reason: 'inputs changed', registries });
     } else if (expiresWithin(existing.annotations[EXPIRES_AT_ANNOTATION], now, settings.expiringThresholdMs)) {
-      secrets.push({ op: 'update', secret, resourceVersion: existing.resourceVersion, reason: 'expiring' });
+      const expiresAt = existing.annotations[EXPIRES_AT_ANNOTATION];
+      secrets.push({ op: 'update', secret, resourceVersion: existing.resourceVersion, reason: 'expiring', expiresAt, expiresInMs: (expiresAt ? Date.parse(expiresAt) : NaN) - now });
     } else {
       unchangedSecrets++;
     }
@@ -131,7 +145,7 @@ export function planRemoval(observed: Observed): Pick<Plan, 'secrets' | 'service
   const mine = observed.secrets.filter((s) => s.owned);
   const owned = new Map<string, Set<string>>();
   for (const s of mine) owned.set(s.namespace, (owned.get(s.namespace) ?? new Set()).add(s.name));
-  const secrets: SecretAction[] = mine.map((s) => ({ op: 'delete', namespace: s.namespace, name: s.name, resourceVersion: s.resourceVersion }));
+  const secrets: SecretAction[] = mine.map((s) => ({ op: 'delete', namespace: s.namespace, name: s.name, resourceVersion: s.resourceVersion, reason: 'removal' }));
   const serviceAccounts: ServiceAccountPatch[] = [];
   for (const sa of observed.serviceAccounts) {
     const remove = owned.get(sa.namespace);
@@ -143,13 +157,22 @@ export function planRemoval(observed: Observed): Pick<Plan, 'secrets' | 'service
 
 /**
  * The imagePullSecrets a ServiceAccount should have: its own entries, in order, minus references to
- * pruned Secrets, plus `add` at the end when missing. Undefined when nothing changes.
+ * pruned Secrets, then `add` exactly once, last (an entry of that name elsewhere, or twice, is moved there).
+ * Undefined when nothing changes.
  */
 export function desiredPullSecrets(sa: Pick<ObservedServiceAccount, 'imagePullSecrets'>, add: string | undefined, remove?: ReadonlySet<string>): string[] | undefined {
-  const kept = remove ? sa.imagePullSecrets.filter((n) => !remove.has(n)) : [...sa.imagePullSecrets];
-  if (add !== undefined && !kept.includes(add)) kept.push(add);
+  const kept = sa.imagePullSecrets.filter((n) => n !== add && !remove?.has(n));
+  if (add !== undefined) kept.push(add);
   const same = kept.length === sa.imagePullSecrets.length && kept.every((n, i) => n === sa.imagePullSecrets[i]);
   return same ? undefined : kept;
+}
+
+/** Registries named in the new annotation and not the old one, and the reverse; comma-separated lists. */
+export function registriesDiff(before: string | undefined, after: string | undefined): RegistriesDiff {
+  const split = (v: string | undefined) => new Set((v ?? '').split(',').filter(Boolean));
+  const was = split(before);
+  const now = split(after);
+  return { added: [...now].filter((r) => !was.has(r)), removed: [...was].filter((r) => !now.has(r)) };
 }
 
 function selects(selection: PlanSettings['serviceAccounts'], name: string): boolean {

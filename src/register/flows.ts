@@ -5,39 +5,21 @@
  */
 import { readFile } from 'node:fs/promises';
 import { removeCluster, upsertCluster, writeFleet } from '../config/edit.js';
-import { loadFleet } from '../config/load.js';
-import type { Fleet } from '../config/resolve.js';
+import { loadFleet, parseFleet } from '../config/load.js';
+import type { Cluster, Fleet } from '../config/resolve.js';
 import type { CredentialClient } from '../cloud/credentials.js';
 import { KmsWriter } from '../cloud/kms.js';
 import { SdkOpenApiCaller } from '../cloud/openapi.js';
 import { AcrFleetError, describeError } from '../errors.js';
 import { emptyClusterReport } from '../fleet/report.js';
 import { applyChanges } from '../fleet/run.js';
-import { accessReview, ClusterAdmin, describeObject, readManifest, type AccessCheck } from '../kube/admin.js';
+import { ClusterAdmin, describeObject, type OwnedObject } from '../kube/admin.js';
 import { connectCluster } from '../kube/client.js';
 import { kubeConfigFromFile, kubeConfigFromText } from '../kube/kubeconfig.js';
+import { configMapObjects, IDENTITY, rbacObjects, rbacSettingsOf } from '../policy/rbac.js';
 import { planRemoval } from '../reconcile/plan.js';
 import { OWNED_SELECTOR } from '../reconcile/state.js';
-
-const RBAC = new URL('../../infra/kubernetes/acr-fleet-rbac.yaml', import.meta.url);
-const CONFIGMAP_RBAC = new URL('../../infra/kubernetes/acr-fleet-configmap-rbac.yaml', import.meta.url);
-const SA = { namespace: 'kube-system', name: 'acr-fleet' };
-
-/** What a refresh does, as API permission checks (the ClusterRole's rules, verb by verb). */
-const NEEDED: AccessCheck[] = [
-  { verb: 'list', resource: 'namespaces' },
-  ...['list', 'create', 'update', 'delete'].map((verb) => ({ verb, resource: 'secrets', ...(verb === 'list' ? {} : { namespace: 'default' }) })),
-  { verb: 'list', resource: 'serviceaccounts' },
-  { verb: 'get', resource: 'serviceaccounts', namespace: 'default' },
-  { verb: 'patch', resource: 'serviceaccounts', namespace: 'default' },
-];
-const CONFIGMAP_NEEDED: AccessCheck = { verb: 'get', resource: 'configmaps', namespace: 'kube-system', name: 'acr-configuration' };
-/** Rights acr-fleet must not have; if it does, register warns (someone bound more to its identity). */
-const EXCESS: AccessCheck[] = [
-  { verb: 'get', resource: 'secrets', namespace: 'kube-system' },
-  { verb: 'delete', resource: 'namespaces' },
-  { verb: 'create', resource: 'clusterrolebindings' },
-];
+import { verifyIdentity } from './verify.js';
 
 export interface FlowContext {
   /** fleet.yaml as shown to the user, and its absolute path. */
@@ -58,42 +40,73 @@ export interface RegisterOptions {
   tokenSeconds?: number;
 }
 
-/** Registers a cluster. Throws an error naming the failed step. */
+/**
+ * Registers a cluster, or re-registers it after its settings changed: the RBAC is rendered from the
+ * cluster's settings as fleet.yaml will hold them. Owned Secrets under a former secretName keep their name
+ * in the rules and in `previousSecretNames` until a refresh has deleted them and register runs again.
+ * Throws an error naming the failed step.
+ */
 export async function register(ctx: FlowContext, opts: RegisterOptions): Promise<void> {
   const fleet = await loadFleet({ file: ctx.configDisplay, path: ctx.configPath, env: ctx.env });
+  const text = await readFile(ctx.configPath, 'utf8');
   const region = requireRegion(fleet);
-  const secretName = opts.kmsSecret ?? `acr-fleet/${opts.cluster}`;
+  const kmsName = opts.kmsSecret ?? `acr-fleet/${opts.cluster}`;
+  const entry = { name: opts.cluster, kmsSecret: kmsName, ...(opts.configmap ? { settings: 'configmap' as const } : {}) };
   const step = stepper(ctx, opts.cluster);
 
   const adminKc = await step('admin kubeconfig', async () => kubeConfigFromFile(opts.adminKubeconfig, opts.adminKubeconfig), () => 'loaded (used in memory only)');
+  const cluster = clusterIn(upsertCluster(text, entry), ctx, opts.cluster);
+  const retiring = await step(
+    'secret names',
+    async () => {
+      // The admin lists by label: every Secret acr-fleet owns here, whatever its name; and the
+      // ServiceAccounts still pointing at one, which the refresh may have to clean.
+      const port = await connectCluster(adminKc, fleet.kubernetes);
+      const [owned, accounts] = await Promise.all([port.listSecrets({ labelSelector: OWNED_SELECTOR }), port.listServiceAccounts()]).finally(() => port.close());
+      const former = owned.filter((x) => x.name !== cluster.secretName);
+      const ours = new Set([cluster.secretName, ...owned.map((x) => x.name)]);
+      const referencing = accounts.filter((sa) => sa.imagePullSecrets.some((n) => ours.has(n))).map((sa) => sa.name);
+      return { names: [...new Set(former.map((x) => x.name))].sort(), count: former.length, referencing };
+    },
+    (r) =>
+      r.names.length
+        ? `${cluster.secretName}, and ${r.names.join(', ')} until the next refresh has deleted its ${r.count} Secret(s); then run register again`
+        : cluster.secretName,
+  );
+  const settings = rbacSettingsOf({ ...cluster, previousSecretNames: retiring.names }, retiring.referencing);
+  if (settings.retiringServiceAccounts.length) {
+    ctx.progress(`${opts.cluster}: serviceaccounts: also ${settings.retiringServiceAccounts.join(', ')} until the next refresh has removed their references to acr-fleet's Secret; then run register again`);
+  }
   const admin = new ClusterAdmin(adminKc);
-  const objects = [...(await readManifest(RBAC)), ...(opts.configmap ? await readManifest(CONFIGMAP_RBAC) : [])];
-  for (const obj of objects) await step(describeObject(obj), () => admin.apply(obj), (r) => r);
+  for (const obj of rbacObjects(settings) as OwnedObject[]) await step(describeObject(obj), () => admin.apply(obj), (r) => r);
+  if (!settings.configmap) {
+    // A cluster that no longer reads the add-on ConfigMap loses the right to.
+    for (const obj of configMapObjects() as OwnedObject[]) if ((await admin.remove(obj)) === 'deleted') ctx.progress(`${opts.cluster}: ${describeObject(obj)}: deleted`);
+  }
 
   const seconds = opts.tokenSeconds ?? 365 * 24 * 3600;
-  const token = await step(`token for serviceaccount ${SA.namespace}/${SA.name}`, () => admin.mintToken(SA.namespace, SA.name, seconds), () => `minted (valid ${Math.round(seconds / 3600)}h)`);
+  const token = await step(`token for serviceaccount ${IDENTITY.namespace}/${IDENTITY.name}`, () => admin.mintToken(IDENTITY.namespace, IDENTITY.name, seconds), () => `minted (valid ${Math.round(seconds / 3600)}h)`);
   const kubeconfig = await admin.kubeconfigFor(token, opts.cluster);
 
-  await step('verify', async () => {
-    const identity = kubeConfigFromText(kubeconfig, 'acr-fleet kubeconfig');
-    const results = await accessReview(identity, [...NEEDED, ...(opts.configmap ? [CONFIGMAP_NEEDED] : []), ...EXCESS]);
-    const denied = results.filter((r) => !r.allowed && !EXCESS.includes(r.check)).map((r) => show(r.check));
-    if (denied.length) {
-      throw new AcrFleetError(`the acr-fleet identity may not ${denied.join(', ')}: an object of that name exists without the acr-fleet label, or the cluster restricts it; grant infra/kubernetes/acr-fleet-rbac.yaml`);
-    }
-    // Then a real request: proves the server address, CA and token work together.
-    const port = await connectCluster(identity, fleet.kubernetes);
-    await port.listNamespaces().finally(() => port.close());
-    return results.filter((r) => r.allowed && EXCESS.includes(r.check)).map((r) => show(r.check));
-  }, (excess) => (excess.length ? `can do its job; warning: it may also ${excess.join(', ')}` : 'can do exactly its job'));
+  await step('verify', () => verifyIdentity(kubeConfigFromText(kubeconfig, 'acr-fleet kubeconfig'), settings, fleet.kubernetes), (excess) =>
+    excess.length ? `can do its job; warning: it may also ${excess.join(', ')}` : 'can do exactly its job',
+  );
 
   const kms = new KmsWriter(new SdkOpenApiCaller({ endpoints: fleet.endpoints, credential: ctx.credential }));
-  await step(`kms secret ${secretName}`, () => kms.store(region, secretName, kubeconfig, `acr-fleet kubeconfig for cluster ${opts.cluster}`), (r) => r);
+  await step(`kms secret ${kmsName}`, () => kms.store(region, kmsName, kubeconfig, `acr-fleet kubeconfig for cluster ${opts.cluster}`), (r) => r);
 
   await step(ctx.configDisplay, async () => {
-    const text = await readFile(ctx.configPath, 'utf8');
-    await writeFleet(ctx.configPath, ctx.configDisplay, upsertCluster(text, { name: opts.cluster, kmsSecret: secretName, ...(opts.configmap ? { settings: 'configmap' as const } : {}) }), ctx.env);
-  }, () => `cluster ${opts.cluster} uses kubeconfig { kmsSecret: ${secretName} }`);
+    // Re-read: the file may have changed while the cluster was being set up.
+    const current = await readFile(ctx.configPath, 'utf8');
+    await writeFleet(ctx.configPath, ctx.configDisplay, upsertCluster(current, { ...entry, previousSecretNames: retiring.names }), ctx.env);
+  }, () => `cluster ${opts.cluster} uses kubeconfig { kmsSecret: ${kmsName} }${retiring.names.length ? `, previousSecretNames: [${retiring.names.join(', ')}]` : ''}`);
+}
+
+/** The cluster as resolved from fleet.yaml text. */
+function clusterIn(text: string, ctx: FlowContext, name: string): Cluster {
+  const cluster = parseFleet(text, { file: ctx.configDisplay, path: ctx.configPath, env: ctx.env }).clusters.find((c) => c.name === name);
+  if (!cluster) throw new AcrFleetError(`${ctx.configDisplay}: no cluster ${name}`);
+  return cluster;
 }
 
 export interface DeregisterOptions {
@@ -126,7 +139,8 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
   }, (r) => `${r.secrets.deleted} Secret(s) deleted, ${r.serviceAccounts.patched} ServiceAccount(s) cleaned`);
 
   const admin = new ClusterAdmin(adminKc);
-  const objects = [...(await readManifest(RBAC)), ...(await readManifest(CONFIGMAP_RBAC))].reverse();
+  // Only kinds and names matter for removal: every object any settings install.
+  const objects = rbacObjects({ secretNames: [], serviceAccounts: '*', retiringServiceAccounts: [], configmap: true }).reverse() as OwnedObject[];
   for (const obj of objects) await step(describeObject(obj), () => admin.remove(obj), (r) => r);
 
   const kms = new KmsWriter(new SdkOpenApiCaller({ endpoints: fleet.endpoints, credential: ctx.credential }));
@@ -156,8 +170,4 @@ function stepper(ctx: FlowContext, cluster: string) {
     ctx.progress(`${cluster}: ${name}: ${outcome(result)}`);
     return result;
   };
-}
-
-function show(c: AccessCheck): string {
-  return `${c.verb} ${c.resource}${c.name ? ` ${c.name}` : ''}${c.namespace ? ` in ${c.namespace}` : ''}`;
 }

@@ -425,6 +425,66 @@ test('RBAC denies with the real messages and allows exactly what a Role grants',
   t.is((await failure(alice.listNamespacedSecret({ namespace: 'default' }))).code, 403, 'a RoleBinding grants only its namespace');
 });
 
+test('resourceNames match named requests, and a list or watch only through a metadata.name field selector', async (t) => {
+  const { emu } = await start(t, { tls: false });
+  emu.addToken('t', { name: 'fleet' });
+  emu.seed('namespaces', { metadata: { name: 'other' } });
+  for (const [namespace, name] of [['demo', 'pull'], ['demo', 'other'], ['other', 'pull']]) emu.seed('secrets', { metadata: { namespace, name } });
+  emu.seed('clusterroles', {
+    metadata: { name: 'named' },
+    rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: ['pull'], verbs: ['get', 'list', 'watch', 'update', 'patch', 'delete', 'create', 'deletecollection'] }],
+  });
+  emu.seed('clusterrolebindings', { metadata: { name: 'named' }, subjects: [{ kind: 'User', name: 'fleet' }], roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'named' } });
+  const body = JSON.stringify({ metadata: { name: 'pull', namespace: 'demo' } });
+  const cases: [string, string, string, number][] = [
+    ['GET', '/api/v1/secrets?fieldSelector=metadata.name%3Dpull', 'a list by name', 200],
+    ['GET', '/api/v1/secrets?fieldSelector=metadata.name%3D%3Dpull', '== is an exact match too', 200],
+    ['GET', '/api/v1/secrets?fieldSelector=metadata.namespace%3Ddemo,metadata.name%3Dpull', 'other terms may come along', 200],
+    ['GET', '/api/v1/namespaces/demo/secrets?fieldSelector=metadata.name%3Dpull', 'a namespaced list by name', 200],
+    ['GET', '/api/v1/secrets?fieldSelector=metadata.name%3Dpull&labelSelector=app%3Dx', 'a label selector besides the name', 200],
+    ['GET', '/api/v1/secrets', 'a list of all Secrets', 403],
+    ['GET', '/api/v1/secrets?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dacr-fleet', 'a list by label', 403],
+    ['GET', '/api/v1/secrets?fieldSelector=metadata.name%3Dother', 'a list by another name', 403],
+    ['GET', '/api/v1/secrets?fieldSelector=metadata.name!%3Dother', '!= is no exact match', 403],
+    ['GET', '/api/v1/secrets?fieldSelector=metadata.name%3Dpull&labelSelector=a%20in', 'a bad label selector leaves the list unnamed', 403],
+    ['GET', '/api/v1/secrets?fieldSelector=metadata.name%3Dpull&limit=ten', 'a bad limit leaves the list unnamed', 403],
+    ['GET', '/api/v1/namespaces/demo/secrets?watch=true&fieldSelector=metadata.name%3Dpull', 'a watch by name is authorized (then 405: watch is not emulated)', 405],
+    ['GET', '/api/v1/namespaces/demo/secrets?watch=true', 'a watch without the name', 403],
+    ['GET', '/api/v1/namespaces/demo/secrets/pull', 'get by name', 200],
+    ['GET', '/api/v1/namespaces/demo/secrets/other', 'get of another Secret', 403],
+    ['PATCH', '/api/v1/namespaces/demo/secrets/other', 'patch of another Secret', 403],
+    ['PUT', '/api/v1/namespaces/demo/secrets/pull', 'update by name', 200],
+    ['DELETE', '/api/v1/namespaces/other/secrets/pull', 'delete by name', 200],
+    ['DELETE', '/api/v1/namespaces/demo/secrets?fieldSelector=metadata.name%3Dpull', 'deletecollection has no name, whatever the selector', 403],
+    ['POST', '/api/v1/namespaces/demo/secrets', 'create has no name, so resourceNames never allow it', 403],
+  ];
+  for (const [method, url, what, status] of cases) {
+    const res = await fetch(`${emu.url}${url}`, {
+      method,
+      headers: { authorization: 'Bearer t', 'content-type': method === 'PATCH' ? 'application/merge-patch+json' : 'application/json' },
+      ...(['PUT', 'POST', 'PATCH'].includes(method) ? { body: method === 'PATCH' ? '{}' : body } : {}),
+    });
+    t.is(res.status, status, `${method} ${url}: ${what}`);
+  }
+  const create = await (await fetch(`${emu.url}/api/v1/namespaces/demo/secrets`, { method: 'POST', headers: { authorization: 'Bearer t', 'content-type': 'application/json' }, body })).json();
+  t.is((create as { message: string }).message, 'secrets is forbidden: User "fleet" cannot create resource "secrets" in API group "" in the namespace "demo"');
+  const list = await (await fetch(`${emu.url}/api/v1/secrets?fieldSelector=metadata.name%3Dpull`, { headers: { authorization: 'Bearer t' } })).json();
+  t.deepEqual((list as { items: { metadata: { namespace: string } }[] }).items.map((i) => i.metadata.namespace), ['demo'], 'other was deleted above');
+
+  const review = async (verb: string, name?: string) => {
+    const res = await fetch(`${emu.url}/apis/authorization.k8s.io/v1/selfsubjectaccessreviews`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer t', 'content-type': 'application/json' },
+      body: JSON.stringify({ apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { verb, resource: 'secrets', ...(name ? { name } : {}) } } }),
+    });
+    return ((await res.json()) as { status: { allowed: boolean } }).status.allowed;
+  };
+  t.true(await review('list', 'pull'), 'an access review names the list as the field selector would');
+  t.false(await review('list'));
+  t.true(await review('create', 'pull'), 'a review may name a create, as the real one passes the name through');
+  t.false(await review('create'), 'a real create carries no name');
+});
+
 test('a binding to a missing role adds the RBAC resolution error to the 403', async (t) => {
   const { emu } = await start(t);
   emu.addToken('bob-token', { name: 'bob' });
@@ -518,6 +578,49 @@ test('injected faults fail, reset or delay the next matching requests, and every
   );
   emu.resetRequests();
   t.deepEqual(emu.requests, []);
+});
+
+test('a reset after the request was served stores the write but never answers', async (t) => {
+  const { emu, core } = await start(t);
+  emu.injectFault({ method: 'POST', path: /\/configmaps$/, status: 0, after: true });
+  const reset = await t.throwsAsync(core.createNamespacedConfigMap({ namespace: 'demo', body: { metadata: { name: 'kept' }, data: { a: '1' } } }), { any: true });
+  t.is((reset as { code?: string }).code, 'ECONNRESET');
+  t.deepEqual(emu.get('configmaps', 'demo', 'kept')?.data, { a: '1' }, 'the write took effect');
+  t.deepEqual(
+    emu.requests.map((r) => `${r.method} ${r.path} ${r.status}`),
+    ['POST /api/v1/namespaces/demo/configmaps 0'],
+  );
+});
+
+test('a share of matching requests fails, spread evenly; the others are served', async (t) => {
+  const { emu, core } = await start(t);
+  emu.injectFault({ method: ['POST', 'PUT'], path: /\/configmaps/, status: 503, share: 0.3, times: 100 });
+  const outcomes: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    outcomes.push(await core.createNamespacedConfigMap({ namespace: 'demo', body: { metadata: { name: `c${i}` } } }).then(() => 201, (e: { code: number }) => e.code));
+  }
+  t.deepEqual(outcomes, [201, 201, 201, 503, 201, 201, 503, 201, 201, 503]);
+  t.is((await core.listNamespacedConfigMap({ namespace: 'demo' })).items.length, 7, 'GETs do not match the rule');
+});
+
+test('a hung request never answers until the client gives up', async (t) => {
+  const { emu } = await start(t, { tls: false });
+  emu.injectFault({ path: /^\/api\/v1\/namespaces$/, hang: true });
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 200);
+  const started = Date.now();
+  const aborted = await fetch(`${emu.url}/api/v1/namespaces`, { signal: controller.signal, headers: { authorization: `Bearer ${ADMIN}` } }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.is((aborted as { name?: string } | undefined)?.name, 'AbortError');
+  t.true(Date.now() - started >= 190);
+  const next = await fetch(`${emu.url}/api/v1/namespaces`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  t.is(next.status, 200, 'the next request is served');
+  t.deepEqual(
+    emu.requests.map((r) => `${r.method} ${r.path} ${r.status}`),
+    ['GET /api/v1/namespaces 0', 'GET /api/v1/namespaces 200'],
+  );
 });
 
 test('a fresh emulator holds the system namespaces and bootstrap RBAC, and serves discovery', async (t) => {

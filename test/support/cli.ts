@@ -10,7 +10,8 @@ export interface CliResult {
 /** Every byte any CLI run printed in this test process, for the "no secret is ever printed" checks. */
 export const printed: string[] = [];
 
-export async function cli(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<CliResult> {
+/** `tty` says which streams the CLI should believe are terminals (default: neither, as in a pipe). */
+export async function cli(args: string[], opts: { cwd: string; env?: Record<string, string>; tty?: { stdout?: boolean; stderr?: boolean } }): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const code = await runCli(args, {
@@ -18,6 +19,7 @@ export async function cli(args: string[], opts: { cwd: string; env?: Record<stri
     stderr: (t) => void (stderr += t),
     env: { ...opts.env },
     cwd: opts.cwd,
+    ...(opts.tty ? { isTTY: opts.tty } : {}),
   });
   printed.push(stdout, stderr);
   return { code, stdout, stderr };

@@ -1,7 +1,7 @@
 /**
  * A complete local fleet: one Alibaba Cloud emulator (EE instance in cn-beijing, Personal Edition in
- * cn-hangzhou) and three Kubernetes emulators, each granting acr-fleet only the RBAC of
- * infra/kubernetes/acr-fleet-rbac.yaml. Writes kubeconfigs and a fleet.yaml into a fresh folder.
+ * cn-hangzhou) and three Kubernetes emulators, each granting acr-fleet only the RBAC `register` renders
+ * from that cluster's settings (src/policy/rbac.ts). Writes kubeconfigs and a fleet.yaml into a fresh folder.
  * Used by the tests and by `npm start`.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -10,12 +10,13 @@ import path from 'node:path';
 import yaml from 'js-yaml';
 import { AlibabaEmulator, type Credentials } from '../emulators/alibaba/index.js';
 import { KubeEmulator, type KubeKind } from '../emulators/kube/index.js';
+import { parseFleet } from '../../src/config/load.js';
+import { rbacObjects, rbacSettingsOf } from '../../src/policy/rbac.js';
 
 export const ACCOUNT = '1234567890123456';
 export const EE_INSTANCE = 'cri-prod01';
 /** The identity acr-fleet authenticates as in every sandbox cluster. */
 export const FLEET_SA_USER = 'system:serviceaccount:kube-system:acr-fleet';
-const RBAC_MANIFEST = new URL('../../infra/kubernetes/acr-fleet-rbac.yaml', import.meta.url);
 
 export interface SandboxCluster {
   name: string;
@@ -41,6 +42,8 @@ export interface Sandbox {
   kubeconfigsToKms(): Promise<void>;
   /** Rewrites fleet.yaml with a change applied to the parsed document. */
   editConfig(edit: (doc: Record<string, unknown>) => void): Promise<void>;
+  /** Grants each cluster the RBAC rendered from its settings in the current fleet.yaml, as `register` would. */
+  grantRbac(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -74,13 +77,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   cloud.addEnterpriseInstance({ accountId: ACCOUNT, instanceId: EE_INSTANCE, name: 'acme', region: 'cn-beijing', tokenTtlSeconds: ttl });
   cloud.enablePersonalEdition({ accountId: ACCOUNT, region: 'cn-hangzhou', tokenTtlSeconds: ttl });
 
-  const rbac = yaml.loadAll(await readFile(RBAC_MANIFEST, 'utf8')) as { kind: string }[];
   const clusters: SandboxCluster[] = [];
   for (const [name, layout] of Object.entries(LAYOUT)) {
     const kube = await KubeEmulator.start();
     for (const ns of layout.namespaces) kube.seed('namespaces', { metadata: { name: ns } });
     for (const [ns, sa] of layout.serviceAccounts) kube.seed('serviceaccounts', { metadata: { namespace: ns, name: sa } });
-    for (const doc of rbac) kube.seed(`${doc.kind.toLowerCase()}s` as KubeKind, doc);
     const token = `sandbox-token-${name}-${Math.random().toString(36).slice(2)}`;
     kube.addToken(token, { name: FLEET_SA_USER, groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'] });
     const kubeconfigFile = path.join(dir, 'kubeconfigs', `${name}.yaml`);
@@ -111,6 +112,14 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     edit(current);
     await writeFile(configFile, yaml.dump(current));
   };
+  const grantRbac = async (): Promise<void> => {
+    const fleet = parseFleet(await readFile(configFile, 'utf8'), { file: 'fleet.yaml', path: configFile });
+    for (const c of fleet.clusters) {
+      const kube = clusters.find((x) => x.name === c.name)?.kube;
+      for (const obj of rbacObjects(rbacSettingsOf(c))) kube?.seed(`${obj.kind.toLowerCase()}s` as KubeKind, obj);
+    }
+  };
+  await grantRbac();
   return {
     dir,
     configFile,
@@ -136,6 +145,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       });
     },
     editConfig,
+    grantRbac,
     async close() {
       await Promise.all([cloud.close(), ...clusters.map((c) => c.kube.close())]);
       await rm(dir, { recursive: true, force: true });

@@ -172,19 +172,37 @@ export class KubeEmulator {
     return this.router.requests;
   }
 
+  /**
+   * Back to what a fresh server holds (system namespaces, bootstrap RBAC), without restarting it: every
+   * object, pending fault and logged request is dropped. Static tokens are kept; the resourceVersion
+   * counter goes on. For property tests that run many worlds against one server.
+   */
+  reset(): void {
+    this.store.clear();
+    this.router.clearFaults();
+    this.resetRequests();
+    this.bootstrap();
+  }
+
   /** Forgets the request log. */
   resetRequests(): void {
     this.router.requests.length = 0;
   }
 
   /**
-   * Fault injection: the next `times` (default 1) requests matching method (optional) and path
-   * regex (tested against the URL path, without query) get this status and a proper Status body;
-   * `delayMs` delays instead of/besides failing. status 0 = destroy the socket (connection reset).
-   * Faults apply before authentication and authorization, like a failing proxy in front.
+   * Fault injection: the next `times` (default 1) requests matching `method` (optional; one or a list)
+   * and `path` (a regex tested against the URL path, without query) get `status` and a proper Status
+   * body (429 adds `Retry-After: 1`). `delayMs` delays before failing, or alone only delays.
+   * `status: 0` destroys the socket (connection reset) before the request is served; with `after: true`
+   * the request is served first (a write takes effect) and the socket is destroyed instead of answering.
+   * `hang: true` never answers (the connection stays open until the client gives up).
+   * `share` (0..1) hits only that fraction of the matching requests, spread evenly and deterministically
+   * (the n-th match is hit when ⌊n·share⌋ > ⌊(n−1)·share⌋, so 0.3 hits the 4th, 7th and 10th of every 10);
+   * `times` then counts the hits. Faults apply before authentication is enforced, like a failing proxy
+   * in front.
    */
-  injectFault(f: { method?: string; path: RegExp; status?: number; reason?: string; message?: string; times?: number; delayMs?: number }): void {
-    this.router.addFault(f as Fault);
+  injectFault(f: Fault): void {
+    this.router.addFault(f);
   }
 
   /** Stops the server, dropping open keep-alive connections. */

@@ -4,7 +4,10 @@
  * Request attributes follow k8s.io/apiserver/pkg/endpoints/request/requestinfo.go: fewer than three
  * path segments is a non-resource request; `/namespaces/{ns}` makes {ns} both the name and the
  * namespace; GET without a name is `list` (or `watch`), DELETE without a name `deletecollection`,
- * and a list with `fieldSelector=metadata.name=x` is authorized as if named x.
+ * and a list or watch with `fieldSelector=metadata.name=x` is authorized as if named x (a
+ * deletecollection never is: its field selector is not read). RBAC then matches `resourceNames`
+ * against that name only (evaluation_helpers.go ResourceNameMatches), so a rule with resourceNames
+ * never allows create (POST to the collection has no name) or deletecollection.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ListQuery, Reply } from './api.js';
@@ -12,7 +15,7 @@ import { Api } from './api.js';
 import type { Authenticator } from './auth.js';
 import { RESOURCES, apiVersionOf, lookupResource } from './kinds.js';
 import { type Attributes, authorize, forbiddenError } from './rbac.js';
-import { parseFieldSelector } from './selectors.js';
+import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { KubeStatusError, generic, internalError, unauthorized } from './status.js';
 import type { Store } from './store.js';
 
@@ -25,15 +28,21 @@ export interface RequestRecord {
   status: number;
 }
 
-/** A pending fault injection rule. */
+/** A pending fault injection rule; see KubeEmulator.injectFault. */
 export interface Fault {
-  method?: string;
+  method?: string | readonly string[];
   path: RegExp;
   status?: number;
   reason?: string;
   message?: string;
   times?: number;
   delayMs?: number;
+  /** Fraction of matching requests hit, spread evenly: the n-th match is hit when ⌊n·share⌋ > ⌊(n−1)·share⌋. */
+  share?: number;
+  /** With status 0: serve the request (a write takes effect), then reset the connection instead of answering. */
+  after?: boolean;
+  /** Never answer: hold the connection open until the client gives up or the emulator closes. */
+  hang?: boolean;
 }
 
 /** apiserver's default --max-request-bytes for JSON bodies (3 MiB). */
@@ -94,13 +103,17 @@ function requestInfo(method: string, url: URL): Omit<Attributes, 'user'> & { par
   if (!info.name && info.verb === 'get') {
     const watch = url.searchParams.get('watch');
     info.verb = watch !== null && !['false', '0'].includes(watch.toLowerCase()) ? 'watch' : 'list';
+    // The name comes from fieldSelector's RequiresExactMatch("metadata.name") (first `=`/`==` term), if
+    // it is a valid path segment, and only when the whole ListOptions decode: any bad parameter leaves
+    // the list unnamed (the list handler then reports the bad parameter).
     try {
-      const term = parseFieldSelector(url.searchParams.get('fieldSelector') ?? '').terms.find(
-        (t) => t.field === 'metadata.name' && t.op === '=',
-      );
+      const q = url.searchParams;
+      parseLabelSelector(q.get('labelSelector') ?? '');
+      for (const p of ['limit', 'timeoutSeconds']) if (q.has(p) && !/^[+-]?\d+$/.test(q.get(p) ?? '')) throw new Error(p);
+      const term = parseFieldSelector(q.get('fieldSelector') ?? '').terms.find((t) => t.field === 'metadata.name' && t.op === '=');
       if (term && !/[/%]/.test(term.value) && term.value !== '.' && term.value !== '..') info.name = term.value;
     } catch {
-      // A bad selector is reported by the list handler.
+      // Unnamed list: authorized as a list of the whole collection.
     }
   }
   if (!info.name && info.verb === 'delete') info.verb = 'deletecollection';
@@ -110,7 +123,7 @@ function requestInfo(method: string, url: URL): Omit<Attributes, 'user'> & { par
 /** The request handler shared by the HTTP and HTTPS servers. */
 export class Router {
   readonly requests: RequestRecord[] = [];
-  private faults: (Fault & { remaining: number })[] = [];
+  private faults: (Fault & { remaining: number; seen: number })[] = [];
   private readonly api: Api;
 
   constructor(
@@ -127,16 +140,30 @@ export class Router {
     return this.api;
   }
 
+  /** Drops every pending fault. */
+  clearFaults(): void {
+    this.faults = [];
+  }
+
   /** Queues a fault; see KubeEmulator.injectFault. */
   addFault(f: Fault): void {
-    this.faults.push({ ...f, remaining: f.times ?? 1 });
+    this.faults.push({ ...f, remaining: f.times ?? 1, seen: 0 });
   }
 
   private takeFault(method: string, path: string): Fault | undefined {
-    const f = this.faults.find((x) => x.remaining > 0 && (!x.method || x.method.toUpperCase() === method) && x.path.test(path));
-    if (f) f.remaining--;
-    this.faults = this.faults.filter((x) => x.remaining > 0);
-    return f;
+    const methodMatches = (m: Fault['method']) => !m || (typeof m === 'string' ? [m] : m).some((x) => x.toUpperCase() === method);
+    for (const f of this.faults) {
+      if (f.remaining <= 0 || !methodMatches(f.method) || !f.path.test(path)) continue;
+      if (f.share !== undefined) {
+        const n = ++f.seen;
+        // A match this rule passes over goes on to later rules, as if this rule did not exist.
+        if (Math.floor(n * f.share) <= Math.floor((n - 1) * f.share)) continue;
+      }
+      f.remaining--;
+      this.faults = this.faults.filter((x) => x.remaining > 0);
+      return f;
+    }
+    return undefined;
   }
 
   /** Serves one request. */
@@ -144,8 +171,14 @@ export class Router {
     const method = (req.method ?? 'GET').toUpperCase();
     const url = new URL(req.url ?? '/', 'http://emulator');
     const record: RequestRecord = { method, path: url.pathname, query: url.search.replace(/^\?/, ''), user: '', status: 0 };
+    let resetAfter = false;
     this.requests.push(record);
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      if (resetAfter) {
+        record.status = 0;
+        req.socket.destroy();
+        return;
+      }
       record.status = status;
       const text = typeof body === 'string' ? body : goJson(body);
       res.writeHead(status, {
@@ -164,13 +197,23 @@ export class Router {
       record.user = user?.name ?? '';
       const fault = this.takeFault(method, url.pathname);
       if (fault) {
+        if (fault.hang) {
+          record.status = 0;
+          // Resolves when the client (or close()) drops the connection; nothing is ever sent.
+          await new Promise<void>((resolve) => req.socket.once('close', () => resolve()));
+          return;
+        }
         if (fault.delayMs) await sleep(fault.delayMs);
-        if (fault.status === 0) {
+        if (fault.status === 0 && fault.after) {
+          // Served in full (the write is stored), then the connection drops before the answer: the
+          // client cannot tell this from a reset before the write.
+          resetAfter = true;
+        } else if (fault.status === 0) {
           record.status = 0;
           req.socket.destroy();
           return;
         }
-        if (fault.status !== undefined) {
+        if (fault.status !== undefined && !resetAfter) {
           const e = generic(fault.status, fault.reason, fault.message);
           // The max-in-flight filter's 429 tells clients when to come back.
           const headers: Record<string, string> = fault.status === 429 ? { 'retry-after': '1' } : {};

@@ -71,6 +71,11 @@ export class Store {
     return obj;
   }
 
+  /** Forgets every object (the revision counter goes on, so resourceVersions stay unique). */
+  clear(): void {
+    this.byKind.clear();
+  }
+
   /** Removes an object; a delete is a write, so the revision moves on. */
   remove(kind: KubeKind, ns: string | undefined, name: string): void {
     if (this.bucket(kind).delete(Store.key(ns, name))) this.revision++;

@@ -1,0 +1,35 @@
+/**
+ * What `acr-fleet policy` prints: the RAM policy of the function's role (stdout, JSON, for the ROS stack)
+ * with, on stderr, what each cluster's Kubernetes RBAC allows and why; or, with `--kubernetes`, the RBAC
+ * manifests themselves (stdout, YAML with every rule's reason, for `kubectl apply -f -`). Pure.
+ */
+import type { Fleet } from '../config/resolve.js';
+import { functionPolicy } from './ram.js';
+import { explainRbac, IDENTITY, rbacManifest, rbacSettingsOf } from './rbac.js';
+
+export interface PolicyOptions {
+  accountId?: string;
+  /** Print the clusters' RBAC manifests instead of the RAM policy. */
+  kubernetes?: boolean;
+  /** Only these clusters' RBAC (all when absent). */
+  clusters?: readonly string[];
+}
+
+/** The command's output, or the one-line problem with its options. */
+export function policyOutput(fleet: Fleet, opts: PolicyOptions): { stdout: string; stderr: string } | { error: string } {
+  const unknown = (opts.clusters ?? []).filter((n) => !fleet.clusters.some((c) => c.name === n));
+  if (unknown.length) return { error: `--cluster: no cluster named ${unknown.join(', ')} in ${fleet.file}` };
+  const clusters = opts.clusters ? fleet.clusters.filter((c) => opts.clusters?.includes(c.name)) : fleet.clusters;
+  if (opts.kubernetes) {
+    const manifests = clusters.map((c) =>
+      rbacManifest(rbacSettingsOf(c), [`cluster ${c.name}: what acr-fleet register applies there (from ${fleet.file}).`]),
+    );
+    return { stdout: manifests.join('---\n'), stderr: '' };
+  }
+  const { policy, notes } = functionPolicy(fleet, opts.accountId);
+  const rbac = clusters.flatMap((c) => [
+    `kubernetes: cluster ${c.name}: ClusterRole ${IDENTITY.name} for ServiceAccount ${IDENTITY.namespace}/${IDENTITY.name} (applied by register; --kubernetes prints it) allows only:`,
+    ...explainRbac(rbacSettingsOf(c)).map((l) => `  ${l}`),
+  ]);
+  return { stdout: `${JSON.stringify(policy, null, 2)}\n`, stderr: [...notes.map((n) => `note: ${n}`), ...rbac].map((l) => `${l}\n`).join('') };
+}
