@@ -1,7 +1,7 @@
 /**
  * The installed command: `bin/acr-fleet.js` runs the JavaScript compiled into lib/ (by `npm ci`'s `prepare`),
- * in a plain `node` with no TypeScript loader, and files it reads beside the code (the RBAC manifests of
- * `register`) resolve from the compiled output.
+ * in a plain `node` with no TypeScript loader, and files it finds from `import.meta.url` (package.json, for
+ * `--version`) resolve from the compiled output.
  */
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -31,6 +31,12 @@ test.before(async () => {
   await compileCli();
 });
 
+test('the compiled command prints the package version, found from its own location', async (t) => {
+  const { readFile } = await import('node:fs/promises');
+  const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  t.deepEqual(await acrFleet(['--version'], ROOT), { code: 0, stdout: `${pkg.version}\n`, stderr: '' });
+});
+
 test('the compiled command validates a fleet in a plain node process', async (t) => {
   const s = await startSandbox();
   try {
@@ -42,7 +48,7 @@ test('the compiled command validates a fleet in a plain node process', async (t)
   }
 });
 
-test('the compiled register reads its RBAC manifests from beside the code and applies them', async (t) => {
+test('the compiled register applies the cluster\'s RBAC', async (t) => {
   const s = await startSandbox();
   const kube = await KubeEmulator.start();
   try {
@@ -54,7 +60,7 @@ test('the compiled register reads its RBAC manifests from beside the code and ap
       ALIBABA_CLOUD_ACCESS_KEY_SECRET: operator.accessKeySecret,
     });
     t.is(r.code, 0, r.stderr);
-    t.truthy(kube.get('clusterroles', undefined, 'acr-fleet'), 'the ClusterRole from infra/kubernetes/acr-fleet-rbac.yaml exists');
+    t.truthy(kube.get('clusterroles', undefined, 'acr-fleet'), 'the ClusterRole exists');
   } finally {
     await Promise.all([s.close(), kube.close()]);
   }
