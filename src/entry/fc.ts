@@ -12,7 +12,7 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import { loadFleet } from '../config/load.js';
 import { credentialFromFc, type FcCredentials } from '../cloud/credentials.js';
-import { FcApi, type FunctionRef } from '../cloud/fc.js';
+import type { FunctionRef } from '../cloud/fc.js';
 import { SdkOpenApiCaller } from '../cloud/openapi.js';
 import type { Fleet } from '../config/resolve.js';
 import { AcrFleetError, describeError } from '../errors.js';
@@ -107,6 +107,8 @@ export async function handler(event: Buffer | string | undefined, context: FcCon
 async function dispatch(fleet: Fleet, context: FcContext, dryRun: boolean, log: Logger): Promise<DispatchReport> {
   const shards = shardClusters(fleet.clusters.map((c) => c.name), fleet.shardSize);
   const fn = functionRef(context);
+  // Loaded only by a dispatching run: the FC SDK's ~600 model classes cost every other run nothing.
+  const { FcApi } = await import('../cloud/fc.js');
   const fc = new FcApi(new SdkOpenApiCaller({ endpoints: fleet.endpoints, credential: credentialFromFc(context.credentials) }));
   const limit = pLimit(DISPATCH_CONCURRENCY);
   const invocations = await Promise.all(
