@@ -131,7 +131,32 @@ const INVALID: [string, string, string[]][] = [
     `regionId: x\nendpoints: {cr: "cr.example.com"}\nregistries: [{name: r}]\nclusters: [{name: a, kubeconfig: {file: a}}]\n`,
     ['fleet.yaml: endpoints.cr: expected an http(s) URL such as https://cr.{region}.aliyuncs.com'],
   ],
+  [
+    'webhook settings out of range and a webhook URL that is not HTTPS',
+    `regionId: x\nwebhook: {url: "http://hook.example.com"}\ndefaults: {webhook: {enabled: true, failurePolicy: Block, timeoutSeconds: 60}}\nregistries: [{name: r}]\nclusters: [{name: a, kubeconfig: {file: a}, webhook: {enable: true}}]\n`,
+    [
+      "fleet.yaml: webhook.url: expected the HTTPS URL of the webhook function's HTTP trigger",
+      'fleet.yaml: defaults.webhook.failurePolicy: expected Ignore or Fail',
+      'fleet.yaml: defaults.webhook.timeoutSeconds: must be at most 30',
+      'fleet.yaml: clusters[0].webhook.enable: unknown key',
+    ],
+  ],
+  [
+    'a cluster with the webhook enabled but no webhook URL',
+    `regionId: x\nregistries: [{name: r}]\nclusters: [{name: a, kubeconfig: {file: a}}, {name: b, kubeconfig: {file: b}, webhook: {enabled: true}}]\n`,
+    ['fleet.yaml: webhook.url: required when a cluster has webhook.enabled: true'],
+  ],
 ];
+
+test('webhook settings take the built-in defaults, then defaults, then the cluster; the key secret and CA resolve', (t) => {
+  const text = `regionId: cn-hangzhou\nwebhook: {url: "https://hook.cn-hangzhou.fcapp.run/", caFile: ca.pem}\ndefaults: {webhook: {enabled: true, timeoutSeconds: 5}}\nregistries: [{name: r}]\nclusters:\n  - {name: a, kubeconfig: {file: a}}\n  - {name: b, kubeconfig: {file: b}, webhook: {enabled: false, failurePolicy: Fail}}\n`;
+  const fleet = parseFleet(text, { file: 'fleet.yaml', path: '/etc/acr-fleet/fleet.yaml', env: {} });
+  t.deepEqual(fleet.webhook, { url: 'https://hook.cn-hangzhou.fcapp.run', keySecret: 'acr-fleet/webhook-key', regionId: 'cn-hangzhou', caFile: '/etc/acr-fleet/ca.pem' });
+  t.deepEqual(fleet.clusters.map((c) => c.webhook), [
+    { enabled: true, failurePolicy: 'Ignore', timeoutSeconds: 5 },
+    { enabled: false, failurePolicy: 'Fail', timeoutSeconds: 5 },
+  ]);
+});
 
 for (const [what, text, expected] of INVALID) {
   test(`validation reports ${what} with file and key path`, (t) => {

@@ -40,6 +40,11 @@ const VALID: [string, Record<string, string>, string][] = [
     'cm: valid (1 registries: personal@cn-beijing)',
   ],
   ['a ConfigMap with only the API version, as the oldest example', { 'acr-api-version': '2018-12-01' }, 'cm: valid (1 registries: personal@cn-shanghai)'],
+  [
+    'the webhook-configuration example',
+    { 'service-account': 'default', 'watch-namespace': 'all', 'webhook-configuration': 'enable: true\nfailure-policy: Ignore\ntimeout-seconds: 10\n' },
+    'cm: valid (1 registries: personal@cn-shanghai)',
+  ],
 ];
 
 for (const [what, data, expected] of VALID) {
@@ -80,6 +85,16 @@ const INVALID: [string, Record<string, string>, string[]][] = [
       'data.expiring-threshold: expected a duration such as 15m, 1h or 90s',
       'data.acr-registry-info[0].region: unknown key',
       'data.acr-registry-info[0].rrsaRoleARN: RRSA fields need rrsa: "enable: true"',
+    ],
+  ],
+  [
+    'webhook-configuration values the add-on does not accept',
+    { 'webhook-configuration': 'enable: yes-please\nfailure-policy: Block\ntimeout-seconds: 60\nport: 8443\n' },
+    [
+      'data.webhook-configuration.enable: expected true or false',
+      'data.webhook-configuration.failure-policy: expected Ignore or Fail',
+      'data.webhook-configuration.timeout-seconds: expected whole seconds from 1 to 30',
+      'data.webhook-configuration.port: unknown key',
     ],
   ],
 ];

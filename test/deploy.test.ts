@@ -49,12 +49,24 @@ const props = z.strictObject({
   vpcConfig: z.union([z.literal('auto'), z.object({ vpcId: z.string(), vSwitchIds: z.union([z.array(z.string()), z.literal('auto')]), securityGroupId: z.string() })]).optional(),
   triggers: z
     .array(
-      z.strictObject({
-        triggerName: z.string().min(1),
-        triggerType: z.literal('timer'),
-        description: z.string().optional(),
-        triggerConfig: z.strictObject({ cronExpression: z.string().refine(validCron, 'not a cron FC accepts'), enable: z.boolean(), payload: z.string().optional() }),
-      }),
+      z.union([
+        z.strictObject({
+          triggerName: z.string().min(1),
+          triggerType: z.literal('timer'),
+          description: z.string().optional(),
+          triggerConfig: z.strictObject({ cronExpression: z.string().refine(validCron, 'not a cron FC accepts'), enable: z.boolean(), payload: z.string().optional() }),
+        }),
+        z.strictObject({
+          triggerName: z.string().min(1),
+          triggerType: z.literal('http'),
+          description: z.string().optional(),
+          triggerConfig: z.strictObject({
+            authType: z.enum(['anonymous', 'function', 'jwt']),
+            methods: z.array(z.enum(['HEAD', 'GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'])).min(1),
+            disableURLInternet: z.boolean().optional(),
+          }),
+        }),
+      ]),
     )
     .min(1),
 });
@@ -79,11 +91,11 @@ const ENV = {
   ACR_FLEET_FAILURE_DESTINATION: 'acs:mns:cn-hangzhou:123456789012:/queues/acr-fleet-failures/messages',
 };
 
-async function resolvedProps(mutate?: (doc: { resources: Record<string, { props: Record<string, unknown> }> }) => void) {
+async function resolvedProps(mutate?: (doc: { resources: Record<string, { props: Record<string, unknown> }> }) => void, resource = 'acr-fleet') {
   const doc = yaml.load(await readFile(new URL('../s.yaml', import.meta.url), 'utf8')) as { edition: string; vars: Record<string, unknown>; resources: Record<string, { component: string; props: Record<string, unknown> }> };
   mutate?.(doc);
   const vars = resolve(doc.vars, ENV) as Record<string, unknown>;
-  return { doc, props: resolve(doc.resources['acr-fleet']?.props, ENV, vars) as Record<string, unknown> };
+  return { doc, props: resolve(doc.resources[resource]?.props, ENV, vars) as Record<string, unknown> };
 }
 
 test('s.yaml satisfies the fc3 component rules with only the documented variables set', async (t) => {
@@ -100,6 +112,15 @@ test('s.yaml satisfies the fc3 component rules with only the documented variable
 test('a failure destination for shard invocations is required: s.yaml names the variable that is missing', async (t) => {
   const doc = yaml.load(await readFile(new URL('../s.yaml', import.meta.url), 'utf8')) as { vars: unknown };
   t.throws(() => resolve(doc.vars, { ACR_FLEET_ROLE_ARN: ENV.ACR_FLEET_ROLE_ARN }), { message: "env('ACR_FLEET_FAILURE_DESTINATION') not found" });
+});
+
+test('the webhook function in s.yaml satisfies the fc3 rules: same code, handler index.webhook, a POST-only HTTP trigger', async (t) => {
+  const { doc, props: p } = await resolvedProps(undefined, 'acr-fleet-webhook');
+  t.is(doc.resources['acr-fleet-webhook']?.component, 'fc3');
+  const parsed = props.safeParse(p);
+  t.true(parsed.success, JSON.stringify(parsed.error?.issues));
+  t.like(p, { runtime: 'nodejs20', handler: 'index.webhook', code: './dist', functionName: 'acr-fleet-webhook' });
+  t.deepEqual((p.triggers as { triggerType: string; triggerConfig: unknown }[]).map((x) => [x.triggerType, x.triggerConfig]), [['http', { authType: 'anonymous', methods: ['POST'], disableURLInternet: false }]]);
 });
 
 test('a role is required: s.yaml names the variable that is missing', async (t) => {
@@ -144,6 +165,9 @@ test('the build bundles one ES module whose handler (s.yaml handler index.handle
     process.env.FC_FUNC_CODE_PATH = out;
     const report = await handler(Buffer.from('{"triggerName":"refresh","payload":"{}"}'), { credentials: s.cloud.roleSession(s.functionRole) }, () => {});
     t.deepEqual(report.summary, { clusters: 3, ok: 3, failed: 0 } as never);
+    const hook = mod.webhook as (e: Buffer, c: unknown, w: (l: string) => void) => Promise<{ statusCode: number; isBase64Encoded: boolean }>;
+    const event = { version: 'v1', rawPath: '/clusters/hz-prod-1/guess', body: '{}', isBase64Encoded: false, headers: {}, queryParameters: {}, requestContext: { http: { method: 'POST', path: '/clusters/hz-prod-1/guess' } } };
+    t.like(await hook(Buffer.from(JSON.stringify(event)), { credentials: s.cloud.roleSession(s.functionRole) }, () => {}), { statusCode: 401, isBase64Encoded: false }, 'the bundle also exports the webhook handler (index.webhook)');
   } finally {
     delete process.env.FC_FUNC_CODE_PATH;
     await s.close();

@@ -153,6 +153,7 @@ async function refresh(kube: KubeEmulator, w: World, now: number) {
     settingsSource: 'fleet',
     regionId: 'cn-beijing',
     excludeNamespaces: [],
+    webhook: { enabled: false, failurePolicy: 'Ignore', timeoutSeconds: 10 },
   };
   const kubernetes = { requestTimeoutMs: 5_000, retryBudgetMs: 5_000, writeConcurrency: 4, pageSize: 2 };
   const fleet: Fleet = { file: 'fleet.yaml', regionId: 'cn-beijing', endpoints: {}, concurrency: 1, shardSize: 500, kubernetes, registries: [registry], clusters: [cluster] };

@@ -7,7 +7,7 @@ import yaml from 'js-yaml';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { parseDuration } from './duration.js';
 import { INLINE_ACCESS_KEYS } from './schema.js';
-import { splitList, type CredentialSpec, type NamespaceSelection, type Registry } from './resolve.js';
+import { splitList, type CredentialSpec, type NamespaceSelection, type Registry, type WebhookSettings } from './resolve.js';
 
 export const ACR_CONFIGURATION = { namespace: 'kube-system', name: 'acr-configuration' } as const;
 
@@ -16,6 +16,8 @@ export interface ConfigMapSettings {
   namespaces?: NamespaceSelection;
   serviceAccounts?: '*' | string[];
   expiringThresholdMs?: number;
+  /** From `webhook-configuration`; keys it leaves out keep the cluster's values. */
+  webhook?: Partial<WebhookSettings>;
 }
 
 export interface ConfigMapContext {
@@ -29,7 +31,7 @@ export interface ConfigMapContext {
 }
 
 /** Keys the add-on reads that change nothing for acr-fleet, accepted so a ConfigMap can be used as is. */
-const IGNORED = new Set(['notify-email', 'webhook-configuration']);
+const IGNORED = new Set(['notify-email']);
 const REGISTRY_FIELDS = new Set(['instanceId', 'regionId', 'domains', 'assumeRoleARN', 'expireDuration', 'rrsaRoleARN', 'rrsaOIDCProviderRoleARN']);
 
 /** Parses an acr-configuration ConfigMap's `data`. Throws ConfigError (named `source`) listing every problem. */
@@ -39,7 +41,7 @@ export function parseAcrConfiguration(data: Record<string, string>, source: stri
   const problem = (key: string, message: string) => problems.push({ path: `data.${key}`, message });
 
   for (const key of Object.keys(data)) {
-    if (IGNORED.has(key) || ['service-account', 'watch-namespace', 'expiring-threshold', 'acr-registry-info', 'rrsa', 'acr-api-version'].includes(key)) continue;
+    if (IGNORED.has(key) || ['service-account', 'watch-namespace', 'expiring-threshold', 'acr-registry-info', 'rrsa', 'acr-api-version', 'webhook-configuration'].includes(key)) continue;
     if (key === 'acr-registry') problem(key, 'the add-on\'s pre-2020 key is not supported; list instances in acr-registry-info');
     else problem(key, 'unknown key');
   }
@@ -63,10 +65,41 @@ export function parseAcrConfiguration(data: Record<string, string>, source: stri
   const version = data['acr-api-version'];
   if (version !== undefined && !['2018-12-01', '2016-06-07'].includes(version.trim())) problem('acr-api-version', 'expected "2018-12-01"');
 
+  const webhook = data['webhook-configuration'];
+  if (webhook !== undefined) {
+    const parsed = parseWebhook(webhook, problem);
+    if (parsed) settings.webhook = parsed;
+  }
+
   const rrsa = data.rrsa === undefined ? false : rrsaEnabled(data.rrsa, problem);
   const registries = parseRegistries(data['acr-registry-info'], rrsa, ctx, problem);
   if (problems.length) throw new ConfigError(source, problems);
   return { settings, registries };
+}
+
+/** `enable`, `failure-policy`, `timeout-seconds`, as the add-on documents them. */
+function parseWebhook(text: string, problem: (k: string, m: string) => void): Partial<WebhookSettings> | undefined {
+  const key = 'webhook-configuration';
+  const doc = parseEmbedded(text, key, problem);
+  if (doc === undefined || doc === null) return undefined;
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    problem(key, 'expected a mapping with enable, failure-policy, timeout-seconds');
+    return undefined;
+  }
+  const out: Partial<WebhookSettings> = {};
+  for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
+    if (k === 'enable') {
+      if (typeof v === 'boolean') out.enabled = v;
+      else problem(`${key}.enable`, 'expected true or false');
+    } else if (k === 'failure-policy') {
+      if (v === 'Ignore' || v === 'Fail') out.failurePolicy = v;
+      else problem(`${key}.failure-policy`, 'expected Ignore or Fail');
+    } else if (k === 'timeout-seconds') {
+      if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 30) out.timeoutSeconds = v;
+      else problem(`${key}.timeout-seconds`, 'expected whole seconds from 1 to 30');
+    } else problem(`${key}.${k}`, 'unknown key');
+  }
+  return out;
 }
 
 function rrsaEnabled(text: string, problem: (k: string, m: string) => void): boolean {

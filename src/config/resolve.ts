@@ -17,11 +17,30 @@ export const DEFAULTS = {
   concurrency: 8,
   /** Chosen from `npm run bench` (README, "Figures"): one shard's refresh stays well inside one 5-minute tick. */
   shardSize: 500,
+  webhook: { enabled: false, failurePolicy: 'Ignore', timeoutSeconds: 10 },
+  webhookKeySecret: 'acr-fleet/webhook-key',
   requestTimeout: '10s',
   retryBudget: '60s',
   writeConcurrency: 4,
   pageSize: 500,
 } as const;
+
+/** A cluster's admission webhook settings (the add-on's webhook-configuration). */
+export interface WebhookSettings {
+  enabled: boolean;
+  failurePolicy: 'Ignore' | 'Fail';
+  timeoutSeconds: number;
+}
+
+/** Where the webhook function is and where its key lives. */
+export interface WebhookEndpoint {
+  url: string;
+  keySecret: string;
+  /** Region of the key secret: the fleet's. */
+  regionId: string;
+  /** Absolute path of a PEM CA bundle for clientConfig.caBundle. */
+  caFile?: string;
+}
 
 /** A registry to fetch one token for. */
 export interface Registry {
@@ -77,6 +96,7 @@ export interface Cluster {
   excludeNamespaces: string[];
   /** RRSA token file for ConfigMap registries. */
   oidcTokenFile?: string;
+  webhook: WebhookSettings;
 }
 
 /** How acr-fleet talks to each API server (fleet.yaml `kubernetes:`). */
@@ -102,6 +122,7 @@ export interface Fleet {
   kubernetes: KubeSettings;
   registries: Registry[];
   clusters: Cluster[];
+  webhook?: WebhookEndpoint;
 }
 
 interface ResolveContext {
@@ -122,6 +143,9 @@ export function resolveFleet(cfg: FleetConfig, ctx: ResolveContext): Fleet {
     }
     return resolved;
   });
+  const webhookOn = (cfg.defaults?.webhook?.enabled ?? false) || cfg.clusters.some((c) => c.webhook?.enabled);
+  if (webhookOn && !cfg.webhook) problems.push({ path: 'webhook.url', message: 'required when a cluster has webhook.enabled: true' });
+  if (cfg.webhook && !regionId) problems.push({ path: 'regionId', message: 'required with webhook (the region of its KMS key): set it, FC_REGION or ALIBABA_CLOUD_REGION_ID' });
   cfg.clusters.forEach((c, i) => {
     if (!('file' in c.kubeconfig) && !c.kubeconfig.regionId && !regionId) {
       problems.push({ path: `clusters[${i}].kubeconfig.regionId`, message: 'required: no top-level regionId, and neither FC_REGION nor ALIBABA_CLOUD_REGION_ID is set' });
@@ -144,6 +168,16 @@ export function resolveFleet(cfg: FleetConfig, ctx: ResolveContext): Fleet {
     },
     registries,
     clusters: cfg.clusters.map((c) => resolveCluster(c, cfg.defaults ?? {}, allRegistries, regionId, ctx)),
+    ...(cfg.webhook
+      ? {
+          webhook: {
+            url: cfg.webhook.url.replace(/\/+$/, ''),
+            keySecret: cfg.webhook.keySecret ?? DEFAULTS.webhookKeySecret,
+            regionId: regionId ?? '',
+            ...(cfg.webhook.caFile ? { caFile: path.resolve(ctx.baseDir, cfg.webhook.caFile) } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -197,6 +231,7 @@ function resolveCluster(
     regionId: ('regionId' in c.kubeconfig ? c.kubeconfig.regionId : undefined) ?? regionId ?? '',
     excludeNamespaces: splitList(pick('excludeNamespaces') ?? [...DEFAULTS.excludeNamespaces]),
     ...(ctx.env.ALIBABA_CLOUD_OIDC_TOKEN_FILE ? { oidcTokenFile: ctx.env.ALIBABA_CLOUD_OIDC_TOKEN_FILE } : {}),
+    webhook: { ...DEFAULTS.webhook, ...defaults.webhook, ...c.webhook },
   };
 }
 

@@ -42,6 +42,14 @@ const clusterSettingsShape = {
     .optional()
     .describe('Rewrite a Secret whose token expires within this window (Go duration). Default: 15m.'),
   secretName: name.optional().describe('Name of the Secret acr-fleet owns in each namespace. Default: acr-credential-fleet.'),
+  webhook: z
+    .strictObject({
+      enabled: z.boolean().optional().describe('Inject the Secret into new ServiceAccounts at once (admission webhook). Default: false.'),
+      failurePolicy: z.enum(['Ignore', 'Fail'], { error: 'expected Ignore or Fail' }).optional().describe('What the API server does when the webhook fails. Default: Ignore.'),
+      timeoutSeconds: z.number().int().min(1).max(30).optional().describe('API server timeout for one webhook call (1..30). Default: 10.'),
+    })
+    .optional()
+    .describe('Immediate injection, the add-on\'s webhook-configuration (enable, failure-policy, timeout-seconds).'),
 };
 
 /** The add-on's inline AccessKey keys: acr-fleet never accepts them (fleet.yaml) nor uses them (ConfigMap). */
@@ -118,6 +126,14 @@ export const fleetSchema = z
       .min(1)
       .optional()
       .describe('Function Compute: a timer run of a fleet with more clusters than this invokes the function once per shard of about this many clusters. Default: 500.'),
+    webhook: z
+      .strictObject({
+        url: z.string().regex(/^https:\/\/[^/\s?#]+(\/[^\s?#]*)?$/, 'expected the HTTPS URL of the webhook function\'s HTTP trigger').describe('URL of the webhook function\'s HTTP trigger (printed by s deploy).'),
+        keySecret: z.string().min(1).optional().describe('KMS secret holding the key the per-cluster URL secrets are derived from. Default: acr-fleet/webhook-key.'),
+        caFile: z.string().min(1).optional().describe('PEM CA bundle the API servers verify the URL with, relative to fleet.yaml. Default: none (public CAs, as for fcapp.run).'),
+      })
+      .optional()
+      .describe('The webhook function every enabled cluster calls when a ServiceAccount is created.'),
     kubernetes: z
       .strictObject({
         requestTimeout: duration.optional().describe('Limit of one API request, sending to last byte. Default: 10s.'),

@@ -120,10 +120,11 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   const membershipOf = (o: MembershipOptions) => ({ cluster: o.cluster, adminKubeconfig: path.resolve(io.cwd, o.kubeconfig), ...(o.kmsSecret ? { kmsSecret: o.kmsSecret } : {}) });
 
   const register = membershipOptions(command('register', "Install acr-fleet's least-privilege identity in a cluster (with an admin kubeconfig, once), store its kubeconfig in KMS and add the cluster to fleet.yaml"))
-    .option('--with-configmap', 'also let it read kube-system/acr-configuration (settings: configmap)');
+    .option('--with-configmap', 'also let it read kube-system/acr-configuration (settings: configmap)')
+    .option('--webhook', 'also install the admission webhook (new ServiceAccounts get the Secret at once)');
   register.action(run(() => {
-    const o = register.opts<MembershipOptions & { withConfigmap?: boolean }>();
-    return membership(context(io, o), 'register', { ...membershipOf(o), configmap: o.withConfigmap ?? false });
+    const o = register.opts<MembershipOptions & { withConfigmap?: boolean; webhook?: boolean }>();
+    return membership(context(io, o), 'register', { ...membershipOf(o), configmap: o.withConfigmap ?? false, webhook: o.webhook ?? false });
   }));
 
   const deregister = membershipOptions(command('deregister', "Remove acr-fleet's Secrets, imagePullSecrets entries, identity and KMS secret from a cluster, and the cluster from fleet.yaml"));

@@ -167,3 +167,6 @@ function parsePayload(event: Buffer | string | undefined): Payload {
     return {};
   }
 }
+
+// The admission webhook is a second export of the same bundle (handler `index.webhook`).
+export { webhook } from './webhook.js';

@@ -127,7 +127,7 @@ function checkCredentialExpiry(cluster: string, expiresAt: number | undefined, r
 }
 
 /** A migrated cluster's settings and registries, read from its add-on ConfigMap as the add-on would. */
-async function fromConfigMap(cluster: Cluster, port: ClusterPort): Promise<{ settings: PlanSettings; registries: Registry[] }> {
+export async function fromConfigMap(cluster: Cluster, port: ClusterPort): Promise<{ settings: PlanSettings & Pick<Cluster, 'webhook'>; registries: Registry[] }> {
   const { namespace, name } = ACR_CONFIGURATION;
   const data = await port.readConfigMap(namespace, name);
   if (!data) throw new AcrFleetError(`${namespace}/${name}: not found (the cluster is set to settings: configmap)`);
@@ -137,7 +137,7 @@ async function fromConfigMap(cluster: Cluster, port: ClusterPort): Promise<{ set
     excludeNamespaces: cluster.excludeNamespaces,
     ...(cluster.oidcTokenFile ? { oidcTokenFile: cluster.oidcTokenFile } : {}),
   });
-  return { settings: { ...cluster, ...parsed.settings }, registries: parsed.registries };
+  return { settings: { ...cluster, ...parsed.settings, webhook: { ...cluster.webhook, ...parsed.settings.webhook } }, registries: parsed.registries };
 }
 
 /**

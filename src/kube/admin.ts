@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import {
+  AdmissionregistrationV1Api,
   ApiException,
   AuthorizationV1Api,
   CoreV1Api,
@@ -12,6 +13,7 @@ import {
   RbacAuthorizationV1Api,
   type V1ClusterRole,
   type V1ClusterRoleBinding,
+  type V1MutatingWebhookConfiguration,
   type V1Role,
   type V1RoleBinding,
   type V1ServiceAccount,
@@ -27,7 +29,8 @@ export type OwnedObject =
   | ({ kind: 'ClusterRole' } & V1ClusterRole)
   | ({ kind: 'ClusterRoleBinding' } & V1ClusterRoleBinding)
   | ({ kind: 'Role' } & V1Role)
-  | ({ kind: 'RoleBinding' } & V1RoleBinding);
+  | ({ kind: 'RoleBinding' } & V1RoleBinding)
+  | ({ kind: 'MutatingWebhookConfiguration' } & V1MutatingWebhookConfiguration);
 
 export type ApplyResult = 'created' | 'updated' | 'unchanged' | 'not ours: left alone';
 
@@ -42,10 +45,12 @@ export interface AccessCheck {
 export class ClusterAdmin {
   private readonly core: CoreV1Api;
   private readonly rbac: RbacAuthorizationV1Api;
+  private readonly admission: AdmissionregistrationV1Api;
 
   constructor(private readonly kc: KubeConfig) {
     this.core = kc.makeApiClient(CoreV1Api);
     this.rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+    this.admission = kc.makeApiClient(AdmissionregistrationV1Api);
   }
 
   /** Creates the object, or replaces it when it is ours and differs; never touches one without our label. */
@@ -129,6 +134,8 @@ export class ClusterAdmin {
         return this.rbac.readNamespacedRole({ name, namespace });
       case 'RoleBinding':
         return this.rbac.readNamespacedRoleBinding({ name, namespace });
+      case 'MutatingWebhookConfiguration':
+        return this.admission.readMutatingWebhookConfiguration({ name });
     }
   }
 
@@ -145,6 +152,8 @@ export class ClusterAdmin {
         return this.rbac.createNamespacedRole({ namespace, body: o });
       case 'RoleBinding':
         return this.rbac.createNamespacedRoleBinding({ namespace, body: o });
+      case 'MutatingWebhookConfiguration':
+        return this.admission.createMutatingWebhookConfiguration({ body: o });
     }
   }
 
@@ -162,6 +171,8 @@ export class ClusterAdmin {
         return this.rbac.replaceNamespacedRole({ name, namespace, body: o });
       case 'RoleBinding':
         return this.rbac.replaceNamespacedRoleBinding({ name, namespace, body: o });
+      case 'MutatingWebhookConfiguration':
+        return this.admission.replaceMutatingWebhookConfiguration({ name, body: o });
     }
   }
 
@@ -179,6 +190,8 @@ export class ClusterAdmin {
         return this.rbac.deleteNamespacedRole({ name, namespace });
       case 'RoleBinding':
         return this.rbac.deleteNamespacedRoleBinding({ name, namespace });
+      case 'MutatingWebhookConfiguration':
+        return this.admission.deleteMutatingWebhookConfiguration({ name });
     }
   }
 }
@@ -235,10 +248,10 @@ export function describeObject(o: OwnedObject): string {
   return `${o.kind.toLowerCase()} ${ns}${o.metadata?.name ?? ''}`;
 }
 
-/** Compares what acr-fleet sets: labels, rules, roleRef, subjects. */
+/** Compares what acr-fleet sets: labels, rules, roleRef, subjects, webhooks. */
 function sameContent(current: object, desired: object): boolean {
-  type Shape = { metadata?: { labels?: Record<string, string> }; rules?: unknown; roleRef?: unknown; subjects?: unknown };
-  const pick = (o: Shape) => canonical({ labels: o.metadata?.labels ?? {}, rules: o.rules ?? null, roleRef: o.roleRef ?? null, subjects: o.subjects ?? null });
+  type Shape = { metadata?: { labels?: Record<string, string> }; rules?: unknown; roleRef?: unknown; subjects?: unknown; webhooks?: unknown };
+  const pick = (o: Shape) => canonical({ labels: o.metadata?.labels ?? {}, rules: o.rules ?? null, roleRef: o.roleRef ?? null, subjects: o.subjects ?? null, webhooks: o.webhooks ?? null });
   return pick(current as Shape) === pick(desired as Shape);
 }
 

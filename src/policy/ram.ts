@@ -39,6 +39,12 @@ export function functionPolicy(fleet: Fleet, accountId = '*', functionName = 'ac
     }
   }
   if (fleet.clusters.length > fleet.shardSize) allow('fc:InvokeFunction', `acs:fc:${fleet.regionId ?? '*'}:${accountId}:functions/${functionName}`);
+  // The webhook function (same role) reads the key its per-cluster URL secrets derive from. A ConfigMap
+  // cluster may enable the webhook in its ConfigMap, so it counts as possibly enabled.
+  const webhook = fleet.webhook;
+  if (webhook && fleet.clusters.some((c) => c.webhook.enabled || c.settingsSource === 'configmap')) {
+    allow('kms:GetSecretValue', `acs:kms:${webhook.regionId}:${accountId}:secret/${webhook.keySecret}`);
+  }
   // One statement per action keeps the document readable and diffable.
   const Statement = [...acc.entries()]
     .sort(([a], [b]) => a.localeCompare(b))

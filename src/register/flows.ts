@@ -19,6 +19,7 @@ import { kubeConfigFromFile, kubeConfigFromText } from '../kube/kubeconfig.js';
 import { configMapObjects, IDENTITY, rbacObjects, rbacSettingsOf } from '../policy/rbac.js';
 import { planRemoval } from '../reconcile/plan.js';
 import { OWNED_SELECTOR } from '../reconcile/state.js';
+import { desiredWebhook, WEBHOOK_OBJECT } from '../webhook/install.js';
 import { verifyIdentity } from './verify.js';
 
 export interface FlowContext {
@@ -37,6 +38,8 @@ export interface RegisterOptions {
   kmsSecret?: string;
   /** Also grant `get` on kube-system/acr-configuration and set `settings: configmap`. */
   configmap?: boolean;
+  /** Also install the admission webhook (immediate injection) after the cluster is in fleet.yaml. */
+  webhook?: boolean;
   tokenSeconds?: number;
 }
 
@@ -100,6 +103,13 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
     const current = await readFile(ctx.configPath, 'utf8');
     await writeFleet(ctx.configPath, ctx.configDisplay, upsertCluster(current, { ...entry, previousSecretNames: retiring.names }), ctx.env);
   }, () => `cluster ${opts.cluster} uses kubeconfig { kmsSecret: ${kmsName} }${retiring.names.length ? `, previousSecretNames: [${retiring.names.join(', ')}]` : ''}`);
+
+  if (opts.webhook) {
+    const updated = await loadFleet({ file: ctx.configDisplay, path: ctx.configPath, env: ctx.env });
+    const caller = new SdkOpenApiCaller({ endpoints: updated.endpoints, credential: ctx.credential });
+    const obj = await step('webhook', () => desiredWebhook(updated, opts.cluster, adminKc, caller), () => 'configured (URL secret derived from the KMS key)');
+    await step(describeObject(obj), () => admin.apply(obj), (r) => r);
+  }
 }
 
 /** The cluster as resolved from fleet.yaml text. */
@@ -124,6 +134,8 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
   const step = stepper(ctx, opts.cluster);
 
   const adminKc = await step('admin kubeconfig', async () => kubeConfigFromFile(opts.adminKubeconfig, opts.adminKubeconfig), () => 'loaded (used in memory only)');
+  // The webhook goes first: nothing may re-create a Secret while they are being removed.
+  await step(describeObject(WEBHOOK_OBJECT), () => new ClusterAdmin(adminKc).remove(WEBHOOK_OBJECT), (r) => r);
   await step('secrets and imagePullSecrets', async () => {
     const port = await connectCluster(adminKc, fleet.kubernetes);
     try {

@@ -50,6 +50,8 @@ export interface Sandbox {
 export interface SandboxOptions {
   /** Lifetime of tokens the registries issue (default 3600 s). */
   tokenTtlSeconds?: number;
+  /** Run each cluster's service account controller (a new namespace gets its `default` ServiceAccount). */
+  serviceAccountController?: boolean;
 }
 
 /** Namespaces and ServiceAccounts of each sandbox cluster (the emulator creates no default ServiceAccount). */
@@ -79,7 +81,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
 
   const clusters: SandboxCluster[] = [];
   for (const [name, layout] of Object.entries(LAYOUT)) {
-    const kube = await KubeEmulator.start();
+    const kube = await KubeEmulator.start({ serviceAccountController: opts.serviceAccountController ?? false });
     for (const ns of layout.namespaces) kube.seed('namespaces', { metadata: { name: ns } });
     for (const [ns, sa] of layout.serviceAccounts) kube.seed('serviceaccounts', { metadata: { namespace: ns, name: sa } });
     const token = `sandbox-token-${name}-${Math.random().toString(36).slice(2)}`;

@@ -5,6 +5,7 @@
  *   decode (400) → namespace match (400) → admission NamespaceLifecycle (404/403) →
  *   defaulting/strategy → validation (422) → storage (409 AlreadyExists / Conflict).
  */
+import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import jsyaml from 'js-yaml';
 import { DEFAULT_AUDIENCE, type Authenticator } from './auth.js';
@@ -105,6 +106,18 @@ function applyDefaults(kind: KubeKind, o: Json): void {
     }
     case 'namespaces':
       if (m.name) m.labels = sortMap({ ...(m.labels ?? {}), 'kubernetes.io/metadata.name': m.name });
+      break;
+    case 'mutatingwebhookconfigurations':
+      // admissionregistration/v1 defaults.go: SetDefaults_MutatingWebhook and SetDefaults_Rule.
+      for (const w of (o.webhooks ?? []) as Json[]) {
+        w.failurePolicy ??= 'Fail';
+        w.matchPolicy ??= 'Equivalent';
+        w.namespaceSelector ??= {};
+        w.objectSelector ??= {};
+        w.timeoutSeconds ??= 10;
+        w.reinvocationPolicy ??= 'Never';
+        for (const r of (w.rules ?? []) as Json[]) r.scope ??= '*';
+      }
       break;
     case 'rolebindings':
     case 'clusterrolebindings': {
@@ -210,12 +223,36 @@ export class Api {
 
   /** POST to a collection. */
   create(t: ResourceType, ns: string | undefined, raw: string, contentType: string | undefined): Reply {
-    const { obj, warnings } = decodeBody(t, raw, contentType);
-    ensureNamespace(t, obj, ns);
-    return { ...this.createObject(t, obj), warnings };
+    const { obj, warnings } = this.prepareCreate(t, ns, raw, contentType);
+    return { ...this.commitCreate(t, obj, false), warnings };
   }
 
-  private createObject(t: ResourceType, obj: Obj): Reply {
+  /**
+   * The first half of a create, up to the mutating admission webhooks: decode, namespace match, and the
+   * NamespaceLifecycle plugin (which runs before MutatingAdmissionWebhook in the default plugin order).
+   */
+  prepareCreate(t: ResourceType, ns: string | undefined, raw: string, contentType: string | undefined): { obj: Obj; warnings: string[] } {
+    const decoded = decodeBody(t, raw, contentType);
+    ensureNamespace(t, decoded.obj, ns);
+    this.admitCreate(t, decoded.obj);
+    return decoded;
+  }
+
+  /** Re-decodes an object a webhook patched (the apiserver decodes the patched JSON into the type again). */
+  redecode(t: ResourceType, o: unknown): Obj {
+    try {
+      return decodeObject(t, o).obj;
+    } catch (e) {
+      throw plainError(`${t.kind} in version "${t.version}" cannot be handled as a ${t.kind}: ${(e as Error).message}`);
+    }
+  }
+
+  /** The second half of a create: what the registry does. With `dryRun` nothing is stored. */
+  commitCreate(t: ResourceType, obj: Obj, dryRun: boolean): Reply {
+    return this.createObject(t, obj, dryRun);
+  }
+
+  private createObject(t: ResourceType, obj: Obj, dryRun = false): Reply {
     this.admitCreate(t, obj);
     const m = meta(obj);
     // rest.BeforeCreate: wipe what clients may not set, generate a name, then validate.
@@ -235,6 +272,14 @@ export class Api {
     if (this.store.get(t.resource, m.namespace, m.name as string)) throw alreadyExists(gr(t), m.name as string);
     delete m.uid;
     delete m.creationTimestamp;
+    if (dryRun) {
+      // A dry run goes through every step but storage; the answer has what storage would have filled.
+      const preview = canonical(t, obj);
+      const pm = preview.metadata;
+      pm.uid = randomUUID();
+      pm.creationTimestamp = nowTimestamp();
+      return { status: 201, body: output(t, canonical(t, preview)) };
+    }
     return { status: 201, body: output(t, this.store.put(t.resource, canonical(t, obj))) };
   }
 

@@ -34,7 +34,16 @@ export interface KubeEmulatorOptions {
    * (`npm run bench` uses 50 ms). Default 0.
    */
   latencyMs?: number;
+  /**
+   * Run the controller-manager's service account controller: every namespace gets a `default`
+   * ServiceAccount (the system namespaces at start; a new namespace `delayMs` after it is created,
+   * through the admission chain, so webhooks see it). Off by default so tests keep their explicit layout.
+   */
+  serviceAccountController?: boolean | { delayMs?: number };
 }
+
+/** The identity the service account controller creates ServiceAccounts as. */
+const SA_CONTROLLER: KubeUser = { name: 'system:serviceaccount:kube-system:service-account-controller', groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'] };
 
 const TLS_DIR = new URL('../tls/', import.meta.url);
 
@@ -50,6 +59,7 @@ export class KubeEmulator {
   private readonly router: Router;
   private readonly server: HttpServer;
   private readonly caPem: string | undefined;
+  private readonly timers = new Set<NodeJS.Timeout>();
 
   private constructor(store: Store, auth: Authenticator, router: Router, server: HttpServer, url: string, caPem?: string) {
     this.store = store;
@@ -84,6 +94,7 @@ export class KubeEmulator {
     const emu = new KubeEmulator(store, auth, router, server, `${tls ? 'https' : 'http'}://${address}`, cert);
     emu.connectionCount = () => connections;
     emu.bootstrap();
+    if (opts.serviceAccountController) emu.startServiceAccountController(opts.serviceAccountController === true ? {} : opts.serviceAccountController);
     return emu;
   }
 
@@ -93,6 +104,29 @@ export class KubeEmulator {
     const policy = bootstrapPolicy();
     for (const o of policy.clusterroles) this.seed('clusterroles', o);
     for (const o of policy.clusterrolebindings) this.seed('clusterrolebindings', o);
+  }
+
+  /**
+   * pkg/controller/serviceaccount/serviceaccounts_controller.go: ensures ServiceAccount `default` in
+   * every Active namespace; a failed create is retried (the workqueue's rate-limited requeue, here 5
+   * tries, 200 ms apart), as the controller does when a webhook with failurePolicy Fail blocks it.
+   */
+  private startServiceAccountController(o: { delayMs?: number }): void {
+    for (const name of SYSTEM_NAMESPACES) this.seed('serviceaccounts', { metadata: { namespace: name, name: 'default' } });
+    const t = RESOURCES.serviceaccounts;
+    const ensure = async (ns: string, tries: number): Promise<void> => {
+      const namespace = this.store.get('namespaces', undefined, ns);
+      if (!namespace || (namespace.status as { phase?: string } | undefined)?.phase !== 'Active') return;
+      if (this.store.get('serviceaccounts', ns, 'default')) return;
+      try {
+        await this.router.createAs({ name: SA_CONTROLLER.name, groups: SA_CONTROLLER.groups ?? [] }, t, ns, { metadata: { name: 'default' } });
+      } catch {
+        if (tries > 1) this.timers.add(setTimeout(() => void ensure(ns, tries - 1), 200));
+      }
+    };
+    this.router.onNamespaceCreated = (ns) => {
+      this.timers.add(setTimeout(() => void ensure(ns, 5), o.delayMs ?? 50));
+    };
   }
 
   /** Registers a static bearer token (like --token-auth-file). Group "system:masters" may do everything. */
@@ -207,6 +241,7 @@ export class KubeEmulator {
 
   /** Stops the server, dropping open keep-alive connections. */
   async close(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();

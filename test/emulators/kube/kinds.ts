@@ -15,7 +15,8 @@ export type KubeKind =
   | 'roles'
   | 'rolebindings'
   | 'clusterroles'
-  | 'clusterrolebindings';
+  | 'clusterrolebindings'
+  | 'mutatingwebhookconfigurations';
 
 type Obj = Record<string, unknown>;
 
@@ -39,6 +40,8 @@ const meta = (o: Obj) => (o.metadata ?? {}) as { name?: string; namespace?: stri
 const notSupported = (label: string) => `field label not supported: ${label}`;
 const notKnown = (label: string) => `"${label}" is not a known field selector: only "metadata.name", "metadata.namespace"`;
 const RBAC = 'rbac.authorization.k8s.io';
+/** The group of admission webhook configurations. */
+export const ADMISSION_REGISTRATION = 'admissionregistration.k8s.io';
 
 function rt(
   resource: KubeKind,
@@ -88,6 +91,7 @@ export const RESOURCES: Record<KubeKind, ResourceType> = {
   rolebindings: rt('rolebindings', 'RoleBinding', RBAC, true),
   clusterroles: rt('clusterroles', 'ClusterRole', RBAC, false),
   clusterrolebindings: rt('clusterrolebindings', 'ClusterRoleBinding', RBAC, false),
+  mutatingwebhookconfigurations: rt('mutatingwebhookconfigurations', 'MutatingWebhookConfiguration', ADMISSION_REGISTRATION, false),
 };
 
 /** `apiVersion` string of a resource type. */

@@ -95,6 +95,39 @@ const roleRef = struct(
   true,
 );
 
+const labelSelector = struct('v1.LabelSelector', {
+  matchLabels: strMap,
+  matchExpressions: list(
+    '[]v1.LabelSelectorRequirement',
+    struct('v1.LabelSelectorRequirement', { key: str({ req: true }), operator: str({ req: true }), values: list('[]string', str()) }),
+  ),
+});
+
+/** admissionregistration/v1 MutatingWebhook (k8s.io/api/admissionregistration/v1/types.go). */
+const mutatingWebhook = struct('v1.MutatingWebhook', {
+  name: str({ req: true }),
+  clientConfig: struct('v1.WebhookClientConfig', { url: str(), service: any, caBundle: str() }, true),
+  rules: list(
+    '[]v1.RuleWithOperations',
+    struct('v1.RuleWithOperations', {
+      operations: list('[]v1.OperationType', str()),
+      apiGroups: list('[]string', str()),
+      apiVersions: list('[]string', str()),
+      resources: list('[]string', str()),
+      scope: str(),
+    }),
+  ),
+  failurePolicy: str(),
+  matchPolicy: str(),
+  namespaceSelector: labelSelector,
+  objectSelector: labelSelector,
+  sideEffects: str(),
+  timeoutSeconds: int({ ptr: true }),
+  admissionReviewVersions: list('[]string', str(), { req: true }),
+  reinvocationPolicy: str(),
+  matchConditions: any,
+});
+
 /** Top-level schemas by resource. */
 export const SCHEMAS = {
   secrets: struct('v1.Secret', {
@@ -136,6 +169,10 @@ export const SCHEMAS = {
     metadata: objectMeta,
     subjects: list('[]v1.Subject', subject),
     roleRef,
+  }),
+  mutatingwebhookconfigurations: struct('v1.MutatingWebhookConfiguration', {
+    metadata: objectMeta,
+    webhooks: list('[]v1.MutatingWebhook', mutatingWebhook, { merge: 'name' }),
   }),
 } satisfies Record<string, StructSchema>;
 

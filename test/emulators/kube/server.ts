@@ -12,9 +12,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ListQuery, Reply } from './api.js';
 import { Api } from './api.js';
+import { MutatingAdmission } from './admission.js';
 import type { Authenticator } from './auth.js';
-import { RESOURCES, apiVersionOf, lookupResource } from './kinds.js';
-import { type Attributes, authorize, forbiddenError } from './rbac.js';
+import { ADMISSION_REGISTRATION, RESOURCES, type ResourceType, apiVersionOf, lookupResource } from './kinds.js';
+import { type Attributes, type UserInfo, authorize, forbiddenError } from './rbac.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { KubeStatusError, generic, internalError, unauthorized } from './status.js';
 import type { Store } from './store.js';
@@ -125,6 +126,9 @@ export class Router {
   readonly requests: RequestRecord[] = [];
   private faults: (Fault & { remaining: number; seen: number })[] = [];
   private readonly api: Api;
+  private readonly admission: MutatingAdmission;
+  /** Called after a Namespace was created through the API (the service account controller listens). */
+  onNamespaceCreated?: (name: string) => void;
 
   constructor(
     private readonly store: Store,
@@ -133,6 +137,19 @@ export class Router {
     private readonly latencyMs = 0,
   ) {
     this.api = new Api(store, auth);
+    this.admission = new MutatingAdmission(store);
+  }
+
+  /**
+   * A create through the whole admission chain (NamespaceLifecycle, then the mutating webhooks), as
+   * a controller's client request would go; used by the emulated service account controller.
+   */
+  async createAs(user: UserInfo, t: ResourceType, ns: string | undefined, body: object, dryRun = false): Promise<Reply> {
+    const { obj, warnings } = this.api.prepareCreate(t, ns, JSON.stringify(body), 'application/json');
+    const admitted = await this.admission.admitCreate(t, obj, user, dryRun);
+    const reply = { ...this.api.commitCreate(t, admitted === obj ? obj : this.api.redecode(t, admitted), dryRun), warnings };
+    if (t.resource === 'namespaces' && !dryRun) this.onNamespaceCreated?.((reply.body as { metadata: { name: string } }).metadata.name);
+    return reply;
   }
 
   /** Operations for the emulator's direct store helpers. */
@@ -230,7 +247,7 @@ export class Router {
       const decision = authorize(this.store, attrs);
       if (!decision.allowed) return sendError(forbiddenError(attrs, decision.reason));
       const reply = info.resourceRequest
-        ? this.resource(info, url, raw, req.headers['content-type'], attrs)
+        ? await this.resource(info, url, raw, req.headers['content-type'], attrs)
         : this.nonResource(method, url.pathname);
       const headers: Record<string, string> = {};
       if (reply.warnings?.length) {
@@ -243,13 +260,13 @@ export class Router {
     }
   }
 
-  private resource(
+  private async resource(
     info: ReturnType<typeof requestInfo>,
     url: URL,
     raw: string,
     contentType: string | undefined,
     attrs: Attributes,
-  ): Reply {
+  ): Promise<Reply> {
     const { apiGroup, apiVersion, resource, name, subresource, verb } = info;
     const ns = info.namespace || undefined;
     const q = Object.fromEntries(url.searchParams) as ListQuery;
@@ -276,9 +293,18 @@ export class Router {
         throw new KubeStatusError(405, 'MethodNotAllowed', 'the Kubernetes emulator does not implement watch', {});
       case 'get':
         return this.api.get(t, nsArg, name);
-      case 'create':
+      case 'create': {
         if (collectionOnly || name) throw generic(405);
-        return this.api.create(t, nsArg, raw, contentType);
+        // CreateOptions.dryRun: "All" is the only value (apimachinery ValidateDryRun).
+        const dryRun = url.searchParams.getAll('dryRun');
+        const bad = dryRun.find((v) => v !== 'All');
+        if (bad !== undefined) throw new KubeStatusError(400, 'BadRequest', `Unsupported value: "${bad}": supported values: "All"`);
+        const { obj, warnings } = this.api.prepareCreate(t, nsArg, raw, contentType);
+        const admitted = await this.admission.admitCreate(t, obj, attrs.user, dryRun.length > 0);
+        const reply = { ...this.api.commitCreate(t, admitted === obj ? obj : this.api.redecode(t, admitted), dryRun.length > 0), warnings };
+        if (t.resource === 'namespaces' && !dryRun.length) this.onNamespaceCreated?.((reply.body as { metadata: { name: string } }).metadata.name);
+        return reply;
+      }
       case 'update':
         if (!name) throw generic(405);
         return this.api.update(t, nsArg, name, raw, contentType);
@@ -320,6 +346,7 @@ export class Router {
     });
     const groups = [
       ['rbac.authorization.k8s.io', 'v1'],
+      [ADMISSION_REGISTRATION, 'v1'],
       ['authorization.k8s.io', 'v1'],
       ['authentication.k8s.io', 'v1'],
     ];
@@ -346,6 +373,8 @@ export class Router {
         };
       case `/apis/${apiVersionOf(RESOURCES.roles)}`:
         return { status: 200, body: resourceList(apiVersionOf(RESOURCES.roles), RESOURCES.roles.group) };
+      case `/apis/${ADMISSION_REGISTRATION}/v1`:
+        return { status: 200, body: resourceList(`${ADMISSION_REGISTRATION}/v1`, ADMISSION_REGISTRATION) };
       case '/version':
         return {
           status: 200,

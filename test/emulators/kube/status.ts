@@ -214,6 +214,7 @@ export const fe = {
     detail: `must have at most ${max} bytes`,
   }),
   forbidden: (field: string, detail: string): FieldError => ({ type: 'FieldValueForbidden', field, detail }),
+  duplicate: (field: string, value: unknown): FieldError => ({ type: 'FieldValueDuplicate', field, value, detail: '' }),
 };
 
 /** errors.NewInvalid: message aggregates the (deduplicated) field errors, causes list each. */

@@ -144,6 +144,7 @@ const NAME_RULES: Record<KubeKind, (v: string) => string[]> = {
   rolebindings: isValidPathSegmentName,
   clusterroles: isValidPathSegmentName,
   clusterrolebindings: isValidPathSegmentName,
+  mutatingwebhookconfigurations: isDNS1123Subdomain,
 };
 
 const STANDARD_FINALIZERS = new Set(['kubernetes', 'orphan', 'foregroundDeletion']);
@@ -294,10 +295,44 @@ function validateBinding(o: Obj, cluster: boolean): FieldError[] {
   return errs;
 }
 
+/**
+ * The parts of ValidateMutatingWebhookConfiguration (pkg/apis/admissionregistration/validation) the
+ * emulator relies on: unique qualified names, sideEffects None/NoneOnDryRun (v1), admissionReviewVersions
+ * with a version the server speaks, and an https clientConfig.url (the emulator calls URLs only).
+ */
+function validateWebhooks(o: Obj): FieldError[] {
+  const errs: FieldError[] = [];
+  const seen = new Set<string>();
+  ((o.webhooks ?? []) as Record<string, unknown>[]).forEach((w, i) => {
+    const p = `webhooks[${i}]`;
+    const name = (w.name as string | undefined) ?? '';
+    if (!name) errs.push(fe.required(`${p}.name`));
+    else if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?){2,}$/.test(name)) errs.push(fe.invalid(`${p}.name`, name, 'should be a domain with at least three segments separated by dots'));
+    else if (seen.has(name)) errs.push(fe.duplicate(`${p}.name`, name));
+    seen.add(name);
+    const se = w.sideEffects as string | undefined;
+    if (se === undefined) errs.push(fe.required(`${p}.sideEffects`, 'must specify one of None, NoneOnDryRun'));
+    else if (se !== 'None' && se !== 'NoneOnDryRun') errs.push(fe.notSupported(`${p}.sideEffects`, se, ['None', 'NoneOnDryRun']));
+    const versions = (w.admissionReviewVersions ?? []) as string[];
+    if (!versions.length) errs.push(fe.required(`${p}.admissionReviewVersions`, 'must specify one of v1, v1beta1'));
+    else if (!versions.includes('v1')) errs.push(fe.invalid(`${p}.admissionReviewVersions`, versions, 'the emulator speaks admission.k8s.io/v1 only'));
+    const url = ((w.clientConfig ?? {}) as { url?: string }).url;
+    if (!url) errs.push(fe.required(`${p}.clientConfig`, 'exactly one of url or service is required (the emulator calls URLs only)'));
+    else if (!url.startsWith('https://')) errs.push(fe.invalid(`${p}.clientConfig.url`, url, "'https' is the only allowed URL scheme"));
+    const fp = w.failurePolicy as string;
+    if (fp !== 'Ignore' && fp !== 'Fail') errs.push(fe.notSupported(`${p}.failurePolicy`, fp, ['Fail', 'Ignore']));
+    const ts = w.timeoutSeconds as number;
+    if (!(ts >= 1 && ts <= 30)) errs.push(fe.invalid(`${p}.timeoutSeconds`, ts, 'the timeout value must be between 1 and 30 seconds'));
+  });
+  return errs;
+}
+
 /** Validation of a new object (strategy.Validate). */
 export function validateCreate(kind: KubeKind, o: Obj): FieldError[] {
   const errs = validateMeta(kind, o.metadata as Meta);
   switch (kind) {
+    case 'mutatingwebhookconfigurations':
+      return [...errs, ...validateWebhooks(o)];
     case 'secrets':
       return [...errs, ...validateSecret(o)];
     case 'configmaps':

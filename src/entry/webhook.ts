@@ -1,0 +1,87 @@
+/**
+ * Function Compute entry of the admission webhook (`index.webhook`, behind an HTTP trigger): turns the
+ * FC 3.0 HTTP-trigger event into a request for {@link WebhookService} and its answer into the response
+ * struct FC maps back onto HTTP. A warm instance keeps one service (and its caches) per config file;
+ * a change of the function's role credentials rebuilds it. Never logs the URL (it carries the secret).
+ *
+ * Event and response formats: "Use an HTTP trigger to invoke a function" (FC 3.0, built-in runtimes),
+ * https://www.alibabacloud.com/help/en/functioncompute/fc-3-0/user-guide/http-trigger-invoking-function
+ */
+import path from 'node:path';
+import { loadFleet } from '../config/load.js';
+import { credentialFromFc } from '../cloud/credentials.js';
+import { createLogger, Redactor } from '../log/logger.js';
+import { WebhookService, type WebhookResponse } from '../webhook/service.js';
+import type { FcContext, LineWriter } from './fc.js';
+
+/** The FC 3.0 HTTP-trigger event (payload format v1), the parts the webhook reads. */
+export interface FcHttpEvent {
+  version?: string;
+  rawPath?: string;
+  body?: string;
+  isBase64Encoded?: boolean;
+  headers?: Record<string, string>;
+  queryParameters?: Record<string, string>;
+  requestContext?: { http?: { method?: string; path?: string } };
+}
+
+/** The response struct FC turns into the HTTP response. */
+export interface FcHttpResponse extends WebhookResponse {
+  isBase64Encoded: boolean;
+}
+
+let instance: { key: string; service: WebhookService; redactor: Redactor } | undefined;
+
+/** The webhook handler. Never throws: every failure is an HTTP status. */
+export async function webhook(event: Buffer | string, context: FcContext, write: LineWriter = (l) => process.stdout.write(`${l}\n`)): Promise<FcHttpResponse> {
+  const file = process.env.ACR_FLEET_CONFIG ?? path.join(process.env.FC_FUNC_CODE_PATH ?? process.cwd(), 'fleet.yaml');
+  const creds = context.credentials;
+  const key = JSON.stringify([file, creds.accessKeyId, creds.securityToken ?? '']);
+  const redactor = instance?.key === key ? instance.redactor : new Redactor();
+  redactor.add(creds.accessKeySecret);
+  redactor.add(creds.securityToken);
+  const log = createLogger({ format: 'json', write, redactor, base: { requestId: context.requestId } });
+
+  let request;
+  try {
+    request = parseEvent(event);
+  } catch {
+    return respond({ statusCode: 400, headers: { 'content-type': 'application/json' }, body: '{"message":"not an HTTP trigger event"}' });
+  }
+  if (instance?.key !== key) {
+    const previous = instance;
+    instance = undefined;
+    await previous?.service.close();
+    try {
+      const fleet = await loadFleet({ file, env: { ...process.env, FC_REGION: process.env.FC_REGION ?? context.region } });
+      instance = { key, redactor, service: new WebhookService({ fleet, credential: credentialFromFc(creds), redactor, allowFileKubeconfig: false }, log) };
+    } catch (err) {
+      log.error(err instanceof Error ? err.message.replaceAll('\n', '; ') : String(err), { event: 'config-invalid' });
+      return respond({ statusCode: 500, headers: { 'content-type': 'application/json' }, body: '{"message":"invalid configuration"}' });
+    }
+  }
+  instance.service.useLogger(log);
+  return respond(await instance.service.handle(request));
+}
+
+/** Drops the warm state (the next call loads everything again), as a new FC instance would. */
+export async function resetWebhookInstance(): Promise<void> {
+  const previous = instance;
+  instance = undefined;
+  await previous?.service.close();
+}
+
+function parseEvent(event: Buffer | string): { method: string; path: string; body: string } {
+  const e = JSON.parse(event.toString()) as FcHttpEvent;
+  const raw = e.body ?? '';
+  return {
+    method: e.requestContext?.http?.method ?? 'GET',
+    // requestContext.http.path is the decoded path; rawPath keeps the encoding the secret was made with.
+    path: e.rawPath ?? e.requestContext?.http?.path ?? '/',
+    body: e.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw,
+  };
+}
+
+function respond(r: WebhookResponse): FcHttpResponse {
+  return { ...r, isBase64Encoded: false };
+}

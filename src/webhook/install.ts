@@ -1,0 +1,64 @@
+/**
+ * `register --webhook`: the cluster's MutatingWebhookConfiguration, built from its resolved settings
+ * (a `settings: configmap` cluster's from its ConfigMap's webhook-configuration) and a URL whose secret
+ * is derived from the fleet's KMS key (created at first use). The key and the URL are never printed.
+ */
+import { readFile } from 'node:fs/promises';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Cluster, Fleet, WebhookSettings } from '../config/resolve.js';
+import { KmsApi, KmsWriter } from '../cloud/kms.js';
+import type { OpenApiCaller } from '../cloud/openapi.js';
+import { AcrFleetError, CloudError } from '../errors.js';
+import { fromConfigMap } from '../fleet/run.js';
+import { connectCluster } from '../kube/client.js';
+import type { OwnedObject } from '../kube/admin.js';
+import { webhookConfiguration, WEBHOOK_CONFIGURATION_NAME } from './configuration.js';
+import { clusterUrl, newWebhookKey } from './secret.js';
+
+/** The object deregister removes (only its kind and name matter). */
+export const WEBHOOK_OBJECT: OwnedObject = { kind: 'MutatingWebhookConfiguration', apiVersion: 'admissionregistration.k8s.io/v1', metadata: { name: WEBHOOK_CONFIGURATION_NAME } };
+
+/** The configuration to install in `clusterName`. Throws a one-line error naming what is missing. */
+export async function desiredWebhook(fleet: Fleet, clusterName: string, adminKc: KubeConfig, caller: OpenApiCaller): Promise<OwnedObject> {
+  const endpoint = fleet.webhook;
+  if (!endpoint) throw new AcrFleetError(`${fleet.file}: webhook.url: required to install the webhook (the URL of the webhook function's HTTP trigger)`);
+  const cluster = fleet.clusters.find((c) => c.name === clusterName);
+  if (!cluster) throw new AcrFleetError(`${fleet.file}: no cluster ${clusterName}`);
+  const settings = cluster.settingsSource === 'configmap' ? await configMapWebhook(fleet, cluster, adminKc) : cluster.webhook;
+  if (!settings.enabled) {
+    const where = cluster.settingsSource === 'configmap' ? 'enable: true in webhook-configuration of kube-system/acr-configuration' : 'webhook: { enabled: true } in defaults or for the cluster';
+    throw new AcrFleetError(`cluster ${clusterName}: the webhook is not enabled (set ${where})`);
+  }
+  const key = await webhookKey(caller, endpoint.regionId, endpoint.keySecret);
+  const caPem = endpoint.caFile ? await readFile(endpoint.caFile, 'utf8').catch((err: unknown) => {
+    throw new AcrFleetError(`${fleet.file}: webhook.caFile: cannot read ${endpoint.caFile ?? ''}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }) : undefined;
+  return webhookConfiguration({
+    url: clusterUrl(endpoint.url, key, clusterName),
+    ...(caPem ? { caPem } : {}),
+    settings,
+    excludeNamespaces: cluster.namespaces.all ? cluster.namespaces.exclude : cluster.excludeNamespaces,
+  });
+}
+
+/** A `settings: configmap` cluster's webhook settings, read with the admin kubeconfig. */
+async function configMapWebhook(fleet: Fleet, cluster: Cluster, adminKc: KubeConfig): Promise<WebhookSettings> {
+  const port = await connectCluster(adminKc, fleet.kubernetes);
+  try {
+    return (await fromConfigMap(cluster, port)).settings.webhook;
+  } finally {
+    port.close();
+  }
+}
+
+/** The fleet's webhook key, created in KMS when it does not exist yet. */
+async function webhookKey(caller: OpenApiCaller, region: string, secretName: string): Promise<string> {
+  try {
+    return (await new KmsApi(caller).secretValue(region, secretName)).trim();
+  } catch (err) {
+    if (!(err instanceof CloudError && err.code === 'Forbidden.ResourceNotFound')) throw err;
+  }
+  const key = newWebhookKey();
+  await new KmsWriter(caller).store(region, secretName, key, 'acr-fleet webhook key: per-cluster URL secrets are derived from it');
+  return key;
+}

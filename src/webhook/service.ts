@@ -1,0 +1,227 @@
+/**
+ * The webhook's work for one admission request, and what a warm instance keeps between requests:
+ * the KMS key (to check URL secrets), registry tokens (while valid beyond the cluster's threshold) and
+ * one ClusterPort per cluster (for a bounded time; never closed per request). The Secret is created
+ * exactly as a refresh creates it (same template, same broker, same least-privilege identity); an
+ * existing Secret is left to the timer. It never denies: errors become HTTP 500, so the API server
+ * applies the configured failurePolicy, and the next refresh repairs what was missed.
+ */
+import type { Cluster, Fleet, Registry } from '../config/resolve.js';
+import type { CredentialClient } from '../cloud/credentials.js';
+import { KmsApi } from '../cloud/kms.js';
+import { SdkOpenApiCaller } from '../cloud/openapi.js';
+import { AcrFleetError, describeError } from '../errors.js';
+import { fromConfigMap, type RunDeps } from '../fleet/run.js';
+import type { ClusterPort } from '../kube/port.js';
+import type { Logger, Redactor } from '../log/logger.js';
+import { desiredSecret, secretTemplate } from '../reconcile/dockerconfig.js';
+import type { RegistryToken } from '../tokens/source.js';
+import { createRunDeps } from '../entry/runtime.js';
+import { decide, parseReview, pullSecretPatch, reviewResponse, type AdmissionRequest, type PatchOp } from './admission.js';
+import { parsePath, secretMatches } from './secret.js';
+
+/** An HTTP request as the function sees it (already decoded from the trigger's event). */
+export interface WebhookRequest {
+  method: string;
+  path: string;
+  body: string;
+}
+
+/** The HTTP answer (FC maps it onto the response). */
+export interface WebhookResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface WebhookServiceOptions {
+  fleet: Fleet;
+  credential: CredentialClient;
+  redactor: Redactor;
+  allowFileKubeconfig: boolean;
+  now?: () => number;
+  /** How long a cluster connection is reused (default 5 min; never past the kubeconfig credential's expiry). */
+  portTtlMs?: number;
+  /** How long the KMS key is reused (default 5 min), so a rotated key takes effect soon. */
+  keyTtlMs?: number;
+}
+
+/** What one admission request led to, for the log line and the tests. */
+export type Outcome = 'patched' | 'created and patched' | 'skipped' | 'conflict';
+
+const json = (statusCode: number, body: unknown): WebhookResponse => ({ statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+export class WebhookService {
+  private deps: RunDeps;
+  private readonly kms: KmsApi;
+  private readonly ports = new Map<string, { port: Promise<ClusterPort>; until: number }>();
+  private key: { value: Promise<string>; until: number } | undefined;
+  private readonly now: () => number;
+
+  private readonly opts: WebhookServiceOptions;
+
+  constructor(opts: WebhookServiceOptions, private log: Logger) {
+    this.now = opts.now ?? Date.now;
+    // The API server waits timeoutSeconds for the answer: a cluster's retries and each request must end well
+    // within it (half the shortest), or the failure policy applies before the function has decided anything.
+    const k = opts.fleet.kubernetes;
+    const budgetMs = (Math.min(...opts.fleet.clusters.map((c) => c.webhook.timeoutSeconds)) * 1000) / 2;
+    this.opts = { ...opts, fleet: { ...opts.fleet, kubernetes: { ...k, retryBudgetMs: Math.min(k.retryBudgetMs, budgetMs), requestTimeoutMs: Math.min(k.requestTimeoutMs, budgetMs) } } };
+    this.deps = this.newDeps();
+    this.kms = new KmsApi(new SdkOpenApiCaller({ endpoints: opts.fleet.endpoints, credential: opts.credential }));
+  }
+
+  /** Logs of the current invocation go here (FC gives each its request id). */
+  useLogger(log: Logger): void {
+    this.log = log;
+    this.deps.log = log;
+  }
+
+  /** Answers one HTTP request. Never throws. */
+  async handle(req: WebhookRequest): Promise<WebhookResponse> {
+    const started = this.now();
+    const target = parsePath(req.path);
+    const cluster = target && this.opts.fleet.clusters.find((c) => c.name === target.cluster);
+    const endpoint = this.opts.fleet.webhook;
+    if (!target || !cluster || !endpoint) {
+      this.log.warn('admission request refused: unknown path', { event: 'admission-refused' });
+      return json(401, { message: 'unauthorized' });
+    }
+    let key: string;
+    try {
+      key = await this.webhookKey(endpoint.keySecret, endpoint.regionId);
+    } catch (err) {
+      this.log.error(`cluster ${cluster.name}: webhook: key ${endpoint.keySecret}: ${describeError(err)}`, { event: 'admission-error', cluster: cluster.name });
+      return json(500, { message: 'webhook key unavailable' });
+    }
+    if (!secretMatches(key, cluster.name, target.secret)) {
+      this.log.warn(`cluster ${cluster.name}: admission request refused: wrong URL secret`, { event: 'admission-refused', cluster: cluster.name });
+      return json(401, { message: 'unauthorized' });
+    }
+    if (req.method.toUpperCase() !== 'POST') return json(405, { message: 'method not allowed' });
+    const review = parseReview(req.body);
+    if (!review?.request) return json(400, { message: 'expected an admission.k8s.io/v1 AdmissionReview with a request' });
+    const request = review.request;
+    try {
+      const { outcome, why, patch } = await this.admit(cluster, request);
+      this.log.info(`cluster ${cluster.name}: ServiceAccount ${request.namespace ?? ''}/${request.object?.metadata?.name ?? ''}: ${outcome}${why ? ` (${why})` : ''}`, {
+        event: 'admission',
+        cluster: cluster.name,
+        outcome,
+        dryRun: request.dryRun === true,
+        durationMs: this.now() - started,
+      });
+      return json(200, reviewResponse(request.uid, patch));
+    } catch (err) {
+      this.forgetPort(cluster.name);
+      this.log.error(`cluster ${cluster.name}: webhook: ${describeError(err)}`, { event: 'admission-error', cluster: cluster.name, durationMs: this.now() - started });
+      // Not a review: the API server treats it as a call failure and applies failurePolicy.
+      return json(500, { message: `cluster ${cluster.name}: webhook failed; the failure policy applies` });
+    }
+  }
+
+  /** Releases cached cluster connections. */
+  async close(): Promise<void> {
+    const ports = [...this.ports.values()];
+    this.ports.clear();
+    for (const p of ports) await p.port.then((x) => x.close(), () => undefined);
+  }
+
+  private async admit(cluster: Cluster, request: AdmissionRequest): Promise<{ outcome: Outcome; why?: string; patch?: PatchOp[] }> {
+    let settings: Pick<Cluster, 'namespaces' | 'serviceAccounts' | 'secretName' | 'expiringThresholdMs' | 'webhook'> = cluster;
+    let registries: Registry[] | undefined;
+    let port: ClusterPort | undefined;
+    if (cluster.settingsSource === 'configmap') {
+      port = await this.port(cluster);
+      ({ settings, registries } = await fromConfigMap(cluster, port));
+    }
+    if (!settings.webhook.enabled) return { outcome: 'skipped', why: 'webhook not enabled' };
+    const decision = decide(request, settings);
+    if (!decision.act) return { outcome: 'skipped', why: decision.why };
+    const patch = pullSecretPatch(request.object, settings.secretName);
+    if (!patch.length) return { outcome: 'skipped', why: 'already referenced' };
+
+    port ??= await this.port(cluster);
+    const name = settings.secretName;
+    const existing = await port.readSecret(decision.namespace, name);
+    if (existing) {
+      if (!existing.owned) return { outcome: 'conflict', why: `Secret ${name} exists and is not managed by acr-fleet` };
+      return { outcome: 'patched', patch };
+    }
+    // Dry run: say what a real create would get, write nothing.
+    if (request.dryRun === true) return { outcome: 'patched', why: 'dry run', patch };
+    const wanted = registries ?? cluster.registries.flatMap((n) => this.opts.fleet.registries.find((r) => r.name === n) ?? []);
+    const tokens = await this.tokens(wanted, settings.expiringThresholdMs);
+    const created = await port.createSecret(desiredSecret(secretTemplate(tokens), decision.namespace, name));
+    if (created === 'exists') {
+      const now = await port.readSecret(decision.namespace, name);
+      if (!now?.owned) return { outcome: 'conflict', why: `Secret ${name} exists and is not managed by acr-fleet` };
+    }
+    return { outcome: 'created and patched', patch };
+  }
+
+  /** Tokens from the current broker while they outlive the threshold; a fresh broker otherwise. */
+  private async tokens(registries: Registry[], thresholdMs: number): Promise<RegistryToken[]> {
+    for (let attempt = 0; ; attempt++) {
+      const deps = this.deps;
+      let tokens: RegistryToken[];
+      try {
+        tokens = await Promise.all(registries.map((r) => deps.broker.get(r)));
+      } catch (err) {
+        // The broker remembers failures; the next request must try again.
+        if (this.deps === deps) this.deps = this.newDeps();
+        throw err;
+      }
+      if (attempt > 0 || Math.min(...tokens.map((t) => t.expiresAt)) - this.now() > thresholdMs) return tokens;
+      if (this.deps === deps) this.deps = this.newDeps();
+    }
+  }
+
+  private port(cluster: Cluster): Promise<ClusterPort> {
+    const now = this.now();
+    const hit = this.ports.get(cluster.name);
+    if (hit && hit.until > now) return hit.port;
+    if (hit) this.forgetPort(cluster.name);
+    const ttl = this.opts.portTtlMs ?? 5 * 60_000;
+    const entry = { port: this.deps.connect(cluster), until: now + ttl };
+    entry.port.then(
+      (p) => {
+        if (p.credentialExpiresAt !== undefined) entry.until = Math.min(entry.until, p.credentialExpiresAt - 60_000);
+      },
+      () => {
+        if (this.ports.get(cluster.name) === entry) this.ports.delete(cluster.name);
+      },
+    );
+    this.ports.set(cluster.name, entry);
+    return entry.port;
+  }
+
+  private forgetPort(name: string): void {
+    const hit = this.ports.get(name);
+    if (!hit) return;
+    this.ports.delete(name);
+    hit.port.then((p) => p.close(), () => undefined);
+  }
+
+  private webhookKey(secretName: string, region: string): Promise<string> {
+    const now = this.now();
+    if (this.key && this.key.until > now) return this.key.value;
+    const entry = {
+      value: this.kms.secretValue(region, secretName).then((k) => {
+        this.opts.redactor.add(k);
+        if (!k.trim()) throw new AcrFleetError('the KMS secret is empty');
+        return k.trim();
+      }),
+      until: now + (this.opts.keyTtlMs ?? 5 * 60_000),
+    };
+    entry.value.catch(() => {
+      if (this.key === entry) this.key = undefined;
+    });
+    this.key = entry;
+    return entry.value;
+  }
+
+  private newDeps(): RunDeps {
+    return createRunDeps({ fleet: this.opts.fleet, credential: this.opts.credential, log: this.log, redactor: this.opts.redactor, allowFileKubeconfig: this.opts.allowFileKubeconfig });
+  }
+}
