@@ -37,7 +37,7 @@ const props = z.strictObject({
   internetAccess: z.boolean().optional(),
   logConfig: z.union([z.literal('auto'), z.object({ project: z.string(), logstore: z.string() })]),
   environmentVariables: z.record(z.string(), z.string()).optional(),
-  // devsapp/fc3 src/schema.json IAsyncInvokeConfig (bounds as there); the failure destination is required here.
+  // devsapp/fc3 src/schema.json IAsyncInvokeConfig (bounds as there); when present, a failure destination is required here.
   asyncInvokeConfig: z.strictObject({
     maxAsyncEventAgeInSeconds: z.number().int().min(1).max(2592000),
     maxAsyncRetryAttempts: z.number().int().min(0).max(8),
@@ -45,7 +45,7 @@ const props = z.strictObject({
       onFailure: z.strictObject({ destination: z.string().regex(/^acs:(mns|fc|eventbridge|rocketmq):[a-z0-9-]+:\d+:.+$/) }),
       onSuccess: z.strictObject({ destination: z.string() }).optional(),
     }),
-  }),
+  }).optional(), // the timer function (shard dispatch) must have it: asserted in the first test
   vpcConfig: z.union([z.literal('auto'), z.object({ vpcId: z.string(), vSwitchIds: z.union([z.array(z.string()), z.literal('auto')]), securityGroupId: z.string() })]).optional(),
   triggers: z
     .array(
