@@ -109,14 +109,14 @@ test('--cluster takes globs, and a glob that matches no cluster is a usage error
 
 /**
  * After a first refresh: hz-prod-1 gets a new namespace (team-c), a terminating one (team-b), an
- * unowned Secret of acr-fleet's name (team-d) and a Secret 12.5 minutes from expiry (team-a);
+ * unowned Secret of acr-fleet's name (team-d) and a Secret 12m55s from expiry (team-a: "expires in 12m" for a minute after seeding, even on a loaded machine);
  * bj-prod-1 stops watching `search`; hz-dev-1 gains a registry.
  */
 async function driftedFleet(s: Sandbox): Promise<void> {
   t0(await refresh(s, []));
   const hz = s.cluster('hz-prod-1').kube;
   const teamA = hz.get('secrets', 'team-a', SECRET) as { metadata: { annotations: Record<string, string> } };
-  hz.seed('secrets', { ...teamA, metadata: { ...teamA.metadata, annotations: { ...teamA.metadata.annotations, 'acr-fleet.io/expires-at': new Date(Date.now() + 12.5 * 60_000).toISOString() } } });
+  hz.seed('secrets', { ...teamA, metadata: { ...teamA.metadata, annotations: { ...teamA.metadata.annotations, 'acr-fleet.io/expires-at': new Date(Date.now() + 12 * 60_000 + 55_000).toISOString() } } });
   hz.terminateNamespace('team-b');
   hz.seed('namespaces', { metadata: { name: 'team-c' } });
   hz.seed('serviceaccounts', { metadata: { namespace: 'team-c', name: 'default' } });

@@ -5,9 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import test from 'ava';
-import { KubeConfig } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
 import { credentialExpiry } from '../src/kube/credential.js';
+import { readKubeconfig } from '../src/kube/kubeconfig.js';
 import { cli } from './support/cli.js';
 import { FLEET_SA_USER, startSandbox, type Sandbox } from './support/sandbox.js';
 
@@ -20,20 +20,16 @@ const b64url = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stri
 /** A JWT-shaped token with these claims (signature not checked by anyone here). */
 const jwt = (claims: unknown) => `${b64url({ alg: 'RS256', kid: 'k' })}.${b64url(claims)}.c2lnbmF0dXJl`;
 
-function kubeconfig(user: Record<string, string>): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromString(
-    yaml.dump({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:6443' } }],
-      users: [{ name: 'u', user }],
-      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
-      'current-context': 'x',
-    }),
-  );
-  return kc;
-}
+const kubeconfigText = (user: Record<string, string>) =>
+  yaml.dump({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:6443' } }],
+    users: [{ name: 'u', user }],
+    contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+    'current-context': 'x',
+  });
+const kubeconfig = (user: Record<string, string>) => readKubeconfig(kubeconfigText(user), 'kubeconfig test.yaml');
 
 const EXP = 1_900_000_000;
 
@@ -50,7 +46,6 @@ const cases: [string, Record<string, string>, number | undefined][] = [
   ['claims that are JSON null say nothing', { token: `${b64url('h')}.${b64url('null')}.sig` }, undefined],
   ['a token of two parts says nothing', { token: 'a.b' }, undefined],
   ['certificate data that is not a certificate says nothing', { 'client-certificate-data': b64url('-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----'), 'client-key-data': 'a2V5' }, undefined],
-  ['a missing certificate file says nothing', { 'client-certificate': '/nonexistent/acr-fleet/cert.pem', 'client-key': '/nonexistent/key.pem' }, undefined],
   ['a user without credentials says nothing', {}, undefined],
 ];
 
@@ -65,10 +60,17 @@ test('credential expiry reads a client certificate file', (t) => {
   t.is(credentialExpiry(kubeconfig({ 'client-certificate': file, 'client-key': file })), CERT_NOT_AFTER);
 });
 
-test('credential expiry of a kubeconfig without a current user is unknown', (t) => {
-  t.is(credentialExpiry(new KubeConfig()), undefined);
+test('a missing certificate file is an error naming the kubeconfig and the field, not its content', (t) => {
+  t.throws(() => kubeconfig({ 'client-certificate': '/nonexistent/acr-fleet/cert.pem', 'client-key': '/nonexistent/key.pem' }), {
+    message: 'kubeconfig test.yaml: user.client-certificate: file not found',
+  });
 });
 
+test('a kubeconfig whose user is a credential plugin tells no expiry and is marked as a plugin', (t) => {
+  const k = readKubeconfig(kubeconfigText({}).replace('user: {}', 'user:\n      exec: { command: aws, apiVersion: client.authentication.k8s.io/v1 }'), 'kubeconfig test.yaml');
+  t.is(k.plugin, 'exec');
+  t.is(credentialExpiry(k), undefined);
+});
 const DAY = 24 * 3600 * 1000;
 
 /** Gives a sandbox cluster a JWT-shaped static token of acr-fleet's identity that says it expires at `exp` (ms). */

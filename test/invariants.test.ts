@@ -12,6 +12,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { Cluster, Fleet, Registry } from '../src/config/resolve.js';
 import { refreshFleet } from '../src/fleet/run.js';
 import { connectCluster } from '../src/kube/client.js';
+import { endpointOf } from '../src/kube/client-node-config.js';
 import type { Logger } from '../src/log/logger.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../src/reconcile/state.js';
 import { TokenBroker } from '../src/tokens/broker.js';
@@ -161,7 +162,7 @@ async function refresh(kube: KubeEmulator, w: World, now: number) {
   const source: TokenSource = { fetch: async (r): Promise<RegistryToken> => ({ registry: r.name, domains: [DOMAIN], username: TOKEN_USER, password: TOKEN_PASSWORD, expiresAt: now + 3_600_000 }) };
   const kc = new KubeConfig();
   kc.loadFromString(kube.kubeconfig({ token: FLEET_TOKEN }));
-  return refreshFleet(fleet, { broker: new TokenBroker({ enterprise: source, personal: source }), connect: () => connectCluster(kc, kubernetes), log: silent, now: () => now });
+  return refreshFleet(fleet, { broker: new TokenBroker({ enterprise: source, personal: source }), connect: async () => connectCluster(await endpointOf(kc), kubernetes), log: silent, now: () => now });
 }
 
 /** Every invariant of one refreshed world; returns the violations ([] when none). */

@@ -8,6 +8,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { KubeSettings } from '../src/config/resolve.js';
 import { KubeError } from '../src/errors.js';
 import { connectCluster } from '../src/kube/client.js';
+import { endpointOf } from '../src/kube/client-node-config.js';
 import { desiredSecret, secretTemplate } from '../src/reconcile/dockerconfig.js';
 import { KubeEmulator } from './emulators/kube/index.js';
 
@@ -20,7 +21,7 @@ async function cluster(settings: Partial<KubeSettings> = {}) {
   kube.seed('namespaces', { metadata: { name: 'app' } });
   const kc = new KubeConfig();
   kc.loadFromString(kube.kubeconfig({ token: TOKEN }));
-  const port = await connectCluster(kc, { ...SETTINGS, ...settings });
+  const port = connectCluster(await endpointOf(kc), { ...SETTINGS, ...settings });
   return { kube, port, [Symbol.asyncDispose]: async () => (port.close(), await kube.close()) };
 }
 
@@ -135,4 +136,19 @@ test('a hung API server fails with a timeout once the budget is spent', async (t
   await using c = await cluster({ requestTimeoutMs: 200, retryBudgetMs: 700 });
   c.kube.injectFault({ path: /^\/api\/v1\/namespaces$/, delayMs: 5_000, times: 100 });
   await t.throwsAsync(c.port.listNamespaces(), { instanceOf: KubeError, message: 'list namespaces: request timed out' });
+});
+
+test('closing a cluster ends its requests still on the wire, and nothing is sent or retried after', async (t) => {
+  await using c = await cluster();
+  c.kube.injectFault({ path: /^\/api\/v1\/namespaces$/, status: 503, times: 1 });
+  c.kube.injectFault({ path: /^\/api\/v1\/serviceaccounts$/, delayMs: 3_000, times: 1 });
+  const listing = c.port.listServiceAccounts();
+  const retrying = c.port.listNamespaces();
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  c.port.close();
+  await t.throwsAsync(listing, { instanceOf: KubeError });
+  await t.throwsAsync(retrying, { instanceOf: KubeError, message: "list namespaces: the cluster's connections were closed" });
+  const seen = c.kube.requests.length;
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  t.is(c.kube.requests.length, seen, 'no request after close');
 });

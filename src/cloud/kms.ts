@@ -39,6 +39,27 @@ export class KmsWriter {
     return 'rotated';
   }
 
+  /**
+   * Creates a secret only if it does not exist yet: false when it already does (someone else created it
+   * first), and then nothing is written.
+   */
+  async create(region: string, secretName: string, data: string, description: string): Promise<boolean> {
+    try {
+      await this.api.rpc({
+        product: 'kms',
+        region,
+        action: 'CreateSecret',
+        version: '2016-01-20',
+        query: { SecretName: secretName, SecretData: data, VersionId: `v${Date.now()}`, SecretDataType: 'text', Description: description },
+        idempotent: false,
+      });
+      return true;
+    } catch (err) {
+      if (err instanceof CloudError && err.code === 'Rejected.ResourceExist') return false;
+      throw err;
+    }
+  }
+
   /** Deletes a secret at once; false when it did not exist. */
   async delete(region: string, secretName: string): Promise<boolean> {
     try {

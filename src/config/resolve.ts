@@ -146,7 +146,12 @@ export function resolveFleet(cfg: FleetConfig, ctx: ResolveContext): Fleet {
   const webhookOn = (cfg.defaults?.webhook?.enabled ?? false) || cfg.clusters.some((c) => c.webhook?.enabled);
   if (webhookOn && !cfg.webhook) problems.push({ path: 'webhook.url', message: 'required when a cluster has webhook.enabled: true' });
   if (cfg.webhook && !regionId) problems.push({ path: 'regionId', message: 'required with webhook (the region of its KMS key): set it, FC_REGION or ALIBABA_CLOUD_REGION_ID' });
+  const keySecret = cfg.webhook?.keySecret ?? DEFAULTS.webhookKeySecret;
   cfg.clusters.forEach((c, i) => {
+    // Every webhook URL is derived from that key: a kubeconfig stored under its name would replace it.
+    if ('kmsSecret' in c.kubeconfig && c.kubeconfig.kmsSecret === keySecret) {
+      problems.push({ path: `clusters[${i}].kubeconfig.kmsSecret`, message: `${keySecret} is the webhook key's KMS secret; choose another name` });
+    }
     if (!('file' in c.kubeconfig) && !c.kubeconfig.regionId && !regionId) {
       problems.push({ path: `clusters[${i}].kubeconfig.regionId`, message: 'required: no top-level regionId, and neither FC_REGION nor ALIBABA_CLOUD_REGION_ID is set' });
     }

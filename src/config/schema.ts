@@ -128,7 +128,12 @@ export const fleetSchema = z
       .describe('Function Compute: a timer run of a fleet with more clusters than this invokes the function once per shard of about this many clusters. Default: 500.'),
     webhook: z
       .strictObject({
-        url: z.string().regex(/^https:\/\/[^/\s?#]+(\/[^\s?#]*)?$/, 'expected the HTTPS URL of the webhook function\'s HTTP trigger').describe('URL of the webhook function\'s HTTP trigger (printed by s deploy).'),
+        url: z
+          .string()
+          .regex(/^https:\/\/[^/\s?#@]+(\/[^\s?#]*)?$/, 'expected the HTTPS URL of the webhook function\'s HTTP trigger')
+          // The API server refuses an unparsable URL with an error quoting it whole, URL secret included.
+          .refine((u) => URL.canParse(u), 'expected the HTTPS URL of the webhook function\'s HTTP trigger')
+          .describe('URL of the webhook function\'s HTTP trigger (printed by s deploy).'),
         keySecret: z.string().min(1).optional().describe('KMS secret holding the key the per-cluster URL secrets are derived from. Default: acr-fleet/webhook-key.'),
         caFile: z.string().min(1).optional().describe('PEM CA bundle the API servers verify the URL with, relative to fleet.yaml. Default: none (public CAs, as for fcapp.run).'),
       })

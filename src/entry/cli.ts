@@ -337,7 +337,18 @@ async function refreshFleetCommand(ctx: Ctx, dryRun: boolean, globs: readonly st
   const progress = ctx.json ? undefined : new Progress((t) => ctx.io.stderr(redactor.redact(t)), tty.stderr ?? false, total, styleFor(tty.stderr ?? false, ctx.io.env));
   const writeLog = (line: string) => (progress ? progress.line(line) : ctx.io.stderr(`${line}\n`));
   const log = createLogger({ format: ctx.json ? 'json' : 'text', write: writeLog, redactor, level: ctx.level });
-  const deps = createRunDeps({ fleet, credential: credentialFromEnv(ctx.io.env), log, redactor, allowFileKubeconfig: true });
+  const deps = createRunDeps({
+    fleet,
+    credential: credentialFromEnv(ctx.io.env),
+    log,
+    redactor,
+    allowFileKubeconfig: true,
+    // A local kubeconfig may authenticate through a plugin (exec): client-node runs it, once per cluster.
+    resolvePlugin: async (text, source, baseDir) => {
+      const { endpointOf, kubeConfigFromText } = await import('../kube/client-node-config.js');
+      return endpointOf(kubeConfigFromText(text, source, baseDir));
+    },
+  });
   if (progress) deps.onCluster = (r) => progress.cluster(r);
   progress?.start();
   let report;

@@ -2,6 +2,7 @@
  * The fleet runner: for each cluster (bounded concurrency) observe → plan → apply, isolating
  * failures per cluster and per namespace. Tokens come from the shared per-run broker.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import type { Cluster, Fleet, Registry } from '../config/resolve.js';
 import { ACR_CONFIGURATION, parseAcrConfiguration } from '../config/configmap.js';
@@ -267,9 +268,7 @@ async function applyServiceAccount(patch: ServiceAccountPatch, port: ClusterPort
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+
 
 function namespaceOf(a: SecretAction): string {
   return a.op === 'delete' ? a.namespace : a.secret.namespace;

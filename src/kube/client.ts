@@ -7,16 +7,15 @@
  * - replace → 409 Conflict: a Secret already as desired counts as replaced;
  * - delete → 404 NotFound, or 409 on a Secret that is gone: counts as deleted.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeSettings } from '../config/resolve.js';
 import { KubeError } from '../errors.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type DesiredSecret, type ObservedNamespace, type ObservedSecret, type ObservedServiceAccount } from '../reconcile/state.js';
 import type { ClusterPort, PortStats, SecretQuery } from './port.js';
-import { endpointOf, KubeTransport, type KubeRequest } from './transport.js';
+import { KubeTransport, type Endpoint, type KubeRequest } from './transport.js';
 
-/** Opens a cluster: reads the kubeconfig's credentials once and builds its connection pool. */
-export async function connectCluster(kc: KubeConfig, settings: KubeSettings, credentialExpiresAt?: number): Promise<KubeClusterClient> {
-  const transport = new KubeTransport(await endpointOf(kc), {
+/** Opens a cluster: builds its connection pool for the endpoint read from its kubeconfig. */
+export function connectCluster(endpoint: Endpoint, settings: KubeSettings, credentialExpiresAt?: number): KubeClusterClient {
+  const transport = new KubeTransport(endpoint, {
     maxConnections: settings.writeConcurrency,
     requestTimeoutMs: settings.requestTimeoutMs,
     retryBudgetMs: settings.retryBudgetMs,

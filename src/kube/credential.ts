@@ -4,22 +4,14 @@
  * ever putting the credential into an error or a log line.
  */
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { Kubeconfig } from './kubeconfig.js';
 
 /**
- * The earliest expiry (epoch ms) of the current user's bearer token and client certificate;
- * undefined when neither tells (opaque token, exec plugin, no credential) or on any odd input.
+ * The earliest expiry (epoch ms) of the kubeconfig's bearer token and client certificate; undefined when
+ * neither tells (opaque token, credential plugin, no credential) or on any odd input.
  */
-export function credentialExpiry(kc: KubeConfig): number | undefined {
-  let user: ReturnType<KubeConfig['getCurrentUser']>;
-  try {
-    user = kc.getCurrentUser();
-  } catch {
-    return undefined;
-  }
-  if (!user) return undefined;
-  const found = [tokenExpiry(user.token), certificateExpiry(user.certData, user.certFile)].filter((t): t is number => t !== undefined);
+export function credentialExpiry(k: Pick<Kubeconfig, 'token' | 'cert'>): number | undefined {
+  const found = [tokenExpiry(k.token), certificateExpiry(k.cert)].filter((t): t is number => t !== undefined);
   return found.length ? Math.min(...found) : undefined;
 }
 
@@ -36,11 +28,10 @@ function tokenExpiry(token: string | undefined): number | undefined {
   }
 }
 
-/** `notAfter` of the client certificate (kubeconfig `client-certificate-data` is base64 PEM), in ms. */
-function certificateExpiry(certData: string | undefined, certFile: string | undefined): number | undefined {
+/** `notAfter` of the client certificate (PEM), in ms. */
+function certificateExpiry(pem: Buffer | undefined): number | undefined {
+  if (!pem) return undefined;
   try {
-    const pem = certData ? Buffer.from(certData, 'base64') : certFile ? readFileSync(certFile) : undefined;
-    if (!pem) return undefined;
     const notAfter = Date.parse(new X509Certificate(pem).validTo);
     return Number.isFinite(notAfter) ? notAfter : undefined;
   } catch {

@@ -1,15 +1,38 @@
 /**
- * Kubeconfig loading. Errors name the source and the problem, never the content: a kubeconfig holds
- * credentials, and YAML parser messages quote the offending line.
+ * Kubeconfig reading for the refresh path: the current context's server, TLS material and credential,
+ * as plain data, without @kubernetes/client-node (which would more than double the function's bundle and
+ * its start-up). Errors name the source and the field, never the content: a kubeconfig holds credentials,
+ * and YAML parser messages quote the offending line.
+ *
+ * Credential plugins (`exec`, `auth-provider`) run commands or talk to identity providers; they are not
+ * read here. The CLI resolves them through client-node (see runtime.ts); the deployed function refuses them.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
 import { AcrFleetError } from '../errors.js';
+import type { Endpoint } from './transport.js';
 
-/** Builds a KubeConfig from kubeconfig text. `source` names it in errors; `baseDir` anchors relative paths. */
-export function kubeConfigFromText(text: string, source: string, baseDir?: string): KubeConfig {
+/** What acr-fleet uses of a kubeconfig's current context. */
+export interface Kubeconfig {
+  server: string;
+  /** PEM: the cluster's CA, the client certificate and key. */
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  insecureSkipTlsVerify: boolean;
+  tlsServerName?: string;
+  token?: string;
+  basicAuth?: { username: string; password: string };
+  /** The user authenticates through a plugin, which this reader does not run. */
+  plugin?: 'exec' | 'auth-provider';
+}
+
+type Entry = Record<string, unknown>;
+
+/** Reads kubeconfig text. `source` names it in errors; `baseDir` anchors relative file paths. */
+export function readKubeconfig(text: string, source: string, baseDir?: string): Kubeconfig {
   let doc: unknown;
   try {
     doc = yaml.load(text, { schema: yaml.CORE_SCHEMA });
@@ -17,28 +40,115 @@ export function kubeConfigFromText(text: string, source: string, baseDir?: strin
     const mark = err instanceof yaml.YAMLException && err.mark ? ` at line ${err.mark.line + 1}` : '';
     throw new AcrFleetError(`${source}: invalid YAML${mark}`);
   }
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new AcrFleetError(`${source}: not a kubeconfig (expected a mapping)`);
-  const kc = new KubeConfig();
-  try {
-    kc.loadFromString(text, { onInvalidEntry: 'throw' });
-  } catch (err) {
-    // client-node's own messages name a field ("clusters[0].cluster.server is missing"), not a value.
-    throw new AcrFleetError(`${source}: ${err instanceof Error ? err.message.split('\n')[0] : 'invalid kubeconfig'}`);
-  }
-  if (baseDir) kc.makePathsAbsolute(baseDir);
-  if (!kc.getCurrentContext()) throw new AcrFleetError(`${source}: no current-context`);
-  if (!kc.getCurrentCluster()) throw new AcrFleetError(`${source}: current-context "${kc.getCurrentContext()}" names no cluster`);
-  return kc;
+  if (!isEntry(doc)) throw new AcrFleetError(`${source}: not a kubeconfig (expected a mapping)`);
+  const fail = (message: string): never => {
+    throw new AcrFleetError(`${source}: ${message}`);
+  };
+  const current = doc['current-context'];
+  if (typeof current !== 'string' || !current) return fail('no current-context');
+  const context = named(doc, 'contexts', current, 'context', fail);
+  if (!context) return fail(`current-context "${current}" names no context`);
+  const clusterName = context.cluster;
+  const cluster = typeof clusterName === 'string' ? named(doc, 'clusters', clusterName, 'cluster', fail) : undefined;
+  if (!cluster) return fail(`current-context "${current}" names no cluster`);
+  const userName = context.user;
+  const user = (typeof userName === 'string' && userName ? named(doc, 'users', userName, 'user', fail) : undefined) ?? {};
+
+  const str = (o: Entry, key: string, where: string): string | undefined => {
+    const v = o[key];
+    if (v === undefined || v === null || v === '') return undefined;
+    if (typeof v !== 'string') return fail(`${where}.${key}: expected a string`);
+    return v;
+  };
+  const file = (o: Entry, key: string, where: string): Buffer | undefined => {
+    const p = str(o, key, where);
+    if (p === undefined) return undefined;
+    try {
+      return readFileSync(baseDir ? path.resolve(baseDir, p) : p);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return fail(`${where}.${key}: ${code === 'ENOENT' ? 'file not found' : `cannot read (${code ?? 'error'})`}`);
+    }
+  };
+  const pem = (o: Entry, dataKey: string, fileKey: string, where: string): Buffer | undefined => {
+    const data = str(o, dataKey, where);
+    return data !== undefined ? Buffer.from(data, 'base64') : file(o, fileKey, where);
+  };
+
+  const server = str(cluster, 'server', 'cluster') ?? fail(`cluster "${String(clusterName)}": server is missing`);
+  if (!/^https?:\/\//.test(server)) fail(`cluster "${String(clusterName)}": server: expected an http(s) URL`);
+  if (cluster['proxy-url'] !== undefined) fail(`cluster "${String(clusterName)}": proxy-url is not supported`);
+  const insecure = cluster['insecure-skip-tls-verify'] === true;
+  if (server.startsWith('http:') && !insecure) fail(`cluster "${String(clusterName)}": plain http needs insecure-skip-tls-verify`);
+  const tokenFile = file(user, 'tokenFile', 'user');
+  const token = str(user, 'token', 'user') ?? tokenFile?.toString('utf8').trim();
+  const username = str(user, 'username', 'user');
+  const plugin = user.exec !== undefined ? 'exec' : user['auth-provider'] !== undefined ? 'auth-provider' : undefined;
+  const out: Kubeconfig = { server: server.replace(/\/+$/, ''), insecureSkipTlsVerify: insecure };
+  const ca = pem(cluster, 'certificate-authority-data', 'certificate-authority', 'cluster');
+  const cert = pem(user, 'client-certificate-data', 'client-certificate', 'user');
+  const key = pem(user, 'client-key-data', 'client-key', 'user');
+  const tlsServerName = str(cluster, 'tls-server-name', 'cluster');
+  if (ca) out.ca = ca;
+  if (cert) out.cert = cert;
+  if (key) out.key = key;
+  if (tlsServerName) out.tlsServerName = tlsServerName;
+  if (token) out.token = token;
+  if (username) out.basicAuth = { username, password: str(user, 'password', 'user') ?? '' };
+  if (plugin) out.plugin = plugin;
+  return out;
 }
 
 /** Reads a kubeconfig file. */
-export async function kubeConfigFromFile(file: string, display: string): Promise<KubeConfig> {
-  let text: string;
+export async function readKubeconfigFile(file: string, display: string): Promise<Kubeconfig> {
+  return readKubeconfig(await readText(file, display), `kubeconfig ${display}`, path.dirname(file));
+}
+
+/** A kubeconfig file's text, or an error naming it. */
+export async function readText(file: string, display: string): Promise<string> {
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new AcrFleetError(`kubeconfig ${display}: ${code === 'ENOENT' ? 'file not found' : `cannot read (${code ?? 'error'})`}`);
   }
-  return kubeConfigFromText(text, `kubeconfig ${display}`, path.dirname(file));
+}
+
+/** How to reach and authenticate to the server (the transport's input). */
+export function endpointOfKubeconfig(k: Kubeconfig): Endpoint {
+  const headers: Record<string, string> = {};
+  if (k.token) headers.Authorization = `Bearer ${k.token}`;
+  else if (k.basicAuth) headers.Authorization = `Basic ${Buffer.from(`${k.basicAuth.username}:${k.basicAuth.password}`).toString('base64')}`;
+  return {
+    server: k.server,
+    tls: {
+      ...(k.ca ? { ca: k.ca } : {}),
+      ...(k.cert ? { cert: k.cert } : {}),
+      ...(k.key ? { key: k.key } : {}),
+      ...(k.tlsServerName ? { servername: k.tlsServerName } : {}),
+      ...(k.insecureSkipTlsVerify ? { rejectUnauthorized: false } : {}),
+    },
+    headers,
+  };
+}
+
+function isEntry(v: unknown): v is Entry {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** `doc[list]` entry `{ name, [field]: {...} }` with that name; errors name the list index, not values. */
+function named(doc: Entry, list: string, name: string, field: string, fail: (m: string) => never): Entry | undefined {
+  const items = doc[list];
+  if (items === undefined || items === null) return undefined;
+  if (!Array.isArray(items)) return fail(`${list}: expected a list`);
+  for (const [i, item] of items.entries()) {
+    if (!isEntry(item)) return fail(`${list}[${i}]: expected a mapping`);
+    if (typeof item.name !== 'string' || !item.name) return fail(`${list}[${i}].name is missing`);
+    if (item.name !== name) continue;
+    const body = item[field];
+    if (body === undefined || body === null) return field === 'user' ? {} : fail(`${list}[${i}].${field} is missing`);
+    if (!isEntry(body)) return fail(`${list}[${i}].${field}: expected a mapping`);
+    return body;
+  }
+  return undefined;
 }

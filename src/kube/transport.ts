@@ -3,7 +3,7 @@
  * connection pool per cluster (the TLS context is built once, connections are reused by every request
  * of the run), a timeout per attempt, and transient failures retried by the policy of retry.ts within
  * the cluster's budget. Non-2xx answers become KubeError carrying the Status reason and message, never
- * a body dump. Credentials come from the kubeconfig once, when the cluster is opened.
+ * a body dump. Credentials come from the kubeconfig once, when the cluster is opened (kubeconfig.ts).
  *
  * Why not @kubernetes/client-node's generated API: 1.x builds a new https.Agent (and so a new TLS
  * context and connection) for every request, which dominated the CPU of a large fleet's first run.
@@ -11,8 +11,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
-import type { KubeConfig } from '@kubernetes/client-node';
-import { AcrFleetError, KubeError } from '../errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KubeError } from '../errors.js';
 import type { PortStats } from './port.js';
 import { DEFAULT_RETRY, isRetryable, parseRetryAfter, RetryBudget, retryDelay, type AttemptFailure, type RetryPolicy } from './retry.js';
 
@@ -48,21 +48,6 @@ export interface KubeRequest {
   what: string;
 }
 
-/** Reads the server address, TLS material and auth headers from a kubeconfig (runs exec plugins once). */
-export async function endpointOf(kc: KubeConfig): Promise<Endpoint> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new AcrFleetError('kubeconfig has no current cluster');
-  const opts: https.RequestOptions & { headers?: Record<string, string> } = {};
-  await kc.applyToHTTPSOptions(opts);
-  const headers: Record<string, string> = { ...opts.headers };
-  if (opts.auth) headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
-  const tls: https.AgentOptions = {};
-  for (const k of ['ca', 'cert', 'key', 'pfx', 'passphrase', 'servername', 'rejectUnauthorized'] as const) {
-    if (opts[k] !== undefined) (tls as Record<string, unknown>)[k] = opts[k];
-  }
-  return { server: cluster.server.replace(/\/+$/, ''), tls, headers };
-}
-
 /** One cluster's connection pool and request loop. */
 export class KubeTransport {
   readonly stats: PortStats = { requests: 0, retries: 0, connections: 0 };
@@ -70,6 +55,9 @@ export class KubeTransport {
   private readonly base: URL;
   private readonly budget: RetryBudget;
   private readonly policy: RetryPolicy;
+  /** Requests on the wire, so that close() can end them too. */
+  private readonly inflight = new Set<http.ClientRequest>();
+  private closed = false;
 
   constructor(
     private readonly endpoint: Endpoint,
@@ -95,6 +83,7 @@ export class KubeTransport {
   /** Sends a request (retrying transient failures) and returns the parsed JSON answer. */
   async request<T>(req: KubeRequest): Promise<T> {
     for (let attempt = 1; ; attempt++) {
+      if (this.closed) throw new KubeError(`${req.what}: the cluster's connections were closed`, 0, 'Closed');
       const started = Date.now();
       this.stats.requests++;
       const outcome = await this.once(req).then(
@@ -116,8 +105,10 @@ export class KubeTransport {
     }
   }
 
-  /** Closes the pool's connections. */
+  /** Closes the pool: requests still on the wire are ended, and none is sent or retried after. */
   close(): void {
+    this.closed = true;
+    for (const r of this.inflight) r.destroy(Object.assign(new Error('closed'), { code: 'Closed' }));
     this.agent.destroy();
   }
 
@@ -145,6 +136,8 @@ export class KubeTransport {
           reject(e);
         });
       });
+      this.inflight.add(r);
+      r.on('close', () => this.inflight.delete(r));
       // One limit for the whole exchange: a server that accepts and never answers is a timeout too.
       const timer = setTimeout(() => r.destroy(Object.assign(new Error('request timed out'), { code: 'Timeout' })), this.opts.requestTimeoutMs);
       r.on('error', (e) => {
@@ -190,9 +183,7 @@ function errnoOf(err: unknown): string {
 function networkError(what: string, err: unknown): KubeError {
   const code = errnoOf(err);
   if (code === 'Timeout') return new KubeError(`${what}: request timed out`, 0, 'Timeout', { cause: err });
+  if (code === 'Closed') return new KubeError(`${what}: the cluster's connections were closed`, 0, 'Closed', { cause: err });
   return new KubeError(`${what}: ${code} (API server not reachable)`, 0, code, { cause: err });
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

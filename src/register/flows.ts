@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { removeCluster, upsertCluster, writeFleet } from '../config/edit.js';
 import { loadFleet, parseFleet } from '../config/load.js';
-import type { Cluster, Fleet } from '../config/resolve.js';
+import { DEFAULTS, type Cluster, type Fleet } from '../config/resolve.js';
 import type { CredentialClient } from '../cloud/credentials.js';
 import { KmsWriter } from '../cloud/kms.js';
 import { SdkOpenApiCaller } from '../cloud/openapi.js';
@@ -15,7 +15,7 @@ import { emptyClusterReport } from '../fleet/report.js';
 import { applyChanges } from '../fleet/run.js';
 import { ClusterAdmin, describeObject, type OwnedObject } from '../kube/admin.js';
 import { connectCluster } from '../kube/client.js';
-import { kubeConfigFromFile, kubeConfigFromText } from '../kube/kubeconfig.js';
+import { endpointOf, kubeConfigFromFile, kubeConfigFromText } from '../kube/client-node-config.js';
 import { configMapObjects, IDENTITY, rbacObjects, rbacSettingsOf } from '../policy/rbac.js';
 import { planRemoval } from '../reconcile/plan.js';
 import { OWNED_SELECTOR } from '../reconcile/state.js';
@@ -54,6 +54,8 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
   const text = await readFile(ctx.configPath, 'utf8');
   const region = requireRegion(fleet);
   const kmsName = opts.kmsSecret ?? `acr-fleet/${opts.cluster}`;
+  const keySecret = fleet.webhook?.keySecret ?? DEFAULTS.webhookKeySecret;
+  if (kmsName === keySecret) throw new AcrFleetError(`cluster ${opts.cluster}: kms secret ${kmsName} is the webhook key's; pass --kms-secret with another name`);
   const entry = { name: opts.cluster, kmsSecret: kmsName, ...(opts.configmap ? { settings: 'configmap' as const } : {}) };
   const step = stepper(ctx, opts.cluster);
 
@@ -64,7 +66,7 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
     async () => {
       // The admin lists by label: every Secret acr-fleet owns here, whatever its name; and the
       // ServiceAccounts still pointing at one, which the refresh may have to clean.
-      const port = await connectCluster(adminKc, fleet.kubernetes);
+      const port = connectCluster(await endpointOf(adminKc), fleet.kubernetes);
       const [owned, accounts] = await Promise.all([port.listSecrets({ labelSelector: OWNED_SELECTOR }), port.listServiceAccounts()]).finally(() => port.close());
       const former = owned.filter((x) => x.name !== cluster.secretName);
       const ours = new Set([cluster.secretName, ...owned.map((x) => x.name)]);
@@ -137,7 +139,7 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
   // The webhook goes first: nothing may re-create a Secret while they are being removed.
   await step(describeObject(WEBHOOK_OBJECT), () => new ClusterAdmin(adminKc).remove(WEBHOOK_OBJECT), (r) => r);
   await step('secrets and imagePullSecrets', async () => {
-    const port = await connectCluster(adminKc, fleet.kubernetes);
+    const port = connectCluster(await endpointOf(adminKc), fleet.kubernetes);
     try {
       // The admin lists by label: every Secret acr-fleet ever owned here, whatever its name.
       const [namespaces, secrets, serviceAccounts] = await Promise.all([port.listNamespaces(), port.listSecrets({ labelSelector: OWNED_SELECTOR }), port.listServiceAccounts()]);

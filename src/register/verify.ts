@@ -9,6 +9,7 @@ import { AcrFleetError } from '../errors.js';
 import { accessReview, probeSecrets, type AccessCheck, type SecretProbe } from '../kube/admin.js';
 import type { KubeSettings } from '../config/resolve.js';
 import { connectCluster } from '../kube/client.js';
+import { endpointOf } from '../kube/client-node-config.js';
 import type { RbacSettings } from '../policy/rbac.js';
 import { OWNED_SELECTOR } from '../reconcile/state.js';
 
@@ -69,7 +70,10 @@ export async function verifyIdentity(kc: KubeConfig, s: RbacSettings, kube: Kube
   const [probed] = await Promise.all([
     probeSecrets(kc, [...jobProbes, ...extraProbes.map((p) => p.probe)]),
     // Proves the server address, CA and token work together, through the adapter a refresh uses.
-    connectCluster(kc, kube).then((port) => port.listNamespaces().finally(() => port.close())),
+    endpointOf(kc).then((endpoint) => {
+      const port = connectCluster(endpoint, kube);
+      return port.listNamespaces().finally(() => port.close());
+    }),
   ]);
   s.secretNames.forEach((name, i) => {
     if (!probed[i]) denied.push(`list secrets by fieldSelector=metadata.name=${name}`);

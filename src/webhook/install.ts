@@ -11,6 +11,7 @@ import type { OpenApiCaller } from '../cloud/openapi.js';
 import { AcrFleetError, CloudError } from '../errors.js';
 import { fromConfigMap } from '../fleet/run.js';
 import { connectCluster } from '../kube/client.js';
+import { endpointOf } from '../kube/client-node-config.js';
 import type { OwnedObject } from '../kube/admin.js';
 import { webhookConfiguration, WEBHOOK_CONFIGURATION_NAME } from './configuration.js';
 import { clusterUrl, newWebhookKey } from './secret.js';
@@ -43,7 +44,7 @@ export async function desiredWebhook(fleet: Fleet, clusterName: string, adminKc:
 
 /** A `settings: configmap` cluster's webhook settings, read with the admin kubeconfig. */
 async function configMapWebhook(fleet: Fleet, cluster: Cluster, adminKc: KubeConfig): Promise<WebhookSettings> {
-  const port = await connectCluster(adminKc, fleet.kubernetes);
+  const port = connectCluster(await endpointOf(adminKc), fleet.kubernetes);
   try {
     return (await fromConfigMap(cluster, port)).settings.webhook;
   } finally {
@@ -51,14 +52,25 @@ async function configMapWebhook(fleet: Fleet, cluster: Cluster, adminKc: KubeCon
   }
 }
 
-/** The fleet's webhook key, created in KMS when it does not exist yet. */
+/**
+ * The fleet's webhook key, created in KMS when it does not exist yet. Create-only: a key is never
+ * replaced here, since every installed webhook's URL is derived from it. Two registers racing to create it
+ * both end up with the one that was stored first.
+ */
 async function webhookKey(caller: OpenApiCaller, region: string, secretName: string): Promise<string> {
-  try {
-    return (await new KmsApi(caller).secretValue(region, secretName)).trim();
-  } catch (err) {
-    if (!(err instanceof CloudError && err.code === 'Forbidden.ResourceNotFound')) throw err;
-  }
+  const read = async () => {
+    try {
+      return (await new KmsApi(caller).secretValue(region, secretName)).trim();
+    } catch (err) {
+      if (err instanceof CloudError && err.code === 'Forbidden.ResourceNotFound') return undefined;
+      throw err;
+    }
+  };
+  const existing = await read();
+  if (existing) return existing;
   const key = newWebhookKey();
-  await new KmsWriter(caller).store(region, secretName, key, 'acr-fleet webhook key: per-cluster URL secrets are derived from it');
-  return key;
+  if (await new KmsWriter(caller).create(region, secretName, key, 'acr-fleet webhook key: per-cluster URL secrets are derived from it')) return key;
+  const stored = await read();
+  if (!stored) throw new AcrFleetError(`kms secret ${secretName}: exists but cannot be read`);
+  return stored;
 }

@@ -152,11 +152,9 @@ export class WebhookService {
     if (request.dryRun === true) return { outcome: 'patched', why: 'dry run', patch };
     const wanted = registries ?? cluster.registries.flatMap((n) => this.opts.fleet.registries.find((r) => r.name === n) ?? []);
     const tokens = await this.tokens(wanted, settings.expiringThresholdMs);
+    // 'exists' means someone else's Secret of that name (one of ours counts as created).
     const created = await port.createSecret(desiredSecret(secretTemplate(tokens), decision.namespace, name));
-    if (created === 'exists') {
-      const now = await port.readSecret(decision.namespace, name);
-      if (!now?.owned) return { outcome: 'conflict', why: `Secret ${name} exists and is not managed by acr-fleet` };
-    }
+    if (created === 'exists') return { outcome: 'conflict', why: `Secret ${name} exists and is not managed by acr-fleet` };
     return { outcome: 'created and patched', patch };
   }
 
