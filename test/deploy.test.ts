@@ -37,6 +37,15 @@ const props = z.strictObject({
   internetAccess: z.boolean().optional(),
   logConfig: z.union([z.literal('auto'), z.object({ project: z.string(), logstore: z.string() })]),
   environmentVariables: z.record(z.string(), z.string()).optional(),
+  // devsapp/fc3 src/schema.json IAsyncInvokeConfig (bounds as there); when present, a failure destination is required here.
+  asyncInvokeConfig: z.strictObject({
+    maxAsyncEventAgeInSeconds: z.number().int().min(1).max(2592000),
+    maxAsyncRetryAttempts: z.number().int().min(0).max(8),
+    destinationConfig: z.strictObject({
+      onFailure: z.strictObject({ destination: z.string().regex(/^acs:(mns|fc|eventbridge|rocketmq):[a-z0-9-]+:\d+:.+$/) }),
+      onSuccess: z.strictObject({ destination: z.string() }).optional(),
+    }),
+  }).optional(), // the timer function (shard dispatch) must have it: asserted in the first test
   vpcConfig: z.union([z.literal('auto'), z.object({ vpcId: z.string(), vSwitchIds: z.union([z.array(z.string()), z.literal('auto')]), securityGroupId: z.string() })]).optional(),
   triggers: z
     .array(
@@ -77,7 +86,10 @@ function resolve(doc: unknown, env: Record<string, string>, vars: Record<string,
   return doc;
 }
 
-const ENV = { ACR_FLEET_ROLE_ARN: 'acs:ram::123456789012:role/acr-fleet-function' };
+const ENV = {
+  ACR_FLEET_ROLE_ARN: 'acs:ram::123456789012:role/acr-fleet-function',
+  ACR_FLEET_FAILURE_DESTINATION: 'acs:mns:cn-hangzhou:123456789012:/queues/acr-fleet-failures/messages',
+};
 
 async function resolvedProps(mutate?: (doc: { resources: Record<string, { props: Record<string, unknown> }> }) => void, resource = 'acr-fleet') {
   const doc = yaml.load(await readFile(new URL('../s.yaml', import.meta.url), 'utf8')) as { edition: string; vars: Record<string, unknown>; resources: Record<string, { component: string; props: Record<string, unknown> }> };
@@ -93,6 +105,13 @@ test('s.yaml satisfies the fc3 component rules with only the documented variable
   const parsed = props.safeParse(p);
   t.true(parsed.success, JSON.stringify(parsed.error?.issues));
   t.like(p, { runtime: 'nodejs20', handler: 'index.handler', code: './dist' });
+  // A shard event older than one tick is superseded by the next tick's.
+  t.like(p, { asyncInvokeConfig: { maxAsyncEventAgeInSeconds: 300, maxAsyncRetryAttempts: 1, destinationConfig: { onFailure: { destination: ENV.ACR_FLEET_FAILURE_DESTINATION } } } });
+});
+
+test('a failure destination for shard invocations is required: s.yaml names the variable that is missing', async (t) => {
+  const doc = yaml.load(await readFile(new URL('../s.yaml', import.meta.url), 'utf8')) as { vars: unknown };
+  t.throws(() => resolve(doc.vars, { ACR_FLEET_ROLE_ARN: ENV.ACR_FLEET_ROLE_ARN }), { message: "env('ACR_FLEET_FAILURE_DESTINATION') not found" });
 });
 
 test('the webhook function in s.yaml satisfies the fc3 rules: same code, handler index.webhook, a POST-only HTTP trigger', async (t) => {
@@ -115,6 +134,8 @@ const BROKEN: [string, (p: Record<string, unknown>) => void][] = [
   ['memory that is not a multiple of 64', (p) => (p.memorySize = 500)],
   ['a five-field cron', (p) => (((p.triggers as Record<string, Record<string, unknown>>[])[0]!.triggerConfig!.cronExpression = '*/5 * * * *'))],
   ['a timer without enable', (p) => delete (p.triggers as Record<string, Record<string, unknown>>[])[0]!.triggerConfig!.enable],
+  ['async retries past fc3\'s maximum of 8', (p) => ((p.asyncInvokeConfig as Record<string, unknown>).maxAsyncRetryAttempts = 9)],
+  ['async invocations without a failure destination', (p) => delete (p.asyncInvokeConfig as Record<string, unknown>).destinationConfig],
 ];
 for (const [what, mutate] of BROKEN) {
   test(`the deploy-file check catches ${what}`, async (t) => {

@@ -4,6 +4,7 @@
  */
 import test from 'ava';
 import { handler } from '../src/entry/fc.js';
+import type { FleetReport } from '../src/fleet/report.js';
 import { ConfigError } from '../src/errors.js';
 import { ACCOUNT, startSandbox, type Sandbox } from './support/sandbox.js';
 import { loginDomains, pullSecrets, SECRET } from './support/assert.js';
@@ -29,7 +30,7 @@ test.serial('a timer invocation refreshes the fleet with the function role and r
   await withFcSandbox(async (s) => {
     const session = s.cloud.roleSession(s.functionRole);
     const lines: string[] = [];
-    const report = await handler(timerEvent(), { requestId: 'req-1', credentials: session }, (l) => lines.push(l));
+    const report = (await handler(timerEvent(), { requestId: 'req-1', credentials: session }, (l) => lines.push(l))) as FleetReport;
     t.deepEqual(report.summary, { clusters: 3, ok: 3, failed: 0 });
     t.deepEqual(loginDomains(s.cloud, s.cluster('hz-dev-1').kube, 'default').length, 3);
     t.deepEqual(pullSecrets(s.cluster('bj-prod-1').kube, 'payments', 'api'), [SECRET]);
@@ -50,7 +51,7 @@ test.serial('a timer invocation refreshes the fleet with the function role and r
 test.serial('a timer payload {"dryRun": true} writes nothing and logs the plan, one JSON line per change', async (t) => {
   await withFcSandbox(async (s) => {
     const lines: string[] = [];
-    const report = await handler(timerEvent('{"dryRun":true}'), { requestId: 'req-2', credentials: s.cloud.roleSession(s.functionRole) }, (l) => lines.push(l));
+    const report = (await handler(timerEvent('{"dryRun":true}'), { requestId: 'req-2', credentials: s.cloud.roleSession(s.functionRole) }, (l) => lines.push(l))) as FleetReport;
     t.true(report.dryRun);
     t.is(report.clusters.find((c) => c.name === 'hz-prod-1')?.secrets.created, 3);
     for (const c of s.clusters) t.is(c.kube.list('secrets').length, 0);
@@ -82,7 +83,7 @@ test.serial('the deployed function refuses kubeconfig files and a missing KMS se
     clusters[1]!.kubeconfig = { kmsSecret: 'acr-fleet/missing' };
   };
   await withFcSandbox(async (s) => {
-    const report = await handler(timerEvent(), { credentials: s.cloud.roleSession(s.functionRole) }, () => {});
+    const report = (await handler(timerEvent(), { credentials: s.cloud.roleSession(s.functionRole) }, () => {})) as FleetReport;
     const byName = Object.fromEntries(report.clusters.map((c) => [c.name, c]));
     t.is(
       byName['hz-prod-1']?.error,
@@ -121,7 +122,7 @@ test.serial('ACK clusters get a 15-minute kubeconfig from Container Service each
       clusterId: 'c0123456789abcdef',
       kubeconfig: (m) => (minutes.push(m), hz.kube.kubeconfig({ token: hz.token, contextName: 'ack' })),
     });
-    const report = await handler(timerEvent(), { credentials: s.cloud.roleSession(s.functionRole) }, () => {});
+    const report = (await handler(timerEvent(), { credentials: s.cloud.roleSession(s.functionRole) }, () => {})) as FleetReport;
     const byName = Object.fromEntries(report.clusters.map((c) => [c.name, c]));
     t.is(byName['hz-prod-1']?.status, 'ok');
     t.is(loginDomains(s.cloud, hz.kube, 'team-a').length, 5);

@@ -157,7 +157,7 @@ async function refresh(kube: KubeEmulator, w: World, now: number) {
     webhook: { enabled: false, failurePolicy: 'Ignore', timeoutSeconds: 10 },
   };
   const kubernetes = { requestTimeoutMs: 5_000, retryBudgetMs: 5_000, writeConcurrency: 4, pageSize: 2 };
-  const fleet: Fleet = { file: 'fleet.yaml', regionId: 'cn-beijing', endpoints: {}, concurrency: 1, kubernetes, registries: [registry], clusters: [cluster] };
+  const fleet: Fleet = { file: 'fleet.yaml', regionId: 'cn-beijing', endpoints: {}, concurrency: 1, shardSize: 500, kubernetes, registries: [registry], clusters: [cluster] };
   // The token is the cloud's part, proven elsewhere; here it is fixed so the second run sees the same inputs.
   const source: TokenSource = { fetch: async (r): Promise<RegistryToken> => ({ registry: r.name, domains: [DOMAIN], username: TOKEN_USER, password: TOKEN_PASSWORD, expiresAt: now + 3_600_000 }) };
   const kc = new KubeConfig();

@@ -6,6 +6,7 @@ import test from 'ava';
 import { writeFile } from 'node:fs/promises';
 import yaml from 'js-yaml';
 import { handler } from '../src/entry/fc.js';
+import type { FleetReport } from '../src/fleet/report.js';
 import { readKubeconfig } from '../src/kube/kubeconfig.js';
 import { pullSecrets, SECRET } from './support/assert.js';
 import { cli } from './support/cli.js';
@@ -40,7 +41,7 @@ test.serial('the deployed function refuses a kubeconfig whose user is a credenti
     const c = s.cluster('hz-dev-1');
     s.cloud.putKmsSecret({ accountId: ACCOUNT, region: 'cn-hangzhou', name: 'acr-fleet/hz-dev-1', data: execKubeconfig(c) });
     process.env.ACR_FLEET_CONFIG = s.configFile;
-    const report = await handler(Buffer.from('{}'), { requestId: 'r', credentials: s.cloud.roleSession(s.functionRole) }, () => undefined);
+    const report = (await handler(Buffer.from('{}'), { requestId: 'r', credentials: s.cloud.roleSession(s.functionRole) }, () => undefined)) as FleetReport;
     t.is(
       report.clusters.find((x) => x.name === 'hz-dev-1')?.error,
       'cluster hz-dev-1: kubeconfig kmsSecret acr-fleet/hz-dev-1: its user is an exec credential plugin, which runs a command; the deployed function takes a token or client-certificate kubeconfig (acr-fleet register stores one)',

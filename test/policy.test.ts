@@ -4,6 +4,7 @@
  */
 import test from 'ava';
 import { handler } from '../src/entry/fc.js';
+import type { FleetReport } from '../src/fleet/report.js';
 import { ACCOUNT, startSandbox, type Sandbox } from './support/sandbox.js';
 import { cli } from './support/cli.js';
 
@@ -34,7 +35,7 @@ async function refreshAs(s: Sandbox, policy: Policy, name: string) {
   const role = s.cloud.addRole({ accountId: ACCOUNT, name, actions: [], policy });
   process.env.ACR_FLEET_CONFIG = s.configFile;
   try {
-    return await handler(undefined, { credentials: s.cloud.roleSession(role) }, () => {});
+    return (await handler(undefined, { credentials: s.cloud.roleSession(role) }, () => {})) as FleetReport;
   } finally {
     delete process.env.ACR_FLEET_CONFIG;
   }
@@ -117,7 +118,34 @@ test('the ROS template is well formed: every reference resolves, only FC may ass
   t.is(role?.Type, 'ALIYUN::RAM::Role');
   t.deepEqual(role?.Properties.AssumeRolePolicyDocument, { Version: '1', Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: ['fc.aliyuncs.com'] } }] });
   t.is(tpl.Parameters.PolicyDocument?.Type, 'Json');
+  // Every ${Name} of an Fn::Sub is a parameter or a pseudo parameter.
+  const subs = JSON.stringify(tpl).match(/\$\{[^}]+\}/g) ?? [];
+  for (const v of subs) t.true(['${ALIYUN::Region}', '${ALIYUN::AccountId}'].includes(v) || v.slice(2, -1) in tpl.Parameters, `Fn::Sub ${v}`);
+  const dispatch = (role?.Properties.Policies as { PolicyDocument: { Statement: { Action: string[]; Resource: unknown[] }[] } }[])[1]?.PolicyDocument.Statement;
+  t.deepEqual(dispatch, [
+    { Effect: 'Allow', Action: ['fc:InvokeFunction'], Resource: [{ 'Fn::Sub': 'acs:fc:${ALIYUN::Region}:${ALIYUN::AccountId}:functions/${FunctionName}' }] },
+    { Effect: 'Allow', Action: ['mns:SendMessage'], Resource: [{ 'Fn::Sub': 'acs:mns:${ALIYUN::Region}:${ALIYUN::AccountId}:/queues/${FailureQueueName}/messages' }] },
+  ] as never, 'the role may invoke this one function and feed its failure queue, nothing more');
+  t.deepEqual(tpl.Outputs.FailureDestination?.Value, { 'Fn::Sub': 'acs:mns:${ALIYUN::Region}:${ALIYUN::AccountId}:/queues/${FailureQueueName}/messages' });
 });
+
+const SHARDING: [string, number, boolean][] = [
+  ['a fleet within shardSize needs no fc:InvokeFunction', 3, false],
+  ['a fleet past shardSize may invoke its own function, and only it', 2, true],
+];
+for (const [what, shardSize, invokes] of SHARDING) {
+  test.serial(what, async (t) => {
+    const s = await startSandbox();
+    try {
+      await s.editConfig((d) => (d.shardSize = shardSize));
+      const { stdout } = await cli(['policy', '--config', 'fleet.yaml', '--account-id', ACCOUNT], { cwd: s.dir });
+      const statements = (JSON.parse(stdout) as Policy).Statement.filter((st) => st.Action.includes('fc:InvokeFunction'));
+      t.deepEqual(statements, invokes ? [{ Effect: 'Allow', Action: ['fc:InvokeFunction'], Resource: [`acs:fc:cn-hangzhou:${ACCOUNT}:functions/acr-fleet`] }] : []);
+    } finally {
+      await s.close();
+    }
+  });
+}
 
 test('the example RBAC manifests in infra/kubernetes are exactly what the renderer produces (npm run rbac)', async (t) => {
   const { readFile } = await import('node:fs/promises');

@@ -6,7 +6,7 @@ import { AcrFleetError } from '../errors.js';
 import type { Endpoints } from '../config/resolve.js';
 
 /** The Alibaba Cloud products acr-fleet calls. */
-export type Product = 'cr' | 'sts' | 'kms' | 'cs';
+export type Product = 'cr' | 'sts' | 'kms' | 'cs' | 'fc';
 
 /** Where the SDK should send a request: `host` may include a port. */
 export interface Endpoint {
@@ -19,12 +19,14 @@ const DEFAULT_HOST: Record<Product, string> = {
   sts: 'sts.{region}.aliyuncs.com',
   kms: 'kms.{region}.aliyuncs.com',
   cs: 'cs.{region}.aliyuncs.com',
+  // FC 3.0 invocations go to the account's own endpoint (the SDK has no endpoint rule for it).
+  fc: '{accountId}.{region}.fc.aliyuncs.com',
 };
 
-/** The endpoint of `product` in `region`. Throws when a region map lacks the region. */
-export function resolveEndpoint(endpoints: Endpoints, product: Product, region: string): Endpoint {
+/** The endpoint of `product` in `region` (`{accountId}`: FC's per-account host). Throws when a region map lacks the region. */
+export function resolveEndpoint(endpoints: Endpoints, product: Product, region: string, accountId = ''): Endpoint {
   const configured = endpoints[product];
-  if (configured === undefined) return { protocol: 'https', host: DEFAULT_HOST[product].replace('{region}', region) };
+  if (configured === undefined) return { protocol: 'https', host: DEFAULT_HOST[product].replace('{region}', region).replace('{accountId}', accountId) };
   const url = typeof configured === 'string' ? configured : configured[region];
   if (url === undefined) {
     throw new AcrFleetError(`endpoints.${product}: no URL for region ${region} (configured: ${Object.keys(configured).join(', ')})`);

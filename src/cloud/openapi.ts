@@ -18,7 +18,8 @@ import { resolveEndpoint, type Product } from './endpoints.js';
 
 const { default: Client, Config, Params, OpenApiRequest } = OpenApiModule;
 const { RuntimeOptions } = UtilModule;
-type SdkClient = InstanceType<typeof Client>;
+/** The openapi-client base client. */
+export type SdkClient = InstanceType<typeof Client>;
 
 /** One RPC-style call (POST /, parameters in the query). */
 export interface RpcCall {
@@ -27,8 +28,6 @@ export interface RpcCall {
   action: string;
   version: string;
   query: Record<string, string | number | boolean | undefined>;
-  /** Unsigned call (AssumeRoleWithOIDC: the OIDC token is the credential). */
-  anonymous?: boolean;
   /** False for a write that must not run twice: only failures that prove it never ran are retried. */
   idempotent?: boolean;
 }
@@ -44,10 +43,27 @@ export interface RoaCall {
   query?: Record<string, string | number | boolean | undefined>;
 }
 
-/** Port the rest of the code depends on: make a call, get the parsed JSON body. */
+/** A generated product SDK client class (they all extend the openapi-client `Client`). */
+export type SdkClass<C extends SdkClient> = new (config: InstanceType<typeof Config>) => C;
+
+/** One call through a generated product SDK (e.g. `@alicloud/sts20150401`), on this caller's client and runtime. */
+export interface SdkCall<C extends SdkClient, R> {
+  product: Product;
+  region: string;
+  /** For products whose endpoint names the account (FC 3.0 invocations). */
+  accountId?: string;
+  action: string;
+  /** False for a call that must not run twice: only throttling, which proves it never ran, is retried. */
+  idempotent?: boolean;
+  sdk: SdkClass<C>;
+  send(client: C, runtime: InstanceType<typeof RuntimeOptions>): Promise<R>;
+}
+
+/** Port the rest of the code depends on: make a call, get the parsed JSON body (or the SDK's typed answer). */
 export interface OpenApiCaller {
   rpc(call: RpcCall): Promise<Record<string, unknown>>;
   roa(call: RoaCall): Promise<Record<string, unknown>>;
+  sdk<C extends SdkClient, R>(call: SdkCall<C, R>): Promise<R>;
 }
 
 /** Options for SDK calls. */
@@ -114,7 +130,7 @@ export function isTransient(err: CloudError, idempotent = true): boolean {
 
 /** OpenApiCaller over the real SDK. Clients are cached per (product, region) for the run. */
 export class SdkOpenApiCaller implements OpenApiCaller {
-  private readonly clients = new Map<string, SdkClient>();
+  private readonly clients = new Map<string, { sdk: SdkClass<SdkClient>; client: SdkClient }[]>();
   private readonly runtime: InstanceType<typeof RuntimeOptions>;
   private readonly retry: RetryPolicy;
 
@@ -126,12 +142,6 @@ export class SdkOpenApiCaller implements OpenApiCaller {
   }
 
   async rpc(call: RpcCall): Promise<Record<string, unknown>> {
-    if (call.anonymous) {
-      // As @alicloud/sts20150401 sends AssumeRoleWithOIDC: V1 RPC, parameters in the query, no signature.
-      return this.invoke(call, (client) =>
-        client.doRPCRequest(call.action, call.version, 'HTTPS', 'POST', 'Anonymous', 'json', new OpenApiRequest({ query: stringify(call.query) }), this.runtime),
-      );
-    }
     const params = new Params({
       action: call.action,
       version: call.version,
@@ -162,6 +172,11 @@ export class SdkOpenApiCaller implements OpenApiCaller {
     return this.send({ ...call, idempotent: call.method === 'GET' }, params, new OpenApiRequest({ query: stringify(call.query ?? {}) }));
   }
 
+  async sdk<C extends SdkClient, R>(call: SdkCall<C, R>): Promise<R> {
+    const client = this.client(call.product, call.region, call.sdk, call.accountId);
+    return this.withRetries(call, () => call.send(client, this.runtime));
+  }
+
   private async send(
     call: CallInfo,
     params: InstanceType<typeof Params>,
@@ -170,16 +185,23 @@ export class SdkOpenApiCaller implements OpenApiCaller {
     return this.invoke(call, (client) => client.callApi(params, request, this.runtime));
   }
 
-  /** Sends a call, retrying transient failures per the policy; each try is signed anew (fresh nonce and date). */
+  /** Sends a call and returns its JSON body. */
   private async invoke(call: CallInfo, send: (client: SdkClient) => Promise<unknown>): Promise<Record<string, unknown>> {
     const client = this.client(call.product, call.region);
+    return this.withRetries(call, async () => {
+      const res = (await send(client)) as { body?: unknown };
+      if (res.body === null || typeof res.body !== 'object') {
+        throw new CloudError(`${call.action}: unexpected response (not a JSON object)`, 'UnexpectedResponse', undefined, undefined);
+      }
+      return res.body as Record<string, unknown>;
+    });
+  }
+
+  /** Runs a call, retrying transient failures per the policy; each try is signed anew (fresh nonce and date). */
+  private async withRetries<T>(call: CallInfo, attemptOnce: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = (await send(client)) as { body?: unknown };
-        if (res.body === null || typeof res.body !== 'object') {
-          throw new CloudError(`${call.action}: unexpected response (not a JSON object)`, 'UnexpectedResponse', undefined, undefined);
-        }
-        return res.body as Record<string, unknown>;
+        return await attemptOnce();
       } catch (err) {
         const failure = toCloudError(call.action, err);
         if (attempt >= this.retry.maxAttempts || !isTransient(failure, call.idempotent ?? true)) throw failure;
@@ -190,16 +212,16 @@ export class SdkOpenApiCaller implements OpenApiCaller {
     }
   }
 
-  private client(product: Product, region: string): SdkClient {
-    const key = `${product}/${region}`;
-    let client = this.clients.get(key);
-    if (!client) {
-      const endpoint = resolveEndpoint(this.opts.endpoints, product, region);
-      client = new Client(
-        new Config({ credential: this.opts.credential, endpoint: endpoint.host, protocol: endpoint.protocol, regionId: region }),
-      );
-      this.clients.set(key, client);
-    }
+  /** One client per (product, region, account, SDK class) for the run, so connections and credentials are reused. */
+  private client<C extends SdkClient>(product: Product, region: string, sdk: SdkClass<C> = Client as unknown as SdkClass<C>, accountId?: string): C {
+    const key = `${product}/${region}/${accountId ?? ''}`;
+    const list = this.clients.get(key) ?? [];
+    const found = list.find((c) => c.sdk === (sdk as unknown));
+    if (found) return found.client as C;
+    const endpoint = resolveEndpoint(this.opts.endpoints, product, region, accountId);
+    const client = new sdk(new Config({ credential: this.opts.credential, endpoint: endpoint.host, protocol: endpoint.protocol, regionId: region }));
+    list.push({ sdk: sdk as unknown as SdkClass<SdkClient>, client });
+    this.clients.set(key, list);
     return client;
   }
 }

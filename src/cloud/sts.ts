@@ -1,7 +1,14 @@
-/** STS 2015-04-01: AssumeRole (signed) and AssumeRoleWithOIDC (anonymous, the OIDC token is the proof). */
+/**
+ * STS 2015-04-01 through the vendor's SDK (`@alicloud/sts20150401`): AssumeRole (signed) and
+ * AssumeRoleWithOIDC (anonymous, the OIDC token is the proof). The SDK signs with V1 (`v2` algorithm in its
+ * terms), as STS documents, and sends AssumeRoleWithOIDC unsigned.
+ */
+import StsModule from '@alicloud/sts20150401';
 import { CloudError } from '../errors.js';
 import type { FcCredentials } from './credentials.js';
 import type { OpenApiCaller } from './openapi.js';
+
+const { default: StsClient, AssumeRoleRequest, AssumeRoleWithOIDCRequest } = StsModule;
 
 /** An STS session. */
 export interface StsSession extends Required<FcCredentials> {
@@ -15,34 +22,22 @@ export class StsApi {
   constructor(private readonly api: OpenApiCaller) {}
 
   async assumeRole(region: string, o: { roleArn: string; externalId?: string; durationSeconds: number }): Promise<StsSession> {
-    const body = await this.api.rpc({
-      product: 'sts',
-      region,
-      action: 'AssumeRole',
-      version: '2015-04-01',
-      query: { RoleArn: o.roleArn, RoleSessionName: SESSION_NAME, DurationSeconds: o.durationSeconds, ExternalId: o.externalId },
-    });
-    return session('AssumeRole', body);
+    const request = new AssumeRoleRequest({ roleArn: o.roleArn, roleSessionName: SESSION_NAME, durationSeconds: o.durationSeconds, externalId: o.externalId });
+    const res = await this.api.sdk({ product: 'sts', region, action: 'AssumeRole', sdk: StsClient, send: (c, rt) => c.assumeRoleWithOptions(request, rt) });
+    return session('AssumeRole', res.body?.credentials);
   }
 
   async assumeRoleWithOidc(region: string, o: { roleArn: string; providerArn: string; oidcToken: string }): Promise<StsSession> {
-    const body = await this.api.rpc({
-      product: 'sts',
-      region,
-      action: 'AssumeRoleWithOIDC',
-      version: '2015-04-01',
-      anonymous: true,
-      query: { RoleArn: o.roleArn, OIDCProviderArn: o.providerArn, OIDCToken: o.oidcToken, RoleSessionName: SESSION_NAME },
-    });
-    return session('AssumeRoleWithOIDC', body);
+    const request = new AssumeRoleWithOIDCRequest({ roleArn: o.roleArn, OIDCProviderArn: o.providerArn, OIDCToken: o.oidcToken, roleSessionName: SESSION_NAME });
+    const res = await this.api.sdk({ product: 'sts', region, action: 'AssumeRoleWithOIDC', sdk: StsClient, send: (c, rt) => c.assumeRoleWithOIDCWithOptions(request, rt) });
+    return session('AssumeRoleWithOIDC', res.body?.credentials);
   }
 }
 
-function session(action: string, body: Record<string, unknown>): StsSession {
-  const c = body.Credentials as Record<string, unknown> | undefined;
-  const expiresAt = typeof c?.Expiration === 'string' ? Date.parse(c.Expiration) : NaN;
-  if (!c || typeof c.AccessKeyId !== 'string' || typeof c.AccessKeySecret !== 'string' || typeof c.SecurityToken !== 'string' || Number.isNaN(expiresAt)) {
+function session(action: string, c: { accessKeyId?: string; accessKeySecret?: string; securityToken?: string; expiration?: string } | undefined): StsSession {
+  const expiresAt = typeof c?.expiration === 'string' ? Date.parse(c.expiration) : NaN;
+  if (!c?.accessKeyId || !c.accessKeySecret || !c.securityToken || Number.isNaN(expiresAt)) {
     throw new CloudError(`${action}: unexpected response (no Credentials)`, 'UnexpectedResponse', undefined, undefined);
   }
-  return { accessKeyId: c.AccessKeyId, accessKeySecret: c.AccessKeySecret, securityToken: c.SecurityToken, expiresAt };
+  return { accessKeyId: c.accessKeyId, accessKeySecret: c.accessKeySecret, securityToken: c.securityToken, expiresAt };
 }

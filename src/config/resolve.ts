@@ -15,6 +15,8 @@ export const DEFAULTS = {
   expiringThreshold: '15m',
   secretName: 'acr-credential-fleet',
   concurrency: 8,
+  /** Chosen from `npm run bench` (README, "Figures"): one shard's refresh stays well inside one 5-minute tick. */
+  shardSize: 500,
   webhook: { enabled: false, failurePolicy: 'Ignore', timeoutSeconds: 10 },
   webhookKeySecret: 'acr-fleet/webhook-key',
   requestTimeout: '10s',
@@ -107,7 +109,7 @@ export interface KubeSettings {
 }
 
 /** Product endpoint overrides: a URL (may contain `{region}`) or a region → URL map. */
-export type Endpoints = Partial<Record<'cr' | 'sts' | 'kms' | 'cs', EndpointConfig>>;
+export type Endpoints = Partial<Record<'cr' | 'sts' | 'kms' | 'cs' | 'fc', EndpointConfig>>;
 
 /** The resolved fleet. */
 export interface Fleet {
@@ -115,6 +117,8 @@ export interface Fleet {
   regionId: string | undefined;
   endpoints: Endpoints;
   concurrency: number;
+  /** Clusters per Function Compute shard invocation (see src/fleet/shard.ts). */
+  shardSize: number;
   kubernetes: KubeSettings;
   registries: Registry[];
   clusters: Cluster[];
@@ -159,6 +163,7 @@ export function resolveFleet(cfg: FleetConfig, ctx: ResolveContext): Fleet {
     regionId,
     endpoints: cfg.endpoints ?? {},
     concurrency: cfg.concurrency ?? DEFAULTS.concurrency,
+    shardSize: cfg.shardSize ?? DEFAULTS.shardSize,
     kubernetes: {
       // The schema already checked the durations.
       requestTimeoutMs: parseDuration(cfg.kubernetes?.requestTimeout ?? DEFAULTS.requestTimeout) ?? 0,

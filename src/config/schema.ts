@@ -116,10 +116,16 @@ export const fleetSchema = z
     $schema: z.string().optional(),
     regionId: z.string().min(1).optional().describe('Default region. Default: FC_REGION or ALIBABA_CLOUD_REGION_ID.'),
     endpoints: z
-      .strictObject({ cr: endpoint.optional(), sts: endpoint.optional(), kms: endpoint.optional(), cs: endpoint.optional() })
+      .strictObject({ cr: endpoint.optional(), sts: endpoint.optional(), kms: endpoint.optional(), cs: endpoint.optional(), fc: endpoint.optional() })
       .optional()
       .describe('Endpoint overrides per product (VPC endpoints, or a local emulator).'),
     concurrency: z.number().int().min(1).max(64).optional().describe('Clusters refreshed at once. Default: 8.'),
+    shardSize: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('Function Compute: a timer run of a fleet with more clusters than this invokes the function once per shard of about this many clusters. Default: 500.'),
     webhook: z
       .strictObject({
         url: z

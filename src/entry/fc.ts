@@ -3,13 +3,23 @@
  * with the function role's credentials from `context.credentials`, JSON log lines for SLS, and the
  * report as the return value. The config is `$ACR_FLEET_CONFIG`, else `fleet.yaml` in the code folder.
  *
- * The timer payload may be JSON `{"dryRun": true}` or `{"clusters": ["name", ...]}`.
+ * The timer payload may be JSON `{"dryRun": true}` or `{"clusters": ["name", ...]}`. A timer run of a fleet with
+ * more than `shardSize` clusters refreshes nothing itself: it invokes this same function asynchronously once
+ * per shard (src/fleet/shard.ts) with `{"shard": {"index", "count"}, "clusters": [...]}`, and each shard
+ * invocation fetches its own tokens (a payload never carries a credential).
  */
 import path from 'node:path';
+import pLimit from 'p-limit';
 import { loadFleet } from '../config/load.js';
 import { credentialFromFc, type FcCredentials } from '../cloud/credentials.js';
+import type { FunctionRef } from '../cloud/fc.js';
+import { SdkOpenApiCaller } from '../cloud/openapi.js';
+import type { Fleet } from '../config/resolve.js';
+import { AcrFleetError, describeError } from '../errors.js';
 import { refreshFleet } from '../fleet/run.js';
 import type { FleetReport } from '../fleet/report.js';
+import { shardClusters, type Shard } from '../fleet/shard.js';
+import type { Logger } from '../log/logger.js';
 import { createLogger, Redactor } from '../log/logger.js';
 import { createRunDeps } from './runtime.js';
 
@@ -18,7 +28,15 @@ export interface FcContext {
   requestId?: string;
   credentials: FcCredentials;
   region?: string;
-  function?: { name?: string };
+  accountId?: string;
+  function?: { name?: string; qualifier?: string };
+}
+
+/** What a dispatching timer run returns: one entry per shard invocation queued (or refused). */
+export interface DispatchReport {
+  dryRun: boolean;
+  dispatch: { shards: number; clusters: number; queued: number; failed: number };
+  invocations: { shard: number; clusters: number; requestId?: string; error?: string }[];
 }
 
 /** Writes one log line; FC ships stdout to the function's SLS logstore. */
@@ -27,15 +45,23 @@ export type LineWriter = (line: string) => void;
 interface Payload {
   dryRun?: boolean;
   clusters?: string[];
+  shard?: { index: number; count: number };
 }
 
-/** The FC handler. Throws (failing the invocation) only when the config is unusable. */
-export async function handler(event: Buffer | string | undefined, context: FcContext, write: LineWriter = (l) => process.stdout.write(`${l}\n`)): Promise<FleetReport> {
+/** Shard invocations queued at once: each is one small request; FC accepts them in any order. */
+const DISPATCH_CONCURRENCY = 8;
+
+/**
+ * The FC handler. Throws (failing the invocation) only when the config is unusable, or when a dispatch could
+ * queue no shard at all (so FC's async retry and failure destination see it).
+ */
+export async function handler(event: Buffer | string | undefined, context: FcContext, write: LineWriter = (l) => process.stdout.write(`${l}\n`)): Promise<FleetReport | DispatchReport> {
   const redactor = new Redactor();
   redactor.add(context.credentials.accessKeySecret);
   redactor.add(context.credentials.securityToken);
-  const log = createLogger({ format: 'json', write, redactor, base: { requestId: context.requestId } });
   const payload = parsePayload(event);
+  const shardTag = payload.shard ? { shard: `${payload.shard.index + 1}/${payload.shard.count}` } : {};
+  const log = createLogger({ format: 'json', write, redactor, base: { requestId: context.requestId, ...shardTag } });
   const file = process.env.ACR_FLEET_CONFIG ?? path.join(process.env.FC_FUNC_CODE_PATH ?? process.cwd(), 'fleet.yaml');
   const env = { ...process.env, FC_REGION: process.env.FC_REGION ?? context.region };
   let fleet;
@@ -44,6 +70,10 @@ export async function handler(event: Buffer | string | undefined, context: FcCon
   } catch (err) {
     log.error(err instanceof Error ? err.message.replaceAll('\n', '; ') : String(err), { event: 'config-invalid' });
     throw err;
+  }
+  if (!payload.clusters && fleet.clusters.length > fleet.shardSize) {
+    const dispatched = await dispatch(fleet, context, payload.dryRun ?? false, log);
+    return JSON.parse(redactor.redact(JSON.stringify(dispatched))) as DispatchReport;
   }
   const deps = createRunDeps({ fleet, credential: credentialFromFc(context.credentials), log, redactor, allowFileKubeconfig: false });
   deps.onCluster = (r) =>
@@ -73,6 +103,54 @@ export async function handler(event: Buffer | string | undefined, context: FcCon
   return JSON.parse(redactor.redact(JSON.stringify(report))) as FleetReport;
 }
 
+/** Invokes this function once per shard, asynchronously; the shards refresh, this run only queues them. */
+async function dispatch(fleet: Fleet, context: FcContext, dryRun: boolean, log: Logger): Promise<DispatchReport> {
+  const shards = shardClusters(fleet.clusters.map((c) => c.name), fleet.shardSize);
+  const fn = functionRef(context);
+  // Loaded only by a dispatching run: the FC SDK's ~600 model classes cost every other run nothing.
+  const { FcApi } = await import('../cloud/fc.js');
+  const fc = new FcApi(new SdkOpenApiCaller({ endpoints: fleet.endpoints, credential: credentialFromFc(context.credentials) }));
+  const limit = pLimit(DISPATCH_CONCURRENCY);
+  const invocations = await Promise.all(
+    shards.map((shard) =>
+      limit(async (): Promise<DispatchReport['invocations'][number]> => {
+        const entry = { shard: shard.index, clusters: shard.clusters.length };
+        try {
+          return { ...entry, requestId: await fc.invokeAsync(fn, shardPayload(shard, dryRun)) };
+        } catch (err) {
+          const error = `shard ${shard.index + 1}/${shard.count}: ${describeError(err)}`;
+          log.error(error, { event: 'dispatch-failed', shard: `${shard.index + 1}/${shard.count}` });
+          return { ...entry, error };
+        }
+      }),
+    ),
+  );
+  const failed = invocations.filter((i) => i.error !== undefined).length;
+  const summary = { shards: shards.length, clusters: fleet.clusters.length, queued: shards.length - failed, failed };
+  log[failed ? 'error' : 'info']('shards dispatched', { event: 'dispatch', ...summary, shardSize: fleet.shardSize, function: fn.name });
+  if (failed === shards.length) throw new AcrFleetError(`dispatch: no shard could be queued (${invocations[0]?.error ?? 'no shards'})`);
+  return { dryRun, dispatch: summary, invocations };
+}
+
+/** This function, as FC describes it to the running code (context, else the runtime's environment). */
+function functionRef(context: FcContext): FunctionRef {
+  const name = context.function?.name ?? process.env.FC_FUNCTION_NAME;
+  const accountId = context.accountId ?? process.env.FC_ACCOUNT_ID;
+  const region = context.region ?? process.env.FC_REGION;
+  if (!name || !accountId || !region) throw new AcrFleetError('dispatch: the function name, account id and region are unknown (context.function.name, context.accountId, context.region)');
+  return { name, accountId, region, ...(context.function?.qualifier ? { qualifier: context.function.qualifier } : {}) };
+}
+
+/** A shard's event: its place and its cluster names only — never a token or any other credential. */
+function shardPayload(shard: Shard, dryRun: boolean): string {
+  return JSON.stringify({ shard: { index: shard.index, count: shard.count }, clusters: shard.clusters, ...(dryRun ? { dryRun } : {}) });
+}
+
+function isShard(v: unknown): v is { index: number; count: number } {
+  const s = v as { index?: unknown; count?: unknown } | undefined;
+  return !!s && Number.isInteger(s.index) && Number.isInteger(s.count);
+}
+
 /** The timer event is `{"triggerTime","triggerName","payload"}`; payload is the trigger's string. */
 function parsePayload(event: Buffer | string | undefined): Payload {
   const text = event === undefined ? '' : event.toString();
@@ -83,6 +161,7 @@ function parsePayload(event: Buffer | string | undefined): Payload {
     return {
       ...(typeof inner.dryRun === 'boolean' ? { dryRun: inner.dryRun } : {}),
       ...(Array.isArray(inner.clusters) ? { clusters: inner.clusters.filter((c): c is string => typeof c === 'string') } : {}),
+      ...(isShard(inner.shard) ? { shard: inner.shard } : {}),
     };
   } catch {
     return {};

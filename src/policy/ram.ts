@@ -15,8 +15,12 @@ export interface PolicyDocument {
   Statement: Statement[];
 }
 
-/** The policy, plus notes on what it cannot cover (roles assumed elsewhere, ConfigMap registries). */
-export function functionPolicy(fleet: Fleet, accountId = '*'): { policy: PolicyDocument; notes: string[] } {
+/**
+ * The policy, plus notes on what it cannot cover (roles assumed elsewhere, ConfigMap registries). A fleet
+ * larger than `shardSize` also needs `fc:InvokeFunction` on the function itself (and on nothing else), to
+ * queue its shard invocations; `functionName` is the deployed function's name (s.yaml's default).
+ */
+export function functionPolicy(fleet: Fleet, accountId = '*', functionName = 'acr-fleet'): { policy: PolicyDocument; notes: string[] } {
   const acc = new Map<string, Set<string>>();
   const allow = (action: string, resource: string) => acc.set(action, (acc.get(action) ?? new Set()).add(resource));
   const notes: string[] = [];
@@ -34,6 +38,7 @@ export function functionPolicy(fleet: Fleet, accountId = '*'): { policy: PolicyD
       notes.push(`cluster ${c.name}: settings: configmap: registries come from its ConfigMap, so CR access is granted on all instances; roles it assumes need sts:AssumeRole added by hand`);
     }
   }
+  if (fleet.clusters.length > fleet.shardSize) allow('fc:InvokeFunction', `acs:fc:${fleet.regionId ?? '*'}:${accountId}:functions/${functionName}`);
   // The webhook function (same role) reads the key its per-cluster URL secrets derive from. A ConfigMap
   // cluster may enable the webhook in its ConfigMap, so it counts as possibly enabled.
   const webhook = fleet.webhook;

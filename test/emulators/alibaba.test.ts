@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { Readable } from 'node:stream';
+import FcSdk from '@alicloud/fc20230330';
 import OpenApi from '@alicloud/openapi-client';
 import OpenApiUtilPkg from '@alicloud/openapi-util';
 import TeaUtil from '@alicloud/tea-util';
@@ -659,10 +661,76 @@ test('unknown actions and versions fail like the gateway', async (t) => {
 test('endpointsConfig lists a distinct endpoint for every product and region', async (t) => {
   const emu = await emulator(t, { regions: [HZ, 'ap-southeast-1'] });
   const config = emu.endpointsConfig();
-  t.deepEqual(Object.keys(config).sort(), ['cr', 'cs', 'kms', 'sts']);
+  t.deepEqual(Object.keys(config).sort(), ['cr', 'cs', 'fc', 'kms', 'sts']);
   const urls = Object.values(config).flatMap((byRegion) => Object.values(byRegion));
-  t.is(urls.length, 8);
-  t.is(new Set(urls).size, 8);
+  t.is(urls.length, 10);
+  t.is(new Set(urls).size, 10);
   t.is(config.kms['ap-southeast-1'], emu.endpoint('kms', 'ap-southeast-1'));
   t.throws(() => emu.endpoint('cr', BJ));
+});
+
+// ---------------------------------------------------------------- Function Compute 3.0
+
+/** The FC 3.0 SDK client as product code builds it (the invocation endpoint set explicitly). */
+function fcClient(emu: AlibabaEmulator, creds: Credentials) {
+  const u = new URL(emu.endpoint('fc', HZ));
+  return new FcSdk.default(new OpenApi.Config({ ...creds, endpoint: u.host, protocol: 'http', regionId: HZ }));
+}
+
+async function invoke(emu: AlibabaEmulator, creds: Credentials, type: 'Sync' | 'Async', event: string) {
+  const res = await fcClient(emu, creds).invokeFunctionWithOptions(
+    'fn',
+    new FcSdk.InvokeFunctionRequest({ body: Readable.from([Buffer.from(event)]) }),
+    new FcSdk.InvokeFunctionHeaders({ xFcInvocationType: type }),
+    new TeaUtil.RuntimeOptions({}),
+  );
+  let body = '';
+  for await (const chunk of res.body ?? []) body += String(chunk);
+  return { status: res.statusCode, headers: res.headers ?? {}, body };
+}
+
+test('InvokeFunction runs the handler: Sync answers its result, a throw is an UnhandledInvocationError, Async answers 202 and runs it after', async (t) => {
+  const emu = await emulator(t);
+  const role = emu.addRole({ accountId: ACCOUNT, name: 'fn-role', actions: [] });
+  const seen: { event: string; role: boolean }[] = [];
+  emu.addFunction({
+    accountId: ACCOUNT,
+    region: HZ,
+    name: 'fn',
+    role,
+    maxAsyncRetryAttempts: 1,
+    handler: async (event, context) => {
+      seen.push({ event: event.toString(), role: typeof context.credentials.securityToken === 'string' && context.function.name === 'fn' });
+      if (event.toString() === 'boom') throw new TypeError('boom!');
+      return { echoed: event.toString() };
+    },
+  });
+  const caller = emu.addUser({ accountId: ACCOUNT, name: 'invoker', actions: ['fc:InvokeFunction'], resources: [`acs:fc:${HZ}:${ACCOUNT}:functions/fn`] });
+
+  const sync = await invoke(emu, caller, 'Sync', 'hello');
+  t.is(sync.status, 200);
+  t.deepEqual(JSON.parse(sync.body), { echoed: 'hello' });
+
+  const failed = await invoke(emu, caller, 'Sync', 'boom');
+  t.is(failed.headers['x-fc-error-type'], 'UnhandledInvocationError');
+  t.deepEqual(JSON.parse(failed.body), { errorMessage: 'boom!', errorType: 'TypeError' });
+
+  const queued = await invoke(emu, caller, 'Async', 'boom');
+  t.is(queued.status, 202);
+  t.is(queued.body, '');
+  await emu.settled();
+  t.like(emu.asyncInvocations[0], { event: 'boom', status: 'failed', attempts: 2, error: 'boom!' });
+  t.true(seen.every((s) => s.role), 'the handler gets a session of the function role and its name');
+});
+
+test('InvokeFunction needs fc:InvokeFunction on that function, and the function must exist', async (t) => {
+  const emu = await emulator(t);
+  emu.addFunction({ accountId: ACCOUNT, region: HZ, name: 'fn', role: emu.addRole({ accountId: ACCOUNT, name: 'r', actions: [] }), handler: () => Promise.resolve(null) });
+  const other = emu.addUser({ accountId: ACCOUNT, name: 'other', actions: ['fc:InvokeFunction'], resources: [`acs:fc:${HZ}:${ACCOUNT}:functions/another`] });
+  await fails(t, invoke(emu, other, 'Async', '{}'), 'AccessDenied', 403);
+  const all = emu.addUser({ accountId: ACCOUNT, name: 'all', actions: ['fc:InvokeFunction'] });
+  const res = await fcClient(emu, all)
+    .invokeFunctionWithOptions('missing', new FcSdk.InvokeFunctionRequest({ body: Readable.from([Buffer.from('{}')]) }), new FcSdk.InvokeFunctionHeaders({ xFcInvocationType: 'Sync' }), new TeaUtil.RuntimeOptions({}))
+    .catch((e: unknown) => e as SdkError);
+  t.like(res, { code: 'FunctionNotFound', statusCode: 404 });
 });

@@ -36,7 +36,7 @@ import {
 } from './signature.js';
 
 /** A product the emulator serves. */
-export type Product = 'cr' | 'sts' | 'kms' | 'cs';
+export type Product = 'cr' | 'sts' | 'kms' | 'cs' | 'fc';
 
 /** One request the emulator answered. */
 export interface RequestRecord {
@@ -58,6 +58,9 @@ export interface Context {
   params: Record<string, string>;
   /** ROA path captures (decoded). */
   pathParams: string[];
+  /** Request headers (first value each, lowercase names) and the raw body, for operations that read them (FC). */
+  headers: Record<string, string | undefined>;
+  body: Buffer;
   /** The authenticated caller; undefined for anonymous operations. */
   caller: Principal | undefined;
   now: number;
@@ -82,6 +85,15 @@ export interface ProductModule {
   readonly product: Product;
   readonly operations: Operation[];
   denied(caller: Principal, ramAction: string, resource: string): ApiError;
+}
+
+/** An operation's answer that is not a JSON document (FC InvokeFunction): status, headers and body as given. */
+export class RawResponse {
+  constructor(
+    readonly status: number,
+    readonly headers: Record<string, string>,
+    readonly body: Buffer | string,
+  ) {}
 }
 
 /** A pending fault from `injectError`. */
@@ -158,6 +170,7 @@ export class ApiServer {
     private readonly modules: ProductModule[],
     private readonly regions: string[],
     private readonly tls: boolean,
+    private readonly latencyMs = 0,
   ) {}
 
   /** Opens one listener per (product, region) on 127.0.0.1, each on its own port. */
@@ -221,12 +234,20 @@ export class ApiServer {
     let body: unknown;
     try {
       const inc = await readIncoming(req);
+      if (this.latencyMs) await new Promise((r) => setTimeout(r, this.latencyMs));
       body = await this.dispatch(product, region, inc, requestId, record);
     } catch (e) {
       const err = e instanceof ApiError ? e : internalError();
       status = err.status;
       record.code = err.code;
       body = err.body(requestId, host);
+    }
+    if (body instanceof RawResponse) {
+      record.status = body.status;
+      this.requests.push(record);
+      res.writeHead(body.status, { 'content-type': 'application/octet-stream', 'x-acs-request-id': requestId, ...body.headers });
+      res.end(body.body);
+      return;
     }
     record.status = status;
     this.requests.push(record);
@@ -247,6 +268,8 @@ export class ApiServer {
       requestId,
       params,
       pathParams: op.roa ? (op.roa.path.exec(inc.pathname)?.slice(1) ?? []).map(decode) : [],
+      headers: Object.fromEntries(Object.entries(inc.headers).map(([k, v]) => [k, v?.[0]])),
+      body: inc.body,
       caller,
       now,
       requireCaller: () => {

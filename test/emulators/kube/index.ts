@@ -30,6 +30,11 @@ export interface KubeEmulatorOptions {
   /** Serve HTTPS with test/emulators/tls (default true); false serves plain HTTP. */
   tls?: boolean;
   /**
+   * Added to every request before it is handled, as a network round trip and a busy API server would add it
+   * (`npm run bench` uses 50 ms). Default 0.
+   */
+  latencyMs?: number;
+  /**
    * Run the controller-manager's service account controller: every namespace gets a `default`
    * ServiceAccount (the system namespaces at start; a new namespace `delayMs` after it is created,
    * through the admission chain, so webhooks see it). Off by default so tests keep their explicit layout.
@@ -71,7 +76,7 @@ export class KubeEmulator {
     const store = new Store();
     const auth = new Authenticator(store);
     let address = '';
-    const router = new Router(store, auth, () => address);
+    const router = new Router(store, auth, () => address, opts.latencyMs ?? 0);
     const handler = (req: Parameters<Router['handle']>[0], res: Parameters<Router['handle']>[1]) => void router.handle(req, res);
     const cert = tls ? readFileSync(new URL('cert.pem', TLS_DIR), 'utf8') : undefined;
     const server: HttpServer = tls

@@ -134,6 +134,7 @@ export class Router {
     private readonly store: Store,
     private readonly auth: Authenticator,
     private readonly serverAddress: () => string,
+    private readonly latencyMs = 0,
   ) {
     this.api = new Api(store, auth);
     this.admission = new MutatingAdmission(store);
@@ -208,6 +209,7 @@ export class Router {
     const sendError = (e: KubeStatusError) => send(e.code, e.toStatus(), e.headers);
     try {
       const raw = await readBody(req);
+      if (this.latencyMs) await sleep(this.latencyMs);
       const user = this.auth.authenticate(req.headers.authorization);
       record.user = user?.name ?? '';
       const fault = this.takeFault(method, url.pathname);
