@@ -2,6 +2,14 @@
 import { describeError } from '../errors.js';
 import { runCli } from './cli.js';
 
+// A reader that stops early (`acr-fleet --help | head`) closes the pipe: that is not a failure of ours.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 try {
   process.exitCode = await runCli(process.argv.slice(2), {
     stdout: (t) => process.stdout.write(t),
