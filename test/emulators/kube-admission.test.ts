@@ -169,3 +169,21 @@ test('with the service account controller on, a new namespace gets its default S
   t.deepEqual(emu.get('serviceaccounts', 'fresh', 'default').imagePullSecrets, [{ name: 'pull' }]);
   t.is(seen.at(-1)?.request.userInfo.username, 'system:serviceaccount:kube-system:service-account-controller');
 });
+
+const BAD_URLS: [string, string][] = [
+  ['https://h:abc/x', 'webhooks[0].clientConfig.url: Required value: url must be a valid URL: parse "https://h:abc/x": invalid port ":abc" after host; desired format: https://host[/path]'],
+  ['http://h/x', 'webhooks[0].clientConfig.url: Invalid value: "http": \'https\' is the only allowed URL scheme; desired format: https://host[/path]'],
+  ['https://u:p@h/x', 'webhooks[0].clientConfig.url: Invalid value: "u:p": user information is not permitted in the URL'],
+  ['https://h/x?a=1', 'webhooks[0].clientConfig.url: Invalid value: "a=1": query parameters are not permitted in the URL'],
+  ['https://h/x#f', 'webhooks[0].clientConfig.url: Invalid value: "f": fragments are not permitted in the URL'],
+];
+for (const [url, detail] of BAD_URLS) {
+  test(`a webhook URL ${url} is refused as ValidateWebhookURL refuses it`, async (t) => {
+    const { admission } = await setup(t, allow());
+    const e = await failure(admission.createMutatingWebhookConfiguration({
+      body: { metadata: { name: 'bad' }, webhooks: [{ name: 'sa.example.com', admissionReviewVersions: ['v1'], sideEffects: 'None', clientConfig: { url } }] },
+    }));
+    t.is(e.code, 422);
+    t.true(e.message.includes(detail), e.message);
+  });
+}

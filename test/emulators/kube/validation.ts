@@ -318,7 +318,7 @@ function validateWebhooks(o: Obj): FieldError[] {
     else if (!versions.includes('v1')) errs.push(fe.invalid(`${p}.admissionReviewVersions`, versions, 'the emulator speaks admission.k8s.io/v1 only'));
     const url = ((w.clientConfig ?? {}) as { url?: string }).url;
     if (!url) errs.push(fe.required(`${p}.clientConfig`, 'exactly one of url or service is required (the emulator calls URLs only)'));
-    else if (!url.startsWith('https://')) errs.push(fe.invalid(`${p}.clientConfig.url`, url, "'https' is the only allowed URL scheme"));
+    else errs.push(...webhookUrlErrors(`${p}.clientConfig.url`, url));
     const fp = w.failurePolicy as string;
     if (fp !== 'Ignore' && fp !== 'Fail') errs.push(fe.notSupported(`${p}.failurePolicy`, fp, ['Fail', 'Ignore']));
     const ts = w.timeoutSeconds as number;
@@ -377,4 +377,29 @@ export function validateUpdate(kind: KubeKind, next: Obj, old: Obj): FieldError[
     errs.push(fe.invalid('roleRef', next.roleRef, 'cannot change roleRef'));
   }
   return [...errs, ...validateCreate(kind, next)];
+}
+
+/**
+ * k8s.io/apiserver/pkg/util/webhook/validation.go `ValidateWebhookURL(fldPath, URL, forceHttps=true)`. Go's
+ * url.Parse error is reproduced for a bad port (`parse "URL": invalid port ":x" after host`), the case an
+ * https URL can hit; other parse failures get a generic text. Note the real message quotes the whole URL.
+ */
+function webhookUrlErrors(path: string, raw: string): FieldError[] {
+  const form = '; desired format: https://host[/path]';
+  const port = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*?(:[^/?#@:]*)(?:[/?#]|$)/i.exec(raw)?.[1];
+  if (port !== undefined && !/^:\d*$/.test(port)) return [fe.required(path, `url must be a valid URL: parse "${raw}": invalid port "${port}" after host${form}`)];
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return [fe.required(path, `url must be a valid URL: parse "${raw}": invalid URL${form}`)];
+  }
+  const errs: FieldError[] = [];
+  const scheme = u.protocol.replace(/:$/, '');
+  if (scheme !== 'https') errs.push(fe.invalid(path, scheme, `'https' is the only allowed URL scheme${form}`));
+  if (!u.host) errs.push(fe.invalid(path, u.host, `host must be specified${form}`));
+  if (u.username || u.password) errs.push(fe.invalid(path, u.password ? `${u.username}:${u.password}` : u.username, 'user information is not permitted in the URL'));
+  if (u.hash.length > 1) errs.push(fe.invalid(path, u.hash.slice(1), 'fragments are not permitted in the URL'));
+  if (u.search.length > 1) errs.push(fe.invalid(path, u.search.slice(1), 'query parameters are not permitted in the URL'));
+  return errs;
 }
