@@ -20,22 +20,8 @@ export class KmsWriter {
 
   /** Stores a secret: CreateSecret, or PutSecretValue (a new ACSCurrent version) when it exists. */
   async store(region: string, secretName: string, data: string, description: string): Promise<'created' | 'rotated'> {
-    const versionId = `v${Date.now()}`;
-    try {
-      await this.api.rpc({
-        product: 'kms',
-        region,
-        action: 'CreateSecret',
-        version: '2016-01-20',
-        query: { SecretName: secretName, SecretData: data, VersionId: versionId, SecretDataType: 'text', Description: description },
-        // A CreateSecret that ran before its answer was lost would be retried into ResourceExist.
-        idempotent: false,
-      });
-      return 'created';
-    } catch (err) {
-      if (!(err instanceof CloudError && err.code === 'Rejected.ResourceExist')) throw err;
-    }
-    await this.api.rpc({ product: 'kms', region, action: 'PutSecretValue', version: '2016-01-20', query: { SecretName: secretName, SecretData: data, VersionId: versionId, SecretDataType: 'text' }, idempotent: false });
+    if (await this.create(region, secretName, data, description)) return 'created';
+    await this.api.rpc({ product: 'kms', region, action: 'PutSecretValue', version: '2016-01-20', query: { SecretName: secretName, SecretData: data, VersionId: `v${Date.now()}`, SecretDataType: 'text' }, idempotent: false });
     return 'rotated';
   }
 
@@ -51,6 +37,7 @@ export class KmsWriter {
         action: 'CreateSecret',
         version: '2016-01-20',
         query: { SecretName: secretName, SecretData: data, VersionId: `v${Date.now()}`, SecretDataType: 'text', Description: description },
+        // A CreateSecret that ran before its answer was lost would be retried into ResourceExist.
         idempotent: false,
       });
       return true;

@@ -9,12 +9,14 @@
  * nothing in the client ever throws, so `autoretry: true` retried nothing.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import OpenApiModule from '@alicloud/openapi-client';
 import UtilModule from '@alicloud/tea-util';
 import { CloudError } from '../errors.js';
 import type { Endpoints } from '../config/resolve.js';
 import type { CredentialClient } from './credentials.js';
 import { resolveEndpoint, type Product } from './endpoints.js';
+import { backoffDelay, type Backoff } from '../retry.js';
 
 const { default: Client, Config, Params, OpenApiRequest } = OpenApiModule;
 const { RuntimeOptions } = UtilModule;
@@ -76,13 +78,8 @@ export interface OpenApiOptions {
   retry?: RetryPolicy;
 }
 
-/** Capped exponential backoff with full jitter: attempt n waits random(0, min(maxDelayMs, baseDelayMs·2ⁿ⁻¹)). */
-export interface RetryPolicy {
-  /** Tries in all, the first included. */
-  maxAttempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-}
+/** How transient cloud failures are retried: capped exponential backoff with jitter (src/retry.ts). */
+export type RetryPolicy = Backoff;
 
 /** Four tries within about 2 s of waiting: enough to ride out a throttled second, short for a timer tick. */
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 2000 };
@@ -207,7 +204,7 @@ export class SdkOpenApiCaller implements OpenApiCaller {
         if (attempt >= this.retry.maxAttempts || !isTransient(failure, call.idempotent ?? true)) throw failure;
         const counter = retryScope.getStore();
         if (counter) counter.retries++;
-        await sleep(Math.random() * Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1)));
+        await sleep(backoffDelay(this.retry, attempt));
       }
     }
   }
@@ -233,7 +230,6 @@ interface CallInfo {
   idempotent?: boolean;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function stringify(q: Record<string, string | number | boolean | undefined>): Record<string, string> {
   const out: Record<string, string> = {};

@@ -7,14 +7,10 @@
  * and timeouts. Never retried: every other status (401, 403, 404, 409, 422 are answers, not faults),
  * certificate errors and unknown hosts. Every write acr-fleet sends is safe to repeat (see client.ts).
  */
+import { backoffDelay, type Backoff } from '../retry.js';
 
 /** Tunables of the policy; {@link DEFAULT_RETRY} holds the values used in production. */
-export interface RetryPolicy {
-  /** Attempts per request, the first included. */
-  maxAttempts: number;
-  /** First backoff step; doubles per attempt up to `maxDelayMs`. */
-  baseDelayMs: number;
-  maxDelayMs: number;
+export interface RetryPolicy extends Backoff {
   /** A server's `Retry-After` is honoured up to this much. */
   maxRetryAfterMs: number;
 }
@@ -35,15 +31,10 @@ export function isRetryable(f: AttemptFailure): boolean {
   return 'status' in f ? RETRYABLE_STATUS.has(f.status) : RETRYABLE_ERRNO.has(f.errno);
 }
 
-/**
- * The wait before attempt `attempt + 1` (attempt counts from 1): the server's `Retry-After` when it gave
- * one (capped), else exponential backoff with "equal jitter" (half fixed, half random) so that many
- * clients that failed together do not come back together.
- */
+/** The wait before attempt `attempt + 1`: the server's `Retry-After` when it gave one (capped), else backoff. */
 export function retryDelay(policy: RetryPolicy, attempt: number, f: AttemptFailure, random: () => number = Math.random): number {
   if ('status' in f && f.retryAfterMs !== undefined) return Math.min(f.retryAfterMs, policy.maxRetryAfterMs);
-  const step = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  return Math.round(step / 2 + (random() * step) / 2);
+  return backoffDelay(policy, attempt, random);
 }
 
 /** `Retry-After` as seconds or an HTTP date, in ms; undefined when absent or unreadable. */
