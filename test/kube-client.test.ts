@@ -146,9 +146,47 @@ test('closing a cluster ends its requests still on the wire, and nothing is sent
   const retrying = c.port.listNamespaces();
   await new Promise((resolve) => setTimeout(resolve, 60));
   c.port.close();
+  const connections = c.kube.connections;
   await t.throwsAsync(listing, { instanceOf: KubeError });
   await t.throwsAsync(retrying, { instanceOf: KubeError, message: "list namespaces: the cluster's connections were closed" });
   await new Promise((resolve) => setTimeout(resolve, 500));
   t.is(c.kube.requests.filter((r) => r.path === '/api/v1/namespaces').length, 1, 'the 503 was not retried after close');
-  t.is(c.kube.connections, 2, 'no connection opened after close');
+  t.is(c.kube.connections, connections, 'no connection opened after close');
+});
+
+test('an API server that speaks HTTP/2 gets one connection per cluster; one without it, HTTP/1.1 on the keep-alive pool', async (t) => {
+  for (const http2 of [true, false]) {
+    const kube = await KubeEmulator.start({ http2 });
+    kube.addToken(TOKEN, { name: 'admin', groups: ['system:masters'] });
+    for (let i = 0; i < 10; i++) kube.seed('namespaces', { metadata: { name: `ns-${i}` } });
+    const kc = new KubeConfig();
+    kc.loadFromString(kube.kubeconfig({ token: TOKEN }));
+    const port = connectCluster(await endpointOf(kc), SETTINGS);
+    try {
+      await Promise.all([port.listNamespaces(), port.listServiceAccounts(), port.listSecrets({ name: 'x' })]);
+      await Promise.all(Array.from({ length: 10 }, (_, i) => port.createSecret(secret(`ns-${i}`))));
+      t.is(kube.list('secrets').length, 10);
+      if (http2) t.is(kube.connections, 1, 'one multiplexed connection');
+      else t.true(kube.connections > 1 && kube.connections <= 4, `${kube.connections} HTTP/1.1 connections`);
+      // Without HTTP/2, the first handshake (asking for h2) is refused by the server: counted by the client only.
+      t.is(port.stats.connections, kube.connections + (http2 ? 0 : 1));
+    } finally {
+      port.close();
+      await kube.close();
+    }
+  }
+});
+
+test('a server certificate that does not verify fails at once, naming the TLS error, never retried', async (t) => {
+  await using c = await cluster();
+  const kc = new KubeConfig();
+  kc.loadFromString(c.kube.kubeconfig({ token: TOKEN }));
+  const { ca: _ca, ...tls } = (await endpointOf(kc)).tls;
+  const port = connectCluster({ ...(await endpointOf(kc)), tls }, SETTINGS);
+  try {
+    await t.throwsAsync(port.listNamespaces(), { instanceOf: KubeError, message: /^list namespaces: (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE) \(API server not reachable\)$/ });
+    t.is(port.stats.retries, 0);
+  } finally {
+    port.close();
+  }
 });

@@ -21,7 +21,11 @@ export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 6, baseDelayMs: 200, ma
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 
 /** Network failures where the server may well answer the next time. */
-const RETRYABLE_ERRNO = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'Timeout']);
+const RETRYABLE_ERRNO = new Set([
+  'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'Timeout',
+  // HTTP/2: a stream reset, a connection closed (GOAWAY) or broken under it.
+  'ERR_HTTP2_STREAM_ERROR', 'ERR_HTTP2_STREAM_CANCEL', 'ERR_HTTP2_SESSION_ERROR', 'ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_INVALID_SESSION',
+]);
 
 /** What went wrong with one attempt: an HTTP status, or a network error code (`Timeout` for ours). */
 export type AttemptFailure = { status: number; retryAfterMs?: number | undefined } | { errno: string };

@@ -1,14 +1,16 @@
 /**
- * The HTTP layer under the cluster client, in the spirit of client-go's transport: one keep-alive
- * connection pool per cluster (the TLS context is built once, connections are reused by every request
- * of the run), a timeout per attempt, and transient failures retried by the policy of retry.ts within
- * the cluster's budget. Non-2xx answers become KubeError carrying the Status reason and message, never
+ * The HTTP layer under the cluster client, in the spirit of client-go's transport: over HTTPS one HTTP/2
+ * connection per cluster, every request of the run multiplexed on it (as client-go talks to kube-apiserver),
+ * falling back to a keep-alive HTTP/1.1 pool of `maxConnections` when the server's ALPN offers no h2 (a proxy
+ * in front); a timeout per attempt; and transient failures retried by the policy of retry.ts within the
+ * cluster's budget (a reset stream or a GOAWAY counts as a reset connection). Non-2xx answers become KubeError carrying the Status reason and message, never
  * a body dump. Credentials come from the kubeconfig once, when the cluster is opened (kubeconfig.ts).
  *
  * Why not @kubernetes/client-node's generated API: 1.x builds a new https.Agent (and so a new TLS
  * context and connection) for every request, which dominated the CPU of a large fleet's first run.
  */
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -56,8 +58,13 @@ export class KubeTransport {
   private readonly budget: RetryBudget;
   private readonly policy: RetryPolicy;
   /** Requests on the wire, so that close() can end them too. */
-  private readonly inflight = new Set<http.ClientRequest>();
+  private readonly inflight = new Set<{ destroy(err: Error): void }>();
   private closed = false;
+  /** HTTPS speaks HTTP/2 until the server's ALPN says it cannot; then HTTP/1.1 on the keep-alive pool. */
+  private h2 = false;
+  private session: http2.ClientHttp2Session | undefined;
+  /** Why a session failed (TLS, ALPN, reset): more telling than its streams' own "cancelled". */
+  private readonly sessionErrors = new WeakMap<http2.ClientHttp2Session, Error>();
 
   constructor(
     private readonly endpoint: Endpoint,
@@ -78,6 +85,7 @@ export class KubeTransport {
       return agent;
     };
     this.agent = this.base.protocol === 'http:' ? counted(new http.Agent(pool)) : counted(new https.Agent({ ...pool, ...endpoint.tls }));
+    this.h2 = this.base.protocol === 'https:';
   }
 
   /** Sends a request (retrying transient failures) and returns the parsed JSON answer. */
@@ -109,21 +117,102 @@ export class KubeTransport {
   close(): void {
     this.closed = true;
     for (const r of this.inflight) r.destroy(Object.assign(new Error('closed'), { code: 'Closed' }));
+    this.session?.destroy();
     this.agent.destroy();
   }
 
-  private once(req: KubeRequest): Promise<{ status: number; body: string; retryAfter: string | undefined }> {
+  private async once(req: KubeRequest): Promise<Answer> {
     const url = new URL(this.base.pathname.replace(/\/$/, '') + req.path, this.base);
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
     const payload = req.body === undefined ? undefined : JSON.stringify(req.body);
-    const headers: Record<string, string | number> = { ...this.endpoint.headers, Accept: 'application/json', 'User-Agent': 'acr-fleet' };
+    const headers: Record<string, string | number> = { ...this.endpoint.headers, accept: 'application/json', 'user-agent': 'acr-fleet' };
     if (payload !== undefined) {
-      headers['Content-Type'] = req.contentType ?? 'application/json';
-      headers['Content-Length'] = Buffer.byteLength(payload);
+      headers['content-type'] = req.contentType ?? 'application/json';
+      headers['content-length'] = Buffer.byteLength(payload);
     }
+    if (this.h2) {
+      try {
+        return await this.onceH2(url, req.method, headers, payload);
+      } catch (err) {
+        if (!noH2(err)) throw err;
+        // An API server (or a proxy in front) without HTTP/2: HTTP/1.1 from now on, this attempt included.
+        this.h2 = false;
+      }
+    }
+    return this.onceH1(url, req.method, headers, payload);
+  }
+
+  /** The cluster's one HTTP/2 connection, opened on first use and again after the server closed it (GOAWAY). */
+  private h2session(): http2.ClientHttp2Session {
+    const live = this.session;
+    if (live && !live.closed && !live.destroyed) return live;
+    this.stats.connections++;
+    const session = http2.connect(this.base.origin, this.endpoint.tls as http2.SecureClientSessionOptions);
+    const forget = () => {
+      if (this.session === session) this.session = undefined;
+    };
+    // Failures reach the streams (see onceH2); the session itself only has to be forgotten.
+    session.on('error', (err) => {
+      this.sessionErrors.set(session, err);
+      forget();
+    });
+    session.on('goaway', forget);
+    session.on('close', forget);
+    session.on('connect', () => {
+      if (session.alpnProtocol !== 'h2') session.destroy(Object.assign(new Error('no HTTP/2'), { code: 'ERR_ALPN_NO_H2' }));
+    });
+    this.session = session;
+    return session;
+  }
+
+  private onceH2(url: URL, method: string, headers: Record<string, string | number>, payload: string | undefined): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      let stream: http2.ClientHttp2Stream;
+      let session: http2.ClientHttp2Session;
+      try {
+        session = this.h2session();
+        // Node ends GET/DELETE streams at once unless told there is a body (a DELETE carries its preconditions).
+        stream = session.request({ ':method': method, ':path': url.pathname + url.search, ...headers }, { endStream: payload === undefined });
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      // A stream fails before its session says why (certificate, ALPN): look a moment later.
+      const fail = (err: Error) => setImmediate(() => finish(() => reject(this.sessionErrors.get(session) ?? err)));
+      let status = 0;
+      let retryAfter: string | undefined;
+      let done = false;
+      const chunks: Buffer[] = [];
+      const finish = (fn: () => void) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.inflight.delete(stream);
+        fn();
+      };
+      this.inflight.add(stream);
+      const timer = setTimeout(() => stream.destroy(Object.assign(new Error('request timed out'), { code: 'Timeout' })), this.opts.requestTimeoutMs);
+      stream.on('response', (h) => {
+        status = Number(h[':status']);
+        const ra = h['retry-after'];
+        retryAfter = Array.isArray(ra) ? ra[0] : ra;
+      });
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        if (!status) fail(Object.assign(new Error('stream ended without an answer'), { code: 'ERR_HTTP2_STREAM_ERROR' }));
+        else finish(() => resolve({ status, body: Buffer.concat(chunks).toString('utf8'), retryAfter }));
+      });
+      stream.on('error', fail);
+      // A stream reset by the server, or cut with its connection, may close without an error of its own.
+      stream.on('close', () => fail(Object.assign(new Error('stream closed'), { code: 'ERR_HTTP2_STREAM_ERROR' })));
+      if (payload !== undefined) stream.end(payload);
+    });
+  }
+
+  private onceH1(url: URL, method: string, headers: Record<string, string | number>, payload: string | undefined): Promise<Answer> {
     const send = url.protocol === 'http:' ? http.request : https.request;
     return new Promise((resolve, reject) => {
-      const r = send(url, { method: req.method, headers, agent: this.agent }, (res) => {
+      const r = send(url, { method, headers, agent: this.agent }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
@@ -147,6 +236,19 @@ export class KubeTransport {
       r.end(payload);
     });
   }
+}
+
+/** One attempt's answer. */
+interface Answer {
+  status: number;
+  body: string;
+  retryAfter: string | undefined;
+}
+
+/** The server's TLS said it speaks no HTTP/2 (ALPN). */
+function noH2(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return code === 'ERR_ALPN_NO_H2' || code === 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL';
 }
 
 function parseJson<T>(body: string, what: string): T {

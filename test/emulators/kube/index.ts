@@ -6,7 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createSecureServer } from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import jsyaml from 'js-yaml';
 import { Authenticator } from './auth.js';
@@ -29,6 +31,11 @@ export interface KubeUser {
 export interface KubeEmulatorOptions {
   /** Serve HTTPS with test/emulators/tls (default true); false serves plain HTTP. */
   tls?: boolean;
+  /**
+   * Offer HTTP/2 next to HTTP/1.1 over TLS, chosen by ALPN, as kube-apiserver does (default true). false: HTTP/1.1
+   * only, as behind a proxy that does not speak HTTP/2 (the TLS handshake then refuses a client asking for h2 only).
+   */
+  http2?: boolean;
   /**
    * Added to every request before it is handled, as a network round trip and a busy API server would add it
    * (`npm run bench` uses 50 ms). Default 0.
@@ -79,20 +86,32 @@ export class KubeEmulator {
     const router = new Router(store, auth, () => address, opts.latencyMs ?? 0);
     const handler = (req: Parameters<Router['handle']>[0], res: Parameters<Router['handle']>[1]) => void router.handle(req, res);
     const cert = tls ? readFileSync(new URL('cert.pem', TLS_DIR), 'utf8') : undefined;
-    const server: HttpServer = tls
-      ? (createHttpsServer({ cert, key: readFileSync(new URL('key.pem', TLS_DIR), 'utf8') }, handler) as unknown as HttpServer)
-      : createHttpServer(handler);
+    // kube-apiserver serves HTTP/2 and HTTP/1.1 on one TLS port, chosen by ALPN (Go's net/http with h2).
+    const key = tls ? readFileSync(new URL('key.pem', TLS_DIR), 'utf8') : undefined;
+    const server: HttpServer = !tls
+      ? createHttpServer(handler)
+      : opts.http2 === false
+        ? (createHttpsServer({ cert, key }, handler) as unknown as HttpServer)
+        : (createSecureServer({ cert, key, allowHTTP1: true }, handler as never) as unknown as HttpServer);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
     });
     // Each accepted connection is one TCP (+TLS) handshake: what a client's connection reuse saves.
     let connections = 0;
-    server.on(tls ? 'secureConnection' : 'connection', () => void connections++);
+    const sockets = new Set<Socket>();
+    server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => {
+      connections++;
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
     const { port } = server.address() as AddressInfo;
     address = `127.0.0.1:${port}`;
     const emu = new KubeEmulator(store, auth, router, server, `${tls ? 'https' : 'http'}://${address}`, cert);
     emu.connectionCount = () => connections;
+    emu.dropConnections = () => {
+      for (const s of sockets) s.destroy();
+    };
     emu.bootstrap();
     if (opts.serviceAccountController) emu.startServiceAccountController(opts.serviceAccountController === true ? {} : opts.serviceAccountController);
     return emu;
@@ -195,6 +214,7 @@ export class KubeEmulator {
   }
 
   private connectionCount: () => number = () => 0;
+  private dropConnections: () => void = () => undefined;
 
   /** Connections accepted so far (TLS handshakes when serving HTTPS). */
   get connections(): number {
@@ -244,7 +264,7 @@ export class KubeEmulator {
     for (const timer of this.timers) clearTimeout(timer);
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
-      this.server.closeAllConnections();
+      this.dropConnections();
     });
   }
 }
