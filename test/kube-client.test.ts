@@ -190,3 +190,12 @@ test('a server certificate that does not verify fails at once, naming the TLS er
     port.close();
   }
 });
+
+test('after a timed-out request the HTTP/2 connection is replaced, as a dead one would have to be', async (t) => {
+  await using c = await cluster({ requestTimeoutMs: 1_000 });
+  await c.port.listNamespaces();
+  c.kube.injectFault({ method: 'GET', path: /^\/api\/v1\/namespaces$/, delayMs: 3_000, times: 1 });
+  t.true((await c.port.listNamespaces()).some((n) => n.name === 'app'));
+  t.is(c.kube.connections, 2);
+  t.is(c.port.stats.retries, 1);
+});

@@ -191,7 +191,17 @@ export class KubeTransport {
         fn();
       };
       this.inflight.add(stream);
-      const timer = setTimeout(() => stream.destroy(Object.assign(new Error('request timed out'), { code: 'Timeout' })), this.opts.requestTimeoutMs);
+      const timer = setTimeout(() => {
+        const timeout = Object.assign(new Error('request timed out'), { code: 'Timeout' });
+        stream.destroy(timeout);
+        // The connection may be dead without knowing it (a NAT or load balancer dropped it): as an HTTP/1.1
+        // socket would be, it is dropped (its other requests fail as timed out too, and are retried), and the
+        // next attempt opens a new one.
+        if (this.session === session) {
+          this.sessionErrors.set(session, timeout);
+          session.destroy();
+        }
+      }, this.opts.requestTimeoutMs);
       stream.on('response', (h) => {
         status = Number(h[':status']);
         const ra = h['retry-after'];
