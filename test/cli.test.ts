@@ -7,18 +7,10 @@ import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import test from 'ava';
-import { startSandbox, type Sandbox } from './support/sandbox.js';
+import { withSandbox, type Sandbox } from './support/sandbox.js';
 import { cli } from './support/cli.js';
 import { SECRET, snapshot, writes } from './support/assert.js';
 
-async function withSandbox(fn: (s: Sandbox) => Promise<void>, opts?: Parameters<typeof startSandbox>[0]): Promise<void> {
-  const sandbox = await startSandbox(opts);
-  try {
-    await fn(sandbox);
-  } finally {
-    await sandbox.close();
-  }
-}
 
 const refresh = (s: Sandbox, args: string[], tty?: { stdout?: boolean; stderr?: boolean }, env: Record<string, string> = {}) =>
   cli(['refresh', '--config', 'fleet.yaml', ...args], { cwd: s.dir, env: { ...s.env, ...env }, ...(tty ? { tty } : {}) });

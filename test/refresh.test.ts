@@ -4,21 +4,13 @@
  */
 import { writeFile } from 'node:fs/promises';
 import test from 'ava';
-import { startSandbox, type Sandbox } from './support/sandbox.js';
+import { withSandbox, type Sandbox } from './support/sandbox.js';
 import { cli } from './support/cli.js';
 import { auths, loginDomains, pullSecrets, SECRET, snapshot, writes } from './support/assert.js';
 
 const EE_DOMAINS = ['acme-registry-vpc.cn-beijing.cr.aliyuncs.com', 'acme-registry.cn-beijing.cr.aliyuncs.com'];
 const PE_DOMAINS = ['registry-internal.cn-hangzhou.aliyuncs.com', 'registry-vpc.cn-hangzhou.aliyuncs.com', 'registry.cn-hangzhou.aliyuncs.com'];
 
-async function withSandbox(fn: (s: Sandbox) => Promise<void>, opts?: Parameters<typeof startSandbox>[0]): Promise<void> {
-  const sandbox = await startSandbox(opts);
-  try {
-    await fn(sandbox);
-  } finally {
-    await sandbox.close();
-  }
-}
 
 const refresh = (s: Sandbox, ...extra: string[]) => cli(['refresh', '--config', 'fleet.yaml', ...extra], { cwd: s.dir, env: s.env });
 

@@ -67,6 +67,16 @@ const LAYOUT: Record<string, { namespaces: string[]; serviceAccounts: [string, s
   'hz-dev-1': { namespaces: [], serviceAccounts: [['default', 'default']] },
 };
 
+/** Runs `fn` with a fresh sandbox, closed afterwards whatever happens. */
+export async function withSandbox(fn: (s: Sandbox) => Promise<void>, opts?: SandboxOptions): Promise<void> {
+  const sandbox = await startSandbox(opts);
+  try {
+    await fn(sandbox);
+  } finally {
+    await sandbox.close();
+  }
+}
+
 /** Starts the sandbox fleet. Call `close()` when done. */
 export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
   const dir = await mkdtemp(path.join(tmpdir(), 'acr-fleet-sandbox-'));
