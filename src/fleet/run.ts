@@ -249,7 +249,7 @@ async function applySecret(action: SecretAction, port: ClusterPort, report: Clus
 /**
  * Patches a ServiceAccount. On a 409 (someone changed it since it was read) re-reads it and re-applies
  * the same intent to the fresh entries, a few times, as client-go's RetryOnConflict does. Returns false
- * when nothing was left to change.
+ * when someone else's change left nothing to do.
  */
 async function applyServiceAccount(patch: ServiceAccountPatch, port: ClusterPort): Promise<boolean> {
   let target = { resourceVersion: patch.resourceVersion, imagePullSecrets: patch.imagePullSecrets };
@@ -263,12 +263,12 @@ async function applyServiceAccount(patch: ServiceAccountPatch, port: ClusterPort
     await sleep(10 * attempt * (0.9 + Math.random() * 0.2));
     const fresh = await port.readServiceAccount(patch.namespace, patch.name);
     const next = desiredPullSecrets(fresh, patch.add, new Set(patch.remove));
-    if (!next) return false;
+    // Nothing left to do: if the list is exactly the one sent, that was most likely this patch itself, whose
+    // answer was lost and whose repeat met its own resourceVersion bump.
+    if (!next) return fresh.imagePullSecrets.join('\n') === target.imagePullSecrets.join('\n');
     target = { resourceVersion: fresh.resourceVersion, imagePullSecrets: next };
   }
 }
-
-
 
 function namespaceOf(a: SecretAction): string {
   return a.op === 'delete' ? a.namespace : a.secret.namespace;
