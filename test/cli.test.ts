@@ -32,6 +32,7 @@ const USAGE_ERRORS: [string[], string][] = [
   [['refresh', '--jsn'], 'acr-fleet: unknown option --jsn; did you mean --json? (see acr-fleet refresh --help)'],
   [['--bogus'], 'acr-fleet: unknown option --bogus (see acr-fleet --help)'],
   [['frobnicate'], 'acr-fleet: unknown command frobnicate (see acr-fleet --help)'],
+  [['help', 'frobnicate'], 'acr-fleet: unknown command frobnicate (see acr-fleet --help)'],
   [['refesh'], 'acr-fleet: unknown command refesh; did you mean refresh? (see acr-fleet --help)'],
   [['refresh', '--config'], 'acr-fleet: option -c, --config <file> argument missing (see acr-fleet refresh --help)'],
   [['refresh', 'now'], 'acr-fleet: too many arguments for refresh. Expected 0 arguments but got 1 (see acr-fleet refresh --help)'],

@@ -49,6 +49,12 @@ class UsageError extends Error {
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   let code: number = EXIT.ok;
   const program = buildProgram(io, (c) => (code = c));
+  // commander answers `help <unknown>` with the whole usage; an unknown command is one line, as everywhere else.
+  const [first, topic] = argv;
+  if (first === 'help' && topic !== undefined && !program.commands.some((c) => c.name() === topic)) {
+    io.stderr(`acr-fleet: unknown command ${topic} (see acr-fleet --help)\n`);
+    return EXIT.invalid;
+  }
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {
