@@ -129,18 +129,19 @@ test('the ROS template is well formed: every reference resolves, only FC may ass
   t.deepEqual(tpl.Outputs.FailureDestination?.Value, { 'Fn::Sub': 'acs:mns:${ALIYUN::Region}:${ALIYUN::AccountId}:/queues/${FailureQueueName}/messages' });
 });
 
-const SHARDING: [string, number, boolean][] = [
-  ['a fleet within shardSize needs no fc:InvokeFunction', 3, false],
-  ['a fleet past shardSize may invoke its own function, and only it', 2, true],
+const SHARDING: [string, number, string | undefined, string | undefined][] = [
+  ['a fleet within shardSize needs no fc:InvokeFunction', 3, undefined, undefined],
+  ['a fleet past shardSize may invoke its own function, and only it', 2, undefined, 'acr-fleet'],
+  ['a function deployed under another name ($ACR_FLEET_FUNCTION_NAME, as s.yaml reads it) is the one named', 2, 'fleet-prod', 'fleet-prod'],
 ];
-for (const [what, shardSize, invokes] of SHARDING) {
+for (const [what, shardSize, deployedAs, invoked] of SHARDING) {
   test.serial(what, async (t) => {
     const s = await startSandbox();
     try {
       await s.editConfig((d) => (d.shardSize = shardSize));
-      const { stdout } = await cli(['policy', '--config', 'fleet.yaml', '--account-id', ACCOUNT], { cwd: s.dir });
+      const { stdout } = await cli(['policy', '--config', 'fleet.yaml', '--account-id', ACCOUNT], { cwd: s.dir, env: deployedAs ? { ACR_FLEET_FUNCTION_NAME: deployedAs } : {} });
       const statements = (JSON.parse(stdout) as Policy).Statement.filter((st) => st.Action.includes('fc:InvokeFunction'));
-      t.deepEqual(statements, invokes ? [{ Effect: 'Allow', Action: ['fc:InvokeFunction'], Resource: [`acs:fc:cn-hangzhou:${ACCOUNT}:functions/acr-fleet`] }] : []);
+      t.deepEqual(statements, invoked ? [{ Effect: 'Allow', Action: ['fc:InvokeFunction'], Resource: [`acs:fc:cn-hangzhou:${ACCOUNT}:functions/${invoked}`] }] : []);
     } finally {
       await s.close();
     }

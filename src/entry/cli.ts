@@ -114,7 +114,13 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .addOption(new Option('--cluster <name>', 'only this cluster\'s RBAC (repeatable)').argParser(collect));
   policy.action(run(() => {
     const o = policy.opts<CommonOptions & { accountId?: string; kubernetes?: boolean; cluster?: string[] }>();
-    return policyCommand(context(io, o), { ...(o.accountId ? { accountId: o.accountId } : {}), kubernetes: o.kubernetes ?? false, ...(o.cluster ? { clusters: o.cluster } : {}) });
+    const functionName = io.env.ACR_FLEET_FUNCTION_NAME;
+    return policyCommand(context(io, o), {
+      ...(o.accountId ? { accountId: o.accountId } : {}),
+      kubernetes: o.kubernetes ?? false,
+      ...(o.cluster ? { clusters: o.cluster } : {}),
+      ...(functionName ? { functionName } : {}),
+    });
   }));
 
   const membershipOptions = (cmd: Command) =>

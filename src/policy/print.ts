@@ -13,6 +13,8 @@ export interface PolicyOptions {
   kubernetes?: boolean;
   /** Only these clusters' RBAC (all when absent). */
   clusters?: readonly string[];
+  /** The deployed function's name (`$ACR_FLEET_FUNCTION_NAME`, as s.yaml takes it); default acr-fleet. */
+  functionName?: string;
 }
 
 /** The command's output, or the one-line problem with its options. */
@@ -26,7 +28,7 @@ export function policyOutput(fleet: Fleet, opts: PolicyOptions): { stdout: strin
     );
     return { stdout: manifests.join('---\n'), stderr: '' };
   }
-  const { policy, notes } = functionPolicy(fleet, opts.accountId);
+  const { policy, notes } = functionPolicy(fleet, opts.accountId, opts.functionName);
   const rbac = clusters.flatMap((c) => [
     `kubernetes: cluster ${c.name}: ClusterRole ${IDENTITY.name} for ServiceAccount ${IDENTITY.namespace}/${IDENTITY.name} (applied by register; --kubernetes prints it) allows only:`,
     ...explainRbac(rbacSettingsOf(c)).map((l) => `  ${l}`),
