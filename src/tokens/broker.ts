@@ -29,14 +29,28 @@ export class TokenBroker {
 
   /** The token of a registry, fetched on first request. Rejects with an error naming the registry. */
   get(registry: Registry): Promise<RegistryToken> {
-    const { name: _name, ...identity } = registry;
-    const key = JSON.stringify(identity);
+    const key = keyOf(registry);
     let p = this.inflight.get(key);
     if (!p) {
       p = this.fetch(registry);
       this.inflight.set(key, p);
     }
     return p;
+  }
+
+  /**
+   * For a long-lived caller (the webhook's warm instance): the cached token while it stays valid for more
+   * than `validForMs`, else a new fetch. A failed fetch is not kept: the next call tries again.
+   */
+  async fresh(registry: Registry, validForMs: number, now: number): Promise<RegistryToken> {
+    const key = keyOf(registry);
+    const cached = this.inflight.get(key);
+    if (cached) {
+      const token = await cached.catch(() => undefined);
+      if (token && token.expiresAt - now > validForMs) return token;
+      if (this.inflight.get(key) === cached) this.inflight.delete(key);
+    }
+    return this.get(registry);
   }
 
   /** Every token fetched so far that succeeded, with its retry count. */
@@ -53,4 +67,10 @@ export class TokenBroker {
     this.log?.error(error.message, { event: 'token-failed', registry: registry.name, error: describeError(result.reason), retries });
     throw error;
   }
+}
+
+/** Registries that differ only by name share a token. */
+function keyOf(registry: Registry): string {
+  const { name: _name, ...identity } = registry;
+  return JSON.stringify(identity);
 }

@@ -52,7 +52,7 @@ export type Outcome = 'patched' | 'created and patched' | 'skipped' | 'conflict'
 const json = (statusCode: number, body: unknown): WebhookResponse => ({ statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 export class WebhookService {
-  private deps: RunDeps;
+  private readonly deps: RunDeps;
   private readonly kms: KmsApi;
   private readonly ports = new Map<string, { port: Promise<ClusterPort>; until: number }>();
   private key: { value: Promise<string>; until: number } | undefined;
@@ -67,14 +67,20 @@ export class WebhookService {
     const k = opts.fleet.kubernetes;
     const budgetMs = (Math.min(...opts.fleet.clusters.map((c) => c.webhook.timeoutSeconds)) * 1000) / 2;
     this.opts = { ...opts, fleet: { ...opts.fleet, kubernetes: { ...k, retryBudgetMs: Math.min(k.retryBudgetMs, budgetMs), requestTimeoutMs: Math.min(k.requestTimeoutMs, budgetMs) } } };
-    this.deps = this.newDeps();
+    // One set of clients for the instance's life; its logs go to whichever invocation is current.
+    const current: Logger = {
+      debug: (m, f) => this.log.debug(m, f),
+      info: (m, f) => this.log.info(m, f),
+      warn: (m, f) => this.log.warn(m, f),
+      error: (m, f) => this.log.error(m, f),
+    };
+    this.deps = createRunDeps({ fleet: this.opts.fleet, credential: opts.credential, log: current, redactor: opts.redactor, allowFileKubeconfig: opts.allowFileKubeconfig });
     this.kms = new KmsApi(new SdkOpenApiCaller({ endpoints: opts.fleet.endpoints, credential: opts.credential }));
   }
 
   /** Logs of the current invocation go here (FC gives each its request id). */
   useLogger(log: Logger): void {
     this.log = log;
-    this.deps.log = log;
   }
 
   /** Answers one HTTP request. Never throws. */
@@ -158,21 +164,9 @@ export class WebhookService {
     return { outcome: 'created and patched', patch };
   }
 
-  /** Tokens from the current broker while they outlive the threshold; a fresh broker otherwise. */
-  private async tokens(registries: Registry[], thresholdMs: number): Promise<RegistryToken[]> {
-    for (let attempt = 0; ; attempt++) {
-      const deps = this.deps;
-      let tokens: RegistryToken[];
-      try {
-        tokens = await Promise.all(registries.map((r) => deps.broker.get(r)));
-      } catch (err) {
-        // The broker remembers failures; the next request must try again.
-        if (this.deps === deps) this.deps = this.newDeps();
-        throw err;
-      }
-      if (attempt > 0 || Math.min(...tokens.map((t) => t.expiresAt)) - this.now() > thresholdMs) return tokens;
-      if (this.deps === deps) this.deps = this.newDeps();
-    }
+  /** Tokens kept while they outlive the cluster's threshold, fetched anew otherwise (as a refresh would rewrite them). */
+  private tokens(registries: Registry[], thresholdMs: number): Promise<RegistryToken[]> {
+    return Promise.all(registries.map((r) => this.deps.broker.fresh(r, thresholdMs, this.now())));
   }
 
   private port(cluster: Cluster): Promise<ClusterPort> {
@@ -217,9 +211,5 @@ export class WebhookService {
     });
     this.key = entry;
     return entry.value;
-  }
-
-  private newDeps(): RunDeps {
-    return createRunDeps({ fleet: this.opts.fleet, credential: this.opts.credential, log: this.log, redactor: this.opts.redactor, allowFileKubeconfig: this.opts.allowFileKubeconfig });
   }
 }
