@@ -5,7 +5,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import yaml from 'js-yaml';
 import { ApiException, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { KubeEmulator, type KubeKind } from './emulators/kube/index.js';
@@ -36,85 +36,73 @@ async function newCluster(s: Sandbox) {
 }
 
 test('register, refresh and deregister leave the cluster exactly as it was, apart from what was asked', async (t) => {
-  const s = await startSandbox();
-  const { kube, env } = await newCluster(s);
-  try {
-    const before = world(kube);
-    const fleetBefore = await readFile(s.configFile, 'utf8');
-    const printed: string[] = [];
-    const run = async (...args: string[]) => {
-      const r = await cli(args, { cwd: s.dir, env });
-      printed.push(r.stdout, r.stderr);
-      return r;
-    };
+  const { s, kube, env } = await registering(t);
+  const before = world(kube);
+  const fleetBefore = await readFile(s.configFile, 'utf8');
+  const printed: string[] = [];
+  const run = async (...args: string[]) => {
+    const r = await cli(args, { cwd: s.dir, env });
+    printed.push(r.stdout, r.stderr);
+    return r;
+  };
 
-    const reg = await run('register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml');
-    t.is(reg.code, 0, reg.stderr);
-    t.is(reg.stdout, 'registered cluster new-1\n');
-    t.regex(reg.stderr, /^new-1: clusterrole acr-fleet: created$/m);
-    t.regex(reg.stderr, /^new-1: verify: can do exactly its job$/m);
-    t.regex(reg.stderr, /^new-1: kms secret acr-fleet\/new-1: created$/m);
+  const reg = await run('register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml');
+  t.is(reg.code, 0, reg.stderr);
+  t.is(reg.stdout, 'registered cluster new-1\n');
+  t.regex(reg.stderr, /^new-1: clusterrole acr-fleet: created$/m);
+  t.regex(reg.stderr, /^new-1: verify: can do exactly its job$/m);
+  t.regex(reg.stderr, /^new-1: kms secret acr-fleet\/new-1: created$/m);
 
-    const stored = s.cloud.getKmsSecret(ACCOUNT, 'cn-hangzhou', 'acr-fleet/new-1');
-    t.truthy(stored);
-    const kc = yaml.load(stored?.data ?? '') as { users: { user: { token: string } }[] };
-    t.truthy(kc.users[0]?.user.token);
-    t.false(stored?.data.includes(ADMIN_TOKEN), 'the admin token is not what is stored');
-    const doc = yaml.load(await readFile(s.configFile, 'utf8')) as { clusters: { name: string; kubeconfig: unknown }[] };
-    t.deepEqual(doc.clusters.find((c) => c.name === 'new-1')?.kubeconfig, { kmsSecret: 'acr-fleet/new-1' });
+  const stored = s.cloud.getKmsSecret(ACCOUNT, 'cn-hangzhou', 'acr-fleet/new-1');
+  t.truthy(stored);
+  const kc = yaml.load(stored?.data ?? '') as { users: { user: { token: string } }[] };
+  t.truthy(kc.users[0]?.user.token);
+  t.false(stored?.data.includes(ADMIN_TOKEN), 'the admin token is not what is stored');
+  const doc = yaml.load(await readFile(s.configFile, 'utf8')) as { clusters: { name: string; kubeconfig: unknown }[] };
+  t.deepEqual(doc.clusters.find((c) => c.name === 'new-1')?.kubeconfig, { kmsSecret: 'acr-fleet/new-1' });
 
-    const again = await run('register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml');
-    t.is(again.code, 0, 'register is safe to re-run');
-    t.regex(again.stderr, /^new-1: clusterrole acr-fleet: unchanged$/m);
-    t.regex(again.stderr, /^new-1: kms secret acr-fleet\/new-1: rotated$/m);
+  const again = await run('register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml');
+  t.is(again.code, 0, 'register is safe to re-run');
+  t.regex(again.stderr, /^new-1: clusterrole acr-fleet: unchanged$/m);
+  t.regex(again.stderr, /^new-1: kms secret acr-fleet\/new-1: rotated$/m);
 
-    const refresh = await run('refresh', '--config', 'fleet.yaml', '--cluster', 'new-1', '--json');
-    t.is(refresh.code, 0, refresh.stdout);
-    t.is(kube.get('secrets', 'shop', SECRET), undefined, 'default watchNamespace is "default" only');
-    t.is(loginDomains(s.cloud, kube, 'default').length, 5);
-    t.deepEqual(pullSecrets(kube, 'default'), ['docker-hub', SECRET]);
-    t.true(kube.requests.some((r) => r.user === 'system:serviceaccount:kube-system:acr-fleet' && r.method === 'POST'), 'the refresh ran as the registered identity');
+  const refresh = await run('refresh', '--config', 'fleet.yaml', '--cluster', 'new-1', '--json');
+  t.is(refresh.code, 0, refresh.stdout);
+  t.is(kube.get('secrets', 'shop', SECRET), undefined, 'default watchNamespace is "default" only');
+  t.is(loginDomains(s.cloud, kube, 'default').length, 5);
+  t.deepEqual(pullSecrets(kube, 'default'), ['docker-hub', SECRET]);
+  t.true(kube.requests.some((r) => r.user === 'system:serviceaccount:kube-system:acr-fleet' && r.method === 'POST'), 'the refresh ran as the registered identity');
 
-    const dereg = await run('deregister', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml');
-    t.is(dereg.code, 0, dereg.stderr);
-    t.regex(dereg.stderr, /^new-1: secrets and imagePullSecrets: 1 Secret\(s\) deleted, 1 ServiceAccount\(s\) cleaned$/m);
-    t.deepEqual(world(kube), before);
-    t.is(s.cloud.getKmsSecret(ACCOUNT, 'cn-hangzhou', 'acr-fleet/new-1'), undefined);
-    t.deepEqual(yaml.load(await readFile(s.configFile, 'utf8')), yaml.load(fleetBefore));
+  const dereg = await run('deregister', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml');
+  t.is(dereg.code, 0, dereg.stderr);
+  t.regex(dereg.stderr, /^new-1: secrets and imagePullSecrets: 1 Secret\(s\) deleted, 1 ServiceAccount\(s\) cleaned$/m);
+  t.deepEqual(world(kube), before);
+  t.is(s.cloud.getKmsSecret(ACCOUNT, 'cn-hangzhou', 'acr-fleet/new-1'), undefined);
+  t.deepEqual(yaml.load(await readFile(s.configFile, 'utf8')), yaml.load(fleetBefore));
 
-    const twice = await run('deregister', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml');
-    t.is(twice.code, 0, 'deregister is safe to re-run');
-    t.regex(twice.stderr, /^new-1: kms secret acr-fleet\/new-1: absent$/m);
-    t.false(printed.join('\n').includes(ADMIN_TOKEN), 'the admin token is never printed');
-    t.false(printed.join('\n').includes(kc.users[0]?.user.token ?? '<none>'), 'the minted token is never printed');
-  } finally {
-    await kube.close();
-    await s.close();
-  }
+  const twice = await run('deregister', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml');
+  t.is(twice.code, 0, 'deregister is safe to re-run');
+  t.regex(twice.stderr, /^new-1: kms secret acr-fleet\/new-1: absent$/m);
+  t.false(printed.join('\n').includes(ADMIN_TOKEN), 'the admin token is never printed');
+  t.false(printed.join('\n').includes(kc.users[0]?.user.token ?? '<none>'), 'the minted token is never printed');
 });
 
 test('an identity denied a verb it needs is reported at register time, and nothing is stored', async (t) => {
-  const s = await startSandbox();
-  const { kube, env } = await newCluster(s);
-  try {
-    // Someone else's binding already holds the name: acr-fleet leaves it alone, so its identity gets nothing.
-    kube.seed('clusterrolebindings', {
-      metadata: { name: 'acr-fleet' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
-      subjects: [{ kind: 'User', name: 'someone-else' }],
-    });
-    const fleetBefore = await readFile(s.configFile, 'utf8');
-    const r = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env });
-    t.is(r.code, 1);
-    t.regex(r.stderr, /^new-1: clusterrolebinding acr-fleet: not ours: left alone$/m);
-    t.regex(r.stderr, /^acr-fleet register: cluster new-1: verify: .*may not list namespaces/m);
-    t.is(s.cloud.getKmsSecret(ACCOUNT, 'cn-hangzhou', 'acr-fleet/new-1'), undefined);
-    t.is(await readFile(s.configFile, 'utf8'), fleetBefore);
-    t.false(r.stderr.includes(ADMIN_TOKEN));
-  } finally {
-    await kube.close();
-    await s.close();
-  }
+  const { s, kube, env } = await registering(t);
+  // Someone else's binding already holds the name: acr-fleet leaves it alone, so its identity gets nothing.
+  kube.seed('clusterrolebindings', {
+    metadata: { name: 'acr-fleet' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
+    subjects: [{ kind: 'User', name: 'someone-else' }],
+  });
+  const fleetBefore = await readFile(s.configFile, 'utf8');
+  const r = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env });
+  t.is(r.code, 1);
+  t.regex(r.stderr, /^new-1: clusterrolebinding acr-fleet: not ours: left alone$/m);
+  t.regex(r.stderr, /^acr-fleet register: cluster new-1: verify: .*may not list namespaces/m);
+  t.is(s.cloud.getKmsSecret(ACCOUNT, 'cn-hangzhou', 'acr-fleet/new-1'), undefined);
+  t.is(await readFile(s.configFile, 'utf8'), fleetBefore);
+  t.false(r.stderr.includes(ADMIN_TOKEN));
 });
 
 test('register and deregister name what is missing', async (t) => {
@@ -150,77 +138,75 @@ async function status(p: Promise<unknown>): Promise<number> {
   }
 }
 
+/** A sandbox fleet plus a new cluster to register, both closed when the test ends. */
+async function registering(t: ExecutionContext) {
+  const s = await startSandbox();
+  const c = await newCluster(s);
+  t.teardown(async () => {
+    await c.kube.close();
+    await s.close();
+  });
+  return { s, ...c };
+}
+
 /** Sets keys of the cluster's fleet.yaml entry. */
 async function editCluster(s: Sandbox, name: string, keys: Record<string, unknown>): Promise<void> {
   await s.editConfig((d) => Object.assign((d.clusters as { name: string }[]).find((c) => c.name === name) ?? {}, keys));
 }
 
 test('the registered identity lists its Secrets by name and cannot list all, list by label, or get another Secret', async (t) => {
-  const s = await startSandbox();
-  const { kube, env } = await newCluster(s);
-  try {
-    kube.seed('secrets', { metadata: { namespace: 'shop', name: 'db-password' }, stringData: { password: 'hunter2' } });
-    t.is((await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env })).code, 0);
-    t.is((await cli(['refresh', '--config', 'fleet.yaml', '--cluster', 'new-1'], { cwd: s.dir, env })).code, 0);
-    const core = identity(s);
-    const mine = await core.listSecretForAllNamespaces({ fieldSelector: `metadata.name=${SECRET}` });
-    t.deepEqual(mine.items.map((x) => `${x.metadata?.namespace}/${x.metadata?.name}`), [`default/${SECRET}`]);
-    t.is(await status(core.listSecretForAllNamespaces()), 403, 'list all Secrets');
-    t.is(await status(core.listSecretForAllNamespaces({ labelSelector: 'app.kubernetes.io/managed-by=acr-fleet' })), 403, 'list by label');
-    t.is(await status(core.listSecretForAllNamespaces({ fieldSelector: 'metadata.name=db-password' })), 403, 'list by another name');
-    t.is(await status(core.listNamespacedSecret({ namespace: 'shop' })), 403, 'list in a namespace');
-    t.is(await status(core.readNamespacedSecret({ namespace: 'shop', name: 'db-password' })), 403, 'get another Secret');
-    t.is(await status(core.readNamespacedSecret({ namespace: 'default', name: SECRET })), 200, 'get its own');
-    t.is(await status(core.deleteNamespacedSecret({ namespace: 'shop', name: 'db-password' })), 403, 'delete another Secret');
-    t.truthy(kube.get('secrets', 'shop', 'db-password'));
-    // What the refresh itself sent for Secrets: one list, by name.
-    const secretLists = kube.requests.filter((r) => r.user === FLEET_USER && r.method === 'GET' && r.path === '/api/v1/secrets' && r.status === 200);
-    t.true(secretLists.every((r) => r.query.includes(`fieldSelector=metadata.name%3D${SECRET}`)), JSON.stringify(secretLists));
-  } finally {
-    await kube.close();
-    await s.close();
-  }
+  const { s, kube, env } = await registering(t);
+  kube.seed('secrets', { metadata: { namespace: 'shop', name: 'db-password' }, stringData: { password: 'hunter2' } });
+  t.is((await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env })).code, 0);
+  t.is((await cli(['refresh', '--config', 'fleet.yaml', '--cluster', 'new-1'], { cwd: s.dir, env })).code, 0);
+  const core = identity(s);
+  const mine = await core.listSecretForAllNamespaces({ fieldSelector: `metadata.name=${SECRET}` });
+  t.deepEqual(mine.items.map((x) => `${x.metadata?.namespace}/${x.metadata?.name}`), [`default/${SECRET}`]);
+  t.is(await status(core.listSecretForAllNamespaces()), 403, 'list all Secrets');
+  t.is(await status(core.listSecretForAllNamespaces({ labelSelector: 'app.kubernetes.io/managed-by=acr-fleet' })), 403, 'list by label');
+  t.is(await status(core.listSecretForAllNamespaces({ fieldSelector: 'metadata.name=db-password' })), 403, 'list by another name');
+  t.is(await status(core.listNamespacedSecret({ namespace: 'shop' })), 403, 'list in a namespace');
+  t.is(await status(core.readNamespacedSecret({ namespace: 'shop', name: 'db-password' })), 403, 'get another Secret');
+  t.is(await status(core.readNamespacedSecret({ namespace: 'default', name: SECRET })), 200, 'get its own');
+  t.is(await status(core.deleteNamespacedSecret({ namespace: 'shop', name: 'db-password' })), 403, 'delete another Secret');
+  t.truthy(kube.get('secrets', 'shop', 'db-password'));
+  // What the refresh itself sent for Secrets: one list, by name.
+  const secretLists = kube.requests.filter((r) => r.user === FLEET_USER && r.method === 'GET' && r.path === '/api/v1/secrets' && r.status === 200);
+  t.true(secretLists.every((r) => r.query.includes(`fieldSelector=metadata.name%3D${SECRET}`)), JSON.stringify(secretLists));
 });
 
 test('a ServiceAccount outside an explicit selection cannot be patched, and re-running register after a settings change updates the ClusterRole', async (t) => {
-  const s = await startSandbox();
-  const { kube, env } = await newCluster(s);
-  try {
-    kube.seed('serviceaccounts', { metadata: { namespace: 'shop', name: 'builder' } });
-    t.is((await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env })).code, 0);
-    const core = identity(s);
-    const patch = (name: string) =>
-      core.patchNamespacedServiceAccount({ namespace: 'shop', name, body: { metadata: { labels: { probe: 'x' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
-    t.is(await status(patch('default')), 200, 'the selected ServiceAccount');
-    t.is(await status(patch('builder')), 403, 'one outside the selection');
-    t.is(await status(core.readNamespacedServiceAccount({ namespace: 'shop', name: 'builder' })), 403);
-    t.is(await status(core.listServiceAccountForAllNamespaces()), 200, 'every ServiceAccount can be listed');
+  const { s, kube, env } = await registering(t);
+  kube.seed('serviceaccounts', { metadata: { namespace: 'shop', name: 'builder' } });
+  t.is((await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env })).code, 0);
+  const core = identity(s);
+  const patch = (name: string) =>
+    core.patchNamespacedServiceAccount({ namespace: 'shop', name, body: { metadata: { labels: { probe: 'x' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  t.is(await status(patch('default')), 200, 'the selected ServiceAccount');
+  t.is(await status(patch('builder')), 403, 'one outside the selection');
+  t.is(await status(core.readNamespacedServiceAccount({ namespace: 'shop', name: 'builder' })), 403);
+  t.is(await status(core.listServiceAccountForAllNamespaces()), 200, 'every ServiceAccount can be listed');
 
-    await editCluster(s, 'new-1', { serviceAccount: 'default,builder', secretName: 'pull-creds' });
-    const again = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env });
-    t.is(again.code, 0, again.stderr);
-    t.regex(again.stderr, /^new-1: clusterrole acr-fleet: updated$/m);
-    t.regex(again.stderr, /^new-1: verify: can do exactly its job$/m);
-    const rules = (kube.get('clusterroles', undefined, 'acr-fleet') as { rules: { resources: string[]; resourceNames?: string[]; verbs: string[] }[] }).rules;
-    t.deepEqual(
-      rules.map((r) => `${r.verbs.join(',')} ${r.resources.join(',')}${r.resourceNames ? ` [${r.resourceNames.join(',')}]` : ''}`),
-      ['list namespaces', 'list,get,update,delete secrets [pull-creds]', 'create secrets', 'list serviceaccounts', 'get,patch serviceaccounts [default,builder]'],
-    );
-    t.is(await status(patch('builder')), 200, 'now selected');
+  await editCluster(s, 'new-1', { serviceAccount: 'default,builder', secretName: 'pull-creds' });
+  const again = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env });
+  t.is(again.code, 0, again.stderr);
+  t.regex(again.stderr, /^new-1: clusterrole acr-fleet: updated$/m);
+  t.regex(again.stderr, /^new-1: verify: can do exactly its job$/m);
+  const rules = (kube.get('clusterroles', undefined, 'acr-fleet') as { rules: { resources: string[]; resourceNames?: string[]; verbs: string[] }[] }).rules;
+  t.deepEqual(
+    rules.map((r) => `${r.verbs.join(',')} ${r.resources.join(',')}${r.resourceNames ? ` [${r.resourceNames.join(',')}]` : ''}`),
+    ['list namespaces', 'list,get,update,delete secrets [pull-creds]', 'create secrets', 'list serviceaccounts', 'get,patch serviceaccounts [default,builder]'],
+  );
+  t.is(await status(patch('builder')), 200, 'now selected');
 
-    await editCluster(s, 'new-1', { serviceAccount: '*' });
-    await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env });
-    const any = (kube.get('clusterroles', undefined, 'acr-fleet') as { rules: { resources: string[]; resourceNames?: string[] }[] }).rules.at(-1);
-    t.deepEqual(any, { verbs: ['get', 'patch'], apiGroups: [''], resources: ['serviceaccounts'] }, '"*" needs them unrestricted');
-  } finally {
-    await kube.close();
-    await s.close();
-  }
+  await editCluster(s, 'new-1', { serviceAccount: '*' });
+  await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env });
+  const any = (kube.get('clusterroles', undefined, 'acr-fleet') as { rules: { resources: string[]; resourceNames?: string[] }[] }).rules.at(-1);
+  t.deepEqual(any, { verbs: ['get', 'patch'], apiGroups: [''], resources: ['serviceaccounts'] }, '"*" needs them unrestricted');
 });
 
 test('a secretName change leaves no Secret of the old name behind, and ends with one Secret list per run', async (t) => {
-  const s = await startSandbox();
-  const { kube, env } = await newCluster(s);
+  const { s, kube, env } = await registering(t);
   const run = async (...args: string[]) => {
     const r = await cli(args, { cwd: s.dir, env });
     t.is(r.code, 0, r.stderr);
@@ -230,132 +216,108 @@ test('a secretName change leaves no Secret of the old name behind, and ends with
   const refresh = () => run('refresh', '--config', 'fleet.yaml', '--cluster', 'new-1', '--json');
   const entry = async () => (yaml.load(await readFile(s.configFile, 'utf8')) as { clusters: Record<string, unknown>[] }).clusters.find((c) => c.name === 'new-1');
   const secretNames = () => (kube.get('clusterroles', undefined, 'acr-fleet') as { rules: { resources: string[]; resourceNames?: string[] }[] }).rules[1]?.resourceNames;
-  try {
-    await register();
-    await editCluster(s, 'new-1', { watchNamespace: 'default,shop' });
-    await refresh();
-    t.deepEqual(pullSecrets(kube, 'default'), ['docker-hub', SECRET]);
+  await register();
+  await editCluster(s, 'new-1', { watchNamespace: 'default,shop' });
+  await refresh();
+  t.deepEqual(pullSecrets(kube, 'default'), ['docker-hub', SECRET]);
 
-    await editCluster(s, 'new-1', { secretName: 'acr-pull' });
-    const stale = await cli(['refresh', '--config', 'fleet.yaml', '--cluster', 'new-1', '--json'], { cwd: s.dir, env });
-    t.is(stale.code, 1, 'the rules do not name the new secretName yet');
-    t.is(
-      (JSON.parse(stale.stdout) as { clusters: { error: string }[] }).clusters[0]?.error,
-      'cluster new-1: list secrets: HTTP 403 Forbidden: secrets "acr-pull" is forbidden: User "system:serviceaccount:kube-system:acr-fleet" cannot list resource "secrets" in API group "" at the cluster scope',
-    );
-    const reg = await register();
-    t.regex(reg.stderr, /^new-1: secret names: acr-pull, and acr-credential-fleet until the next refresh has deleted its 2 Secret\(s\); then run register again$/m);
-    t.deepEqual(secretNames(), ['acr-pull', SECRET], 'the rules carry both names meanwhile');
-    t.deepEqual((await entry())?.previousSecretNames, [SECRET]);
+  await editCluster(s, 'new-1', { secretName: 'acr-pull' });
+  const stale = await cli(['refresh', '--config', 'fleet.yaml', '--cluster', 'new-1', '--json'], { cwd: s.dir, env });
+  t.is(stale.code, 1, 'the rules do not name the new secretName yet');
+  t.is(
+    (JSON.parse(stale.stdout) as { clusters: { error: string }[] }).clusters[0]?.error,
+    'cluster new-1: list secrets: HTTP 403 Forbidden: secrets "acr-pull" is forbidden: User "system:serviceaccount:kube-system:acr-fleet" cannot list resource "secrets" in API group "" at the cluster scope',
+  );
+  const reg = await register();
+  t.regex(reg.stderr, /^new-1: secret names: acr-pull, and acr-credential-fleet until the next refresh has deleted its 2 Secret\(s\); then run register again$/m);
+  t.deepEqual(secretNames(), ['acr-pull', SECRET], 'the rules carry both names meanwhile');
+  t.deepEqual((await entry())?.previousSecretNames, [SECRET]);
 
-    const moved = JSON.parse((await refresh()).stdout) as { clusters: { secrets: Record<string, number> }[] };
-    t.like(moved.clusters[0]?.secrets, { created: 2, deleted: 2 });
-    t.deepEqual(kube.list('secrets').map((x: { metadata: { namespace: string; name: string } }) => `${x.metadata.namespace}/${x.metadata.name}`), ['default/acr-pull', 'shop/acr-pull']);
-    t.deepEqual(pullSecrets(kube, 'default'), ['docker-hub', 'acr-pull']);
-    t.deepEqual(pullSecrets(kube, 'shop'), ['acr-pull']);
+  const moved = JSON.parse((await refresh()).stdout) as { clusters: { secrets: Record<string, number> }[] };
+  t.like(moved.clusters[0]?.secrets, { created: 2, deleted: 2 });
+  t.deepEqual(kube.list('secrets').map((x: { metadata: { namespace: string; name: string } }) => `${x.metadata.namespace}/${x.metadata.name}`), ['default/acr-pull', 'shop/acr-pull']);
+  t.deepEqual(pullSecrets(kube, 'default'), ['docker-hub', 'acr-pull']);
+  t.deepEqual(pullSecrets(kube, 'shop'), ['acr-pull']);
 
-    const done = await register();
-    t.regex(done.stderr, /^new-1: secret names: acr-pull$/m);
-    t.deepEqual(secretNames(), ['acr-pull']);
-    t.is((await entry())?.previousSecretNames, undefined, 'fleet.yaml forgets the old name');
+  const done = await register();
+  t.regex(done.stderr, /^new-1: secret names: acr-pull$/m);
+  t.deepEqual(secretNames(), ['acr-pull']);
+  t.is((await entry())?.previousSecretNames, undefined, 'fleet.yaml forgets the old name');
 
-    kube.resetRequests();
-    await refresh();
-    const fleetRequests = kube.requests.filter((r) => r.user === FLEET_USER);
-    const secretLists = fleetRequests.filter((r) => r.path === '/api/v1/secrets').map((r) => new URLSearchParams(r.query).get('fieldSelector'));
-    t.deepEqual(secretLists, ['metadata.name=acr-pull'], 'one Secret list per run');
-    t.deepEqual(fleetRequests.filter((r) => r.method !== 'GET'), [], 'and no write');
+  kube.resetRequests();
+  await refresh();
+  const fleetRequests = kube.requests.filter((r) => r.user === FLEET_USER);
+  const secretLists = fleetRequests.filter((r) => r.path === '/api/v1/secrets').map((r) => new URLSearchParams(r.query).get('fieldSelector'));
+  t.deepEqual(secretLists, ['metadata.name=acr-pull'], 'one Secret list per run');
+  t.deepEqual(fleetRequests.filter((r) => r.method !== 'GET'), [], 'and no write');
 
-    // A function still deployed with the old fleet.yaml lists the former name, which the rules no longer
-    // grant: nothing is left under it, so the cluster is refreshed all the same.
-    await editCluster(s, 'new-1', { previousSecretNames: [SECRET] });
-    const lagging = JSON.parse((await refresh()).stdout) as { clusters: { status: string; secrets: Record<string, number> }[] };
-    t.like(lagging.clusters[0], { status: 'ok', secrets: { created: 0, updated: 0, unchanged: 2, deleted: 0 } });
-  } finally {
-    await kube.close();
-    await s.close();
-  }
+  // A function still deployed with the old fleet.yaml lists the former name, which the rules no longer
+  // grant: nothing is left under it, so the cluster is refreshed all the same.
+  await editCluster(s, 'new-1', { previousSecretNames: [SECRET] });
+  const lagging = JSON.parse((await refresh()).stdout) as { clusters: { status: string; secrets: Record<string, number> }[] };
+  t.like(lagging.clusters[0], { status: 'ok', secrets: { created: 0, updated: 0, unchanged: 2, deleted: 0 } });
 });
 
 test('register warns, naming each right, when the identity can do more than its job', async (t) => {
-  const s = await startSandbox();
-  const { kube, env } = await newCluster(s);
-  try {
-    // Someone bound a broader role to acr-fleet's ServiceAccount.
-    kube.seed('clusterroles', { metadata: { name: 'secret-reader' }, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list'] }] });
-    kube.seed('clusterrolebindings', {
-      metadata: { name: 'secret-reader' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'secret-reader' },
-      subjects: [{ kind: 'ServiceAccount', name: 'acr-fleet', namespace: 'kube-system' }],
-    });
-    const r = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env });
-    t.is(r.code, 0, r.stderr);
-    t.regex(
-      r.stderr,
-      /^new-1: verify: can do its job; warning: it may also list all Secrets, get other Secrets \(kube-system\/acr-fleet-access-probe\), list Secrets by label \(a real request was answered\), get other Secrets \(a real request for kube-system\/acr-fleet-access-probe was answered\)$/m,
-    );
-  } finally {
-    await kube.close();
-    await s.close();
-  }
+  const { s, kube, env } = await registering(t);
+  // Someone bound a broader role to acr-fleet's ServiceAccount.
+  kube.seed('clusterroles', { metadata: { name: 'secret-reader' }, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list'] }] });
+  kube.seed('clusterrolebindings', {
+    metadata: { name: 'secret-reader' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'secret-reader' },
+    subjects: [{ kind: 'ServiceAccount', name: 'acr-fleet', namespace: 'kube-system' }],
+  });
+  const r = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env });
+  t.is(r.code, 0, r.stderr);
+  t.regex(
+    r.stderr,
+    /^new-1: verify: can do its job; warning: it may also list all Secrets, get other Secrets \(kube-system\/acr-fleet-access-probe\), list Secrets by label \(a real request was answered\), get other Secrets \(a real request for kube-system\/acr-fleet-access-probe was answered\)$/m,
+  );
 });
 
 test('deleting the ServiceAccount and re-running register revokes every token minted before', async (t) => {
-  const s = await startSandbox();
-  const { kube, env } = await newCluster(s);
-  try {
-    t.is((await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env })).code, 0);
-    const leaked = identity(s);
-    t.is(await status(leaked.listNamespace()), 200);
-    const admin = new KubeConfig();
-    admin.loadFromString(kube.kubeconfig({ token: ADMIN_TOKEN }));
-    await admin.makeApiClient(CoreV1Api).deleteNamespacedServiceAccount({ namespace: 'kube-system', name: 'acr-fleet' });
-    const again = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env });
-    t.is(again.code, 0, again.stderr);
-    t.regex(again.stderr, /^new-1: serviceaccount kube-system\/acr-fleet: created$/m);
-    t.is(await status(leaked.listNamespace()), 401, 'the leaked token is dead');
-    t.is(await status(identity(s).listNamespace()), 200, 'the new one works');
-  } finally {
-    await kube.close();
-    await s.close();
-  }
+  const { s, kube, env } = await registering(t);
+  t.is((await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env })).code, 0);
+  const leaked = identity(s);
+  t.is(await status(leaked.listNamespace()), 200);
+  const admin = new KubeConfig();
+  admin.loadFromString(kube.kubeconfig({ token: ADMIN_TOKEN }));
+  await admin.makeApiClient(CoreV1Api).deleteNamespacedServiceAccount({ namespace: 'kube-system', name: 'acr-fleet' });
+  const again = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env });
+  t.is(again.code, 0, again.stderr);
+  t.regex(again.stderr, /^new-1: serviceaccount kube-system\/acr-fleet: created$/m);
+  t.is(await status(leaked.listNamespace()), 401, 'the leaked token is dead');
+  t.is(await status(identity(s).listNamespace()), 200, 'the new one works');
 });
 
 test('register --with-configmap grants the add-on ConfigMap and any ServiceAccount, and takes both back when the cluster leaves settings: configmap', async (t) => {
-  const s = await startSandbox();
-  const { kube, env } = await newCluster(s);
+  const { s, kube, env } = await registering(t);
   const saRule = () => (kube.get('clusterroles', undefined, 'acr-fleet') as { rules: { resources: string[]; resourceNames?: string[] }[] }).rules.at(-1)?.resourceNames;
-  try {
-    const r = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml', '--with-configmap'], { cwd: s.dir, env });
-    t.is(r.code, 0, r.stderr);
-    t.regex(r.stderr, /^new-1: role kube-system\/acr-fleet-configmap: created$/m);
-    t.regex(r.stderr, /^new-1: verify: can do exactly its job$/m);
-    t.deepEqual((kube.get('roles', 'kube-system', 'acr-fleet-configmap') as { rules: unknown[] }).rules, [
-      { verbs: ['get'], apiGroups: [''], resources: ['configmaps'], resourceNames: ['acr-configuration'] },
-    ]);
-    t.is(saRule(), undefined, 'the ConfigMap chooses ServiceAccounts at run time');
+  const r = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml', '--with-configmap'], { cwd: s.dir, env });
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stderr, /^new-1: role kube-system\/acr-fleet-configmap: created$/m);
+  t.regex(r.stderr, /^new-1: verify: can do exactly its job$/m);
+  t.deepEqual((kube.get('roles', 'kube-system', 'acr-fleet-configmap') as { rules: unknown[] }).rules, [
+    { verbs: ['get'], apiGroups: [''], resources: ['configmaps'], resourceNames: ['acr-configuration'] },
+  ]);
+  t.is(saRule(), undefined, 'the ConfigMap chooses ServiceAccounts at run time');
 
-    const kept = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env });
-    t.regex(kept.stderr, /^new-1: role kube-system\/acr-fleet-configmap: unchanged$/m, 'fleet.yaml still says settings: configmap');
+  const kept = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env });
+  t.regex(kept.stderr, /^new-1: role kube-system\/acr-fleet-configmap: unchanged$/m, 'fleet.yaml still says settings: configmap');
 
-    await s.editConfig((d) => {
-      delete (d.clusters as { name: string; settings?: string }[]).find((c) => c.name === 'new-1')?.settings;
-    });
-    const left = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env });
-    t.is(left.code, 0, left.stderr);
-    t.regex(left.stderr, /^new-1: role kube-system\/acr-fleet-configmap: deleted$/m);
-    t.regex(left.stderr, /^new-1: rolebinding kube-system\/acr-fleet-configmap: deleted$/m);
-    t.is(kube.get('roles', 'kube-system', 'acr-fleet-configmap'), undefined);
-    t.deepEqual(saRule(), ['default']);
-  } finally {
-    await kube.close();
-    await s.close();
-  }
+  await s.editConfig((d) => {
+    delete (d.clusters as { name: string; settings?: string }[]).find((c) => c.name === 'new-1')?.settings;
+  });
+  const left = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env });
+  t.is(left.code, 0, left.stderr);
+  t.regex(left.stderr, /^new-1: role kube-system\/acr-fleet-configmap: deleted$/m);
+  t.regex(left.stderr, /^new-1: rolebinding kube-system\/acr-fleet-configmap: deleted$/m);
+  t.is(kube.get('roles', 'kube-system', 'acr-fleet-configmap'), undefined);
+  t.deepEqual(saRule(), ['default']);
 });
 
 test('a ServiceAccount no longer selected that still names acr-fleet\'s Secret stays patchable until a refresh has removed the reference', async (t) => {
-  const s = await startSandbox();
-  const { kube, env } = await newCluster(s);
+  const { s, kube, env } = await registering(t);
   kube.seed('serviceaccounts', { metadata: { namespace: 'shop', name: 'builder' } });
   const run = async (...args: string[]) => {
     const r = await cli(args, { cwd: s.dir, env });
@@ -365,28 +327,23 @@ test('a ServiceAccount no longer selected that still names acr-fleet\'s Secret s
   const register = () => run('register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml');
   const refresh = () => run('refresh', '--config', 'fleet.yaml', '--cluster', 'new-1', '--json');
   const patchable = () => (kube.get('clusterroles', undefined, 'acr-fleet') as { rules: { resources: string[]; resourceNames?: string[] }[] }).rules.at(-1)?.resourceNames;
-  try {
-    await register();
-    await editCluster(s, 'new-1', { watchNamespace: 'default,shop', serviceAccount: '*' });
-    await register();
-    await refresh();
-    t.deepEqual(pullSecrets(kube, 'shop', 'builder'), [SECRET]);
+  await register();
+  await editCluster(s, 'new-1', { watchNamespace: 'default,shop', serviceAccount: '*' });
+  await register();
+  await refresh();
+  t.deepEqual(pullSecrets(kube, 'shop', 'builder'), [SECRET]);
 
-    // shop is no longer watched and only default is selected: builder's reference must still go.
-    await editCluster(s, 'new-1', { watchNamespace: 'default', serviceAccount: 'default' });
-    const narrowed = await register();
-    t.regex(narrowed.stderr, /^new-1: serviceaccounts: also builder until the next refresh has removed their references to acr-fleet's Secret; then run register again$/m);
-    t.deepEqual(patchable(), ['default', 'builder']);
-    const cleaned = JSON.parse((await refresh()).stdout) as { clusters: { status: string; secrets: Record<string, number> }[] };
-    t.like(cleaned.clusters[0], { status: 'ok', secrets: { deleted: 1 } });
-    t.deepEqual(pullSecrets(kube, 'shop', 'builder'), []);
-    t.deepEqual(pullSecrets(kube, 'shop', 'default'), []);
-    t.is(kube.get('secrets', 'shop', SECRET), undefined);
+  // shop is no longer watched and only default is selected: builder's reference must still go.
+  await editCluster(s, 'new-1', { watchNamespace: 'default', serviceAccount: 'default' });
+  const narrowed = await register();
+  t.regex(narrowed.stderr, /^new-1: serviceaccounts: also builder until the next refresh has removed their references to acr-fleet's Secret; then run register again$/m);
+  t.deepEqual(patchable(), ['default', 'builder']);
+  const cleaned = JSON.parse((await refresh()).stdout) as { clusters: { status: string; secrets: Record<string, number> }[] };
+  t.like(cleaned.clusters[0], { status: 'ok', secrets: { deleted: 1 } });
+  t.deepEqual(pullSecrets(kube, 'shop', 'builder'), []);
+  t.deepEqual(pullSecrets(kube, 'shop', 'default'), []);
+  t.is(kube.get('secrets', 'shop', SECRET), undefined);
 
-    await register();
-    t.deepEqual(patchable(), ['default'], 'register drops it once no reference is left');
-  } finally {
-    await kube.close();
-    await s.close();
-  }
+  await register();
+  t.deepEqual(patchable(), ['default'], 'register drops it once no reference is left');
 });
