@@ -138,7 +138,10 @@ async function status(p: Promise<unknown>): Promise<number> {
   }
 }
 
-/** A sandbox fleet plus a new cluster to register, both closed when the test ends. */
+/**
+ * A sandbox fleet plus a new cluster to register, both closed when the test ends, and CLI runs of
+ * `register` and `refresh --json` for it that must succeed.
+ */
 async function registering(t: ExecutionContext) {
   const s = await startSandbox();
   const c = await newCluster(s);
@@ -146,7 +149,17 @@ async function registering(t: ExecutionContext) {
     await c.kube.close();
     await s.close();
   });
-  return { s, ...c };
+  const run = async (...args: string[]) => {
+    const r = await cli(args, { cwd: s.dir, env: c.env });
+    t.is(r.code, 0, r.stderr);
+    return r;
+  };
+  return {
+    s,
+    ...c,
+    register: () => run('register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'),
+    refresh: () => run('refresh', '--config', 'fleet.yaml', '--cluster', 'new-1', '--json'),
+  };
 }
 
 /** Sets keys of the cluster's fleet.yaml entry. */
@@ -206,14 +219,7 @@ test('a ServiceAccount outside an explicit selection cannot be patched, and re-r
 });
 
 test('a secretName change leaves no Secret of the old name behind, and ends with one Secret list per run', async (t) => {
-  const { s, kube, env } = await registering(t);
-  const run = async (...args: string[]) => {
-    const r = await cli(args, { cwd: s.dir, env });
-    t.is(r.code, 0, r.stderr);
-    return r;
-  };
-  const register = () => run('register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml');
-  const refresh = () => run('refresh', '--config', 'fleet.yaml', '--cluster', 'new-1', '--json');
+  const { s, kube, env, register, refresh } = await registering(t);
   const entry = async () => (yaml.load(await readFile(s.configFile, 'utf8')) as { clusters: Record<string, unknown>[] }).clusters.find((c) => c.name === 'new-1');
   const secretNames = () => (kube.get('clusterroles', undefined, 'acr-fleet') as { rules: { resources: string[]; resourceNames?: string[] }[] }).rules[1]?.resourceNames;
   await register();
@@ -317,15 +323,8 @@ test('register --with-configmap grants the add-on ConfigMap and any ServiceAccou
 });
 
 test('a ServiceAccount no longer selected that still names acr-fleet\'s Secret stays patchable until a refresh has removed the reference', async (t) => {
-  const { s, kube, env } = await registering(t);
+  const { s, kube, register, refresh } = await registering(t);
   kube.seed('serviceaccounts', { metadata: { namespace: 'shop', name: 'builder' } });
-  const run = async (...args: string[]) => {
-    const r = await cli(args, { cwd: s.dir, env });
-    t.is(r.code, 0, r.stderr);
-    return r;
-  };
-  const register = () => run('register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml');
-  const refresh = () => run('refresh', '--config', 'fleet.yaml', '--cluster', 'new-1', '--json');
   const patchable = () => (kube.get('clusterroles', undefined, 'acr-fleet') as { rules: { resources: string[]; resourceNames?: string[] }[] }).rules.at(-1)?.resourceNames;
   await register();
   await editCluster(s, 'new-1', { watchNamespace: 'default,shop', serviceAccount: '*' });
