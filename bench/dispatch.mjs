@@ -5,6 +5,8 @@ import { pathToFileURL } from 'node:url';
 
 const [bundle] = process.argv.slice(2);
 const { handler } = await import(pathToFileURL(bundle).href);
-const event = Buffer.from(JSON.stringify({ triggerTime: new Date().toISOString(), triggerName: 'refresh', payload: '{}' }));
+const event = Buffer.from(
+  JSON.stringify({ triggerTime: new Date().toISOString(), triggerName: 'refresh', payload: '{}' }),
+);
 const result = await handler(event, JSON.parse(process.env.BENCH_CONTEXT ?? '{}'), () => {});
 process.stdout.write(JSON.stringify(result));

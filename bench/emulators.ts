@@ -24,9 +24,19 @@ cloud.createAccount(BENCH_ACCOUNT);
 const creds = cloud.addUser({ accountId: BENCH_ACCOUNT, name: 'bench', actions: ['cr:*'] });
 cloud.addEnterpriseInstance({ accountId: BENCH_ACCOUNT, instanceId: 'cri-bench', name: 'bench', region: 'cn-beijing' });
 cloud.enablePersonalEdition({ accountId: BENCH_ACCOUNT, region: 'cn-hangzhou' });
-const role = cloud.addRole({ accountId: BENCH_ACCOUNT, name: 'acr-fleet-function', actions: ['cr:*', 'fc:InvokeFunction'] });
+const role = cloud.addRole({
+  accountId: BENCH_ACCOUNT,
+  name: 'acr-fleet-function',
+  actions: ['cr:*', 'fc:InvokeFunction'],
+});
 // The dispatch measurement only queues shard invocations; the shards themselves are measured as a fleet.
-cloud.addFunction({ accountId: BENCH_ACCOUNT, region: 'cn-hangzhou', name: 'acr-fleet', role, handler: () => Promise.resolve({}) });
+cloud.addFunction({
+  accountId: BENCH_ACCOUNT,
+  region: 'cn-hangzhou',
+  name: 'acr-fleet',
+  role,
+  handler: () => Promise.resolve({}),
+});
 
 const kubes: KubeEmulator[] = [];
 const clusters = [];

@@ -35,7 +35,9 @@ const SHARDED = Number(process.env.BENCH_SHARDED_CLUSTERS ?? 10000);
 const SHARD_SIZE = Number(process.env.BENCH_SHARD_SIZE ?? 500);
 const SHARD_CONCURRENCY = Number(process.env.BENCH_SHARD_CONCURRENCY ?? 64);
 /** Concurrencies at which the naive loop runs too (default: all; at 8 it takes minutes per 100 clusters). */
-const NAIVE_AT = process.env.BENCH_NAIVE_CONCURRENCY ? process.env.BENCH_NAIVE_CONCURRENCY.split(',').map(Number) : CONCURRENCY;
+const NAIVE_AT = process.env.BENCH_NAIVE_CONCURRENCY
+  ? process.env.BENCH_NAIVE_CONCURRENCY.split(',').map(Number)
+  : CONCURRENCY;
 
 interface Usage {
   cpuMs: number;
@@ -75,7 +77,13 @@ class World {
     const dir = await mkdtemp(path.join(tmpdir(), 'acr-fleet-bench-'));
     const child = fork(path.join(ROOT, 'bench/emulators.ts'), [], {
       execArgv: ['--import', 'tsx'],
-      env: { ...process.env, CLUSTERS: String(clusters), NAMESPACES: String(namespaces), LATENCY_MS: String(LATENCY), DIR: dir },
+      env: {
+        ...process.env,
+        CLUSTERS: String(clusters),
+        NAMESPACES: String(namespaces),
+        LATENCY_MS: String(LATENCY),
+        DIR: dir,
+      },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const ready = await new Promise<{ credentials: World['credentials'] }>((resolve, reject) => {
@@ -99,7 +107,10 @@ class World {
 }
 
 /** Runs a node program in a child, preloaded with the usage recorder; returns its stdout, exit code, wall time and usage. */
-async function measured(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<{ stdout: string; code: number; wallMs: number; usage: Usage }> {
+async function measured(
+  args: string[],
+  opts: { cwd: string; env?: Record<string, string> },
+): Promise<{ stdout: string; code: number; wallMs: number; usage: Usage }> {
   const usageFile = path.join(opts.cwd, `usage-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
   const started = performance.now();
   const child = spawn(process.execPath, ['--import', path.join(ROOT, 'bench/measure.mjs'), ...args], {
@@ -120,19 +131,34 @@ async function measured(args: string[], opts: { cwd: string; env?: Record<string
 }
 
 const r1 = (n: number) => Math.round(n * 10) / 10;
-const perCluster = (xs: number[]) => `${r1(xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length))} (max ${Math.max(...xs)})`;
+const perCluster = (xs: number[]) =>
+  `${r1(xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length))} (max ${Math.max(...xs)})`;
 
 /** One acr-fleet refresh of the world with these fleet.yaml changes. */
-async function product(world: World, label: string, conc: number, run: string, edit: Record<string, unknown>, defaults: Record<string, unknown>): Promise<Row> {
+async function product(
+  world: World,
+  label: string,
+  conc: number,
+  run: string,
+  edit: Record<string, unknown>,
+  defaults: Record<string, unknown>,
+): Promise<Row> {
   const base = yaml.load(await readFile(path.join(world.dir, 'fleet.yaml'), 'utf8')) as Record<string, unknown>;
   const file = path.join(world.dir, `fleet-${conc}.yaml`);
   await writeFile(file, yaml.dump({ ...base, ...edit, concurrency: conc, defaults }));
   await world.ask('reset');
   const r = await measured([path.join(ROOT, 'bin/acr-fleet.js'), 'refresh', '--config', file, '--json'], {
     cwd: world.dir,
-    env: { ALIBABA_CLOUD_ACCESS_KEY_ID: world.credentials.accessKeyId, ALIBABA_CLOUD_ACCESS_KEY_SECRET: world.credentials.accessKeySecret },
+    env: {
+      ALIBABA_CLOUD_ACCESS_KEY_ID: world.credentials.accessKeyId,
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: world.credentials.accessKeySecret,
+    },
   });
-  const report = JSON.parse(r.stdout) as { durationMs: number; clusters: { requests: number; connections?: number }[]; summary: { failed: number } };
+  const report = JSON.parse(r.stdout) as {
+    durationMs: number;
+    clusters: { requests: number; connections?: number }[];
+    summary: { failed: number };
+  };
   const server = await world.ask<ClusterStats[]>('stats');
   const tls = report.clusters.map((c) => c.connections ?? 0);
   const accepted = server.map((s) => s.connections);
@@ -154,8 +180,14 @@ async function product(world: World, label: string, conc: number, run: string, e
 
 async function naive(world: World, label: string, conc: number, run: string): Promise<Row> {
   await world.ask('reset');
-  const r = await measured([path.join(ROOT, 'bench/naive.mjs'), path.join(world.dir, 'fleet.yaml'), String(conc)], { cwd: world.dir });
-  const report = JSON.parse(r.stdout) as { durationMs: number; clusters: { requests: number }[]; summary: { failed: number } };
+  const r = await measured([path.join(ROOT, 'bench/naive.mjs'), path.join(world.dir, 'fleet.yaml'), String(conc)], {
+    cwd: world.dir,
+  });
+  const report = JSON.parse(r.stdout) as {
+    durationMs: number;
+    clusters: { requests: number }[];
+    summary: { failed: number };
+  };
   const server = await world.ask<ClusterStats[]>('stats');
   return {
     fleet: label,
@@ -197,7 +229,10 @@ async function timeNode(args: string[], times = 9): Promise<{ wall: number; cpu:
   const usageFile = path.join(tmpdir(), `acr-fleet-bench-usage-${process.pid}.json`);
   for (let i = 0; i < times; i++) {
     const t0 = performance.now();
-    await promisify(execFile)(process.execPath, ['--import', path.join(ROOT, 'bench/measure.mjs'), ...args], { cwd: ROOT, env: { ...process.env, BENCH_USAGE_FILE: usageFile } });
+    await promisify(execFile)(process.execPath, ['--import', path.join(ROOT, 'bench/measure.mjs'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, BENCH_USAGE_FILE: usageFile },
+    });
     walls.push(performance.now() - t0);
     cpus.push((JSON.parse(await readFile(usageFile, 'utf8')) as Usage).cpuMs);
   }
@@ -205,7 +240,9 @@ async function timeNode(args: string[], times = 9): Promise<{ wall: number; cpu:
   return { wall: Math.round(median(walls)), cpu: Math.round(median(cpus)) };
 }
 
-console.log(`acr-fleet bench: latency ${LATENCY} ms per API request; fleets ${SIZES.map(([c, n]) => `${c}×${n}`).join(', ')}; concurrency ${CONCURRENCY.join(', ')}`);
+console.log(
+  `acr-fleet bench: latency ${LATENCY} ms per API request; fleets ${SIZES.map(([c, n]) => `${c}×${n}`).join(', ')}; concurrency ${CONCURRENCY.join(', ')}`,
+);
 await compileCli();
 const bundleDir = await mkdtemp(path.join(tmpdir(), 'acr-fleet-bench-dist-'));
 const { bundle } = await buildFunction(bundleDir);
@@ -214,7 +251,8 @@ for (const [clusters, namespaces] of SIZES) {
   const world = await World.start(clusters, namespaces);
   try {
     const rows: Row[] = [];
-    for (const conc of CONCURRENCY) rows.push(...(await scenarios(world, `${clusters}×${namespaces}`, conc, NAIVE_AT.includes(conc))));
+    for (const conc of CONCURRENCY)
+      rows.push(...(await scenarios(world, `${clusters}×${namespaces}`, conc, NAIVE_AT.includes(conc))));
     console.table(rows);
   } finally {
     await world.close();
@@ -229,7 +267,10 @@ if (SHARDED > 0) {
     // The dispatching run: the whole fleet.yaml (SHARDED clusters), bundled handler, emulated FC.
     const big = path.join(world.dir, 'fleet-sharded.yaml');
     const base = yaml.load(await readFile(path.join(world.dir, 'fleet.yaml'), 'utf8')) as Record<string, unknown>;
-    const clusters = Array.from({ length: SHARDED }, (_, i) => ({ name: `c${i}`, kubeconfig: { kmsSecret: `acr-fleet/c${i}` } }));
+    const clusters = Array.from({ length: SHARDED }, (_, i) => ({
+      name: `c${i}`,
+      kubeconfig: { kmsSecret: `acr-fleet/c${i}` },
+    }));
     await writeFile(big, yaml.dump({ ...base, shardSize: SHARD_SIZE, clusters }));
     const session = await world.ask<Record<string, string>>('session');
     const before = await world.ask<number>('invocations');
@@ -237,14 +278,29 @@ if (SHARDED > 0) {
       cwd: world.dir,
       env: {
         ACR_FLEET_CONFIG: big,
-        BENCH_CONTEXT: JSON.stringify({ requestId: 'bench', credentials: session, region: 'cn-hangzhou', accountId: '1000000000000001', function: { name: 'acr-fleet' } }),
+        BENCH_CONTEXT: JSON.stringify({
+          requestId: 'bench',
+          credentials: session,
+          region: 'cn-hangzhou',
+          accountId: '1000000000000001',
+          function: { name: 'acr-fleet' },
+        }),
       },
     });
     const queued = (await world.ask<number>('invocations')) - before;
     const dispatch = JSON.parse(d.stdout) as { dispatch: { shards: number; failed: number } };
     console.table([
       ...rows,
-      { fleet: `${SHARDED} clusters`, who: 'dispatch', run: `timer run queues ${dispatch.dispatch.shards} shards`, 'wall s': r1(d.wallMs / 1000), 'cpu s': r1(d.usage.cpuMs / 1000), 'peak RSS MB': Math.round(d.usage.maxRssMb), queued, failed: dispatch.dispatch.failed },
+      {
+        fleet: `${SHARDED} clusters`,
+        who: 'dispatch',
+        run: `timer run queues ${dispatch.dispatch.shards} shards`,
+        'wall s': r1(d.wallMs / 1000),
+        'cpu s': r1(d.usage.cpuMs / 1000),
+        'peak RSS MB': Math.round(d.usage.maxRssMb),
+        queued,
+        failed: dispatch.dispatch.failed,
+      },
     ]);
     const worst = Math.max(...rows.map((r) => r['wall s']));
     console.log(
@@ -258,11 +314,20 @@ if (SHARDED > 0) {
 }
 
 const bare = await timeNode(['-e', '']);
-const importBundle = await timeNode(['--input-type=module', '-e', `await import(${JSON.stringify(new URL(`file://${bundle}`).href)})`]);
+const importBundle = await timeNode([
+  '--input-type=module',
+  '-e',
+  `await import(${JSON.stringify(new URL(`file://${bundle}`).href)})`,
+]);
 const help = await timeNode([path.join(ROOT, 'bin/acr-fleet.js'), '--help']);
 console.table([
   { what: "bare node -e ''", 'wall ms': bare.wall, 'cpu ms': bare.cpu },
-  { what: 'import the FC bundle', 'wall ms': importBundle.wall, 'cpu ms': importBundle.cpu, 'vs bare (wall)': `${r1(importBundle.wall / bare.wall)}× (target ≤ 2×)` },
+  {
+    what: 'import the FC bundle',
+    'wall ms': importBundle.wall,
+    'cpu ms': importBundle.cpu,
+    'vs bare (wall)': `${r1(importBundle.wall / bare.wall)}× (target ≤ 2×)`,
+  },
   { what: 'acr-fleet --help', 'wall ms': help.wall, 'cpu ms': help.cpu, target: '≤ 300 ms' },
 ]);
 console.log('(medians of 9 runs)');

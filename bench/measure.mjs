@@ -6,6 +6,13 @@ const file = process.env.BENCH_USAGE_FILE;
 if (file) {
   process.on('exit', () => {
     const u = process.resourceUsage();
-    writeFileSync(file, JSON.stringify({ cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000, maxRssMb: u.maxRSS / 1024, uptimeMs: process.uptime() * 1000 }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000,
+        maxRssMb: u.maxRSS / 1024,
+        uptimeMs: process.uptime() * 1000,
+      }),
+    );
   });
 }

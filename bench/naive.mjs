@@ -14,7 +14,11 @@ const [file = 'fleet.yaml', concurrency = '8'] = process.argv.slice(2);
 const fleet = yaml.load(readFileSync(file, 'utf8'));
 const NAME = 'naive-credential';
 const SKIP = new Set(['kube-system', 'kube-public', 'kube-node-lease']);
-const dockerconfig = Buffer.from(JSON.stringify({ auths: { 'registry.example.com': { username: 'u', password: 'p', auth: Buffer.from('u:p').toString('base64') } } })).toString('base64');
+const dockerconfig = Buffer.from(
+  JSON.stringify({
+    auths: { 'registry.example.com': { username: 'u', password: 'p', auth: Buffer.from('u:p').toString('base64') } },
+  }),
+).toString('base64');
 
 function connect(kubeconfigFile) {
   const kc = yaml.load(readFileSync(path.resolve(path.dirname(file), kubeconfigFile), 'utf8'));
@@ -26,7 +30,18 @@ function connect(kubeconfigFile) {
     new Promise((resolve, reject) => {
       const data = body === undefined ? undefined : JSON.stringify(body);
       const req = https.request(
-        { host: server.hostname, port: server.port, path: p, method, agent, headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(data ? { 'content-type': contentType, 'content-length': Buffer.byteLength(data) } : {}) } },
+        {
+          host: server.hostname,
+          port: server.port,
+          path: p,
+          method,
+          agent,
+          headers: {
+            authorization: `Bearer ${token}`,
+            accept: 'application/json',
+            ...(data ? { 'content-type': contentType, 'content-length': Buffer.byteLength(data) } : {}),
+          },
+        },
         (res) => {
           let text = '';
           res.setEncoding('utf8');
@@ -50,16 +65,33 @@ async function refresh(cluster) {
     return r;
   };
   try {
-    const namespaces = (await c('GET', '/api/v1/namespaces')).body.items.map((n) => n.metadata.name).filter((n) => !SKIP.has(n));
+    const namespaces = (await c('GET', '/api/v1/namespaces')).body.items
+      .map((n) => n.metadata.name)
+      .filter((n) => !SKIP.has(n));
     for (const ns of namespaces) {
-      const secret = { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/dockerconfigjson', metadata: { name: NAME, namespace: ns }, data: { '.dockerconfigjson': dockerconfig } };
+      const secret = {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/dockerconfigjson',
+        metadata: { name: NAME, namespace: ns },
+        data: { '.dockerconfigjson': dockerconfig },
+      };
       const got = await c('GET', `/api/v1/namespaces/${ns}/secrets/${NAME}`);
       if (got.status === 404) await c('POST', `/api/v1/namespaces/${ns}/secrets`, secret);
-      else await c('PUT', `/api/v1/namespaces/${ns}/secrets/${NAME}`, { ...secret, metadata: { ...secret.metadata, resourceVersion: got.body.metadata.resourceVersion } });
+      else
+        await c('PUT', `/api/v1/namespaces/${ns}/secrets/${NAME}`, {
+          ...secret,
+          metadata: { ...secret.metadata, resourceVersion: got.body.metadata.resourceVersion },
+        });
       const sa = (await c('GET', `/api/v1/namespaces/${ns}/serviceaccounts/default`)).body;
       const refs = sa.imagePullSecrets ?? [];
       const merged = refs.some((r) => r.name === NAME) ? refs : [...refs, { name: NAME }];
-      await c('PATCH', `/api/v1/namespaces/${ns}/serviceaccounts/default`, { imagePullSecrets: merged }, 'application/merge-patch+json');
+      await c(
+        'PATCH',
+        `/api/v1/namespaces/${ns}/serviceaccounts/default`,
+        { imagePullSecrets: merged },
+        'application/merge-patch+json',
+      );
     }
     return { name: cluster.name, status: 'ok', requests };
   } catch (err) {
@@ -73,4 +105,10 @@ const limit = pLimit(Number(concurrency));
 const started = Date.now();
 const clusters = await Promise.all(fleet.clusters.map((cl) => limit(() => refresh(cl))));
 const failed = clusters.filter((r) => r.status === 'failed').length;
-process.stdout.write(JSON.stringify({ durationMs: Date.now() - started, clusters, summary: { clusters: clusters.length, ok: clusters.length - failed, failed } }));
+process.stdout.write(
+  JSON.stringify({
+    durationMs: Date.now() - started,
+    clusters,
+    summary: { clusters: clusters.length, ok: clusters.length - failed, failed },
+  }),
+);

@@ -21,14 +21,28 @@ const KEY = Buffer.alloc(32, 7).toString('base64');
 const dir = await mkdtemp(path.join(tmpdir(), 'acr-fleet-webhook-bench-'));
 const cloud = await AlibabaEmulator.start({ regions: ['cn-hangzhou', 'cn-beijing'] });
 cloud.createAccount(ACCOUNT);
-const role = cloud.addRole({ accountId: ACCOUNT, name: 'fn', actions: ['cr:GetAuthorizationToken', 'cr:ListInstanceEndpoint', 'kms:GetSecretValue'] });
+const role = cloud.addRole({
+  accountId: ACCOUNT,
+  name: 'fn',
+  actions: ['cr:GetAuthorizationToken', 'cr:ListInstanceEndpoint', 'kms:GetSecretValue'],
+});
 cloud.addEnterpriseInstance({ accountId: ACCOUNT, instanceId: 'cri-bench', name: 'bench', region: 'cn-beijing' });
 const kube = await KubeEmulator.start();
-for (const doc of yaml.loadAll(await readFile(new URL('../infra/kubernetes/acr-fleet-rbac.yaml', import.meta.url), 'utf8')) as { kind: string }[]) {
+for (const doc of yaml.loadAll(
+  await readFile(new URL('../infra/kubernetes/acr-fleet-rbac.yaml', import.meta.url), 'utf8'),
+) as { kind: string }[]) {
   kube.seed(`${doc.kind.toLowerCase()}s` as KubeKind, doc);
 }
-kube.addToken('bench-fleet-token', { name: 'system:serviceaccount:kube-system:acr-fleet', groups: ['system:serviceaccounts', 'system:authenticated'] });
-cloud.putKmsSecret({ accountId: ACCOUNT, region: 'cn-hangzhou', name: 'acr-fleet/c0', data: kube.kubeconfig({ token: 'bench-fleet-token', contextName: 'c0' }) });
+kube.addToken('bench-fleet-token', {
+  name: 'system:serviceaccount:kube-system:acr-fleet',
+  groups: ['system:serviceaccounts', 'system:authenticated'],
+});
+cloud.putKmsSecret({
+  accountId: ACCOUNT,
+  region: 'cn-hangzhou',
+  name: 'acr-fleet/c0',
+  data: kube.kubeconfig({ token: 'bench-fleet-token', contextName: 'c0' }),
+});
 cloud.putKmsSecret({ accountId: ACCOUNT, region: 'cn-hangzhou', name: 'acr-fleet/webhook-key', data: KEY });
 const endpoints = cloud.endpointsConfig();
 await writeFile(
@@ -48,9 +62,27 @@ let n = 0;
 
 /** One admission request for `default` in a namespace, as the HTTP trigger delivers it. */
 async function admit(namespace: string): Promise<number> {
-  const review = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: `u-${n++}`, kind: { group: '', version: 'v1', kind: 'ServiceAccount' }, namespace, operation: 'CREATE', object: { metadata: { name: 'default', namespace } } } };
+  const review = {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: `u-${n++}`,
+      kind: { group: '', version: 'v1', kind: 'ServiceAccount' },
+      namespace,
+      operation: 'CREATE',
+      object: { metadata: { name: 'default', namespace } },
+    },
+  };
   const rawPath = `/clusters/c0/${urlSecret(KEY, 'c0')}`;
-  const event = { version: 'v1', rawPath, body: JSON.stringify(review), isBase64Encoded: false, headers: {}, queryParameters: {}, requestContext: { http: { method: 'POST', path: rawPath } } };
+  const event = {
+    version: 'v1',
+    rawPath,
+    body: JSON.stringify(review),
+    isBase64Encoded: false,
+    headers: {},
+    queryParameters: {},
+    requestContext: { http: { method: 'POST', path: rawPath } },
+  };
   const started = performance.now();
   const r = await webhook(Buffer.from(JSON.stringify(event)), { requestId: `r-${n}`, credentials }, () => {});
   const ms = performance.now() - started;
@@ -61,7 +93,13 @@ async function admit(namespace: string): Promise<number> {
 function stats(label: string, samples: number[]) {
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN;
-  return { path: label, calls: samples.length, 'p50 ms': at(0.5).toFixed(1), 'p99 ms': at(0.99).toFixed(1), 'max ms': at(1).toFixed(1) };
+  return {
+    path: label,
+    calls: samples.length,
+    'p50 ms': at(0.5).toFixed(1),
+    'p99 ms': at(0.99).toFixed(1),
+    'max ms': at(1).toFixed(1),
+  };
 }
 
 try {

@@ -4,7 +4,9 @@ try {
   await import('../lib/entry/main.js');
 } catch (err) {
   if (err?.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('/lib/entry/main.js')) {
-    process.stderr.write('acr-fleet: the CLI is not compiled yet: run `npm ci` or `npm run build:cli` in the acr-fleet folder\n');
+    process.stderr.write(
+      'acr-fleet: the CLI is not compiled yet: run `npm ci` or `npm run build:cli` in the acr-fleet folder\n',
+    );
     process.exit(2);
   }
   throw err;

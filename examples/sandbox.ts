@@ -31,7 +31,10 @@ try {
       if (c.name === 'hz-dev-1') c.registries = ['hz-personal', 'acme-ee'];
     }
   });
-  code ||= await run(['refresh', '--config', 'fleet.yaml', '--dry-run'], 'after: bj-prod-1 watches payments only, hz-dev-1 also uses acme-ee');
+  code ||= await run(
+    ['refresh', '--config', 'fleet.yaml', '--dry-run'],
+    'after: bj-prod-1 watches payments only, hz-dev-1 also uses acme-ee',
+  );
   process.exitCode = code;
 } finally {
   await sandbox.close();

@@ -34,7 +34,9 @@ export async function buildFunction(outDir: string, config?: string): Promise<Bu
     sourcemap: false,
     legalComments: 'none',
     // The @alicloud SDKs are CommonJS and require() Node built-ins; give the ES module a require.
-    banner: { js: "import { createRequire as __acrFleetCreateRequire } from 'node:module'; const require = __acrFleetCreateRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __acrFleetCreateRequire } from 'node:module'; const require = __acrFleetCreateRequire(import.meta.url);",
+    },
     logLevel: 'warning',
   });
   if (config) await copyFile(config, path.join(outDir, 'fleet.yaml'));
@@ -43,14 +45,21 @@ export async function buildFunction(outDir: string, config?: string): Promise<Bu
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const config = process.env.ACR_FLEET_CONFIG ?? 'fleet.yaml';
-  const exists = await stat(config).then(() => true, () => false);
+  const exists = await stat(config).then(
+    () => true,
+    () => false,
+  );
   if (!exists && !process.argv.includes('--no-config')) {
-    console.error(`acr-fleet build: ${config}: file not found (set ACR_FLEET_CONFIG, create ./fleet.yaml, or pass --no-config to build the code alone)`);
+    console.error(
+      `acr-fleet build: ${config}: file not found (set ACR_FLEET_CONFIG, create ./fleet.yaml, or pass --no-config to build the code alone)`,
+    );
     process.exit(2);
   }
   try {
     const result = await buildFunction(path.join(ROOT, 'dist'), exists ? config : undefined);
-    console.log(`dist/index.mjs: ${(result.bytes / 1024).toFixed(0)} KiB${exists ? `; dist/fleet.yaml from ${config}` : ' (no fleet.yaml shipped)'}`);
+    console.log(
+      `dist/index.mjs: ${(result.bytes / 1024).toFixed(0)} KiB${exists ? `; dist/fleet.yaml from ${config}` : ' (no fleet.yaml shipped)'}`,
+    );
   } catch (err) {
     console.error(`acr-fleet build: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(2);

@@ -13,9 +13,21 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Compiles every src/**\/*.ts into `outDir` (default lib/). */
 export async function compileCli(outDir = path.join(ROOT, 'lib')) {
   const src = path.join(ROOT, 'src');
-  const entryPoints = (await readdir(src, { recursive: true })).filter((f) => f.endsWith('.ts')).map((f) => path.join(src, f));
+  const entryPoints = (await readdir(src, { recursive: true }))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => path.join(src, f));
   await rm(outDir, { recursive: true, force: true });
-  await build({ entryPoints, outdir: outDir, outbase: src, bundle: false, platform: 'node', target: 'node20', format: 'esm', sourcemap: 'linked', logLevel: 'warning' });
+  await build({
+    entryPoints,
+    outdir: outDir,
+    outbase: src,
+    bundle: false,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    sourcemap: 'linked',
+    logLevel: 'warning',
+  });
   return { outDir, files: entryPoints.length };
 }
 

@@ -19,13 +19,29 @@ const COMMON = [
 export const EXAMPLES: { file: string; settings: RbacSettings; header: string[] }[] = [
   {
     file: 'infra/kubernetes/acr-fleet-rbac.yaml',
-    settings: { secretNames: [DEFAULTS.secretName], serviceAccounts: [...DEFAULTS.serviceAccount], retiringServiceAccounts: [], configmap: false },
-    header: [`The least a target cluster grants acr-fleet, for the default settings (secretName ${DEFAULTS.secretName}, serviceAccount default).`, ...COMMON],
+    settings: {
+      secretNames: [DEFAULTS.secretName],
+      serviceAccounts: [...DEFAULTS.serviceAccount],
+      retiringServiceAccounts: [],
+      configmap: false,
+    },
+    header: [
+      `The least a target cluster grants acr-fleet, for the default settings (secretName ${DEFAULTS.secretName}, serviceAccount default).`,
+      ...COMMON,
+    ],
   },
   {
     file: 'infra/kubernetes/acr-fleet-configmap-rbac.yaml',
-    settings: { secretNames: [DEFAULTS.secretName], serviceAccounts: '*', retiringServiceAccounts: [], configmap: true },
-    header: [`The same for a cluster migrated from the add-on (settings: configmap, secretName ${DEFAULTS.secretName}).`, ...COMMON],
+    settings: {
+      secretNames: [DEFAULTS.secretName],
+      serviceAccounts: '*',
+      retiringServiceAccounts: [],
+      configmap: true,
+    },
+    header: [
+      `The same for a cluster migrated from the add-on (settings: configmap, secretName ${DEFAULTS.secretName}).`,
+      ...COMMON,
+    ],
   },
 ];
 

@@ -18,7 +18,8 @@ interface Template {
   Outputs: Record<string, unknown>;
 }
 
-const load = async () => yaml.load(await readFile(new URL('../infra/ros/acr-fleet-alerts.yaml', import.meta.url), 'utf8')) as Template;
+const load = async () =>
+  yaml.load(await readFile(new URL('../infra/ros/acr-fleet-alerts.yaml', import.meta.url), 'utf8')) as Template;
 
 // --- the documented shape of ALIYUN::SLS::Alert ---------------------------------------------------
 const tag = z.strictObject({ Key: z.string().min(1), Value: z.string() });
@@ -42,20 +43,41 @@ const configuration = z.strictObject({
   Throttling: z.string().optional(),
   Condition: z.string().optional(),
   AutoAnnotation: z.boolean().optional(),
-  SeverityConfigurations: z.array(z.strictObject({ Severity: severity, EvalCondition: z.strictObject({ Condition: z.string().optional(), CountCondition: z.string().optional() }).optional() })).optional(),
+  SeverityConfigurations: z
+    .array(
+      z.strictObject({
+        Severity: severity,
+        EvalCondition: z
+          .strictObject({ Condition: z.string().optional(), CountCondition: z.string().optional() })
+          .optional(),
+      }),
+    )
+    .optional(),
   NoDataFire: z.boolean().optional(),
   NotificationList: z.array(z.unknown()).optional(),
   NotifyThreshold: z.number().int().optional(),
   MuteUntil: z.number().int().optional(),
   Dashboard: z.string().min(1),
   Labels: z.array(tag).optional(),
-  GroupConfiguration: z.strictObject({ Type: z.enum(['no_group', 'labels_auto', 'custom']), Fields: z.array(z.string()).optional() }).optional(),
+  GroupConfiguration: z
+    .strictObject({ Type: z.enum(['no_group', 'labels_auto', 'custom']), Fields: z.array(z.string()).optional() })
+    .optional(),
   NoDataSeverity: severity.optional(),
   Type: z.string().optional(),
   Annotations: z.array(tag).optional(),
   Version: z.string().optional(),
   JoinConfigurations: z.array(z.strictObject({ Type: z.string(), Condition: z.string().optional() })).optional(),
-  PolicyConfiguration: z.strictObject({ AlertPolicyId: z.string().optional(), ActionPolicyId: z.string().optional(), UseDefault: z.boolean().optional(), RepeatInterval: z.string().regex(/^\d+[smh]$/).optional() }).optional(),
+  PolicyConfiguration: z
+    .strictObject({
+      AlertPolicyId: z.string().optional(),
+      ActionPolicyId: z.string().optional(),
+      UseDefault: z.boolean().optional(),
+      RepeatInterval: z
+        .string()
+        .regex(/^\d+[smh]$/)
+        .optional(),
+    })
+    .optional(),
   QueryList: z.array(query).min(1),
   SendResolved: z.boolean().optional(),
   Threshold: z.number().int().min(1).optional(),
@@ -75,7 +97,10 @@ const alertProperties = z.strictObject({
       Hour: z.number().int().optional(),
       CronExpression: z.string().optional(),
       Delay: z.number().int().optional(),
-      Interval: z.string().regex(/^\d+[smhd]$/).optional(),
+      Interval: z
+        .string()
+        .regex(/^\d+[smhd]$/)
+        .optional(),
     }),
     DisplayName: z.string().min(1).max(64),
     Name: z.string().min(1),
@@ -144,7 +169,14 @@ const GIVEN = { LogProject: 'aliyun-fc-cn-hangzhou-0123', LogStore: 'function-lo
 
 /** Parameter values as a stack would get them: defaults, overridden by what is given. */
 function stackParams(t: Template, given: Params = GIVEN): Params {
-  return { ...Object.fromEntries(Object.entries(t.Parameters).flatMap(([k, p]) => (p.Default === undefined ? [] : [[k, p.Default as string | number]]))), ...given };
+  return {
+    ...Object.fromEntries(
+      Object.entries(t.Parameters).flatMap(([k, p]) =>
+        p.Default === undefined ? [] : [[k, p.Default as string | number]],
+      ),
+    ),
+    ...given,
+  };
 }
 
 interface Alert {
@@ -169,7 +201,10 @@ test('the alerts template holds the four alerts, each an ALIYUN::SLS::Alert with
 const BROKEN: [string, (a: Alert) => void][] = [
   ['an invented property', (a) => ((a.Detail as Record<string, unknown>).Severity = 8)],
   ['a missing Dashboard', (a) => delete (a.Detail.Configuration as Record<string, unknown>).Dashboard],
-  ['a query without a time span type', (a) => delete (a.Detail.Configuration.QueryList[0] as Record<string, unknown>).TimeSpanType],
+  [
+    'a query without a time span type',
+    (a) => delete (a.Detail.Configuration.QueryList[0] as Record<string, unknown>).TimeSpanType,
+  ],
   ['a severity SLS does not have', (a) => (a.Detail.Configuration.SeverityConfigurations![0]!.Severity = 5 as never)],
   ['a display name over 64 characters', (a) => (a.Detail.DisplayName = 'x'.repeat(65))],
 ];
@@ -199,14 +234,33 @@ test('every parameter referenced is declared, every declared one is used, and on
   };
   walk(template.Resources);
   t.deepEqual([...referenced].sort(), Object.keys(template.Parameters).sort());
-  t.deepEqual(Object.entries(template.Parameters).filter(([, p]) => p.Default === undefined).map(([k]) => k).sort(), ['ActionPolicyId', 'LogProject', 'LogStore']);
-  t.throws(() => alerts(template, stackParams(template, { LogProject: 'p', LogStore: 's' })), { message: 'undeclared or unset parameter ActionPolicyId' });
+  t.deepEqual(
+    Object.entries(template.Parameters)
+      .filter(([, p]) => p.Default === undefined)
+      .map(([k]) => k)
+      .sort(),
+    ['ActionPolicyId', 'LogProject', 'LogStore'],
+  );
+  t.throws(() => alerts(template, stackParams(template, { LogProject: 'p', LogStore: 's' })), {
+    message: 'undeclared or unset parameter ActionPolicyId',
+  });
 });
 
 test('every alert notifies through the configured action policy, again after the repeat interval', async (t) => {
   const template = await load();
-  for (const [name, a] of Object.entries(alerts(template, stackParams(template, { ...GIVEN, RepeatInterval: '30m' })))) {
-    t.deepEqual(a.Detail.Configuration.PolicyConfiguration, { AlertPolicyId: 'sls.builtin.dynamic', ActionPolicyId: 'platform-oncall', RepeatInterval: '30m', UseDefault: false }, name);
+  for (const [name, a] of Object.entries(
+    alerts(template, stackParams(template, { ...GIVEN, RepeatInterval: '30m' })),
+  )) {
+    t.deepEqual(
+      a.Detail.Configuration.PolicyConfiguration,
+      {
+        AlertPolicyId: 'sls.builtin.dynamic',
+        ActionPolicyId: 'platform-oncall',
+        RepeatInterval: '30m',
+        UseDefault: false,
+      },
+      name,
+    );
     t.is(a.Project, GIVEN.LogProject);
     t.is(a.Detail.Configuration.QueryList[0]?.Store, GIVEN.LogStore);
   }
@@ -223,9 +277,15 @@ test('alert windows follow the schedule: N runs for a failing cluster, two perio
   const hourly = alerts(template, stackParams(template, { ...GIVEN, ScheduleMinutes: 60, ConsecutiveFailures: 2 }));
   t.is(start(hourly.ClusterFailing!), '-180m');
   t.is(start(hourly.RunMissing!), '-120m');
-  t.regex(hourly.ClusterFailing!.Detail.Configuration.QueryList[0]?.Query ?? '', /where rn <= 2 and status = 'failed' group by cluster having count\(\*\) >= 2$/);
+  t.regex(
+    hourly.ClusterFailing!.Detail.Configuration.QueryList[0]?.Query ?? '',
+    /where rn <= 2 and status = 'failed' group by cluster having count\(\*\) >= 2$/,
+  );
   // The default period is the function's default timer in s.yaml.
-  t.regex(await readFile(new URL('../s.yaml', import.meta.url), 'utf8'), /schedule: \$\{env\('ACR_FLEET_SCHEDULE', '@every 5m'\)\}/);
+  t.regex(
+    await readFile(new URL('../s.yaml', import.meta.url), 'utf8'),
+    /schedule: \$\{env\('ACR_FLEET_SCHEDULE', '@every 5m'\)\}/,
+  );
   t.is(template.Parameters.ScheduleMinutes?.Default, 5);
 });
 
@@ -238,15 +298,30 @@ async function loggedFields(): Promise<Map<string, Set<string>>> {
     process.env.ACR_FLEET_CONFIG = s.configFile;
     await s.cluster('bj-prod-1').kube.close(); // a failing cluster, so its error field is logged too
     // A registry whose token fails (token-failed) and a cluster credential 10 days from expiry (credential-expiry).
-    s.cloud.injectError({ action: 'GetAuthorizationToken', status: 403, code: 'NoPermission', message: 'denied', times: 100 });
+    s.cloud.injectError({
+      action: 'GetAuthorizationToken',
+      status: 403,
+      code: 'NoPermission',
+      message: 'denied',
+      times: 100,
+    });
     const dev = s.cluster('hz-dev-1');
     const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
     const expiring = `${b64url({ alg: 'RS256' })}.${b64url({ sub: FLEET_SA_USER, exp: Math.floor(Date.now() / 1000) + 10 * 86_400 })}.c2ln`;
-    dev.kube.addToken(expiring, { name: FLEET_SA_USER, groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'] });
-    s.cloud.putKmsSecret({ accountId: ACCOUNT, region: 'cn-hangzhou', name: 'acr-fleet/hz-dev-1', data: dev.kube.kubeconfig({ token: expiring, contextName: dev.name }) });
+    dev.kube.addToken(expiring, {
+      name: FLEET_SA_USER,
+      groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
+    });
+    s.cloud.putKmsSecret({
+      accountId: ACCOUNT,
+      region: 'cn-hangzhou',
+      name: 'acr-fleet/hz-dev-1',
+      data: dev.kube.kubeconfig({ token: expiring, contextName: dev.name }),
+    });
     await handler(Buffer.from('{}'), { credentials: s.cloud.roleSession(s.functionRole) }, (line) => {
       const o = JSON.parse(line) as Record<string, unknown>;
-      if (typeof o.event === 'string') for (const k of Object.keys(o)) (fields.get(o.event) ?? fields.set(o.event, new Set()).get(o.event)!).add(k);
+      if (typeof o.event === 'string')
+        for (const k of Object.keys(o)) (fields.get(o.event) ?? fields.set(o.event, new Set()).get(o.event)!).add(k);
     });
   } finally {
     delete process.env.ACR_FLEET_CONFIG;
@@ -258,21 +333,31 @@ async function loggedFields(): Promise<Map<string, Set<string>>> {
 test('every query reads only events and fields the function logs, and selects what its conditions, groups and annotations use', async (t) => {
   const logged = await loggedFields();
   t.true(logged.get('cluster')?.has('error'), 'a failed cluster logs its error');
-  const expected: Record<string, string> = { ClusterFailing: 'cluster', TokenFailing: 'token-failed', RunMissing: 'summary', CredentialExpiring: 'credential-expiry' };
+  const expected: Record<string, string> = {
+    ClusterFailing: 'cluster',
+    TokenFailing: 'token-failed',
+    RunMissing: 'summary',
+    CredentialExpiring: 'credential-expiry',
+  };
   for (const [name, a] of Object.entries(alerts(await load()))) {
     const c = a.Detail.Configuration;
     const q = c.QueryList[0]?.Query ?? '';
     const events = [...q.matchAll(/json_extract_scalar\(message, '\$\.event'\) = '([\w-]+)'/g)].map((m) => m[1]);
     t.deepEqual(events, [expected[name]], `${name} reads event ${expected[name]}`);
     const fields = logged.get(events[0] ?? '');
-    for (const m of q.matchAll(/'\$\.(\w+)'/g)) t.true(fields?.has(m[1] ?? ''), `${name}: ${m[1]} is logged with event ${events[0]}`);
+    for (const m of q.matchAll(/'\$\.(\w+)'/g))
+      t.true(fields?.has(m[1] ?? ''), `${name}: ${m[1]} is logged with event ${events[0]}`);
     t.regex(q, /^functionName: "acr-fleet" \| select /, `${name} reads the function's own logs`);
 
-    const columns = new Set([...q.matchAll(/ as (\w+)/g)].map((m) => m[1]).filter((col) => !['t', 'rn'].includes(col ?? '')));
+    const columns = new Set(
+      [...q.matchAll(/ as (\w+)/g)].map((m) => m[1]).filter((col) => !['t', 'rn'].includes(col ?? '')),
+    );
     // In the failing-cluster query the outer select keeps `cluster` by name.
     if (name === 'ClusterFailing') columns.add('cluster');
     const used = [
-      ...(c.SeverityConfigurations ?? []).flatMap((s) => [...(s.EvalCondition?.Condition ?? '').matchAll(/([a-z_]+) [<>=]/g)].map((m) => m[1])),
+      ...(c.SeverityConfigurations ?? []).flatMap((s) =>
+        [...(s.EvalCondition?.Condition ?? '').matchAll(/([a-z_]+) [<>=]/g)].map((m) => m[1]),
+      ),
       ...(c.GroupConfiguration?.Fields ?? []),
       ...(c.Annotations ?? []).flatMap((x) => [...x.Value.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1])),
     ];
@@ -283,7 +368,8 @@ test('every query reads only events and fields the function logs, and selects wh
 
 test('expiry severity: critical once expired, medium within the warning window', async (t) => {
   const template = await load();
-  const sev = alerts(template, stackParams(template, { ...GIVEN, ExpiryWarningDays: 14 })).CredentialExpiring!.Detail.Configuration.SeverityConfigurations;
+  const sev = alerts(template, stackParams(template, { ...GIVEN, ExpiryWarningDays: 14 })).CredentialExpiring!.Detail
+    .Configuration.SeverityConfigurations;
   t.deepEqual(sev, [
     { Severity: 10, EvalCondition: { Condition: 'days_left <= 0', CountCondition: '' } },
     { Severity: 6, EvalCondition: { Condition: 'days_left <= 14', CountCondition: '' } },

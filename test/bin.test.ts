@@ -17,9 +17,16 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = path.join(ROOT, 'bin/acr-fleet.js');
 
 /** Runs the command as a shell would: a fresh `node`, no loader flags, the given environment only. */
-async function acrFleet(args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function acrFleet(
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? '', ...env } });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', ...env },
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -48,13 +55,26 @@ test('the compiled command validates a fleet in a plain node process', async (t)
   }
 });
 
-test('the compiled register applies the cluster\'s RBAC', async (t) => {
+test("the compiled register applies the cluster's RBAC", async (t) => {
   const s = await startSandbox();
   const kube = await KubeEmulator.start();
   try {
     kube.addToken('admin-token-compiled', { name: 'platform-admin', groups: ['system:masters'] });
-    await writeFile(path.join(s.dir, 'admin.yaml'), kube.kubeconfig({ token: 'admin-token-compiled', contextName: 'new-1' }));
-    const operator = s.cloud.addUser({ accountId: ACCOUNT, name: 'operator', actions: ['kms:CreateSecret', 'kms:PutSecretValue', 'kms:GetSecretValue', 'cr:GetAuthorizationToken', 'cr:ListInstanceEndpoint'] });
+    await writeFile(
+      path.join(s.dir, 'admin.yaml'),
+      kube.kubeconfig({ token: 'admin-token-compiled', contextName: 'new-1' }),
+    );
+    const operator = s.cloud.addUser({
+      accountId: ACCOUNT,
+      name: 'operator',
+      actions: [
+        'kms:CreateSecret',
+        'kms:PutSecretValue',
+        'kms:GetSecretValue',
+        'cr:GetAuthorizationToken',
+        'cr:ListInstanceEndpoint',
+      ],
+    });
     const r = await acrFleet(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], s.dir, {
       ALIBABA_CLOUD_ACCESS_KEY_ID: operator.accessKeyId,
       ALIBABA_CLOUD_ACCESS_KEY_SECRET: operator.accessKeySecret,

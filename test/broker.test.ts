@@ -4,7 +4,13 @@ import type { Registry } from '../src/config/resolve.js';
 import { TokenBroker } from '../src/tokens/broker.js';
 import type { RegistryToken, TokenSource } from '../src/tokens/source.js';
 
-const registry: Registry = { name: 'prod', edition: 'enterprise', instanceId: 'cri-x', regionId: 'cn-beijing', credential: { base: { kind: 'default' } } };
+const registry: Registry = {
+  name: 'prod',
+  edition: 'enterprise',
+  instanceId: 'cri-x',
+  regionId: 'cn-beijing',
+  credential: { base: { kind: 'default' } },
+};
 const MIN = 60_000;
 
 /** A source whose n-th fetch answers `answers[n]`: a lifetime in minutes from `now`, or an error. */

@@ -11,9 +11,17 @@ import { withSandbox, type Sandbox } from './support/sandbox.js';
 import { cli } from './support/cli.js';
 import { SECRET, snapshot, writes } from './support/assert.js';
 
-
-const refresh = (s: Sandbox, args: string[], tty?: { stdout?: boolean; stderr?: boolean }, env: Record<string, string> = {}) =>
-  cli(['refresh', '--config', 'fleet.yaml', ...args], { cwd: s.dir, env: { ...s.env, ...env }, ...(tty ? { tty } : {}) });
+const refresh = (
+  s: Sandbox,
+  args: string[],
+  tty?: { stdout?: boolean; stderr?: boolean },
+  env: Record<string, string> = {},
+) =>
+  cli(['refresh', '--config', 'fleet.yaml', ...args], {
+    cwd: s.dir,
+    env: { ...s.env, ...env },
+    ...(tty ? { tty } : {}),
+  });
 
 /** The cluster's kubeconfig now carries a token its API server does not know: every request is a 401. */
 async function revoke(s: Sandbox, name: string): Promise<void> {
@@ -35,10 +43,19 @@ const USAGE_ERRORS: [string[], string][] = [
   [['help', 'frobnicate'], 'acr-fleet: unknown command frobnicate (see acr-fleet --help)'],
   [['refesh'], 'acr-fleet: unknown command refesh; did you mean refresh? (see acr-fleet --help)'],
   [['refresh', '--config'], 'acr-fleet: option -c, --config <file> argument missing (see acr-fleet refresh --help)'],
-  [['refresh', 'now'], 'acr-fleet: too many arguments for refresh. Expected 0 arguments but got 1 (see acr-fleet refresh --help)'],
-  [['refresh', '--log-level', 'loud'], 'acr-fleet: option --log-level <level> argument loud is invalid. Allowed choices are debug, info, warn, error (see acr-fleet refresh --help)'],
+  [
+    ['refresh', 'now'],
+    'acr-fleet: too many arguments for refresh. Expected 0 arguments but got 1 (see acr-fleet refresh --help)',
+  ],
+  [
+    ['refresh', '--log-level', 'loud'],
+    'acr-fleet: option --log-level <level> argument loud is invalid. Allowed choices are debug, info, warn, error (see acr-fleet refresh --help)',
+  ],
   [['policy', '--dry-run'], 'acr-fleet: unknown option --dry-run (see acr-fleet policy --help)'],
-  [['deregister', '--kubeconfig', 'a.yaml'], 'acr-fleet: required option --cluster <name> not specified (see acr-fleet deregister --help)'],
+  [
+    ['deregister', '--kubeconfig', 'a.yaml'],
+    'acr-fleet: required option --cluster <name> not specified (see acr-fleet deregister --help)',
+  ],
 ];
 for (const [args, line] of USAGE_ERRORS) {
   test(`"acr-fleet ${args.join(' ')}" is a usage error: one line on stderr, exit 2`, async (t) => {
@@ -47,7 +64,9 @@ for (const [args, line] of USAGE_ERRORS) {
 }
 
 test('--version prints the version of package.json', async (t) => {
-  const { version } = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  const { version } = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   t.deepEqual(await cli(['--version'], { cwd: tmpdir() }), { code: 0, stdout: `${version}\n`, stderr: '' });
 });
 
@@ -74,13 +93,18 @@ Options:
   -h, --help           show help
 `,
   );
-  t.deepEqual(await cli(['help', 'refresh'], { cwd: tmpdir() }), { code: 0, stdout, stderr: '' }, '"help refresh" says the same');
+  t.deepEqual(
+    await cli(['help', 'refresh'], { cwd: tmpdir() }),
+    { code: 0, stdout, stderr: '' },
+    '"help refresh" says the same',
+  );
 });
 
 test('acr-fleet --help lists every command and the exit codes; with no command it goes to stderr with exit 2', async (t) => {
   const help = await cli(['--help'], { cwd: tmpdir() });
   t.is(help.code, 0);
-  for (const command of ['validate', 'refresh', 'policy', 'register', 'deregister']) t.regex(help.stdout, new RegExp(`^  ${command} \\[options\\] `, 'm'));
+  for (const command of ['validate', 'refresh', 'policy', 'register', 'deregister'])
+    t.regex(help.stdout, new RegExp(`^  ${command} \\[options\\] `, 'm'));
   t.regex(help.stdout, /^Exit codes: 0 ok, 1 a cluster failed, 2 invalid config or usage\.$/m);
   t.false(help.stdout.includes('--dry-run'), 'command options are in the command help');
   t.deepEqual(await cli([], { cwd: tmpdir() }), { code: 2, stdout: '', stderr: help.stdout });
@@ -90,7 +114,10 @@ test('--cluster takes globs, and a glob that matches no cluster is a usage error
   await withSandbox(async (s) => {
     const hz = await refresh(s, ['--cluster', 'hz-*', '--json']);
     t.is(hz.code, 0);
-    t.deepEqual((JSON.parse(hz.stdout) as { clusters: { name: string }[] }).clusters.map((c) => c.name), ['hz-prod-1', 'hz-dev-1']);
+    t.deepEqual(
+      (JSON.parse(hz.stdout) as { clusters: { name: string }[] }).clusters.map((c) => c.name),
+      ['hz-prod-1', 'hz-dev-1'],
+    );
     t.is(s.cluster('bj-prod-1').kube.requests.length, 0, 'an unselected cluster is not contacted');
 
     for (const c of s.clusters) c.kube.resetRequests();
@@ -109,12 +136,25 @@ async function driftedFleet(s: Sandbox): Promise<void> {
   t0(await refresh(s, []));
   const hz = s.cluster('hz-prod-1').kube;
   const teamA = hz.get('secrets', 'team-a', SECRET) as { metadata: { annotations: Record<string, string> } };
-  hz.seed('secrets', { ...teamA, metadata: { ...teamA.metadata, annotations: { ...teamA.metadata.annotations, 'acr-fleet.io/expires-at': new Date(Date.now() + 12 * 60_000 + 55_000).toISOString() } } });
+  hz.seed('secrets', {
+    ...teamA,
+    metadata: {
+      ...teamA.metadata,
+      annotations: {
+        ...teamA.metadata.annotations,
+        'acr-fleet.io/expires-at': new Date(Date.now() + 12 * 60_000 + 55_000).toISOString(),
+      },
+    },
+  });
   hz.terminateNamespace('team-b');
   hz.seed('namespaces', { metadata: { name: 'team-c' } });
   hz.seed('serviceaccounts', { metadata: { namespace: 'team-c', name: 'default' } });
   hz.seed('namespaces', { metadata: { name: 'team-d' } });
-  hz.seed('secrets', { metadata: { namespace: 'team-d', name: SECRET }, type: 'Opaque', data: { token: Buffer.from('not-ours-4f1c9a').toString('base64') } });
+  hz.seed('secrets', {
+    metadata: { namespace: 'team-d', name: SECRET },
+    type: 'Opaque',
+    data: { token: Buffer.from('not-ours-4f1c9a').toString('base64') },
+  });
   await s.editConfig((doc) => {
     const clusters = doc.clusters as { name: string; watchNamespace?: unknown; registries?: string[] }[];
     clusters.find((c) => c.name === 'bj-prod-1')!.watchNamespace = ['payments'];
@@ -152,7 +192,10 @@ Plan: 1 to create, 2 to update, 1 to delete, 2 ServiceAccount(s) to patch; 1 con
 3 cluster(s): 3 ok, 0 failed (N ms)
 `,
     );
-    t.deepEqual(s.clusters.map((c) => snapshot(c.kube)), before);
+    t.deepEqual(
+      s.clusters.map((c) => snapshot(c.kube)),
+      before,
+    );
     for (const c of s.clusters) t.deepEqual(writes(c.kube), [], c.name);
   });
 });
@@ -162,23 +205,68 @@ test('--json carries the same plan as structured entries, without any data value
     await driftedFleet(s);
     const { code, stdout } = await refresh(s, ['--dry-run', '--json']);
     t.is(code, 0);
-    const plans = Object.fromEntries((JSON.parse(stdout) as { clusters: { name: string; plan: unknown[] }[] }).clusters.map((c) => [c.name, c.plan]));
-    const expiresAt = (s.cluster('hz-prod-1').kube.get('secrets', 'team-a', SECRET) as { metadata: { annotations: Record<string, string> } }).metadata.annotations['acr-fleet.io/expires-at'];
+    const plans = Object.fromEntries(
+      (JSON.parse(stdout) as { clusters: { name: string; plan: unknown[] }[] }).clusters.map((c) => [c.name, c.plan]),
+    );
+    const expiresAt = (
+      s.cluster('hz-prod-1').kube.get('secrets', 'team-a', SECRET) as {
+        metadata: { annotations: Record<string, string> };
+      }
+    ).metadata.annotations['acr-fleet.io/expires-at'];
     t.deepEqual(plans['hz-prod-1'], [
-      { action: 'update', kind: 'Secret', namespace: 'team-a', name: SECRET, reason: 'token expires in 12m', expiresAt },
+      {
+        action: 'update',
+        kind: 'Secret',
+        namespace: 'team-a',
+        name: SECRET,
+        reason: 'token expires in 12m',
+        expiresAt,
+      },
       { action: 'skip', kind: 'Namespace', namespace: 'team-b', name: 'team-b', reason: 'terminating' },
       { action: 'create', kind: 'Secret', namespace: 'team-c', name: SECRET, reason: 'missing' },
-      { action: 'patch', kind: 'ServiceAccount', namespace: 'team-c', name: 'default', reason: `+${SECRET}`, imagePullSecrets: { added: [SECRET], removed: [] } },
-      { action: 'conflict', kind: 'Secret', namespace: 'team-d', name: SECRET, reason: 'a Secret of that name is not managed by acr-fleet; left alone' },
+      {
+        action: 'patch',
+        kind: 'ServiceAccount',
+        namespace: 'team-c',
+        name: 'default',
+        reason: `+${SECRET}`,
+        imagePullSecrets: { added: [SECRET], removed: [] },
+      },
+      {
+        action: 'conflict',
+        kind: 'Secret',
+        namespace: 'team-d',
+        name: SECRET,
+        reason: 'a Secret of that name is not managed by acr-fleet; left alone',
+      },
     ]);
     t.deepEqual(plans['bj-prod-1'], [
       { action: 'delete', kind: 'Secret', namespace: 'search', name: SECRET, reason: 'namespace no longer watched' },
-      { action: 'patch', kind: 'ServiceAccount', namespace: 'search', name: 'default', reason: `-${SECRET}`, imagePullSecrets: { added: [], removed: [SECRET] } },
+      {
+        action: 'patch',
+        kind: 'ServiceAccount',
+        namespace: 'search',
+        name: 'default',
+        reason: `-${SECRET}`,
+        imagePullSecrets: { added: [], removed: [SECRET] },
+      },
     ]);
     t.deepEqual(plans['hz-dev-1'], [
-      { action: 'update', kind: 'Secret', namespace: 'default', name: SECRET, reason: 'registries changed: +acme-ee', registries: { added: ['acme-ee'], removed: [] } },
+      {
+        action: 'update',
+        kind: 'Secret',
+        namespace: 'default',
+        name: SECRET,
+        reason: 'registries changed: +acme-ee',
+        registries: { added: ['acme-ee'], removed: [] },
+      },
     ]);
-    for (const secret of [...s.cloud.tokens.map((tok) => tok.password), 'not-ours-4f1c9a', Buffer.from('not-ours-4f1c9a').toString('base64')]) t.false(stdout.includes(secret));
+    for (const secret of [
+      ...s.cloud.tokens.map((tok) => tok.password),
+      'not-ours-4f1c9a',
+      Buffer.from('not-ours-4f1c9a').toString('base64'),
+    ])
+      t.false(stdout.includes(secret));
     t.false(stdout.includes('dockerconfigjson'));
   });
 });
@@ -188,14 +276,20 @@ test('a dry run names a failed cluster and its error in the plan, and exits 1', 
     await revoke(s, 'bj-prod-1');
     const { code, stdout } = await refresh(s, ['--dry-run', '--cluster', 'bj-*']);
     t.is(code, 1);
-    t.regex(stable(stdout), /^bj-prod-1: failed\n {2}error: cluster bj-prod-1: list (namespaces|secrets|serviceaccounts): HTTP 401 Unauthorized\n\nPlan: 0 to create/m);
+    t.regex(
+      stable(stdout),
+      /^bj-prod-1: failed\n {2}error: cluster bj-prod-1: list (namespaces|secrets|serviceaccounts): HTTP 401 Unauthorized\n\nPlan: 0 to create/m,
+    );
   });
 });
 
 test('off a terminal, progress is one plain line per cluster; with --json stderr holds only JSON log lines', async (t) => {
   await withSandbox(async (s) => {
     const plain = await refresh(s, ['--cluster', 'hz-dev-1']);
-    t.is(stable(plain.stderr).replace(/\d+ request\(s\)/, 'N request(s)'), '[1/1] hz-dev-1: ok (1 secret write(s), N request(s), N ms)\n');
+    t.is(
+      stable(plain.stderr).replace(/\d+ request\(s\)/, 'N request(s)'),
+      '[1/1] hz-dev-1: ok (1 secret write(s), N request(s), N ms)\n',
+    );
     t.false((plain.stdout + plain.stderr).includes('\x1b'), 'no colour in a pipe');
     const json = await refresh(s, ['--json', '--log-level', 'debug']);
     const lines = json.stderr.trimEnd().split('\n');
@@ -250,8 +344,11 @@ test('the installed command on a real pseudo-terminal shows the live line and co
     const bin = new URL('../bin/acr-fleet.js', import.meta.url).pathname;
     // script(1) runs the command on a new pseudo-terminal: stdout and stderr are both a TTY there.
     const output = await new Promise<string>((resolve, reject) =>
-      execFile('script', ['-qec', `${process.execPath} ${bin} refresh --config fleet.yaml`, '/dev/null'], { cwd: s.dir, env: { PATH: process.env.PATH ?? '', TERM: 'xterm', ...s.env } }, (err, stdout) =>
-        err ? reject(err) : resolve(stdout),
+      execFile(
+        'script',
+        ['-qec', `${process.execPath} ${bin} refresh --config fleet.yaml`, '/dev/null'],
+        { cwd: s.dir, env: { PATH: process.env.PATH ?? '', TERM: 'xterm', ...s.env } },
+        (err, stdout) => (err ? reject(err) : resolve(stdout)),
       ),
     );
     t.true(output.includes('\r\x1b[2Krefreshing: 3/3 cluster(s) done'));

@@ -36,7 +36,14 @@ function problems(text: string, env: Record<string, string> = {}): string[] {
 test('a valid config resolves defaults, comma lists, editions and paths relative to the config file', (t) => {
   const fleet = parseFleet(VALID, { file: 'fleet.yaml', path: '/etc/acr/fleet.yaml', env: {} });
   t.deepEqual(fleet.registries, [
-    { name: 'prod', edition: 'enterprise', instanceId: 'cri-abc', regionId: 'cn-beijing', domains: ['a.example.com', 'b.example.com'], credential: { base: { kind: 'default' } } },
+    {
+      name: 'prod',
+      edition: 'enterprise',
+      instanceId: 'cri-abc',
+      regionId: 'cn-beijing',
+      domains: ['a.example.com', 'b.example.com'],
+      credential: { base: { kind: 'default' } },
+    },
     { name: 'pe', edition: 'personal', regionId: 'cn-hangzhou', credential: { base: { kind: 'default' } } },
   ]);
   const [one, two] = fleet.clusters;
@@ -58,7 +65,10 @@ test('a valid config resolves defaults, comma lists, editions and paths relative
 });
 
 test('the region falls back to FC_REGION when the config names none', (t) => {
-  const fleet = parseFleet(VALID.replace('regionId: cn-hangzhou\n', ''), { file: 'fleet.yaml', env: { FC_REGION: 'cn-shanghai' } });
+  const fleet = parseFleet(VALID.replace('regionId: cn-hangzhou\n', ''), {
+    file: 'fleet.yaml',
+    env: { FC_REGION: 'cn-shanghai' },
+  });
   t.is(fleet.registries[1]?.regionId, 'cn-shanghai');
 });
 
@@ -71,7 +81,11 @@ const INVALID: [string, string, string[]][] = [
   [
     'unknown keys, at any depth',
     `regionId: x\nregistrys: []\nregistries: [{name: r, instance: cri-a}]\nclusters: [{name: a, kubeconfig: {file: a}, watchNamespaces: all}]\n`,
-    ['fleet.yaml: registries[0].instance: unknown key', 'fleet.yaml: clusters[0].watchNamespaces: unknown key', 'fleet.yaml: registrys: unknown key'],
+    [
+      'fleet.yaml: registries[0].instance: unknown key',
+      'fleet.yaml: clusters[0].watchNamespaces: unknown key',
+      'fleet.yaml: registrys: unknown key',
+    ],
   ],
   [
     'duplicate names and unknown registry references',
@@ -103,7 +117,9 @@ const INVALID: [string, string, string[]][] = [
   [
     'no region anywhere',
     `registries: [{name: r}]\nclusters: [{name: a, kubeconfig: {file: a}}]\n`,
-    ['fleet.yaml: registries[0].regionId: required: no top-level regionId, and neither FC_REGION nor ALIBABA_CLOUD_REGION_ID is set'],
+    [
+      'fleet.yaml: registries[0].regionId: required: no top-level regionId, and neither FC_REGION nor ALIBABA_CLOUD_REGION_ID is set',
+    ],
   ],
   [
     "the add-on's inline AccessKeys, with the KMS form to use instead",
@@ -124,7 +140,10 @@ const INVALID: [string, string, string[]][] = [
   [
     'RRSA without its provider, and role options without a role',
     `regionId: x\nregistries:\n  - {name: a, rrsaRoleARN: "acs:ram::1:role/r"}\n  - {name: b, externalId: abc}\nclusters: [{name: a, kubeconfig: {file: a}}]\n`,
-    ['fleet.yaml: registries[0]: rrsaRoleARN and rrsaOIDCProviderRoleARN go together', 'fleet.yaml: registries[1]: externalId and expireDuration need assumeRoleARN'],
+    [
+      'fleet.yaml: registries[0]: rrsaRoleARN and rrsaOIDCProviderRoleARN go together',
+      'fleet.yaml: registries[1]: externalId and expireDuration need assumeRoleARN',
+    ],
   ],
   [
     'an endpoint that is not a URL',
@@ -151,11 +170,19 @@ const INVALID: [string, string, string[]][] = [
 test('webhook settings take the built-in defaults, then defaults, then the cluster; the key secret and CA resolve', (t) => {
   const text = `regionId: cn-hangzhou\nwebhook: {url: "https://hook.cn-hangzhou.fcapp.run/", caFile: ca.pem}\ndefaults: {webhook: {enabled: true, timeoutSeconds: 5}}\nregistries: [{name: r}]\nclusters:\n  - {name: a, kubeconfig: {file: a}}\n  - {name: b, kubeconfig: {file: b}, webhook: {enabled: false, failurePolicy: Fail}}\n`;
   const fleet = parseFleet(text, { file: 'fleet.yaml', path: '/etc/acr-fleet/fleet.yaml', env: {} });
-  t.deepEqual(fleet.webhook, { url: 'https://hook.cn-hangzhou.fcapp.run', keySecret: 'acr-fleet/webhook-key', regionId: 'cn-hangzhou', caFile: '/etc/acr-fleet/ca.pem' });
-  t.deepEqual(fleet.clusters.map((c) => c.webhook), [
-    { enabled: true, failurePolicy: 'Ignore', timeoutSeconds: 5 },
-    { enabled: false, failurePolicy: 'Fail', timeoutSeconds: 5 },
-  ]);
+  t.deepEqual(fleet.webhook, {
+    url: 'https://hook.cn-hangzhou.fcapp.run',
+    keySecret: 'acr-fleet/webhook-key',
+    regionId: 'cn-hangzhou',
+    caFile: '/etc/acr-fleet/ca.pem',
+  });
+  t.deepEqual(
+    fleet.clusters.map((c) => c.webhook),
+    [
+      { enabled: true, failurePolicy: 'Ignore', timeoutSeconds: 5 },
+      { enabled: false, failurePolicy: 'Fail', timeoutSeconds: 5 },
+    ],
+  );
 });
 
 for (const [what, text, expected] of INVALID) {
@@ -165,13 +192,25 @@ for (const [what, text, expected] of INVALID) {
 }
 
 test('the published JSON Schema is the one generated from the validator', async (t) => {
-  const published: unknown = JSON.parse(await readFile(new URL('../schema/fleet.schema.json', import.meta.url), 'utf8'));
+  const published: unknown = JSON.parse(
+    await readFile(new URL('../schema/fleet.schema.json', import.meta.url), 'utf8'),
+  );
   t.deepEqual(published, fleetJsonSchema());
 });
 
 test('the shipped example fleet.yaml is valid', async (t) => {
   const { loadFleet } = await import('../src/config/load.js');
-  const fleet = await loadFleet({ file: 'examples/fleet.yaml', path: new URL('../examples/fleet.yaml', import.meta.url).pathname, env: {} });
-  t.deepEqual(fleet.clusters.map((c) => c.kubeconfig.kind), ['ack', 'kms', 'kms']);
-  t.is(fleet.registries.find((r) => r.name === 'partner')?.credential.assumeRole?.roleArn, 'acs:ram::222222222222:role/acr-pull');
+  const fleet = await loadFleet({
+    file: 'examples/fleet.yaml',
+    path: new URL('../examples/fleet.yaml', import.meta.url).pathname,
+    env: {},
+  });
+  t.deepEqual(
+    fleet.clusters.map((c) => c.kubeconfig.kind),
+    ['ack', 'kms', 'kms'],
+  );
+  t.is(
+    fleet.registries.find((r) => r.name === 'partner')?.credential.assumeRole?.roleArn,
+    'acs:ram::222222222222:role/acr-pull',
+  );
 });

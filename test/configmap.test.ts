@@ -13,7 +13,15 @@ import { loginDomains, pullSecrets, SECRET } from './support/assert.js';
 /** Writes `data` as a ConfigMap manifest, the way `kubectl get cm -o yaml` shows it. */
 async function configMapFile(dir: string, data: Record<string, string>): Promise<string> {
   const file = path.join(dir, `cm-${Math.random().toString(36).slice(2)}.yaml`);
-  await writeFile(file, yaml.dump({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'acr-configuration', namespace: 'kube-system' }, data }));
+  await writeFile(
+    file,
+    yaml.dump({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'acr-configuration', namespace: 'kube-system' },
+      data,
+    }),
+  );
   return path.basename(file);
 }
 
@@ -21,28 +29,61 @@ async function configMapFile(dir: string, data: Record<string, string>): Promise
 const VALID: [string, Record<string, string>, string][] = [
   [
     'the same-account Enterprise Edition example',
-    { 'service-account': 'default', 'watch-namespace': 'all', 'expiring-threshold': '15m', 'notify-email': 'c*@aliyuncs.com', 'acr-registry-info': '- instanceId: "cri-instanceId"\n  regionId: "cn-hangzhou"\n  domains: "instance.default.domain.com,instance.custom.domain.com"\n' },
+    {
+      'service-account': 'default',
+      'watch-namespace': 'all',
+      'expiring-threshold': '15m',
+      'notify-email': 'c*@aliyuncs.com',
+      'acr-registry-info':
+        '- instanceId: "cri-instanceId"\n  regionId: "cn-hangzhou"\n  domains: "instance.default.domain.com,instance.custom.domain.com"\n',
+    },
     'cm: valid (1 registries: cri-instanceId@cn-hangzhou)',
   ],
   [
     'the cross-region example',
-    { 'service-account': 'default', 'watch-namespace': 'all', 'expiring-threshold': '15m', 'acr-registry-info': '- instanceId: "cri-instanceId"\n  regionId: "cn-beijing"\n- instanceId: "cri-instanceId"\n  regionId: "cn-hangzhou"            \n' },
+    {
+      'service-account': 'default',
+      'watch-namespace': 'all',
+      'expiring-threshold': '15m',
+      'acr-registry-info':
+        '- instanceId: "cri-instanceId"\n  regionId: "cn-beijing"\n- instanceId: "cri-instanceId"\n  regionId: "cn-hangzhou"            \n',
+    },
     'cm: valid (2 registries: cri-instanceId@cn-beijing, cri-instanceId@cn-hangzhou)',
   ],
   [
     'the Enterprise and Personal Edition side by side example',
-    { 'service-account': 'default', 'watch-namespace': 'all', 'expiring-threshold': '15m', 'notify-email': 'cs@aliyuncs.com', 'acr-registry-info': '- instanceId: ""\n- instanceId: "cri-xxxx"\n' },
+    {
+      'service-account': 'default',
+      'watch-namespace': 'all',
+      'expiring-threshold': '15m',
+      'notify-email': 'cs@aliyuncs.com',
+      'acr-registry-info': '- instanceId: ""\n- instanceId: "cri-xxxx"\n',
+    },
     'cm: valid (2 registries: personal@cn-shanghai, cri-xxxx@cn-shanghai)',
   ],
   [
     'the cross-account AssumeRole example',
-    { 'service-account': 'default', 'watch-namespace': 'all', 'expiring-threshold': '15m', 'acr-registry-info': '- instanceId: ""\n  regionId: "cn-beijing"\n  domains: "registry.cn-beijing.aliyuncs.com"\n  assumeRoleARN: "acs:ram::.*:role/kubernetesworkerrole-test"\n  expireDuration: 3600\n' },
+    {
+      'service-account': 'default',
+      'watch-namespace': 'all',
+      'expiring-threshold': '15m',
+      'acr-registry-info':
+        '- instanceId: ""\n  regionId: "cn-beijing"\n  domains: "registry.cn-beijing.aliyuncs.com"\n  assumeRoleARN: "acs:ram::.*:role/kubernetesworkerrole-test"\n  expireDuration: 3600\n',
+    },
     'cm: valid (1 registries: personal@cn-beijing)',
   ],
-  ['a ConfigMap with only the API version, as the oldest example', { 'acr-api-version': '2018-12-01' }, 'cm: valid (1 registries: personal@cn-shanghai)'],
+  [
+    'a ConfigMap with only the API version, as the oldest example',
+    { 'acr-api-version': '2018-12-01' },
+    'cm: valid (1 registries: personal@cn-shanghai)',
+  ],
   [
     'the webhook-configuration example',
-    { 'service-account': 'default', 'watch-namespace': 'all', 'webhook-configuration': 'enable: true\nfailure-policy: Ignore\ntimeout-seconds: 10\n' },
+    {
+      'service-account': 'default',
+      'watch-namespace': 'all',
+      'webhook-configuration': 'enable: true\nfailure-policy: Ignore\ntimeout-seconds: 10\n',
+    },
     'cm: valid (1 registries: personal@cn-shanghai)',
   ],
 ];
@@ -52,7 +93,10 @@ for (const [what, data, expected] of VALID) {
     const s = await startSandbox();
     try {
       const file = await configMapFile(s.dir, data);
-      const r = await cli(['validate', '--configmap', file], { cwd: s.dir, env: { ALIBABA_CLOUD_REGION_ID: 'cn-shanghai' } });
+      const r = await cli(['validate', '--configmap', file], {
+        cwd: s.dir,
+        env: { ALIBABA_CLOUD_REGION_ID: 'cn-shanghai' },
+      });
       t.is(r.stdout, `${expected.replace('cm', file)}\n`);
       t.is(r.code, 0);
     } finally {
@@ -64,22 +108,41 @@ for (const [what, data, expected] of VALID) {
 const INVALID: [string, Record<string, string>, string[]][] = [
   [
     'the AccessKey example verbatim (its comments are not YAML)',
-    { 'acr-registry-info': '- instanceId: ""\n  customAccessKey: "xxxxx" // Enter the AccessKey ID of the created RAM user. \n  customAccessKeySecret: "xxxxxx" // Enter the AccessKey secret of the created RAM user. \n' },
+    {
+      'acr-registry-info':
+        '- instanceId: ""\n  customAccessKey: "xxxxx" // Enter the AccessKey ID of the created RAM user. \n  customAccessKeySecret: "xxxxxx" // Enter the AccessKey secret of the created RAM user. \n',
+    },
     ['data.acr-registry-info: invalid YAML at line 2: bad indentation of a mapping entry'],
   ],
   [
     'inline AccessKeys, which are reported and never used',
-    { 'acr-registry-info': '- instanceId: ""\n  customAccessKey: "LTAIexample"\n  customAccessKeySecret: "never-printed-secret"\n' },
+    {
+      'acr-registry-info':
+        '- instanceId: ""\n  customAccessKey: "LTAIexample"\n  customAccessKeySecret: "never-printed-secret"\n',
+    },
     [
       'data.acr-registry-info[0].customAccessKey: inline AccessKeys are not used; register this instance in fleet.yaml with accessKey: { kmsSecret: NAME }',
       'data.acr-registry-info[0].customAccessKeySecret: inline AccessKeys are not used; register this instance in fleet.yaml with accessKey: { kmsSecret: NAME }',
     ],
   ],
-  ['the documented domains list that is not YAML', { 'acr-registry-info': '- instanceId: "cri-xxx"\n  regionId: "cn-hangzhou"\n  domains: "xxx.com","yyy.com"\n' }, ['data.acr-registry-info: invalid YAML at line 3: bad indentation of a mapping entry']],
-  ['the mis-indented Personal Edition example', { 'acr-registry-info': '- instanceId: ""\n    regionId: "cn-hangzhou"' }, ['data.acr-registry-info: invalid YAML at line 2: bad indentation of a mapping entry']],
+  [
+    'the documented domains list that is not YAML',
+    { 'acr-registry-info': '- instanceId: "cri-xxx"\n  regionId: "cn-hangzhou"\n  domains: "xxx.com","yyy.com"\n' },
+    ['data.acr-registry-info: invalid YAML at line 3: bad indentation of a mapping entry'],
+  ],
+  [
+    'the mis-indented Personal Edition example',
+    { 'acr-registry-info': '- instanceId: ""\n    regionId: "cn-hangzhou"' },
+    ['data.acr-registry-info: invalid YAML at line 2: bad indentation of a mapping entry'],
+  ],
   [
     'RRSA fields without rrsa enabled, unknown keys and a bad threshold',
-    { 'expiring-threshold': '15 minutes', 'acr-registry': 'registry.*.aliyuncs.com', 'acr-registry-info': '- instanceId: cri-a\n  rrsaRoleARN: acs:ram::1:role/r\n  rrsaOIDCProviderRoleARN: acs:ram::1:oidc-provider/p\n  region: cn-hangzhou\n' },
+    {
+      'expiring-threshold': '15 minutes',
+      'acr-registry': 'registry.*.aliyuncs.com',
+      'acr-registry-info':
+        '- instanceId: cri-a\n  rrsaRoleARN: acs:ram::1:role/r\n  rrsaOIDCProviderRoleARN: acs:ram::1:oidc-provider/p\n  region: cn-hangzhou\n',
+    },
     [
       "data.acr-registry: the add-on's pre-2020 key is not supported; list instances in acr-registry-info",
       'data.expiring-threshold: expected a duration such as 15m, 1h or 90s',
@@ -145,7 +208,7 @@ test('a migrated cluster is refreshed with its ConfigMap settings and registries
     t.is(loginDomains(s.cloud, kube, 'apps').length, 5, 'EE of cn-beijing and PE of the cluster region (cn-hangzhou)');
     t.is(kube.get('secrets', 'default', SECRET), undefined, 'the ConfigMap replaced watchNamespace');
     t.deepEqual(pullSecrets(kube, 'apps', 'web'), [SECRET]);
-    t.is(s.cloud.tokens.length, 2, 'the migrated registries reuse the fleet registries\' tokens');
+    t.is(s.cloud.tokens.length, 2, "the migrated registries reuse the fleet registries' tokens");
   } finally {
     await s.close();
   }
@@ -158,7 +221,10 @@ test('a migrated cluster without the ConfigMap fails alone, saying so', async (t
     const { code, stdout } = await cli(['refresh', '--config', 'fleet.yaml', '--json'], { cwd: s.dir, env: s.env });
     t.is(code, 1);
     const clusters = (JSON.parse(stdout) as { clusters: { name: string; status: string; error?: string }[] }).clusters;
-    t.is(clusters.find((c) => c.name === 'hz-dev-1')?.error, 'cluster hz-dev-1: kube-system/acr-configuration: not found (the cluster is set to settings: configmap)');
+    t.is(
+      clusters.find((c) => c.name === 'hz-dev-1')?.error,
+      'cluster hz-dev-1: kube-system/acr-configuration: not found (the cluster is set to settings: configmap)',
+    );
     t.true(clusters.filter((c) => c.name !== 'hz-dev-1').every((c) => c.status === 'ok'));
   } finally {
     await s.close();

@@ -34,10 +34,26 @@ const kubeconfig = (user: Record<string, string>) => readKubeconfig(kubeconfigTe
 const EXP = 1_900_000_000;
 
 const cases: [string, Record<string, string>, number | undefined][] = [
-  ['a ServiceAccount token tells its exp', { token: jwt({ sub: 'system:serviceaccount:kube-system:acr-fleet', exp: EXP }) }, EXP * 1000],
-  ['a client certificate tells its notAfter', { 'client-certificate-data': CERT_DATA, 'client-key-data': 'a2V5' }, CERT_NOT_AFTER],
-  ['a token and a certificate: the earlier wins', { token: jwt({ exp: EXP }), 'client-certificate-data': CERT_DATA, 'client-key-data': 'a2V5' }, EXP * 1000],
-  ['a certificate expiring before the token wins too', { token: jwt({ exp: 9_000_000_000 }), 'client-certificate-data': CERT_DATA, 'client-key-data': 'a2V5' }, CERT_NOT_AFTER],
+  [
+    'a ServiceAccount token tells its exp',
+    { token: jwt({ sub: 'system:serviceaccount:kube-system:acr-fleet', exp: EXP }) },
+    EXP * 1000,
+  ],
+  [
+    'a client certificate tells its notAfter',
+    { 'client-certificate-data': CERT_DATA, 'client-key-data': 'a2V5' },
+    CERT_NOT_AFTER,
+  ],
+  [
+    'a token and a certificate: the earlier wins',
+    { token: jwt({ exp: EXP }), 'client-certificate-data': CERT_DATA, 'client-key-data': 'a2V5' },
+    EXP * 1000,
+  ],
+  [
+    'a certificate expiring before the token wins too',
+    { token: jwt({ exp: 9_000_000_000 }), 'client-certificate-data': CERT_DATA, 'client-key-data': 'a2V5' },
+    CERT_NOT_AFTER,
+  ],
   ['an opaque static token says nothing', { token: 'sandbox-token-abcdef' }, undefined],
   ['a JWT without exp says nothing', { token: jwt({ sub: 'x' }) }, undefined],
   ['an exp that is not a number says nothing', { token: jwt({ exp: '1900000000' }) }, undefined],
@@ -45,7 +61,14 @@ const cases: [string, Record<string, string>, number | undefined][] = [
   ['claims that are not JSON say nothing', { token: `${b64url('h')}.${b64url('{not json')}.sig` }, undefined],
   ['claims that are JSON null say nothing', { token: `${b64url('h')}.${b64url('null')}.sig` }, undefined],
   ['a token of two parts says nothing', { token: 'a.b' }, undefined],
-  ['certificate data that is not a certificate says nothing', { 'client-certificate-data': b64url('-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----'), 'client-key-data': 'a2V5' }, undefined],
+  [
+    'certificate data that is not a certificate says nothing',
+    {
+      'client-certificate-data': b64url('-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----'),
+      'client-key-data': 'a2V5',
+    },
+    undefined,
+  ],
   ['a user without credentials says nothing', {}, undefined],
 ];
 
@@ -61,13 +84,22 @@ test('credential expiry reads a client certificate file', (t) => {
 });
 
 test('a missing certificate file is an error naming the kubeconfig and the field, not its content', (t) => {
-  t.throws(() => kubeconfig({ 'client-certificate': '/nonexistent/acr-fleet/cert.pem', 'client-key': '/nonexistent/key.pem' }), {
-    message: 'kubeconfig test.yaml: user.client-certificate: file not found',
-  });
+  t.throws(
+    () => kubeconfig({ 'client-certificate': '/nonexistent/acr-fleet/cert.pem', 'client-key': '/nonexistent/key.pem' }),
+    {
+      message: 'kubeconfig test.yaml: user.client-certificate: file not found',
+    },
+  );
 });
 
 test('a kubeconfig whose user is a credential plugin tells no expiry and is marked as a plugin', (t) => {
-  const k = readKubeconfig(kubeconfigText({}).replace('user: {}', 'user:\n      exec: { command: aws, apiVersion: client.authentication.k8s.io/v1 }'), 'kubeconfig test.yaml');
+  const k = readKubeconfig(
+    kubeconfigText({}).replace(
+      'user: {}',
+      'user:\n      exec: { command: aws, apiVersion: client.authentication.k8s.io/v1 }',
+    ),
+    'kubeconfig test.yaml',
+  );
   t.is(k.plugin, 'exec');
   t.is(credentialExpiry(k), undefined);
 });
@@ -78,7 +110,10 @@ async function tokenExpiringAt(s: Sandbox, cluster: string, exp: number): Promis
   const c = s.cluster(cluster);
   const token = jwt({ sub: FLEET_SA_USER, exp: Math.floor(exp / 1000) });
   // A static token (--token-auth-file) is accepted whatever its claims say: the warning is acr-fleet's reading of exp.
-  c.kube.addToken(token, { name: FLEET_SA_USER, groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'] });
+  c.kube.addToken(token, {
+    name: FLEET_SA_USER,
+    groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
+  });
   await writeFile(c.kubeconfigFile, c.kube.kubeconfig({ token, contextName: cluster }));
   return token;
 }
@@ -98,18 +133,32 @@ test('a kubeconfig credential near or past its expiry is reported, warned about 
   const soon = Math.floor((Date.now() + 10 * DAY + 3600_000) / 1000) * 1000;
   const past = Math.floor((Date.now() - 2 * DAY) / 1000) * 1000;
   const far = Math.floor((Date.now() + 400 * DAY) / 1000) * 1000;
-  const tokens = [await tokenExpiringAt(s, 'hz-dev-1', soon), await tokenExpiringAt(s, 'bj-prod-1', past), await tokenExpiringAt(s, 'hz-prod-1', far)];
+  const tokens = [
+    await tokenExpiringAt(s, 'hz-dev-1', soon),
+    await tokenExpiringAt(s, 'bj-prod-1', past),
+    await tokenExpiringAt(s, 'hz-prod-1', far),
+  ];
 
-  const { code, stdout, stderr } = await cli(['refresh', '--config', 'fleet.yaml', '--json'], { cwd: s.dir, env: s.env });
+  const { code, stdout, stderr } = await cli(['refresh', '--config', 'fleet.yaml', '--json'], {
+    cwd: s.dir,
+    env: s.env,
+  });
   t.is(code, 0, 'an expiring credential is a warning, not a failure, while the server still accepts it');
   const report = JSON.parse(stdout) as { clusters: { name: string; credentialExpiresAt?: string }[] };
+  t.deepEqual(Object.fromEntries(report.clusters.map((c) => [c.name, c.credentialExpiresAt])), {
+    'hz-prod-1': new Date(far).toISOString(),
+    'bj-prod-1': new Date(past).toISOString(),
+    'hz-dev-1': new Date(soon).toISOString(),
+  });
+  const lines = stderr
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as LogLine)
+    .filter((l) => l.event === 'credential-expiry');
   t.deepEqual(
-    Object.fromEntries(report.clusters.map((c) => [c.name, c.credentialExpiresAt])),
-    { 'hz-prod-1': new Date(far).toISOString(), 'bj-prod-1': new Date(past).toISOString(), 'hz-dev-1': new Date(soon).toISOString() },
-  );
-  const lines = stderr.trim().split('\n').map((l) => JSON.parse(l) as LogLine).filter((l) => l.event === 'credential-expiry');
-  t.deepEqual(
-    lines.map(({ level, msg, cluster, expiresAt, daysLeft }) => ({ level, msg, cluster, expiresAt, daysLeft })).sort((a, b) => a.level.localeCompare(b.level)),
+    lines
+      .map(({ level, msg, cluster, expiresAt, daysLeft }) => ({ level, msg, cluster, expiresAt, daysLeft }))
+      .sort((a, b) => a.level.localeCompare(b.level)),
     [
       {
         level: 'error',
@@ -129,6 +178,9 @@ test('a kubeconfig credential near or past its expiry is reported, warned about 
   );
   for (const token of tokens) {
     t.false(stdout.includes(token) || stderr.includes(token), 'no bearer token is printed');
-    t.false(stdout.includes(token.split('.')[1] ?? '-') || stderr.includes(token.split('.')[1] ?? '-'), 'not even its claims');
+    t.false(
+      stdout.includes(token.split('.')[1] ?? '-') || stderr.includes(token.split('.')[1] ?? '-'),
+      'not even its claims',
+    );
   }
 });

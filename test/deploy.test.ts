@@ -13,7 +13,29 @@ import * as z from 'zod';
 import { buildFunction } from '../scripts/build.js';
 import { startSandbox } from './support/sandbox.js';
 
-const REGIONS = ['ap-northeast-1', 'ap-northeast-2', 'ap-south-1', 'ap-southeast-1', 'ap-southeast-2', 'ap-southeast-3', 'ap-southeast-5', 'ap-southeast-7', 'cn-beijing', 'cn-chengdu', 'cn-hangzhou', 'cn-hongkong', 'cn-huhehaote', 'cn-qingdao', 'cn-shanghai', 'cn-shenzhen', 'cn-zhangjiakou', 'eu-central-1', 'eu-west-1', 'us-east-1', 'us-west-1'] as const;
+const REGIONS = [
+  'ap-northeast-1',
+  'ap-northeast-2',
+  'ap-south-1',
+  'ap-southeast-1',
+  'ap-southeast-2',
+  'ap-southeast-3',
+  'ap-southeast-5',
+  'ap-southeast-7',
+  'cn-beijing',
+  'cn-chengdu',
+  'cn-hangzhou',
+  'cn-hongkong',
+  'cn-huhehaote',
+  'cn-qingdao',
+  'cn-shanghai',
+  'cn-shenzhen',
+  'cn-zhangjiakou',
+  'eu-central-1',
+  'eu-west-1',
+  'us-east-1',
+  'us-west-1',
+] as const;
 
 /** FC timer cron: six fields with seconds, or @every with a unit of m or h. */
 function validCron(expr: string): boolean {
@@ -38,15 +60,28 @@ const props = z.strictObject({
   logConfig: z.union([z.literal('auto'), z.object({ project: z.string(), logstore: z.string() })]),
   environmentVariables: z.record(z.string(), z.string()).optional(),
   // devsapp/fc3 src/schema.json IAsyncInvokeConfig (bounds as there); when present, a failure destination is required here.
-  asyncInvokeConfig: z.strictObject({
-    maxAsyncEventAgeInSeconds: z.number().int().min(1).max(2592000),
-    maxAsyncRetryAttempts: z.number().int().min(0).max(8),
-    destinationConfig: z.strictObject({
-      onFailure: z.strictObject({ destination: z.string().regex(/^acs:(mns|fc|eventbridge|rocketmq):[a-z0-9-]+:\d+:.+$/) }),
-      onSuccess: z.strictObject({ destination: z.string() }).optional(),
-    }),
-  }).optional(), // the timer function (shard dispatch) must have it: asserted in the first test
-  vpcConfig: z.union([z.literal('auto'), z.object({ vpcId: z.string(), vSwitchIds: z.union([z.array(z.string()), z.literal('auto')]), securityGroupId: z.string() })]).optional(),
+  asyncInvokeConfig: z
+    .strictObject({
+      maxAsyncEventAgeInSeconds: z.number().int().min(1).max(2592000),
+      maxAsyncRetryAttempts: z.number().int().min(0).max(8),
+      destinationConfig: z.strictObject({
+        onFailure: z.strictObject({
+          destination: z.string().regex(/^acs:(mns|fc|eventbridge|rocketmq):[a-z0-9-]+:\d+:.+$/),
+        }),
+        onSuccess: z.strictObject({ destination: z.string() }).optional(),
+      }),
+    })
+    .optional(), // the timer function (shard dispatch) must have it: asserted in the first test
+  vpcConfig: z
+    .union([
+      z.literal('auto'),
+      z.object({
+        vpcId: z.string(),
+        vSwitchIds: z.union([z.array(z.string()), z.literal('auto')]),
+        securityGroupId: z.string(),
+      }),
+    ])
+    .optional(),
   triggers: z
     .array(
       z.union([
@@ -54,7 +89,11 @@ const props = z.strictObject({
           triggerName: z.string().min(1),
           triggerType: z.literal('timer'),
           description: z.string().optional(),
-          triggerConfig: z.strictObject({ cronExpression: z.string().refine(validCron, 'not a cron FC accepts'), enable: z.boolean(), payload: z.string().optional() }),
+          triggerConfig: z.strictObject({
+            cronExpression: z.string().refine(validCron, 'not a cron FC accepts'),
+            enable: z.boolean(),
+            payload: z.string().optional(),
+          }),
         }),
         z.strictObject({
           triggerName: z.string().min(1),
@@ -74,15 +113,19 @@ const props = z.strictObject({
 /** Resolves serverless-devs' `${env('NAME', 'default')}` and `${vars.x}` as `s` does. */
 function resolve(doc: unknown, env: Record<string, string>, vars: Record<string, unknown> = {}): unknown {
   if (typeof doc === 'string') {
-    return doc.replace(/\$\{\s*env\('([^']+)'(?:\s*,\s*'([^']*)')?\)\s*\}|\$\{\s*vars\.([\w]+)\s*\}/g, (_m, name?: string, def?: string, v?: string) => {
-      if (v) return String(vars[v]);
-      const value = env[name ?? ''] ?? def;
-      if (value === undefined) throw new Error(`env('${name}') not found`);
-      return value;
-    });
+    return doc.replace(
+      /\$\{\s*env\('([^']+)'(?:\s*,\s*'([^']*)')?\)\s*\}|\$\{\s*vars\.([\w]+)\s*\}/g,
+      (_m, name?: string, def?: string, v?: string) => {
+        if (v) return String(vars[v]);
+        const value = env[name ?? ''] ?? def;
+        if (value === undefined) throw new Error(`env('${name}') not found`);
+        return value;
+      },
+    );
   }
   if (Array.isArray(doc)) return doc.map((d) => resolve(d, env, vars));
-  if (doc && typeof doc === 'object') return Object.fromEntries(Object.entries(doc).map(([k, v]) => [k, resolve(v, env, vars)]));
+  if (doc && typeof doc === 'object')
+    return Object.fromEntries(Object.entries(doc).map(([k, v]) => [k, resolve(v, env, vars)]));
   return doc;
 }
 
@@ -91,8 +134,15 @@ const ENV = {
   ACR_FLEET_FAILURE_DESTINATION: 'acs:mns:cn-hangzhou:123456789012:/queues/acr-fleet-failures/messages',
 };
 
-async function resolvedProps(mutate?: (doc: { resources: Record<string, { props: Record<string, unknown> }> }) => void, resource = 'acr-fleet') {
-  const doc = yaml.load(await readFile(new URL('../s.yaml', import.meta.url), 'utf8')) as { edition: string; vars: Record<string, unknown>; resources: Record<string, { component: string; props: Record<string, unknown> }> };
+async function resolvedProps(
+  mutate?: (doc: { resources: Record<string, { props: Record<string, unknown> }> }) => void,
+  resource = 'acr-fleet',
+) {
+  const doc = yaml.load(await readFile(new URL('../s.yaml', import.meta.url), 'utf8')) as {
+    edition: string;
+    vars: Record<string, unknown>;
+    resources: Record<string, { component: string; props: Record<string, unknown> }>;
+  };
   mutate?.(doc);
   const vars = resolve(doc.vars, ENV) as Record<string, unknown>;
   return { doc, props: resolve(doc.resources[resource]?.props, ENV, vars) as Record<string, unknown> };
@@ -106,12 +156,20 @@ test('s.yaml satisfies the fc3 component rules with only the documented variable
   t.true(parsed.success, JSON.stringify(parsed.error?.issues));
   t.like(p, { runtime: 'nodejs20', handler: 'index.handler', code: './dist' });
   // A shard event older than one tick is superseded by the next tick's.
-  t.like(p, { asyncInvokeConfig: { maxAsyncEventAgeInSeconds: 300, maxAsyncRetryAttempts: 1, destinationConfig: { onFailure: { destination: ENV.ACR_FLEET_FAILURE_DESTINATION } } } });
+  t.like(p, {
+    asyncInvokeConfig: {
+      maxAsyncEventAgeInSeconds: 300,
+      maxAsyncRetryAttempts: 1,
+      destinationConfig: { onFailure: { destination: ENV.ACR_FLEET_FAILURE_DESTINATION } },
+    },
+  });
 });
 
 test('a failure destination for shard invocations is required: s.yaml names the variable that is missing', async (t) => {
   const doc = yaml.load(await readFile(new URL('../s.yaml', import.meta.url), 'utf8')) as { vars: unknown };
-  t.throws(() => resolve(doc.vars, { ACR_FLEET_ROLE_ARN: ENV.ACR_FLEET_ROLE_ARN }), { message: "env('ACR_FLEET_FAILURE_DESTINATION') not found" });
+  t.throws(() => resolve(doc.vars, { ACR_FLEET_ROLE_ARN: ENV.ACR_FLEET_ROLE_ARN }), {
+    message: "env('ACR_FLEET_FAILURE_DESTINATION') not found",
+  });
 });
 
 test('the webhook function in s.yaml satisfies the fc3 rules: same code, handler index.webhook, a POST-only HTTP trigger', async (t) => {
@@ -120,7 +178,10 @@ test('the webhook function in s.yaml satisfies the fc3 rules: same code, handler
   const parsed = props.safeParse(p);
   t.true(parsed.success, JSON.stringify(parsed.error?.issues));
   t.like(p, { runtime: 'nodejs20', handler: 'index.webhook', code: './dist', functionName: 'acr-fleet-webhook' });
-  t.deepEqual((p.triggers as { triggerType: string; triggerConfig: unknown }[]).map((x) => [x.triggerType, x.triggerConfig]), [['http', { authType: 'anonymous', methods: ['POST'], disableURLInternet: false }]]);
+  t.deepEqual(
+    (p.triggers as { triggerType: string; triggerConfig: unknown }[]).map((x) => [x.triggerType, x.triggerConfig]),
+    [['http', { authType: 'anonymous', methods: ['POST'], disableURLInternet: false }]],
+  );
 });
 
 test('a role is required: s.yaml names the variable that is missing', async (t) => {
@@ -132,10 +193,23 @@ const BROKEN: [string, (p: Record<string, unknown>) => void][] = [
   ['a missing handler', (p) => delete p.handler],
   ['another runtime', (p) => (p.runtime = 'nodejs18')],
   ['memory that is not a multiple of 64', (p) => (p.memorySize = 500)],
-  ['a five-field cron', (p) => (((p.triggers as Record<string, Record<string, unknown>>[])[0]!.triggerConfig!.cronExpression = '*/5 * * * *'))],
-  ['a timer without enable', (p) => delete (p.triggers as Record<string, Record<string, unknown>>[])[0]!.triggerConfig!.enable],
-  ['async retries past fc3\'s maximum of 8', (p) => ((p.asyncInvokeConfig as Record<string, unknown>).maxAsyncRetryAttempts = 9)],
-  ['async invocations without a failure destination', (p) => delete (p.asyncInvokeConfig as Record<string, unknown>).destinationConfig],
+  [
+    'a five-field cron',
+    (p) =>
+      ((p.triggers as Record<string, Record<string, unknown>>[])[0]!.triggerConfig!.cronExpression = '*/5 * * * *'),
+  ],
+  [
+    'a timer without enable',
+    (p) => delete (p.triggers as Record<string, Record<string, unknown>>[])[0]!.triggerConfig!.enable,
+  ],
+  [
+    "async retries past fc3's maximum of 8",
+    (p) => ((p.asyncInvokeConfig as Record<string, unknown>).maxAsyncRetryAttempts = 9),
+  ],
+  [
+    'async invocations without a failure destination',
+    (p) => delete (p.asyncInvokeConfig as Record<string, unknown>).destinationConfig,
+  ],
 ];
 for (const [what, mutate] of BROKEN) {
   test(`the deploy-file check catches ${what}`, async (t) => {
@@ -158,16 +232,44 @@ test('the build bundles one ES module whose handler (s.yaml handler index.handle
     const { props: p } = await resolvedProps();
     const [file, exported] = String(p.handler).split('.');
     t.is(path.join(out, `${file}.mjs`), result.bundle, 'the handler file exists in the build output');
-    t.is(await readFile(path.join(out, 'fleet.yaml'), 'utf8'), await readFile(s.configFile, 'utf8'), 'the config ships beside the code');
+    t.is(
+      await readFile(path.join(out, 'fleet.yaml'), 'utf8'),
+      await readFile(s.configFile, 'utf8'),
+      'the config ships beside the code',
+    );
     const mod = (await import(pathToFileURL(result.bundle).href)) as Record<string, unknown>;
-    const handler = mod[exported ?? ''] as (e: Buffer, c: unknown, w: (l: string) => void) => Promise<{ summary: { ok: number; failed: number } }>;
+    const handler = mod[exported ?? ''] as (
+      e: Buffer,
+      c: unknown,
+      w: (l: string) => void,
+    ) => Promise<{ summary: { ok: number; failed: number } }>;
     t.is(typeof handler, 'function');
     process.env.FC_FUNC_CODE_PATH = out;
-    const report = await handler(Buffer.from('{"triggerName":"refresh","payload":"{}"}'), { credentials: s.cloud.roleSession(s.functionRole) }, () => {});
+    const report = await handler(
+      Buffer.from('{"triggerName":"refresh","payload":"{}"}'),
+      { credentials: s.cloud.roleSession(s.functionRole) },
+      () => {},
+    );
     t.deepEqual(report.summary, { clusters: 3, ok: 3, failed: 0 } as never);
-    const hook = mod.webhook as (e: Buffer, c: unknown, w: (l: string) => void) => Promise<{ statusCode: number; isBase64Encoded: boolean }>;
-    const event = { version: 'v1', rawPath: '/clusters/hz-prod-1/guess', body: '{}', isBase64Encoded: false, headers: {}, queryParameters: {}, requestContext: { http: { method: 'POST', path: '/clusters/hz-prod-1/guess' } } };
-    t.like(await hook(Buffer.from(JSON.stringify(event)), { credentials: s.cloud.roleSession(s.functionRole) }, () => {}), { statusCode: 401, isBase64Encoded: false }, 'the bundle also exports the webhook handler (index.webhook)');
+    const hook = mod.webhook as (
+      e: Buffer,
+      c: unknown,
+      w: (l: string) => void,
+    ) => Promise<{ statusCode: number; isBase64Encoded: boolean }>;
+    const event = {
+      version: 'v1',
+      rawPath: '/clusters/hz-prod-1/guess',
+      body: '{}',
+      isBase64Encoded: false,
+      headers: {},
+      queryParameters: {},
+      requestContext: { http: { method: 'POST', path: '/clusters/hz-prod-1/guess' } },
+    };
+    t.like(
+      await hook(Buffer.from(JSON.stringify(event)), { credentials: s.cloud.roleSession(s.functionRole) }, () => {}),
+      { statusCode: 401, isBase64Encoded: false },
+      'the bundle also exports the webhook handler (index.webhook)',
+    );
   } finally {
     delete process.env.FC_FUNC_CODE_PATH;
     await s.close();

@@ -14,7 +14,11 @@ import { loginDomains, pullSecrets, SECRET } from './support/assert.js';
 import { ACCOUNT, startSandbox, type Sandbox } from './support/sandbox.js';
 
 const EE = ['acme-registry-vpc.cn-beijing.cr.aliyuncs.com', 'acme-registry.cn-beijing.cr.aliyuncs.com'];
-const PE = ['registry-internal.cn-hangzhou.aliyuncs.com', 'registry-vpc.cn-hangzhou.aliyuncs.com', 'registry.cn-hangzhou.aliyuncs.com'];
+const PE = [
+  'registry-internal.cn-hangzhou.aliyuncs.com',
+  'registry-vpc.cn-hangzhou.aliyuncs.com',
+  'registry.cn-hangzhou.aliyuncs.com',
+];
 const CLUSTERS = ['hz-prod-1', 'bj-prod-1', 'hz-dev-1'] as const;
 type ClusterName = (typeof CLUSTERS)[number];
 const WRITES = ['POST', 'PUT', 'PATCH', 'DELETE'];
@@ -22,15 +26,29 @@ const LISTS = /^\/api\/v1\/(namespaces|secrets|serviceaccounts)$/;
 const FLEET_SA = 'system:serviceaccount:kube-system:acr-fleet';
 
 /** What each cluster must hold after a refresh that converged. */
-const CONVERGED: Record<ClusterName, { secrets: Record<string, string[]>; serviceAccounts: Record<string, string[]>; noSecret: string[] }> = {
+const CONVERGED: Record<
+  ClusterName,
+  { secrets: Record<string, string[]>; serviceAccounts: Record<string, string[]>; noSecret: string[] }
+> = {
   'hz-prod-1': {
     secrets: { default: [...EE, ...PE].sort(), 'team-a': [...EE, ...PE].sort(), 'team-b': [...EE, ...PE].sort() },
-    serviceAccounts: { 'default/default': [SECRET], 'team-a/default': [SECRET], 'team-a/builder': ['team-pull'], 'team-b/default': [SECRET], 'kube-system/default': [] },
+    serviceAccounts: {
+      'default/default': [SECRET],
+      'team-a/default': [SECRET],
+      'team-a/builder': ['team-pull'],
+      'team-b/default': [SECRET],
+      'kube-system/default': [],
+    },
     noSecret: ['kube-system'],
   },
   'bj-prod-1': {
     secrets: { payments: EE, search: EE },
-    serviceAccounts: { 'payments/default': [SECRET], 'payments/api': ['vendor-b', 'vendor-a', SECRET], 'search/default': [SECRET], 'default/default': [] },
+    serviceAccounts: {
+      'payments/default': [SECRET],
+      'payments/api': ['vendor-b', 'vendor-a', SECRET],
+      'search/default': [SECRET],
+      'default/default': [],
+    },
     // The stale Secret acr-fleet once wrote into `default` (no longer watched) is pruned.
     noSecret: ['default'],
   },
@@ -40,17 +58,26 @@ const CONVERGED: Record<ClusterName, { secrets: Record<string, string[]>; servic
 /** Objects that are not acr-fleet's, and a stale Secret that is. */
 function seedWorld(s: Sandbox): void {
   const hz = s.cluster('hz-prod-1').kube;
-  hz.seed('serviceaccounts', { metadata: { namespace: 'team-a', name: 'builder' }, imagePullSecrets: [{ name: 'team-pull' }] });
+  hz.seed('serviceaccounts', {
+    metadata: { namespace: 'team-a', name: 'builder' },
+    imagePullSecrets: [{ name: 'team-pull' }],
+  });
   hz.seed('secrets', { metadata: { namespace: 'team-a', name: 'team-pull' }, type: 'Opaque', data: { k: 'dg==' } });
   const bj = s.cluster('bj-prod-1').kube;
-  bj.seed('serviceaccounts', { metadata: { namespace: 'payments', name: 'api' }, imagePullSecrets: [{ name: 'vendor-b' }, { name: 'vendor-a' }] });
+  bj.seed('serviceaccounts', {
+    metadata: { namespace: 'payments', name: 'api' },
+    imagePullSecrets: [{ name: 'vendor-b' }, { name: 'vendor-a' }],
+  });
   bj.seed('secrets', { metadata: { namespace: 'payments', name: 'vendor-b' }, type: 'Opaque', data: { k: 'dg==' } });
   bj.seed('secrets', {
     metadata: { namespace: 'default', name: SECRET, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } },
     type: 'kubernetes.io/dockerconfigjson',
     data: { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') },
   });
-  s.cluster('hz-dev-1').kube.seed('serviceaccounts', { metadata: { namespace: 'default', name: 'default' }, imagePullSecrets: [{ name: 'legacy' }] });
+  s.cluster('hz-dev-1').kube.seed('serviceaccounts', {
+    metadata: { namespace: 'default', name: 'default' },
+    imagePullSecrets: [{ name: 'legacy' }],
+  });
 }
 
 interface Meta {
@@ -73,7 +100,11 @@ function unowned(s: Sandbox): string[] {
 function userEntries(s: Sandbox): string[] {
   return s.clusters.flatMap((c) =>
     (c.kube.list('serviceaccounts') as Meta[]).map(
-      (sa) => `${c.name} ${sa.metadata.namespace ?? ''}/${sa.metadata.name}: ${(sa.imagePullSecrets ?? []).map((r) => r.name).filter((n) => n !== SECRET).join(',')}`,
+      (sa) =>
+        `${c.name} ${sa.metadata.namespace ?? ''}/${sa.metadata.name}: ${(sa.imagePullSecrets ?? [])
+          .map((r) => r.name)
+          .filter((n) => n !== SECRET)
+          .join(',')}`,
     ),
   );
 }
@@ -90,13 +121,15 @@ function divergence(s: Sandbox, name: ClusterName): string[] {
     } catch (err) {
       got = (err as Error).message;
     }
-    if (JSON.stringify(got) !== JSON.stringify(domains)) out.push(`${name} ${ns}: Secret logs in to ${JSON.stringify(got)}`);
+    if (JSON.stringify(got) !== JSON.stringify(domains))
+      out.push(`${name} ${ns}: Secret logs in to ${JSON.stringify(got)}`);
   }
   for (const ns of want.noSecret) if (kube.get('secrets', ns, SECRET)) out.push(`${name} ${ns}: unexpected Secret`);
   for (const [key, refs] of Object.entries(want.serviceAccounts)) {
     const [ns = '', sa = ''] = key.split('/');
     const got = pullSecrets(kube, ns, sa);
-    if (JSON.stringify(got) !== JSON.stringify(refs)) out.push(`${name} ${key}: imagePullSecrets ${JSON.stringify(got)}`);
+    if (JSON.stringify(got) !== JSON.stringify(refs))
+      out.push(`${name} ${key}: imagePullSecrets ${JSON.stringify(got)}`);
   }
   return out;
 }
@@ -161,7 +194,15 @@ const FAULTS: FaultCase[] = [
   {
     fault: 'connection reset after a write took effect',
     where: 'bj-prod-1: half the creates, patches and deletes',
-    inject: (s) => kube(s, 'bj-prod-1').injectFault({ method: ['POST', 'PATCH', 'DELETE'], path: /./, status: 0, after: true, share: 0.5, times: 100 }),
+    inject: (s) =>
+      kube(s, 'bj-prod-1').injectFault({
+        method: ['POST', 'PATCH', 'DELETE'],
+        path: /./,
+        status: 0,
+        after: true,
+        share: 0.5,
+        times: 100,
+      }),
     retried: { cluster: 'bj-prod-1' },
   },
   {
@@ -181,14 +222,17 @@ const FAULTS: FaultCase[] = [
   {
     fault: '409 storm on ServiceAccounts',
     where: 'bj-prod-1: 3 patches of payments/api',
-    inject: (s) => kube(s, 'bj-prod-1').injectFault({ method: 'PATCH', path: /\/serviceaccounts\/api$/, status: 409, times: 3 }),
+    inject: (s) =>
+      kube(s, 'bj-prod-1').injectFault({ method: 'PATCH', path: /\/serviceaccounts\/api$/, status: 409, times: 3 }),
   },
   {
     fault: '409 storm outlasting the conflict retries',
     where: 'bj-prod-1: every patch of payments/api',
-    inject: (s) => kube(s, 'bj-prod-1').injectFault({ method: 'PATCH', path: /\/serviceaccounts\/api$/, status: 409, times: 1000 }),
+    inject: (s) =>
+      kube(s, 'bj-prod-1').injectFault({ method: 'PATCH', path: /\/serviceaccounts\/api$/, status: 409, times: 1000 }),
     failed: {
-      'bj-prod-1': 'cluster bj-prod-1: patch serviceaccount payments/api: HTTP 409 Conflict: the server reported a conflict',
+      'bj-prod-1':
+        'cluster bj-prod-1: patch serviceaccount payments/api: HTTP 409 Conflict: the server reported a conflict',
     },
   },
   {
@@ -197,7 +241,10 @@ const FAULTS: FaultCase[] = [
     inject: async (s) => {
       const dev = s.cluster('hz-dev-1');
       const { writeFile } = await import('node:fs/promises');
-      await writeFile(dev.kubeconfigFile, dev.kube.kubeconfig({ token: 'revoked-token-0123456789', contextName: 'hz-dev-1' }));
+      await writeFile(
+        dev.kubeconfigFile,
+        dev.kube.kubeconfig({ token: 'revoked-token-0123456789', contextName: 'hz-dev-1' }),
+      );
     },
     failed: { 'hz-dev-1': /^cluster hz-dev-1: list (namespaces|secrets|serviceaccounts): HTTP 401 Unauthorized$/ },
   },
@@ -221,7 +268,14 @@ const FAULTS: FaultCase[] = [
     fault: 'CR throttling (Throttling.User)',
     where: 'GetAuthorizationToken in cn-beijing, twice',
     inject: (s) =>
-      s.cloud.injectError({ action: 'GetAuthorizationToken', region: 'cn-beijing', status: 400, code: 'Throttling.User', message: 'Request was denied due to user flow control.', times: 2 }),
+      s.cloud.injectError({
+        action: 'GetAuthorizationToken',
+        region: 'cn-beijing',
+        status: 400,
+        code: 'Throttling.User',
+        message: 'Request was denied due to user flow control.',
+        times: 2,
+      }),
     retried: { registry: 'acme-ee' },
     cloudCalls: { action: 'GetAuthorizationToken', count: 4 },
   },
@@ -229,10 +283,19 @@ const FAULTS: FaultCase[] = [
     fault: 'CR throttling outlasting the retries',
     where: 'GetAuthorizationToken in cn-beijing, every call',
     inject: (s) =>
-      s.cloud.injectError({ action: 'GetAuthorizationToken', region: 'cn-beijing', status: 400, code: 'Throttling.User', message: 'Request was denied due to user flow control.', times: 100 }),
+      s.cloud.injectError({
+        action: 'GetAuthorizationToken',
+        region: 'cn-beijing',
+        status: 400,
+        code: 'Throttling.User',
+        message: 'Request was denied due to user flow control.',
+        times: 100,
+      }),
     failed: {
-      'hz-prod-1': 'cluster hz-prod-1: registry acme-ee: GetAuthorizationToken: Throttling.User (HTTP 400): Request was denied due to user flow control.',
-      'bj-prod-1': 'cluster bj-prod-1: registry acme-ee: GetAuthorizationToken: Throttling.User (HTTP 400): Request was denied due to user flow control.',
+      'hz-prod-1':
+        'cluster hz-prod-1: registry acme-ee: GetAuthorizationToken: Throttling.User (HTTP 400): Request was denied due to user flow control.',
+      'bj-prod-1':
+        'cluster bj-prod-1: registry acme-ee: GetAuthorizationToken: Throttling.User (HTTP 400): Request was denied due to user flow control.',
     },
     // Four tries for acme-ee, one for hz-personal.
     cloudCalls: { action: 'GetAuthorizationToken', count: 5 },
@@ -241,7 +304,14 @@ const FAULTS: FaultCase[] = [
   {
     fault: 'CR ServiceUnavailable',
     where: 'GetAuthorizationToken in cn-hangzhou, once',
-    inject: (s) => s.cloud.injectError({ action: 'GetAuthorizationToken', region: 'cn-hangzhou', status: 503, code: 'ServiceUnavailable', message: 'The request has failed due to a temporary failure of the server.' }),
+    inject: (s) =>
+      s.cloud.injectError({
+        action: 'GetAuthorizationToken',
+        region: 'cn-hangzhou',
+        status: 503,
+        code: 'ServiceUnavailable',
+        message: 'The request has failed due to a temporary failure of the server.',
+      }),
     retried: { registry: 'hz-personal' },
     cloudCalls: { action: 'GetAuthorizationToken', count: 3 },
   },
@@ -249,15 +319,22 @@ const FAULTS: FaultCase[] = [
     fault: 'STS denial (AssumeRole)',
     where: 'registry acme-ee assumes a role that does not trust the caller',
     inject: async (s) => {
-      s.cloud.addRole({ accountId: ACCOUNT, name: 'untrusting', actions: ['cr:*'], trustedPrincipals: ['acs:ram::9999999999999999:root'] });
+      s.cloud.addRole({
+        accountId: ACCOUNT,
+        name: 'untrusting',
+        actions: ['cr:*'],
+        trustedPrincipals: ['acs:ram::9999999999999999:root'],
+      });
       await s.editConfig((d) => {
         const ee = (d.registries as Record<string, unknown>[]).find((r) => r.name === 'acme-ee');
         if (ee) ee.assumeRoleARN = `acs:ram::${ACCOUNT}:role/untrusting`;
       });
     },
     failed: {
-      'hz-prod-1': /^cluster hz-prod-1: registry acme-ee: AssumeRole: NoPermission \(HTTP 403\): No permission perform sts:AssumeRole on this Role\./,
-      'bj-prod-1': /^cluster bj-prod-1: registry acme-ee: AssumeRole: NoPermission \(HTTP 403\): No permission perform sts:AssumeRole on this Role\./,
+      'hz-prod-1':
+        /^cluster hz-prod-1: registry acme-ee: AssumeRole: NoPermission \(HTTP 403\): No permission perform sts:AssumeRole on this Role\./,
+      'bj-prod-1':
+        /^cluster bj-prod-1: registry acme-ee: AssumeRole: NoPermission \(HTTP 403\): No permission perform sts:AssumeRole on this Role\./,
     },
     cloudCalls: { action: 'AssumeRole', count: 1 },
     logged: { event: 'token-failed', registry: 'acme-ee' },
@@ -272,7 +349,10 @@ const FAULTS: FaultCase[] = [
         if (dev) dev.kubeconfig = { kmsSecret: 'acr-fleet/deleted' };
       });
     },
-    failed: { 'hz-dev-1': 'cluster hz-dev-1: kubeconfig kmsSecret acr-fleet/deleted: GetSecretValue: Forbidden.ResourceNotFound (HTTP 404): Resource not found' },
+    failed: {
+      'hz-dev-1':
+        'cluster hz-dev-1: kubeconfig kmsSecret acr-fleet/deleted: GetSecretValue: Forbidden.ResourceNotFound (HTTP 404): Resource not found',
+    },
     cloudCalls: { action: 'GetSecretValue', count: 3 },
   },
   {
@@ -285,8 +365,10 @@ const FAULTS: FaultCase[] = [
       });
     },
     failed: {
-      'hz-prod-1': /^cluster hz-prod-1: registry acme-ee: (GetAuthorizationToken|ListInstanceEndpoint): ECONNREFUSED \(endpoint not reachable\)$/,
-      'bj-prod-1': /^cluster bj-prod-1: registry acme-ee: (GetAuthorizationToken|ListInstanceEndpoint): ECONNREFUSED \(endpoint not reachable\)$/,
+      'hz-prod-1':
+        /^cluster hz-prod-1: registry acme-ee: (GetAuthorizationToken|ListInstanceEndpoint): ECONNREFUSED \(endpoint not reachable\)$/,
+      'bj-prod-1':
+        /^cluster bj-prod-1: registry acme-ee: (GetAuthorizationToken|ListInstanceEndpoint): ECONNREFUSED \(endpoint not reachable\)$/,
     },
     logged: { event: 'token-failed', registry: 'acme-ee' },
   },
@@ -298,7 +380,9 @@ interface Report {
 }
 
 for (const c of FAULTS) {
-  const outcome = c.failed ? `fails ${Object.keys(c.failed).join(' and ')}, naming the cause; the others converge` : 'converges in the same run';
+  const outcome = c.failed
+    ? `fails ${Object.keys(c.failed).join(' and ')}, naming the cause; the others converge`
+    : 'converges in the same run';
   // One at a time: sixteen sandboxes at once would load the machine into timeouts of their own.
   test.serial(`fault: ${c.fault} (${c.where}) → ${outcome}; nothing unowned changed, lost or leaked`, async (t) => {
     t.timeout(60_000);
@@ -310,9 +394,18 @@ for (const c of FAULTS) {
     const entriesBefore = userEntries(s);
     await c.inject(s);
 
-    const { code, stdout, stderr } = await cli(['refresh', '--config', 'fleet.yaml', '--json'], { cwd: s.dir, env: s.env });
+    const { code, stdout, stderr } = await cli(['refresh', '--config', 'fleet.yaml', '--json'], {
+      cwd: s.dir,
+      env: s.env,
+    });
     const failed = c.failed ?? {};
-    t.is(code, Object.keys(failed).length ? 1 : 0, stdout && code !== 2 ? JSON.stringify((JSON.parse(stdout) as Report).clusters.map((r) => [r.name, r.error])) : stderr);
+    t.is(
+      code,
+      Object.keys(failed).length ? 1 : 0,
+      stdout && code !== 2
+        ? JSON.stringify((JSON.parse(stdout) as Report).clusters.map((r) => [r.name, r.error]))
+        : stderr,
+    );
     const report = JSON.parse(stdout) as Report;
     for (const name of CLUSTERS) {
       const row = report.clusters.find((r) => r.name === name);
@@ -327,18 +420,42 @@ for (const c of FAULTS) {
         t.regex(stderr, new RegExp(`"level":"error","msg":"cluster ${name}: `), 'the failure is logged');
       }
     }
-    if (c.retried?.cluster) t.true((report.clusters.find((r) => r.name === c.retried?.cluster)?.retries ?? 0) > 0, 'the cluster report counts the retries');
-    if (c.retried?.registry) t.true((report.tokens.find((r) => r.registry === c.retried?.registry)?.retries ?? 0) > 0, 'the token report counts the retries');
-    if (c.cloudCalls) t.is(s.cloud.requests.filter((r) => r.action === c.cloudCalls?.action).length, c.cloudCalls.count, `${c.cloudCalls.action} calls`);
+    if (c.retried?.cluster)
+      t.true(
+        (report.clusters.find((r) => r.name === c.retried?.cluster)?.retries ?? 0) > 0,
+        'the cluster report counts the retries',
+      );
+    if (c.retried?.registry)
+      t.true(
+        (report.tokens.find((r) => r.registry === c.retried?.registry)?.retries ?? 0) > 0,
+        'the token report counts the retries',
+      );
+    if (c.cloudCalls)
+      t.is(
+        s.cloud.requests.filter((r) => r.action === c.cloudCalls?.action).length,
+        c.cloudCalls.count,
+        `${c.cloudCalls.action} calls`,
+      );
     if (c.logged) {
-      const lines = stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-      t.true(lines.some((l) => Object.entries(c.logged ?? {}).every(([k, v]) => l[k] === v)), `a log line with ${JSON.stringify(c.logged)}`);
+      const lines = stderr
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      t.true(
+        lines.some((l) => Object.entries(c.logged ?? {}).every(([k, v]) => l[k] === v)),
+        `a log line with ${JSON.stringify(c.logged)}`,
+      );
     }
 
     t.deepEqual(unowned(s), unownedBefore, 'no unowned object was modified');
     t.deepEqual(userEntries(s), entriesBefore, 'no imagePullSecrets entry of anyone else was lost or reordered');
     const printed = stdout + stderr;
-    const secrets = [s.userCredentials.accessKeySecret, ...s.cloud.tokens.map((tok) => tok.password), ...s.clusters.map((cl) => cl.token), 'revoked-token-0123456789'];
+    const secrets = [
+      s.userCredentials.accessKeySecret,
+      ...s.cloud.tokens.map((tok) => tok.password),
+      ...s.clusters.map((cl) => cl.token),
+      'revoked-token-0123456789',
+    ];
     for (const secret of secrets) t.false(printed.includes(secret), `printed: ${secret.slice(0, 4)}…`);
   });
 }
@@ -351,7 +468,10 @@ function matrix(): string {
     '',
     '| fault | injected into | outcome |',
     '| --- | --- | --- |',
-    ...FAULTS.map((c) => `| ${c.fault} | ${c.where} | ${c.failed ? `failed and isolated: ${Object.keys(c.failed).join(', ')}` : 'converged in-run'} |`),
+    ...FAULTS.map(
+      (c) =>
+        `| ${c.fault} | ${c.where} | ${c.failed ? `failed and isolated: ${Object.keys(c.failed).join(', ')}` : 'converged in-run'} |`,
+    ),
   ];
   return lines.join('\n');
 }
@@ -366,10 +486,21 @@ test('the text summary shows retries per cluster and per registry', async (t) =>
   t.teardown(() => s.close());
   await s.editConfig((d) => void (d.kubernetes = KUBERNETES));
   kube(s, 'bj-prod-1').injectFault({ method: 'POST', path: /\/secrets$/, status: 503, times: 2 });
-  s.cloud.injectError({ action: 'GetAuthorizationToken', region: 'cn-hangzhou', status: 400, code: 'Throttling.User', message: 'Request was denied due to user flow control.' });
+  s.cloud.injectError({
+    action: 'GetAuthorizationToken',
+    region: 'cn-hangzhou',
+    status: 400,
+    code: 'Throttling.User',
+    message: 'Request was denied due to user flow control.',
+  });
   const { code, stdout } = await cli(['refresh', '--config', 'fleet.yaml'], { cwd: s.dir, env: s.env });
   t.is(code, 0);
-  const row = (first: string) => stdout.split('\n').find((l) => l.startsWith(`${first} `))?.trim().split(/\s+/) ?? [];
+  const row = (first: string) =>
+    stdout
+      .split('\n')
+      .find((l) => l.startsWith(`${first} `))
+      ?.trim()
+      .split(/\s+/) ?? [];
   t.is(row('CLUSTER').at(-1), 'RETRIES');
   t.deepEqual([row('hz-prod-1').at(-1), row('bj-prod-1').at(-1), row('hz-dev-1').at(-1)], ['0', '2', '0']);
   t.deepEqual(row('REGISTRY'), ['REGISTRY', 'TOKEN', 'EXPIRES', 'RETRIES', 'DOMAINS']);

@@ -75,7 +75,9 @@ const world: fc.Arbitrary<World> = fc
             secret: fc.constantFrom<SecretHere>('none', 'unowned', 'owned'),
             serviceAccounts: fc.dictionary(
               fc.constantFrom(...SERVICE_ACCOUNTS),
-              fc.option(fc.array(fc.constantFrom(s.secretName, 'vendor-a', 'vendor-b', 'other'), { maxLength: 4 }), { nil: undefined }),
+              fc.option(fc.array(fc.constantFrom(s.secretName, 'vendor-a', 'vendor-b', 'other'), { maxLength: 4 }), {
+                nil: undefined,
+              }),
             ),
           }),
         ),
@@ -87,19 +89,53 @@ const world: fc.Arbitrary<World> = fc
 const REGRESSIONS: World[] = [
   // seed -1297376736: a ServiceAccount naming acr-fleet's Secret twice kept both references.
   {
-    settings: { watch: { all: true, exclude: ['ns-b'] }, serviceAccounts: '*', secretName: 'pull-secret', thresholdMinutes: 3 },
+    settings: {
+      watch: { all: true, exclude: ['ns-b'] },
+      serviceAccounts: '*',
+      secretName: 'pull-secret',
+      thresholdMinutes: 3,
+    },
     namespaces: [
-      { name: 'default', exists: true, terminating: false, secret: 'none', serviceAccounts: { default: ['pull-secret', 'pull-secret'] } },
-      ...['ns-a', 'ns-b', 'ns-c', 'ns-d'].map((name) => ({ name, exists: false, terminating: false, secret: 'none' as const, serviceAccounts: {} })),
+      {
+        name: 'default',
+        exists: true,
+        terminating: false,
+        secret: 'none',
+        serviceAccounts: { default: ['pull-secret', 'pull-secret'] },
+      },
+      ...['ns-a', 'ns-b', 'ns-c', 'ns-d'].map((name) => ({
+        name,
+        exists: false,
+        terminating: false,
+        secret: 'none' as const,
+        serviceAccounts: {},
+      })),
     ],
   },
   // seed 133958219: a namespace no longer watched; its unselected ServiceAccount still named the pruned
   // Secret, which the name-restricted rules did not let the refresh patch (register now grants it until cleaned).
   {
-    settings: { watch: { all: false, names: ['ns-d'] }, serviceAccounts: ['builder'], secretName: 'acr-credential-fleet', thresholdMinutes: 1 },
+    settings: {
+      watch: { all: false, names: ['ns-d'] },
+      serviceAccounts: ['builder'],
+      secretName: 'acr-credential-fleet',
+      thresholdMinutes: 1,
+    },
     namespaces: [
-      { name: 'default', exists: true, terminating: false, secret: 'owned', serviceAccounts: { default: ['acr-credential-fleet'] } },
-      ...['ns-a', 'ns-b', 'ns-c', 'ns-d'].map((name) => ({ name, exists: false, terminating: false, secret: 'none' as const, serviceAccounts: {} })),
+      {
+        name: 'default',
+        exists: true,
+        terminating: false,
+        secret: 'owned',
+        serviceAccounts: { default: ['acr-credential-fleet'] },
+      },
+      ...['ns-a', 'ns-b', 'ns-c', 'ns-d'].map((name) => ({
+        name,
+        exists: false,
+        terminating: false,
+        secret: 'none' as const,
+        serviceAccounts: {},
+      })),
     ],
   },
 ];
@@ -110,19 +146,43 @@ function seed(kube: KubeEmulator, w: World): void {
   kube.reset();
   // The least-privilege rules register would render for this world: the settings, plus the unselected
   // ServiceAccounts that reference acr-fleet's Secret (register finds them with its admin list).
-  const referencing = w.namespaces.filter((n) => n.exists).flatMap((n) => Object.entries(n.serviceAccounts).filter(([, refs]) => refs?.includes(w.settings.secretName)).map(([sa]) => sa));
-  const rbac = rbacObjects(rbacSettingsOf({ secretName: w.settings.secretName, serviceAccounts: w.settings.serviceAccounts, settingsSource: 'fleet' }, referencing));
+  const referencing = w.namespaces
+    .filter((n) => n.exists)
+    .flatMap((n) =>
+      Object.entries(n.serviceAccounts)
+        .filter(([, refs]) => refs?.includes(w.settings.secretName))
+        .map(([sa]) => sa),
+    );
+  const rbac = rbacObjects(
+    rbacSettingsOf(
+      { secretName: w.settings.secretName, serviceAccounts: w.settings.serviceAccounts, settingsSource: 'fleet' },
+      referencing,
+    ),
+  );
   for (const doc of rbac) kube.seed(`${doc.kind.toLowerCase()}s` as KubeKind, doc);
   // The identity's own ServiceAccount lives in kube-system, which exists in every world.
   for (const ns of w.namespaces.filter((n) => n.exists)) {
     if (ns.name !== 'default') kube.seed('namespaces', { metadata: { name: ns.name } });
     for (const [name, refs] of Object.entries(ns.serviceAccounts)) {
-      kube.seed('serviceaccounts', { metadata: { namespace: ns.name, name }, ...(refs ? { imagePullSecrets: refs.map((r) => ({ name: r })) } : {}) });
+      kube.seed('serviceaccounts', {
+        metadata: { namespace: ns.name, name },
+        ...(refs ? { imagePullSecrets: refs.map((r) => ({ name: r })) } : {}),
+      });
     }
-    if (ns.secret === 'unowned') kube.seed('secrets', { metadata: { namespace: ns.name, name: w.settings.secretName }, type: 'Opaque', data: { k: 'dg==' } });
+    if (ns.secret === 'unowned')
+      kube.seed('secrets', {
+        metadata: { namespace: ns.name, name: w.settings.secretName },
+        type: 'Opaque',
+        data: { k: 'dg==' },
+      });
     if (ns.secret === 'owned') {
       kube.seed('secrets', {
-        metadata: { namespace: ns.name, name: w.settings.secretName, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE }, annotations: { 'acr-fleet.io/inputs-hash': 'sha256:stale' } },
+        metadata: {
+          namespace: ns.name,
+          name: w.settings.secretName,
+          labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
+          annotations: { 'acr-fleet.io/inputs-hash': 'sha256:stale' },
+        },
         type: 'kubernetes.io/dockerconfigjson',
         data: { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') },
       });
@@ -142,12 +202,21 @@ interface Stored {
 const silent: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 async function refresh(kube: KubeEmulator, w: World, now: number) {
-  const registry: Registry = { name: 'acme', edition: 'enterprise', instanceId: 'cri-x', regionId: 'cn-beijing', domains: [DOMAIN], credential: { base: { kind: 'default' } } };
+  const registry: Registry = {
+    name: 'acme',
+    edition: 'enterprise',
+    instanceId: 'cri-x',
+    regionId: 'cn-beijing',
+    domains: [DOMAIN],
+    credential: { base: { kind: 'default' } },
+  };
   const cluster: Cluster = {
     name: 'prop',
     kubeconfig: { kind: 'file', path: '/dev/null', display: 'prop.yaml' },
     registries: ['acme'],
-    namespaces: w.settings.watch.all ? { all: true, exclude: w.settings.watch.exclude } : { all: false, names: w.settings.watch.names },
+    namespaces: w.settings.watch.all
+      ? { all: true, exclude: w.settings.watch.exclude }
+      : { all: false, names: w.settings.watch.names },
     serviceAccounts: w.settings.serviceAccounts,
     expiringThresholdMs: w.settings.thresholdMinutes * 60_000,
     secretName: w.settings.secretName,
@@ -157,12 +226,34 @@ async function refresh(kube: KubeEmulator, w: World, now: number) {
     webhook: { enabled: false, failurePolicy: 'Ignore', timeoutSeconds: 10 },
   };
   const kubernetes = { requestTimeoutMs: 5_000, retryBudgetMs: 5_000, writeConcurrency: 4, pageSize: 2 };
-  const fleet: Fleet = { file: 'fleet.yaml', regionId: 'cn-beijing', endpoints: {}, concurrency: 1, shardSize: 500, kubernetes, registries: [registry], clusters: [cluster] };
+  const fleet: Fleet = {
+    file: 'fleet.yaml',
+    regionId: 'cn-beijing',
+    endpoints: {},
+    concurrency: 1,
+    shardSize: 500,
+    kubernetes,
+    registries: [registry],
+    clusters: [cluster],
+  };
   // The token is the cloud's part, proven elsewhere; here it is fixed so the second run sees the same inputs.
-  const source: TokenSource = { fetch: async (r): Promise<RegistryToken> => ({ registry: r.name, domains: [DOMAIN], username: TOKEN_USER, password: TOKEN_PASSWORD, expiresAt: now + 3_600_000 }) };
+  const source: TokenSource = {
+    fetch: async (r): Promise<RegistryToken> => ({
+      registry: r.name,
+      domains: [DOMAIN],
+      username: TOKEN_USER,
+      password: TOKEN_PASSWORD,
+      expiresAt: now + 3_600_000,
+    }),
+  };
   const kc = new KubeConfig();
   kc.loadFromString(kube.kubeconfig({ token: FLEET_TOKEN }));
-  return refreshFleet(fleet, { broker: new TokenBroker({ enterprise: source, personal: source }), connect: async () => connectCluster(await endpointOf(kc), kubernetes), log: silent, now: () => now });
+  return refreshFleet(fleet, {
+    broker: new TokenBroker({ enterprise: source, personal: source }),
+    connect: async () => connectCluster(await endpointOf(kc), kubernetes),
+    log: silent,
+    now: () => now,
+  });
 }
 
 /** Every invariant of one refreshed world; returns the violations ([] when none). */
@@ -178,7 +269,13 @@ function violations(kube: KubeEmulator, w: World, before: Map<string, Stored>): 
     const secret = kube.get('secrets', ns.name, name) as Stored | undefined;
     const key = `secrets/${ns.name}/${name}`;
     if (target) {
-      const auths = secret?.data?.['.dockerconfigjson'] ? (JSON.parse(Buffer.from(secret.data['.dockerconfigjson'], 'base64').toString('utf8')) as { auths: Record<string, { username: string; password: string }> }).auths : undefined;
+      const auths = secret?.data?.['.dockerconfigjson']
+        ? (
+            JSON.parse(Buffer.from(secret.data['.dockerconfigjson'], 'base64').toString('utf8')) as {
+              auths: Record<string, { username: string; password: string }>;
+            }
+          ).auths
+        : undefined;
       const ok =
         secret?.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE &&
         secret.type === 'kubernetes.io/dockerconfigjson' &&
@@ -193,19 +290,29 @@ function violations(kube: KubeEmulator, w: World, before: Map<string, Stored>): 
     }
     const pruned = ns.secret === 'owned' && live(ns) && !target;
     for (const [sa, original = []] of Object.entries(ns.serviceAccounts)) {
-      const got = ((kube.get('serviceaccounts', ns.name, sa) as Stored | undefined)?.imagePullSecrets ?? []).map((r) => r.name);
+      const got = ((kube.get('serviceaccounts', ns.name, sa) as Stored | undefined)?.imagePullSecrets ?? []).map(
+        (r) => r.name,
+      );
       const own = original.filter((r) => r !== name);
       const want = target && selected(sa) ? [...own, name] : pruned ? own : original;
-      if (JSON.stringify(got) !== JSON.stringify(want)) out.push(`${ns.name}/${sa}: imagePullSecrets ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+      if (JSON.stringify(got) !== JSON.stringify(want))
+        out.push(`${ns.name}/${sa}: imagePullSecrets ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
       const unchanged = JSON.stringify(want) === JSON.stringify(original);
       const stored = kube.get('serviceaccounts', ns.name, sa) as Stored | undefined;
-      if (unchanged && stored?.metadata.resourceVersion !== before.get(`serviceaccounts/${ns.name}/${sa}`)?.metadata.resourceVersion) {
+      if (
+        unchanged &&
+        stored?.metadata.resourceVersion !== before.get(`serviceaccounts/${ns.name}/${sa}`)?.metadata.resourceVersion
+      ) {
         out.push(`${ns.name}/${sa}: written though nothing was to change`);
       }
     }
   }
   for (const [key, obj] of before) {
-    if (!key.startsWith('namespaces/') && !(key.startsWith('secrets/') && obj.metadata.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE)) continue;
+    if (
+      !key.startsWith('namespaces/') &&
+      !(key.startsWith('secrets/') && obj.metadata.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE)
+    )
+      continue;
     const [kind, ns, n] = key.split('/') as [KubeKind, string, string];
     const now = kind === 'namespaces' ? kube.get(kind, undefined, n) : kube.get(kind, ns, n);
     if (JSON.stringify(now) !== JSON.stringify(obj)) out.push(`unowned ${key} changed`);
@@ -221,10 +328,13 @@ function storeSnapshot(kube: KubeEmulator): Map<string, Stored> {
   return m;
 }
 
-test('over random clusters, one refresh converges without touching what is not acr-fleet\'s, and a second writes nothing', async (t) => {
+test("over random clusters, one refresh converges without touching what is not acr-fleet's, and a second writes nothing", async (t) => {
   const kube = await KubeEmulator.start();
   t.teardown(() => kube.close());
-  kube.addToken(FLEET_TOKEN, { name: FLEET_SA_USER, groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'] });
+  kube.addToken(FLEET_TOKEN, {
+    name: FLEET_SA_USER,
+    groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
+  });
   const now = Date.now();
   await fc.assert(
     fc.asyncProperty(world, async (w) => {
@@ -240,7 +350,11 @@ test('over random clusters, one refresh converges without touching what is not a
       if (written.length) problems.push(`second run wrote: ${written.join(', ')}`);
       if (problems.length) throw new Error(problems.join('\n'));
     }),
-    { numRuns: Number(process.env.PROPERTY_RUNS ?? 40), examples: REGRESSIONS.map((w) => [w] as [World]), includeErrorInReport: true },
+    {
+      numRuns: Number(process.env.PROPERTY_RUNS ?? 40),
+      examples: REGRESSIONS.map((w) => [w] as [World]),
+      includeErrorInReport: true,
+    },
   );
   t.pass();
 });

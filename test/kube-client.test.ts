@@ -25,7 +25,15 @@ async function cluster(settings: Partial<KubeSettings> = {}) {
   return { kube, port, [Symbol.asyncDispose]: async () => (port.close(), await kube.close()) };
 }
 
-const template = secretTemplate([{ registry: 'r', domains: ['r.example.com'], username: 'u', password: 'pw', expiresAt: Date.parse('2030-01-01T00:00:00Z') }]);
+const template = secretTemplate([
+  {
+    registry: 'r',
+    domains: ['r.example.com'],
+    username: 'u',
+    password: 'pw',
+    expiresAt: Date.parse('2030-01-01T00:00:00Z'),
+  },
+]);
 const secret = (ns: string) => desiredSecret(template, ns, 'acr-credential-fleet');
 
 test('every request of a cluster shares a pool of at most writeConcurrency keep-alive connections', async (t) => {
@@ -58,7 +66,13 @@ test('Secrets are listed by name across namespaces, owned or not', async (t) => 
   c.kube.seed('secrets', { metadata: { namespace: 'default', name: 'acr-credential-fleet' }, data: {} });
   c.kube.seed('secrets', { metadata: { namespace: 'default', name: 'other' }, data: {} });
   const found = await c.port.listSecrets({ name: 'acr-credential-fleet' });
-  t.deepEqual(found.map((s) => [s.namespace, s.owned]), [['app', true], ['default', false]]);
+  t.deepEqual(
+    found.map((s) => [s.namespace, s.owned]),
+    [
+      ['app', true],
+      ['default', false],
+    ],
+  );
   t.is(new URLSearchParams(c.kube.requests.at(-1)?.query).get('fieldSelector'), 'metadata.name=acr-credential-fleet');
 });
 
@@ -99,7 +113,10 @@ test('a create that meets its own identical Secret (an earlier attempt took effe
 
 test('a create that meets a Secret of that name without the label reports it and leaves it alone', async (t) => {
   await using c = await cluster();
-  const theirs = c.kube.seed('secrets', { metadata: { namespace: 'app', name: 'acr-credential-fleet' }, stringData: { mine: 'yes' } });
+  const theirs = c.kube.seed('secrets', {
+    metadata: { namespace: 'app', name: 'acr-credential-fleet' },
+    stringData: { mine: 'yes' },
+  });
   t.is(await c.port.createSecret(secret('app')), 'exists');
   t.deepEqual(c.kube.get('secrets', 'app', 'acr-credential-fleet'), theirs);
 });
@@ -108,8 +125,14 @@ test('a replace that meets 409 on a Secret already as desired counts as done; ot
   await using c = await cluster();
   await c.port.createSecret(secret('app'));
   await t.notThrowsAsync(c.port.replaceSecret(secret('app'), '1'));
-  const changed = { ...secret('app'), annotations: { ...secret('app').annotations, 'acr-fleet.io/expires-at': '2031-01-01T00:00:00.000Z' } };
-  await t.throwsAsync(c.port.replaceSecret(changed, '1'), { instanceOf: KubeError, message: /^replace secret app\/acr-credential-fleet: HTTP 409 Conflict: Operation cannot be fulfilled/ });
+  const changed = {
+    ...secret('app'),
+    annotations: { ...secret('app').annotations, 'acr-fleet.io/expires-at': '2031-01-01T00:00:00.000Z' },
+  };
+  await t.throwsAsync(c.port.replaceSecret(changed, '1'), {
+    instanceOf: KubeError,
+    message: /^replace secret app\/acr-credential-fleet: HTTP 409 Conflict: Operation cannot be fulfilled/,
+  });
 });
 
 test('deleting a Secret that is already gone counts as deleted', async (t) => {
@@ -128,14 +151,20 @@ test('answers that are not faults (401, 403, 404, 422) are never retried', async
 test('a fault that outlasts the retry budget fails, naming the request and the last answer', async (t) => {
   await using c = await cluster({ retryBudgetMs: 1_500 });
   c.kube.injectFault({ path: /^\/api\/v1\/namespaces$/, status: 503, times: 100 });
-  await t.throwsAsync(c.port.listNamespaces(), { instanceOf: KubeError, message: /^list namespaces: HTTP 503 ServiceUnavailable/ });
+  await t.throwsAsync(c.port.listNamespaces(), {
+    instanceOf: KubeError,
+    message: /^list namespaces: HTTP 503 ServiceUnavailable/,
+  });
   t.true(c.port.stats.retries >= 1 && c.port.stats.retries < 6, `${c.port.stats.retries} retries`);
 });
 
 test('a hung API server fails with a timeout once the budget is spent', async (t) => {
   await using c = await cluster({ requestTimeoutMs: 200, retryBudgetMs: 700 });
   c.kube.injectFault({ path: /^\/api\/v1\/namespaces$/, delayMs: 5_000, times: 100 });
-  await t.throwsAsync(c.port.listNamespaces(), { instanceOf: KubeError, message: 'list namespaces: request timed out' });
+  await t.throwsAsync(c.port.listNamespaces(), {
+    instanceOf: KubeError,
+    message: 'list namespaces: request timed out',
+  });
 });
 
 test('closing a cluster ends its requests still on the wire, and nothing is sent or retried after', async (t) => {
@@ -144,11 +173,18 @@ test('closing a cluster ends its requests still on the wire, and nothing is sent
   c.kube.injectFault({ path: /^\/api\/v1\/serviceaccounts$/, delayMs: 3_000, times: 1 });
   const listing = c.port.listServiceAccounts();
   const retrying = c.port.listNamespaces();
-  await new Promise((resolve) => setTimeout(resolve, 60));
+  // Both requests on the wire (so their connection is counted) before the close, however loaded the machine.
+  const seen = (path: string) => c.kube.requests.some((r) => r.path === path);
+  while (!seen('/api/v1/namespaces') || !seen('/api/v1/serviceaccounts')) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
   c.port.close();
   const connections = c.kube.connections;
   await t.throwsAsync(listing, { instanceOf: KubeError });
-  await t.throwsAsync(retrying, { instanceOf: KubeError, message: "list namespaces: the cluster's connections were closed" });
+  await t.throwsAsync(retrying, {
+    instanceOf: KubeError,
+    message: "list namespaces: the cluster's connections were closed",
+  });
   await new Promise((resolve) => setTimeout(resolve, 500));
   t.is(c.kube.requests.filter((r) => r.path === '/api/v1/namespaces').length, 1, 'the 503 was not retried after close');
   t.is(c.kube.connections, connections, 'no connection opened after close');
@@ -184,7 +220,11 @@ test('a server certificate that does not verify fails at once, naming the TLS er
   const { ca: _ca, ...tls } = (await endpointOf(kc)).tls;
   const port = connectCluster({ ...(await endpointOf(kc)), tls }, SETTINGS);
   try {
-    await t.throwsAsync(port.listNamespaces(), { instanceOf: KubeError, message: /^list namespaces: (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE) \(API server not reachable\)$/ });
+    await t.throwsAsync(port.listNamespaces(), {
+      instanceOf: KubeError,
+      message:
+        /^list namespaces: (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE) \(API server not reachable\)$/,
+    });
     t.is(port.stats.retries, 0);
   } finally {
     port.close();

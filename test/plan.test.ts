@@ -14,8 +14,20 @@ const token = (registry: string, domains: string[], expiresInMin = 60): Registry
   password: `pw-${registry}`,
   expiresAt: NOW + expiresInMin * 60_000,
 });
-const settings: PlanSettings = { namespaces: { all: false, names: ['a', 'b'] }, serviceAccounts: ['default'], expiringThresholdMs: 15 * 60_000, secretName: 'acr' };
-const empty: Observed = { namespaces: [{ name: 'a', terminating: false }, { name: 'b', terminating: false }], secrets: [], serviceAccounts: [] };
+const settings: PlanSettings = {
+  namespaces: { all: false, names: ['a', 'b'] },
+  serviceAccounts: ['default'],
+  expiringThresholdMs: 15 * 60_000,
+  secretName: 'acr',
+};
+const empty: Observed = {
+  namespaces: [
+    { name: 'a', terminating: false },
+    { name: 'b', terminating: false },
+  ],
+  secrets: [],
+  serviceAccounts: [],
+};
 
 test('two registries that claim the same domain cannot share one Secret', (t) => {
   t.throws(() => planCluster(settings, [token('x', ['d.example.com']), token('y', ['d.example.com'])], empty, NOW), {
@@ -24,23 +36,52 @@ test('two registries that claim the same domain cannot share one Secret', (t) =>
 });
 
 const DECISIONS: [string, (hash: string) => Record<string, string>, 'expiring' | 'inputs changed' | undefined][] = [
-  ['a Secret with the same inputs far from expiry is left alone', (h) => ({ 'acr-fleet.io/inputs-hash': h, 'acr-fleet.io/expires-at': '2026-11-23T10:30:00.000Z' }), undefined],
-  ['a Secret expiring within the threshold is rewritten', (h) => ({ 'acr-fleet.io/inputs-hash': h, 'acr-fleet.io/expires-at': '2026-11-23T10:14:59.000Z' }), 'expiring'],
-  ['a Secret with an unreadable expiry is rewritten', (h) => ({ 'acr-fleet.io/inputs-hash': h, 'acr-fleet.io/expires-at': 'soon' }), 'expiring'],
-  ['a Secret whose inputs changed is rewritten', () => ({ 'acr-fleet.io/inputs-hash': 'sha256:old', 'acr-fleet.io/expires-at': '2026-11-23T10:30:00.000Z' }), 'inputs changed'],
+  [
+    'a Secret with the same inputs far from expiry is left alone',
+    (h) => ({ 'acr-fleet.io/inputs-hash': h, 'acr-fleet.io/expires-at': '2026-11-23T10:30:00.000Z' }),
+    undefined,
+  ],
+  [
+    'a Secret expiring within the threshold is rewritten',
+    (h) => ({ 'acr-fleet.io/inputs-hash': h, 'acr-fleet.io/expires-at': '2026-11-23T10:14:59.000Z' }),
+    'expiring',
+  ],
+  [
+    'a Secret with an unreadable expiry is rewritten',
+    (h) => ({ 'acr-fleet.io/inputs-hash': h, 'acr-fleet.io/expires-at': 'soon' }),
+    'expiring',
+  ],
+  [
+    'a Secret whose inputs changed is rewritten',
+    () => ({ 'acr-fleet.io/inputs-hash': 'sha256:old', 'acr-fleet.io/expires-at': '2026-11-23T10:30:00.000Z' }),
+    'inputs changed',
+  ],
 ];
 for (const [name, annotations, reason] of DECISIONS) {
   test(name, (t) => {
     const tokens = [token('x', ['d.example.com'])];
-    const hash = planCluster(settings, tokens, empty, NOW).secrets.find((a) => a.op === 'create')?.secret.annotations['acr-fleet.io/inputs-hash'] ?? '';
-    const observed: Observed = { ...empty, secrets: [{ namespace: 'a', name: 'acr', resourceVersion: '7', annotations: annotations(hash), owned: true }] };
-    const update = planCluster(settings, tokens, observed, NOW).secrets.find((a) => a.op === 'update' || (a.op === 'create' && a.secret.namespace === 'a'));
+    const hash =
+      planCluster(settings, tokens, empty, NOW).secrets.find((a) => a.op === 'create')?.secret.annotations[
+        'acr-fleet.io/inputs-hash'
+      ] ?? '';
+    const observed: Observed = {
+      ...empty,
+      secrets: [{ namespace: 'a', name: 'acr', resourceVersion: '7', annotations: annotations(hash), owned: true }],
+    };
+    const update = planCluster(settings, tokens, observed, NOW).secrets.find(
+      (a) => a.op === 'update' || (a.op === 'create' && a.secret.namespace === 'a'),
+    );
     t.is(update?.op === 'update' ? update.reason : undefined, reason);
   });
 }
 
 test('the Secret expiry is the earliest of its tokens', (t) => {
-  const plan = planCluster(settings, [token('x', ['x.example.com'], 60), token('y', ['y.example.com'], 20)], empty, NOW);
+  const plan = planCluster(
+    settings,
+    [token('x', ['x.example.com'], 60), token('y', ['y.example.com'], 20)],
+    empty,
+    NOW,
+  );
   t.is(plan.expiresAt, NOW + 20 * 60_000);
 });
 
@@ -50,30 +91,77 @@ test('imagePullSecrets keep foreign entries in order, drop pruned ones, and add 
   t.deepEqual(desiredPullSecrets({ imagePullSecrets: ['acr', 'z'] }, undefined, new Set(['acr'])), ['z']);
 });
 
-test('acr-fleet\'s entry ends up exactly once, after everyone else\'s; others\' duplicates stay', (t) => {
+test("acr-fleet's entry ends up exactly once, after everyone else's; others' duplicates stay", (t) => {
   t.deepEqual(desiredPullSecrets({ imagePullSecrets: ['acr', 'acr'] }, 'acr'), ['acr']);
   t.deepEqual(desiredPullSecrets({ imagePullSecrets: ['acr', 'z'] }, 'acr'), ['z', 'acr']);
   t.deepEqual(desiredPullSecrets({ imagePullSecrets: ['z', 'acr', 'z', 'acr'] }, 'acr'), ['z', 'z', 'acr']);
   t.is(desiredPullSecrets({ imagePullSecrets: ['z', 'z', 'acr'] }, 'acr'), undefined);
-  t.is(desiredPullSecrets({ imagePullSecrets: ['acr', 'acr'] }, undefined), undefined, 'a ServiceAccount acr-fleet does not select keeps its entries');
+  t.is(
+    desiredPullSecrets({ imagePullSecrets: ['acr', 'acr'] }, undefined),
+    undefined,
+    'a ServiceAccount acr-fleet does not select keeps its entries',
+  );
 });
 
 const REASONS: [string, Observed['secrets'][number]['annotations'] | null, string, string][] = [
-  ['a Secret whose registries changed says which were added and removed', { 'acr-fleet.io/inputs-hash': 'sha256:old', 'acr-fleet.io/registries': 'old,x' }, 'acr', 'update registries changed: +y -old'],
-  ['a Secret whose domains changed but not its registries says so', { 'acr-fleet.io/inputs-hash': 'sha256:old', 'acr-fleet.io/registries': 'x,y' }, 'acr', 'update registry domains changed'],
-  ['an expired Secret says how long ago', { 'acr-fleet.io/expires-at': '2026-11-23T09:57:00.000Z' }, 'acr', 'update token expired 3m ago'],
-  ['an expiring Secret says when', { 'acr-fleet.io/expires-at': '2026-11-23T10:14:59.000Z' }, 'acr', 'update token expires in 14m'],
-  ['a Secret with an unreadable expiry says so', { 'acr-fleet.io/expires-at': 'soon' }, 'acr', 'update token expiry unreadable'],
+  [
+    'a Secret whose registries changed says which were added and removed',
+    { 'acr-fleet.io/inputs-hash': 'sha256:old', 'acr-fleet.io/registries': 'old,x' },
+    'acr',
+    'update registries changed: +y -old',
+  ],
+  [
+    'a Secret whose domains changed but not its registries says so',
+    { 'acr-fleet.io/inputs-hash': 'sha256:old', 'acr-fleet.io/registries': 'x,y' },
+    'acr',
+    'update registry domains changed',
+  ],
+  [
+    'an expired Secret says how long ago',
+    { 'acr-fleet.io/expires-at': '2026-11-23T09:57:00.000Z' },
+    'acr',
+    'update token expired 3m ago',
+  ],
+  [
+    'an expiring Secret says when',
+    { 'acr-fleet.io/expires-at': '2026-11-23T10:14:59.000Z' },
+    'acr',
+    'update token expires in 14m',
+  ],
+  [
+    'a Secret with an unreadable expiry says so',
+    { 'acr-fleet.io/expires-at': 'soon' },
+    'acr',
+    'update token expiry unreadable',
+  ],
   ['a Secret under an old name is deleted because the name changed', {}, 'old-name', 'delete secretName changed'],
   ['a missing Secret is created', null, 'acr', 'create missing'],
 ];
 for (const [name, annotations, secretName, expected] of REASONS) {
   test(`plan entries: ${name}`, (t) => {
     const tokens = [token('x', ['x.example.com']), token('y', ['y.example.com'])];
-    const hash = planCluster(settings, tokens, empty, NOW).secrets.find((a) => a.op === 'create')?.secret.annotations['acr-fleet.io/inputs-hash'] ?? '';
-    const secrets = annotations ? [{ namespace: 'a', name: secretName, resourceVersion: '7', annotations: { 'acr-fleet.io/inputs-hash': hash, ...annotations }, owned: true }] : [];
-    const entries = planEntries(planCluster(settings, tokens, { ...empty, secrets }, NOW)).filter((e) => e.namespace === 'a' && e.kind === 'Secret');
-    t.deepEqual(entries.map((e) => `${e.action} ${e.reason}`), expected.startsWith('delete') ? [expected, 'create missing'] : [expected]);
+    const hash =
+      planCluster(settings, tokens, empty, NOW).secrets.find((a) => a.op === 'create')?.secret.annotations[
+        'acr-fleet.io/inputs-hash'
+      ] ?? '';
+    const secrets = annotations
+      ? [
+          {
+            namespace: 'a',
+            name: secretName,
+            resourceVersion: '7',
+            annotations: { 'acr-fleet.io/inputs-hash': hash, ...annotations },
+            owned: true,
+          },
+        ]
+      : [];
+    const entries = planEntries(planCluster(settings, tokens, { ...empty, secrets }, NOW)).filter(
+      (e) => e.namespace === 'a' && e.kind === 'Secret',
+    );
+    t.deepEqual(
+      entries.map((e) => `${e.action} ${e.reason}`),
+      expected.startsWith('delete') ? [expected, 'create missing'] : [expected],
+    );
   });
 }
 
@@ -106,10 +194,23 @@ test('plan entries name every planned action once and never carry a credential o
         const observed: Observed = {
           namespaces: live.map((name) => ({ name, terminating: name === 'd' })),
           secrets: [
-            ...owned.map((namespace) => ({ namespace, name: 'acr', resourceVersion: '1', annotations: { 'acr-fleet.io/expires-at': new Date(NOW + expiresInMin * 60_000).toISOString() }, owned: true })),
-            ...foreign.filter((n) => !owned.includes(n)).map((namespace) => ({ namespace, name: 'acr', resourceVersion: '1', annotations: {}, owned: false })),
+            ...owned.map((namespace) => ({
+              namespace,
+              name: 'acr',
+              resourceVersion: '1',
+              annotations: { 'acr-fleet.io/expires-at': new Date(NOW + expiresInMin * 60_000).toISOString() },
+              owned: true,
+            })),
+            ...foreign
+              .filter((n) => !owned.includes(n))
+              .map((namespace) => ({ namespace, name: 'acr', resourceVersion: '1', annotations: {}, owned: false })),
           ],
-          serviceAccounts: live.map((namespace) => ({ namespace, name: 'default', resourceVersion: '1', imagePullSecrets: owned.includes(namespace) ? ['acr'] : [] })),
+          serviceAccounts: live.map((namespace) => ({
+            namespace,
+            name: 'default',
+            resourceVersion: '1',
+            imagePullSecrets: owned.includes(namespace) ? ['acr'] : [],
+          })),
         };
         const plan = planCluster({ ...settings, namespaces: { all: false, names: watched } }, tokens, observed, NOW);
         const entries = planEntries(plan);

@@ -20,10 +20,25 @@ async function fleetWithPartner(): Promise<Sandbox> {
   const s = await startSandbox();
   await s.kubeconfigsToKms();
   s.cloud.createAccount(PARTNER);
-  s.cloud.addEnterpriseInstance({ accountId: PARTNER, instanceId: 'cri-partner', name: 'partner', region: 'cn-beijing' });
-  s.cloud.addRole({ accountId: PARTNER, name: 'acr-pull', actions: ['cr:GetAuthorizationToken', 'cr:ListInstanceEndpoint'], trustedPrincipals: [`acs:ram::${ACCOUNT}:root`] });
+  s.cloud.addEnterpriseInstance({
+    accountId: PARTNER,
+    instanceId: 'cri-partner',
+    name: 'partner',
+    region: 'cn-beijing',
+  });
+  s.cloud.addRole({
+    accountId: PARTNER,
+    name: 'acr-pull',
+    actions: ['cr:GetAuthorizationToken', 'cr:ListInstanceEndpoint'],
+    trustedPrincipals: [`acs:ram::${ACCOUNT}:root`],
+  });
   await s.editConfig((d) => {
-    (d.registries as unknown[]).push({ name: 'partner', instanceId: 'cri-partner', regionId: 'cn-beijing', assumeRoleARN: `acs:ram::${PARTNER}:role/acr-pull` });
+    (d.registries as unknown[]).push({
+      name: 'partner',
+      instanceId: 'cri-partner',
+      regionId: 'cn-beijing',
+      assumeRoleARN: `acs:ram::${PARTNER}:role/acr-pull`,
+    });
     const clusters = d.clusters as { name: string; registries?: string[] }[];
     clusters.find((c) => c.name === 'hz-dev-1')!.registries = ['partner'];
     clusters.find((c) => c.name === 'hz-prod-1')!.registries = ['acme-ee', 'hz-personal'];
@@ -44,30 +59,59 @@ async function refreshAs(s: Sandbox, policy: Policy, name: string) {
 test.serial('a role with exactly the generated policy refreshes the whole fleet', async (t) => {
   const s = await fleetWithPartner();
   try {
-    const { code, stdout, stderr } = await cli(['policy', '--config', 'fleet.yaml', '--account-id', ACCOUNT], { cwd: s.dir });
+    const { code, stdout, stderr } = await cli(['policy', '--config', 'fleet.yaml', '--account-id', ACCOUNT], {
+      cwd: s.dir,
+    });
     t.is(code, 0);
     const policy = JSON.parse(stdout) as Policy;
     t.deepEqual(policy, {
       Version: '1',
       Statement: [
-        { Effect: 'Allow', Action: ['cr:GetAuthorizationToken'], Resource: [`acs:cr:cn-beijing:${ACCOUNT}:repository/cri-prod01`, `acs:cr:cn-hangzhou:${ACCOUNT}:*`] },
-        { Effect: 'Allow', Action: ['cr:ListInstanceEndpoint'], Resource: [`acs:cr:cn-beijing:${ACCOUNT}:instance/cri-prod01`] },
-        { Effect: 'Allow', Action: ['kms:GetSecretValue'], Resource: ['bj-prod-1', 'hz-dev-1', 'hz-prod-1'].map((c) => `acs:kms:cn-hangzhou:${ACCOUNT}:secret/acr-fleet/${c}`) },
+        {
+          Effect: 'Allow',
+          Action: ['cr:GetAuthorizationToken'],
+          Resource: [`acs:cr:cn-beijing:${ACCOUNT}:repository/cri-prod01`, `acs:cr:cn-hangzhou:${ACCOUNT}:*`],
+        },
+        {
+          Effect: 'Allow',
+          Action: ['cr:ListInstanceEndpoint'],
+          Resource: [`acs:cr:cn-beijing:${ACCOUNT}:instance/cri-prod01`],
+        },
+        {
+          Effect: 'Allow',
+          Action: ['kms:GetSecretValue'],
+          Resource: ['bj-prod-1', 'hz-dev-1', 'hz-prod-1'].map(
+            (c) => `acs:kms:cn-hangzhou:${ACCOUNT}:secret/acr-fleet/${c}`,
+          ),
+        },
         { Effect: 'Allow', Action: ['sts:AssumeRole'], Resource: [`acs:ram::${PARTNER}:role/acr-pull`] },
       ],
     });
     const [note, ...rbac] = stderr.trimEnd().split('\n');
-    t.is(note, `note: registry partner: role acs:ram::${PARTNER}:role/acr-pull needs cr:GetAuthorizationToken on acs:cr:cn-beijing:*:repository/cri-partner and cr:ListInstanceEndpoint on acs:cr:cn-beijing:*:instance/cri-partner`);
+    t.is(
+      note,
+      `note: registry partner: role acs:ram::${PARTNER}:role/acr-pull needs cr:GetAuthorizationToken on acs:cr:cn-beijing:*:repository/cri-partner and cr:ListInstanceEndpoint on acs:cr:cn-beijing:*:instance/cri-partner`,
+    );
     // Then each cluster's Kubernetes RBAC, rule by rule with its reason.
     t.deepEqual(
       rbac.filter((l) => !l.startsWith('  ')),
-      ['hz-prod-1', 'bj-prod-1', 'hz-dev-1'].map((c) => `kubernetes: cluster ${c}: ClusterRole acr-fleet for ServiceAccount kube-system/acr-fleet (applied by register; --kubernetes prints it) allows only:`),
+      ['hz-prod-1', 'bj-prod-1', 'hz-dev-1'].map(
+        (c) =>
+          `kubernetes: cluster ${c}: ClusterRole acr-fleet for ServiceAccount kube-system/acr-fleet (applied by register; --kubernetes prints it) allows only:`,
+      ),
     );
-    t.deepEqual(
-      rbac.map((l) => l.replace(/: .*/, '')).slice(1, 6),
-      ['  list namespaces (cluster)', '  list, get, update, delete secrets named acr-credential-fleet (all namespaces)', '  create secrets (all namespaces)', '  list serviceaccounts (all namespaces)', '  get, patch serviceaccounts named default (all namespaces)'],
+    t.deepEqual(rbac.map((l) => l.replace(/: .*/, '')).slice(1, 6), [
+      '  list namespaces (cluster)',
+      '  list, get, update, delete secrets named acr-credential-fleet (all namespaces)',
+      '  create secrets (all namespaces)',
+      '  list serviceaccounts (all namespaces)',
+      '  get, patch serviceaccounts named default (all namespaces)',
+    ]);
+    t.regex(
+      rbac.join('\n'),
+      /^ {2}get, patch serviceaccounts \(all namespaces\): .*of any ServiceAccount: serviceAccount is "\*"\.$/m,
+      'bj-prod-1 selects "*"',
     );
-    t.regex(rbac.join('\n'), /^ {2}get, patch serviceaccounts \(all namespaces\): .*of any ServiceAccount: serviceAccount is "\*"\.$/m, 'bj-prod-1 selects "*"');
     const report = await refreshAs(s, policy, 'exact');
     t.deepEqual(report.summary, { clusters: 3, ok: 3, failed: 0 }, JSON.stringify(report.clusters.map((c) => c.error)));
   } finally {
@@ -78,9 +122,15 @@ test.serial('a role with exactly the generated policy refreshes the whole fleet'
 test.serial('without any one statement of the generated policy, the refresh fails', async (t) => {
   const s = await fleetWithPartner();
   try {
-    const policy = JSON.parse((await cli(['policy', '-c', 'fleet.yaml', '--account-id', ACCOUNT], { cwd: s.dir })).stdout) as Policy;
+    const policy = JSON.parse(
+      (await cli(['policy', '-c', 'fleet.yaml', '--account-id', ACCOUNT], { cwd: s.dir })).stdout,
+    ) as Policy;
     for (const [i, st] of policy.Statement.entries()) {
-      const report = await refreshAs(s, { ...policy, Statement: policy.Statement.filter((_, j) => j !== i) }, `without-${i}`);
+      const report = await refreshAs(
+        s,
+        { ...policy, Statement: policy.Statement.filter((_, j) => j !== i) },
+        `without-${i}`,
+      );
       t.true(report.summary.failed > 0, `${st.Action.join()} is needed`);
     }
   } finally {
@@ -116,32 +166,78 @@ test('the ROS template is well formed: every reference resolves, only FC may ass
   for (const a of atts) t.true(a in tpl.Resources, `Fn::GetAtt ${a}`);
   const role = tpl.Resources.FunctionRole;
   t.is(role?.Type, 'ALIYUN::RAM::Role');
-  t.deepEqual(role?.Properties.AssumeRolePolicyDocument, { Version: '1', Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: ['fc.aliyuncs.com'] } }] });
+  t.deepEqual(role?.Properties.AssumeRolePolicyDocument, {
+    Version: '1',
+    Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: ['fc.aliyuncs.com'] } }],
+  });
   t.is(tpl.Parameters.PolicyDocument?.Type, 'Json');
   // Every ${Name} of an Fn::Sub is a parameter or a pseudo parameter.
   const subs = JSON.stringify(tpl).match(/\$\{[^}]+\}/g) ?? [];
-  for (const v of subs) t.true(['${ALIYUN::Region}', '${ALIYUN::AccountId}'].includes(v) || v.slice(2, -1) in tpl.Parameters, `Fn::Sub ${v}`);
-  const dispatch = (role?.Properties.Policies as { PolicyDocument: { Statement: { Action: string[]; Resource: unknown[] }[] } }[])[1]?.PolicyDocument.Statement;
-  t.deepEqual(dispatch, [
-    { Effect: 'Allow', Action: ['fc:InvokeFunction'], Resource: [{ 'Fn::Sub': 'acs:fc:${ALIYUN::Region}:${ALIYUN::AccountId}:functions/${FunctionName}' }] },
-    { Effect: 'Allow', Action: ['mns:SendMessage'], Resource: [{ 'Fn::Sub': 'acs:mns:${ALIYUN::Region}:${ALIYUN::AccountId}:/queues/${FailureQueueName}/messages' }] },
-  ] as never, 'the role may invoke this one function and feed its failure queue, nothing more');
-  t.deepEqual(tpl.Outputs.FailureDestination?.Value, { 'Fn::Sub': 'acs:mns:${ALIYUN::Region}:${ALIYUN::AccountId}:/queues/${FailureQueueName}/messages' });
+  for (const v of subs)
+    t.true(
+      ['${ALIYUN::Region}', '${ALIYUN::AccountId}'].includes(v) || v.slice(2, -1) in tpl.Parameters,
+      `Fn::Sub ${v}`,
+    );
+  const dispatch = (
+    role?.Properties.Policies as { PolicyDocument: { Statement: { Action: string[]; Resource: unknown[] }[] } }[]
+  )[1]?.PolicyDocument.Statement;
+  t.deepEqual(
+    dispatch,
+    [
+      {
+        Effect: 'Allow',
+        Action: ['fc:InvokeFunction'],
+        Resource: [{ 'Fn::Sub': 'acs:fc:${ALIYUN::Region}:${ALIYUN::AccountId}:functions/${FunctionName}' }],
+      },
+      {
+        Effect: 'Allow',
+        Action: ['mns:SendMessage'],
+        Resource: [
+          { 'Fn::Sub': 'acs:mns:${ALIYUN::Region}:${ALIYUN::AccountId}:/queues/${FailureQueueName}/messages' },
+        ],
+      },
+    ] as never,
+    'the role may invoke this one function and feed its failure queue, nothing more',
+  );
+  t.deepEqual(tpl.Outputs.FailureDestination?.Value, {
+    'Fn::Sub': 'acs:mns:${ALIYUN::Region}:${ALIYUN::AccountId}:/queues/${FailureQueueName}/messages',
+  });
 });
 
 const SHARDING: [string, number, string | undefined, string | undefined][] = [
   ['a fleet within shardSize needs no fc:InvokeFunction', 3, undefined, undefined],
   ['a fleet past shardSize may invoke its own function, and only it', 2, undefined, 'acr-fleet'],
-  ['a function deployed under another name ($ACR_FLEET_FUNCTION_NAME, as s.yaml reads it) is the one named', 2, 'fleet-prod', 'fleet-prod'],
+  [
+    'a function deployed under another name ($ACR_FLEET_FUNCTION_NAME, as s.yaml reads it) is the one named',
+    2,
+    'fleet-prod',
+    'fleet-prod',
+  ],
 ];
 for (const [what, shardSize, deployedAs, invoked] of SHARDING) {
   test.serial(what, async (t) => {
     const s = await startSandbox();
     try {
       await s.editConfig((d) => (d.shardSize = shardSize));
-      const { stdout } = await cli(['policy', '--config', 'fleet.yaml', '--account-id', ACCOUNT], { cwd: s.dir, env: deployedAs ? { ACR_FLEET_FUNCTION_NAME: deployedAs } : {} });
-      const statements = (JSON.parse(stdout) as Policy).Statement.filter((st) => st.Action.includes('fc:InvokeFunction'));
-      t.deepEqual(statements, invoked ? [{ Effect: 'Allow', Action: ['fc:InvokeFunction'], Resource: [`acs:fc:cn-hangzhou:${ACCOUNT}:functions/${invoked}`] }] : []);
+      const { stdout } = await cli(['policy', '--config', 'fleet.yaml', '--account-id', ACCOUNT], {
+        cwd: s.dir,
+        env: deployedAs ? { ACR_FLEET_FUNCTION_NAME: deployedAs } : {},
+      });
+      const statements = (JSON.parse(stdout) as Policy).Statement.filter((st) =>
+        st.Action.includes('fc:InvokeFunction'),
+      );
+      t.deepEqual(
+        statements,
+        invoked
+          ? [
+              {
+                Effect: 'Allow',
+                Action: ['fc:InvokeFunction'],
+                Resource: [`acs:fc:cn-hangzhou:${ACCOUNT}:functions/${invoked}`],
+              },
+            ]
+          : [],
+      );
     } finally {
       await s.close();
     }
@@ -151,31 +247,57 @@ for (const [what, shardSize, deployedAs, invoked] of SHARDING) {
 test('the example RBAC manifests in infra/kubernetes are exactly what the renderer produces (npm run rbac)', async (t) => {
   const { readFile } = await import('node:fs/promises');
   const { EXAMPLES, exampleText } = await import('../scripts/rbac.js');
-  for (const e of EXAMPLES) t.is(await readFile(new URL(`../${e.file}`, import.meta.url), 'utf8'), exampleText(e), e.file);
+  for (const e of EXAMPLES)
+    t.is(await readFile(new URL(`../${e.file}`, import.meta.url), 'utf8'), exampleText(e), e.file);
 });
 
-test('policy --kubernetes prints a cluster\'s RBAC manifest with every rule\'s reason', async (t) => {
+test("policy --kubernetes prints a cluster's RBAC manifest with every rule's reason", async (t) => {
   const yaml = (await import('js-yaml')).default;
   const s = await startSandbox();
   try {
-    const { code, stdout, stderr } = await cli(['policy', '-c', 'fleet.yaml', '--kubernetes', '--cluster', 'bj-prod-1'], { cwd: s.dir });
+    const { code, stdout, stderr } = await cli(
+      ['policy', '-c', 'fleet.yaml', '--kubernetes', '--cluster', 'bj-prod-1'],
+      { cwd: s.dir },
+    );
     t.is(code, 0, stderr);
     t.is(stderr, '');
-    const docs = yaml.loadAll(stdout) as { kind: string; rules?: { resources: string[]; resourceNames?: string[]; verbs: string[] }[] }[];
-    t.deepEqual(docs.map((d) => d.kind), ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding']);
+    const docs = yaml.loadAll(stdout) as {
+      kind: string;
+      rules?: { resources: string[]; resourceNames?: string[]; verbs: string[] }[];
+    }[];
     t.deepEqual(
-      docs[1]?.rules?.map((r) => `${r.verbs.join(',')} ${r.resources.join(',')}${r.resourceNames ? ` [${r.resourceNames.join(',')}]` : ''}`),
-      ['list namespaces', 'list,get,update,delete secrets [acr-credential-fleet]', 'create secrets', 'list serviceaccounts', 'get,patch serviceaccounts'],
+      docs.map((d) => d.kind),
+      ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding'],
+    );
+    t.deepEqual(
+      docs[1]?.rules?.map(
+        (r) =>
+          `${r.verbs.join(',')} ${r.resources.join(',')}${r.resourceNames ? ` [${r.resourceNames.join(',')}]` : ''}`,
+      ),
+      [
+        'list namespaces',
+        'list,get,update,delete secrets [acr-credential-fleet]',
+        'create secrets',
+        'list serviceaccounts',
+        'get,patch serviceaccounts',
+      ],
       'serviceAccount "*" leaves get/patch unrestricted',
     );
     const lines = stdout.split('\n');
     const rules = lines.flatMap((l, i) => (l.startsWith('  - apiGroups') ? [lines[i - 1] ?? ''] : []));
     t.is(rules.length, 5);
-    t.true(rules.every((l) => l.startsWith('  # ')), 'every rule is preceded by its reason');
+    t.true(
+      rules.every((l) => l.startsWith('  # ')),
+      'every rule is preceded by its reason',
+    );
     t.regex(stdout, /^# cluster bj-prod-1: what acr-fleet register applies there \(from fleet\.yaml\)\.$/m);
     t.regex(stdout, /^ {2}# .*RBAC cannot limit create by name/m);
     const unknown = await cli(['policy', '-c', 'fleet.yaml', '--kubernetes', '--cluster', 'nope'], { cwd: s.dir });
-    t.deepEqual(unknown, { code: 2, stdout: '', stderr: 'acr-fleet policy: --cluster: no cluster named nope in fleet.yaml\n' });
+    t.deepEqual(unknown, {
+      code: 2,
+      stdout: '',
+      stderr: 'acr-fleet policy: --cluster: no cluster named nope in fleet.yaml\n',
+    });
   } finally {
     await s.close();
   }

@@ -9,10 +9,14 @@ import { cli } from './support/cli.js';
 import { auths, loginDomains, pullSecrets, SECRET, snapshot, writes } from './support/assert.js';
 
 const EE_DOMAINS = ['acme-registry-vpc.cn-beijing.cr.aliyuncs.com', 'acme-registry.cn-beijing.cr.aliyuncs.com'];
-const PE_DOMAINS = ['registry-internal.cn-hangzhou.aliyuncs.com', 'registry-vpc.cn-hangzhou.aliyuncs.com', 'registry.cn-hangzhou.aliyuncs.com'];
+const PE_DOMAINS = [
+  'registry-internal.cn-hangzhou.aliyuncs.com',
+  'registry-vpc.cn-hangzhou.aliyuncs.com',
+  'registry.cn-hangzhou.aliyuncs.com',
+];
 
-
-const refresh = (s: Sandbox, ...extra: string[]) => cli(['refresh', '--config', 'fleet.yaml', ...extra], { cwd: s.dir, env: s.env });
+const refresh = (s: Sandbox, ...extra: string[]) =>
+  cli(['refresh', '--config', 'fleet.yaml', ...extra], { cwd: s.dir, env: s.env });
 
 interface JsonReport {
   clusters: {
@@ -35,14 +39,18 @@ test('a first refresh writes usable credentials for every registry domain into e
     const { code } = await refresh(s);
     t.is(code, 0);
     const hz = s.cluster('hz-prod-1').kube;
-    for (const ns of ['default', 'team-a', 'team-b']) t.deepEqual(loginDomains(s.cloud, hz, ns), [...EE_DOMAINS, ...PE_DOMAINS].sort(), ns);
+    for (const ns of ['default', 'team-a', 'team-b'])
+      t.deepEqual(loginDomains(s.cloud, hz, ns), [...EE_DOMAINS, ...PE_DOMAINS].sort(), ns);
     t.is(hz.get('secrets', 'kube-system', SECRET), undefined, 'excluded namespaces get nothing');
     const bj = s.cluster('bj-prod-1').kube;
     for (const ns of ['payments', 'search']) t.deepEqual(loginDomains(s.cloud, bj, ns), EE_DOMAINS, ns);
     t.is(bj.get('secrets', 'default', SECRET), undefined, 'an unwatched namespace gets nothing');
     t.deepEqual(loginDomains(s.cloud, s.cluster('hz-dev-1').kube, 'default'), PE_DOMAINS);
 
-    const secret = hz.get('secrets', 'team-a', SECRET) as { type: string; metadata: { labels: Record<string, string>; annotations: Record<string, string> } };
+    const secret = hz.get('secrets', 'team-a', SECRET) as {
+      type: string;
+      metadata: { labels: Record<string, string>; annotations: Record<string, string> };
+    };
     t.is(secret.type, 'kubernetes.io/dockerconfigjson');
     t.is(secret.metadata.labels['app.kubernetes.io/managed-by'], 'acr-fleet');
     const earliest = Math.min(...s.cloud.tokens.map((tok) => tok.expiresAt));
@@ -63,7 +71,10 @@ test('one token is fetched per registry per run, however many clusters share it'
 test('selected ServiceAccounts reference the Secret after the entries someone else put there, in order', async (t) => {
   await withSandbox(async (s) => {
     const bj = s.cluster('bj-prod-1').kube;
-    bj.seed('serviceaccounts', { metadata: { namespace: 'payments', name: 'api' }, imagePullSecrets: [{ name: 'vendor-b' }, { name: 'vendor-a' }] });
+    bj.seed('serviceaccounts', {
+      metadata: { namespace: 'payments', name: 'api' },
+      imagePullSecrets: [{ name: 'vendor-b' }, { name: 'vendor-a' }],
+    });
     await refresh(s);
     t.deepEqual(pullSecrets(bj, 'payments', 'api'), ['vendor-b', 'vendor-a', SECRET]);
     t.deepEqual(pullSecrets(bj, 'payments', 'default'), [SECRET], 'serviceAccount "*" selects every ServiceAccount');
@@ -81,14 +92,20 @@ test('a second run right after the first writes nothing and costs three requests
     for (const c of s.clusters) c.kube.resetRequests();
     const second = await refresh(s, '--json');
     t.is(second.code, 0);
-    t.deepEqual(s.clusters.map((c) => snapshot(c.kube)), before);
+    t.deepEqual(
+      s.clusters.map((c) => snapshot(c.kube)),
+      before,
+    );
     for (const c of s.clusters) t.deepEqual(writes(c.kube), [], c.name);
     for (const c of report(second.stdout).clusters) {
       t.is(c.requests, 3, c.name);
       t.like(c.secrets, { created: 0, updated: 0, deleted: 0 });
       t.is(c.serviceAccounts.patched, 0);
     }
-    t.is(s.clusters.reduce((n, c) => n + c.kube.requests.length, 0), 9);
+    t.is(
+      s.clusters.reduce((n, c) => n + c.kube.requests.length, 0),
+      9,
+    );
   });
 });
 
@@ -112,22 +129,44 @@ test('a Secret whose token expires within the threshold is rewritten with a fres
 test('a same-named Secret without the label is reported as a conflict and left alone, with its namespace', async (t) => {
   await withSandbox(async (s) => {
     const hz = s.cluster('hz-prod-1').kube;
-    const theirs = hz.seed('secrets', { metadata: { namespace: 'team-b', name: SECRET }, type: 'Opaque', data: { x: 'eQ==' } }) as { metadata: { resourceVersion: string } };
+    const theirs = hz.seed('secrets', {
+      metadata: { namespace: 'team-b', name: SECRET },
+      type: 'Opaque',
+      data: { x: 'eQ==' },
+    }) as { metadata: { resourceVersion: string } };
     const { code, stdout } = await refresh(s, '--json');
     t.is(code, 0);
     const hzReport = report(stdout).clusters.find((c) => c.name === 'hz-prod-1');
-    t.deepEqual(hzReport?.conflicts.map((c) => c.namespace), ['team-b']);
-    t.is((hz.get('secrets', 'team-b', SECRET) as { metadata: { resourceVersion: string } }).metadata.resourceVersion, theirs.metadata.resourceVersion);
+    t.deepEqual(
+      hzReport?.conflicts.map((c) => c.namespace),
+      ['team-b'],
+    );
+    t.is(
+      (hz.get('secrets', 'team-b', SECRET) as { metadata: { resourceVersion: string } }).metadata.resourceVersion,
+      theirs.metadata.resourceVersion,
+    );
     t.deepEqual(pullSecrets(hz, 'team-b', 'default'), [], 'no reference to a Secret acr-fleet does not own');
     t.deepEqual(pullSecrets(hz, 'team-a', 'default'), [SECRET]);
-    t.false(writes(hz).some((w) => w.includes('/namespaces/team-b/')), 'the conflict was known from the list: no create was tried');
+    t.false(
+      writes(hz).some((w) => w.includes('/namespaces/team-b/')),
+      'the conflict was known from the list: no create was tried',
+    );
 
     // A run after a run: the conflict is still reported, and the cluster gets no write request at all.
     hz.resetRequests();
     const second = await refresh(s, '--json');
-    t.deepEqual(report(second.stdout).clusters.find((c) => c.name === 'hz-prod-1')?.conflicts.map((c) => c.namespace), ['team-b']);
+    t.deepEqual(
+      report(second.stdout)
+        .clusters.find((c) => c.name === 'hz-prod-1')
+        ?.conflicts.map((c) => c.namespace),
+      ['team-b'],
+    );
     t.deepEqual(writes(hz), []);
-    t.deepEqual(hz.requests.map((r) => `${r.method} ${r.path} ${r.status}`).sort(), ['GET /api/v1/namespaces 200', 'GET /api/v1/secrets 200', 'GET /api/v1/serviceaccounts 200']);
+    t.deepEqual(hz.requests.map((r) => `${r.method} ${r.path} ${r.status}`).sort(), [
+      'GET /api/v1/namespaces 200',
+      'GET /api/v1/secrets 200',
+      'GET /api/v1/serviceaccounts 200',
+    ]);
   });
 });
 
@@ -145,16 +184,25 @@ test('one failing cluster never stops the others, and its error names the cluste
     t.deepEqual(loginDomains(s.cloud, s.cluster('hz-prod-1').kube, 'team-a').length, 5);
     t.is(byName['hz-dev-1']?.status, 'failed');
     // client-node drops the body of a 401, so the reason is all there is to say.
-    t.regex(byName['hz-dev-1']?.error ?? '', /^cluster hz-dev-1: list (namespaces|secrets|serviceaccounts): HTTP 401 Unauthorized$/);
-    t.regex(byName['bj-prod-1']?.error ?? '', /^cluster bj-prod-1: list (namespaces|secrets|serviceaccounts): ECONNREFUSED \(API server not reachable\)$/);
+    t.regex(
+      byName['hz-dev-1']?.error ?? '',
+      /^cluster hz-dev-1: list (namespaces|secrets|serviceaccounts): HTTP 401 Unauthorized$/,
+    );
+    t.regex(
+      byName['bj-prod-1']?.error ?? '',
+      /^cluster bj-prod-1: list (namespaces|secrets|serviceaccounts): ECONNREFUSED \(API server not reachable\)$/,
+    );
     t.regex(stderr, /"level":"error","msg":"cluster hz-dev-1: /);
   });
 });
 
-test('an identity without a verb it needs fails that cluster with the API server\'s message', async (t) => {
+test("an identity without a verb it needs fails that cluster with the API server's message", async (t) => {
   await withSandbox(async (s) => {
     const bj = s.cluster('bj-prod-1').kube;
-    bj.seed('clusterroles', { metadata: { name: 'acr-fleet' }, rules: [{ apiGroups: [''], resources: ['namespaces', 'secrets', 'serviceaccounts'], verbs: ['list'] }] });
+    bj.seed('clusterroles', {
+      metadata: { name: 'acr-fleet' },
+      rules: [{ apiGroups: [''], resources: ['namespaces', 'secrets', 'serviceaccounts'], verbs: ['list'] }],
+    });
     const { code, stdout } = await refresh(s, '--json');
     t.is(code, 1);
     const bjReport = report(stdout).clusters.find((c) => c.name === 'bj-prod-1');
@@ -172,21 +220,40 @@ test('a malformed kubeconfig fails its cluster without printing its content', as
     await writeFile(dev.kubeconfigFile, `users:\n- name: x\n  user:\n    token: "super-secret-bearer-value\n  :::\n`);
     const { code, stdout, stderr } = await refresh(s, '--json');
     t.is(code, 1);
-    t.regex(report(stdout).clusters.find((c) => c.name === 'hz-dev-1')?.error ?? '', /^cluster hz-dev-1: kubeconfig \.\/kubeconfigs\/hz-dev-1\.yaml: invalid YAML at line \d+$/);
+    t.regex(
+      report(stdout).clusters.find((c) => c.name === 'hz-dev-1')?.error ?? '',
+      /^cluster hz-dev-1: kubeconfig \.\/kubeconfigs\/hz-dev-1\.yaml: invalid YAML at line \d+$/,
+    );
     t.false((stdout + stderr).includes('super-secret-bearer-value'));
   });
 });
 
 test('a registry whose token cannot be fetched fails the clusters that need it, naming registry and code', async (t) => {
   await withSandbox(async (s) => {
-    s.cloud.injectError({ action: 'GetAuthorizationToken', region: 'cn-beijing', status: 403, code: 'NoPermission', message: 'You are not authorized to do this action.' });
+    s.cloud.injectError({
+      action: 'GetAuthorizationToken',
+      region: 'cn-beijing',
+      status: 403,
+      code: 'NoPermission',
+      message: 'You are not authorized to do this action.',
+    });
     const { code, stdout } = await refresh(s, '--json');
     t.is(code, 1);
     const byName = Object.fromEntries(report(stdout).clusters.map((c) => [c.name, c]));
-    t.is(byName['bj-prod-1']?.error, 'cluster bj-prod-1: registry acme-ee: GetAuthorizationToken: NoPermission (HTTP 403): You are not authorized to do this action.');
+    t.is(
+      byName['bj-prod-1']?.error,
+      'cluster bj-prod-1: registry acme-ee: GetAuthorizationToken: NoPermission (HTTP 403): You are not authorized to do this action.',
+    );
     t.is(byName['hz-prod-1']?.status, 'failed');
     t.is(byName['hz-dev-1']?.status, 'ok', 'a cluster that does not use the registry is refreshed');
-    t.is(s.cluster('bj-prod-1').kube.list('secrets').filter((x: { metadata: { name: string } }) => x.metadata.name === SECRET).length, 0, 'nothing half-written');
+    t.is(
+      s
+        .cluster('bj-prod-1')
+        .kube.list('secrets')
+        .filter((x: { metadata: { name: string } }) => x.metadata.name === SECRET).length,
+      0,
+      'nothing half-written',
+    );
   });
 });
 
@@ -196,7 +263,9 @@ test('a terminating namespace is skipped and never written to', async (t) => {
     bj.terminateNamespace('search');
     const { code, stdout } = await refresh(s, '--json');
     t.is(code, 0);
-    t.deepEqual(report(stdout).clusters.find((c) => c.name === 'bj-prod-1')?.skipped, [{ namespace: 'search', reason: 'terminating' }]);
+    t.deepEqual(report(stdout).clusters.find((c) => c.name === 'bj-prod-1')?.skipped, [
+      { namespace: 'search', reason: 'terminating' },
+    ]);
     t.is(bj.get('secrets', 'search', SECRET), undefined);
     t.deepEqual(pullSecrets(bj, 'search', 'default'), []);
   });
@@ -205,7 +274,10 @@ test('a terminating namespace is skipped and never written to', async (t) => {
 test('a namespace no longer watched loses its Secret and the reference to it, and nothing else', async (t) => {
   await withSandbox(async (s) => {
     const bj = s.cluster('bj-prod-1').kube;
-    bj.seed('serviceaccounts', { metadata: { namespace: 'search', name: 'default' }, imagePullSecrets: [{ name: 'mine' }] });
+    bj.seed('serviceaccounts', {
+      metadata: { namespace: 'search', name: 'default' },
+      imagePullSecrets: [{ name: 'mine' }],
+    });
     await refresh(s);
     t.deepEqual(pullSecrets(bj, 'search', 'default'), ['mine', SECRET]);
     await s.editConfig((doc) => {
@@ -226,10 +298,18 @@ test('a dry run reads everything, writes nothing, and says what a refresh would 
     const before = s.clusters.map((c) => snapshot(c.kube));
     const { code, stdout } = await refresh(s, '--dry-run', '--json');
     t.is(code, 0);
-    t.deepEqual(s.clusters.map((c) => snapshot(c.kube)), before);
+    t.deepEqual(
+      s.clusters.map((c) => snapshot(c.kube)),
+      before,
+    );
     for (const c of s.clusters) t.deepEqual(writes(c.kube), [], c.name);
     const hz = report(stdout).clusters.find((c) => c.name === 'hz-prod-1');
-    t.like(hz, { status: 'ok', namespaces: 3, secrets: { created: 3, updated: 0, unchanged: 0, deleted: 0 }, serviceAccounts: { patched: 3, unchanged: 0 } });
+    t.like(hz, {
+      status: 'ok',
+      namespaces: 3,
+      secrets: { created: 3, updated: 0, unchanged: 0, deleted: 0 },
+      serviceAccounts: { patched: 3, unchanged: 0 },
+    });
   });
 });
 
@@ -238,12 +318,15 @@ test('the JSON report has the documented shape', async (t) => {
     const { stdout } = await refresh(s, '--json');
     const r = report(stdout);
     t.deepEqual(r.clusters.map((c) => c.name).sort(), ['bj-prod-1', 'hz-dev-1', 'hz-prod-1']);
-    t.like(r.clusters.find((c) => c.name === 'hz-prod-1'), {
-      status: 'ok',
-      namespaces: 3,
-      secrets: { created: 3, updated: 0, unchanged: 0 },
-      serviceAccounts: { patched: 3, unchanged: 0 },
-    });
+    t.like(
+      r.clusters.find((c) => c.name === 'hz-prod-1'),
+      {
+        status: 'ok',
+        namespaces: 3,
+        secrets: { created: 3, updated: 0, unchanged: 0 },
+        serviceAccounts: { patched: 3, unchanged: 0 },
+      },
+    );
     t.deepEqual(r.tokens.map((tok) => tok.registry).sort(), ['acme-ee', 'hz-personal']);
     for (const tok of r.tokens) t.true(Date.parse(tok.expiresAt) > Date.now());
   });
@@ -299,7 +382,10 @@ test('no token, AccessKey secret, bearer token or kubeconfig appears in any outp
     keep(await refresh(s, '--json', '--log-level', 'debug'));
     keep(await refresh(s, '--dry-run'));
     const dev = s.cluster('hz-dev-1');
-    await writeFile(dev.kubeconfigFile, dev.kube.kubeconfig({ token: 'revoked-token-0000-abcdef', contextName: 'x' }).replace('server:', 'server: ::'));
+    await writeFile(
+      dev.kubeconfigFile,
+      dev.kube.kubeconfig({ token: 'revoked-token-0000-abcdef', contextName: 'x' }).replace('server:', 'server: ::'),
+    );
     keep(await refresh(s, '--json'));
     keep(await cli(['validate', '-c', 'fleet.yaml'], { cwd: s.dir }));
     const all = outputs.join('\n');
@@ -320,13 +406,26 @@ test('the installed command runs as a real process with the documented exit code
   const { execFile } = await import('node:child_process');
   const run = (args: string[], cwd: string) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [new URL('../bin/acr-fleet.js', import.meta.url).pathname, ...args], { cwd, env: { PATH: process.env.PATH ?? '' } }, (err, stdout, stderr) =>
-        resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+      execFile(
+        process.execPath,
+        [new URL('../bin/acr-fleet.js', import.meta.url).pathname, ...args],
+        { cwd, env: { PATH: process.env.PATH ?? '' } },
+        (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
       );
     });
   await withSandbox(async (s) => {
-    t.like(await run(['validate', '--config', 'fleet.yaml'], s.dir), { code: 0, stdout: 'fleet.yaml: valid (2 registries, 3 clusters)\n' });
-    t.like(await run(['validate', '--config', 'missing.yaml'], s.dir), { code: 2, stderr: 'missing.yaml: file not found\n' });
-    t.deepEqual(await run(['frobnicate'], s.dir), { code: 2, stdout: '', stderr: 'acr-fleet: unknown command frobnicate (see acr-fleet --help)\n' });
+    t.like(await run(['validate', '--config', 'fleet.yaml'], s.dir), {
+      code: 0,
+      stdout: 'fleet.yaml: valid (2 registries, 3 clusters)\n',
+    });
+    t.like(await run(['validate', '--config', 'missing.yaml'], s.dir), {
+      code: 2,
+      stderr: 'missing.yaml: file not found\n',
+    });
+    t.deepEqual(await run(['frobnicate'], s.dir), {
+      code: 2,
+      stdout: '',
+      stderr: 'acr-fleet: unknown command frobnicate (see acr-fleet --help)\n',
+    });
   });
 });

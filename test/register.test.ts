@@ -13,25 +13,56 @@ import { ACCOUNT, startSandbox, type Sandbox } from './support/sandbox.js';
 import { cli } from './support/cli.js';
 import { loginDomains, pullSecrets, SECRET } from './support/assert.js';
 
-const KINDS: KubeKind[] = ['namespaces', 'secrets', 'serviceaccounts', 'configmaps', 'roles', 'rolebindings', 'clusterroles', 'clusterrolebindings'];
+const KINDS: KubeKind[] = [
+  'namespaces',
+  'secrets',
+  'serviceaccounts',
+  'configmaps',
+  'roles',
+  'rolebindings',
+  'clusterroles',
+  'clusterrolebindings',
+];
 const ADMIN_TOKEN = 'admin-token-never-stored-0123456789';
 
 /** Every object, without the bookkeeping a write changes (resourceVersion). */
 function world(kube: KubeEmulator): unknown[] {
-  return KINDS.flatMap((k) => kube.list(k).map((o: { metadata: Record<string, unknown> }) => ({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } })));
+  return KINDS.flatMap((k) =>
+    kube.list(k).map((o: { metadata: Record<string, unknown> }) => ({
+      ...o,
+      metadata: { ...o.metadata, resourceVersion: undefined },
+    })),
+  );
 }
 
 async function newCluster(s: Sandbox) {
   const kube = await KubeEmulator.start();
   kube.addToken(ADMIN_TOKEN, { name: 'platform-admin', groups: ['system:masters'] });
   kube.seed('namespaces', { metadata: { name: 'shop' } });
-  kube.seed('serviceaccounts', { metadata: { namespace: 'default', name: 'default' }, imagePullSecrets: [{ name: 'docker-hub' }] });
+  kube.seed('serviceaccounts', {
+    metadata: { namespace: 'default', name: 'default' },
+    imagePullSecrets: [{ name: 'docker-hub' }],
+  });
   kube.seed('serviceaccounts', { metadata: { namespace: 'shop', name: 'default' } });
   const admin = path.join(s.dir, 'admin.yaml');
   await writeFile(admin, kube.kubeconfig({ token: ADMIN_TOKEN, contextName: 'new-1' }));
   // The operator running register may write KMS secrets; the sandbox's own user may not.
-  const operator = s.cloud.addUser({ accountId: ACCOUNT, name: 'platform-operator', actions: ['kms:CreateSecret', 'kms:PutSecretValue', 'kms:DeleteSecret', 'kms:GetSecretValue', 'cr:GetAuthorizationToken', 'cr:ListInstanceEndpoint'] });
-  const env = { ALIBABA_CLOUD_ACCESS_KEY_ID: operator.accessKeyId, ALIBABA_CLOUD_ACCESS_KEY_SECRET: operator.accessKeySecret };
+  const operator = s.cloud.addUser({
+    accountId: ACCOUNT,
+    name: 'platform-operator',
+    actions: [
+      'kms:CreateSecret',
+      'kms:PutSecretValue',
+      'kms:DeleteSecret',
+      'kms:GetSecretValue',
+      'cr:GetAuthorizationToken',
+      'cr:ListInstanceEndpoint',
+    ],
+  });
+  const env = {
+    ALIBABA_CLOUD_ACCESS_KEY_ID: operator.accessKeyId,
+    ALIBABA_CLOUD_ACCESS_KEY_SECRET: operator.accessKeySecret,
+  };
   return { kube, admin, env };
 }
 
@@ -71,7 +102,10 @@ test('register, refresh and deregister leave the cluster exactly as it was, apar
   t.is(kube.get('secrets', 'shop', SECRET), undefined, 'default watchNamespace is "default" only');
   t.is(loginDomains(s.cloud, kube, 'default').length, 5);
   t.deepEqual(pullSecrets(kube, 'default'), ['docker-hub', SECRET]);
-  t.true(kube.requests.some((r) => r.user === 'system:serviceaccount:kube-system:acr-fleet' && r.method === 'POST'), 'the refresh ran as the registered identity');
+  t.true(
+    kube.requests.some((r) => r.user === 'system:serviceaccount:kube-system:acr-fleet' && r.method === 'POST'),
+    'the refresh ran as the registered identity',
+  );
 
   const dereg = await run('deregister', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml');
   t.is(dereg.code, 0, dereg.stderr);
@@ -109,10 +143,17 @@ test('register and deregister name what is missing', async (t) => {
   const s = await startSandbox();
   try {
     const r = await cli(['register', '--cluster', 'x'], { cwd: s.dir, env: {} });
-    t.deepEqual(r, { code: 2, stdout: '', stderr: 'acr-fleet: required option --kubeconfig <file> not specified (see acr-fleet register --help)\n' });
+    t.deepEqual(r, {
+      code: 2,
+      stdout: '',
+      stderr: 'acr-fleet: required option --kubeconfig <file> not specified (see acr-fleet register --help)\n',
+    });
     const missing = await cli(['register', '--cluster', 'x', '--kubeconfig', 'nope.yaml'], { cwd: s.dir, env: s.env });
     t.is(missing.code, 1);
-    t.regex(missing.stderr, /^acr-fleet register: cluster x: admin kubeconfig: kubeconfig .*nope\.yaml: file not found$/m);
+    t.regex(
+      missing.stderr,
+      /^acr-fleet register: cluster x: admin kubeconfig: kubeconfig .*nope\.yaml: file not found$/m,
+    );
   } finally {
     await s.close();
   }
@@ -174,18 +215,38 @@ test('the registered identity lists its Secrets by name and cannot list all, lis
   t.is((await cli(['refresh', '--config', 'fleet.yaml', '--cluster', 'new-1'], { cwd: s.dir, env })).code, 0);
   const core = identity(s);
   const mine = await core.listSecretForAllNamespaces({ fieldSelector: `metadata.name=${SECRET}` });
-  t.deepEqual(mine.items.map((x) => `${x.metadata?.namespace}/${x.metadata?.name}`), [`default/${SECRET}`]);
+  t.deepEqual(
+    mine.items.map((x) => `${x.metadata?.namespace}/${x.metadata?.name}`),
+    [`default/${SECRET}`],
+  );
   t.is(await status(core.listSecretForAllNamespaces()), 403, 'list all Secrets');
-  t.is(await status(core.listSecretForAllNamespaces({ labelSelector: 'app.kubernetes.io/managed-by=acr-fleet' })), 403, 'list by label');
-  t.is(await status(core.listSecretForAllNamespaces({ fieldSelector: 'metadata.name=db-password' })), 403, 'list by another name');
+  t.is(
+    await status(core.listSecretForAllNamespaces({ labelSelector: 'app.kubernetes.io/managed-by=acr-fleet' })),
+    403,
+    'list by label',
+  );
+  t.is(
+    await status(core.listSecretForAllNamespaces({ fieldSelector: 'metadata.name=db-password' })),
+    403,
+    'list by another name',
+  );
   t.is(await status(core.listNamespacedSecret({ namespace: 'shop' })), 403, 'list in a namespace');
   t.is(await status(core.readNamespacedSecret({ namespace: 'shop', name: 'db-password' })), 403, 'get another Secret');
   t.is(await status(core.readNamespacedSecret({ namespace: 'default', name: SECRET })), 200, 'get its own');
-  t.is(await status(core.deleteNamespacedSecret({ namespace: 'shop', name: 'db-password' })), 403, 'delete another Secret');
+  t.is(
+    await status(core.deleteNamespacedSecret({ namespace: 'shop', name: 'db-password' })),
+    403,
+    'delete another Secret',
+  );
   t.truthy(kube.get('secrets', 'shop', 'db-password'));
   // What the refresh itself sent for Secrets: one list, by name.
-  const secretLists = kube.requests.filter((r) => r.user === FLEET_USER && r.method === 'GET' && r.path === '/api/v1/secrets' && r.status === 200);
-  t.true(secretLists.every((r) => r.query.includes(`fieldSelector=metadata.name%3D${SECRET}`)), JSON.stringify(secretLists));
+  const secretLists = kube.requests.filter(
+    (r) => r.user === FLEET_USER && r.method === 'GET' && r.path === '/api/v1/secrets' && r.status === 200,
+  );
+  t.true(
+    secretLists.every((r) => r.query.includes(`fieldSelector=metadata.name%3D${SECRET}`)),
+    JSON.stringify(secretLists),
+  );
 });
 
 test('a ServiceAccount outside an explicit selection cannot be patched, and re-running register after a settings change updates the ClusterRole', async (t) => {
@@ -194,7 +255,10 @@ test('a ServiceAccount outside an explicit selection cannot be patched, and re-r
   t.is((await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env })).code, 0);
   const core = identity(s);
   const patch = (name: string) =>
-    core.patchNamespacedServiceAccount({ namespace: 'shop', name, body: { metadata: { labels: { probe: 'x' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    core.patchNamespacedServiceAccount(
+      { namespace: 'shop', name, body: { metadata: { labels: { probe: 'x' } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
   t.is(await status(patch('default')), 200, 'the selected ServiceAccount');
   t.is(await status(patch('builder')), 403, 'one outside the selection');
   t.is(await status(core.readNamespacedServiceAccount({ namespace: 'shop', name: 'builder' })), 403);
@@ -205,23 +269,46 @@ test('a ServiceAccount outside an explicit selection cannot be patched, and re-r
   t.is(again.code, 0, again.stderr);
   t.regex(again.stderr, /^new-1: clusterrole acr-fleet: updated$/m);
   t.regex(again.stderr, /^new-1: verify: can do exactly its job$/m);
-  const rules = (kube.get('clusterroles', undefined, 'acr-fleet') as { rules: { resources: string[]; resourceNames?: string[]; verbs: string[] }[] }).rules;
+  const rules = (
+    kube.get('clusterroles', undefined, 'acr-fleet') as {
+      rules: { resources: string[]; resourceNames?: string[]; verbs: string[] }[];
+    }
+  ).rules;
   t.deepEqual(
-    rules.map((r) => `${r.verbs.join(',')} ${r.resources.join(',')}${r.resourceNames ? ` [${r.resourceNames.join(',')}]` : ''}`),
-    ['list namespaces', 'list,get,update,delete secrets [pull-creds]', 'create secrets', 'list serviceaccounts', 'get,patch serviceaccounts [default,builder]'],
+    rules.map(
+      (r) => `${r.verbs.join(',')} ${r.resources.join(',')}${r.resourceNames ? ` [${r.resourceNames.join(',')}]` : ''}`,
+    ),
+    [
+      'list namespaces',
+      'list,get,update,delete secrets [pull-creds]',
+      'create secrets',
+      'list serviceaccounts',
+      'get,patch serviceaccounts [default,builder]',
+    ],
   );
   t.is(await status(patch('builder')), 200, 'now selected');
 
   await editCluster(s, 'new-1', { serviceAccount: '*' });
   await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env });
-  const any = (kube.get('clusterroles', undefined, 'acr-fleet') as { rules: { resources: string[]; resourceNames?: string[] }[] }).rules.at(-1);
-  t.deepEqual(any, { verbs: ['get', 'patch'], apiGroups: [''], resources: ['serviceaccounts'] }, '"*" needs them unrestricted');
+  const any = (
+    kube.get('clusterroles', undefined, 'acr-fleet') as { rules: { resources: string[]; resourceNames?: string[] }[] }
+  ).rules.at(-1);
+  t.deepEqual(
+    any,
+    { verbs: ['get', 'patch'], apiGroups: [''], resources: ['serviceaccounts'] },
+    '"*" needs them unrestricted',
+  );
 });
 
 test('a secretName change leaves no Secret of the old name behind, and ends with one Secret list per run', async (t) => {
   const { s, kube, env, register, refresh } = await registering(t);
-  const entry = async () => (yaml.load(await readFile(s.configFile, 'utf8')) as { clusters: Record<string, unknown>[] }).clusters.find((c) => c.name === 'new-1');
-  const secretNames = () => (kube.get('clusterroles', undefined, 'acr-fleet') as { rules: { resources: string[]; resourceNames?: string[] }[] }).rules[1]?.resourceNames;
+  const entry = async () =>
+    (yaml.load(await readFile(s.configFile, 'utf8')) as { clusters: Record<string, unknown>[] }).clusters.find(
+      (c) => c.name === 'new-1',
+    );
+  const secretNames = () =>
+    (kube.get('clusterroles', undefined, 'acr-fleet') as { rules: { resources: string[]; resourceNames?: string[] }[] })
+      .rules[1]?.resourceNames;
   await register();
   await editCluster(s, 'new-1', { watchNamespace: 'default,shop' });
   await refresh();
@@ -235,13 +322,21 @@ test('a secretName change leaves no Secret of the old name behind, and ends with
     'cluster new-1: list secrets: HTTP 403 Forbidden: secrets "acr-pull" is forbidden: User "system:serviceaccount:kube-system:acr-fleet" cannot list resource "secrets" in API group "" at the cluster scope',
   );
   const reg = await register();
-  t.regex(reg.stderr, /^new-1: secret names: acr-pull, and acr-credential-fleet until the next refresh has deleted its 2 Secret\(s\); then run register again$/m);
+  t.regex(
+    reg.stderr,
+    /^new-1: secret names: acr-pull, and acr-credential-fleet until the next refresh has deleted its 2 Secret\(s\); then run register again$/m,
+  );
   t.deepEqual(secretNames(), ['acr-pull', SECRET], 'the rules carry both names meanwhile');
   t.deepEqual((await entry())?.previousSecretNames, [SECRET]);
 
   const moved = JSON.parse((await refresh()).stdout) as { clusters: { secrets: Record<string, number> }[] };
   t.like(moved.clusters[0]?.secrets, { created: 2, deleted: 2 });
-  t.deepEqual(kube.list('secrets').map((x: { metadata: { namespace: string; name: string } }) => `${x.metadata.namespace}/${x.metadata.name}`), ['default/acr-pull', 'shop/acr-pull']);
+  t.deepEqual(
+    kube
+      .list('secrets')
+      .map((x: { metadata: { namespace: string; name: string } }) => `${x.metadata.namespace}/${x.metadata.name}`),
+    ['default/acr-pull', 'shop/acr-pull'],
+  );
   t.deepEqual(pullSecrets(kube, 'default'), ['docker-hub', 'acr-pull']);
   t.deepEqual(pullSecrets(kube, 'shop'), ['acr-pull']);
 
@@ -253,21 +348,32 @@ test('a secretName change leaves no Secret of the old name behind, and ends with
   kube.resetRequests();
   await refresh();
   const fleetRequests = kube.requests.filter((r) => r.user === FLEET_USER);
-  const secretLists = fleetRequests.filter((r) => r.path === '/api/v1/secrets').map((r) => new URLSearchParams(r.query).get('fieldSelector'));
+  const secretLists = fleetRequests
+    .filter((r) => r.path === '/api/v1/secrets')
+    .map((r) => new URLSearchParams(r.query).get('fieldSelector'));
   t.deepEqual(secretLists, ['metadata.name=acr-pull'], 'one Secret list per run');
-  t.deepEqual(fleetRequests.filter((r) => r.method !== 'GET'), [], 'and no write');
+  t.deepEqual(
+    fleetRequests.filter((r) => r.method !== 'GET'),
+    [],
+    'and no write',
+  );
 
   // A function still deployed with the old fleet.yaml lists the former name, which the rules no longer
   // grant: nothing is left under it, so the cluster is refreshed all the same.
   await editCluster(s, 'new-1', { previousSecretNames: [SECRET] });
-  const lagging = JSON.parse((await refresh()).stdout) as { clusters: { status: string; secrets: Record<string, number> }[] };
+  const lagging = JSON.parse((await refresh()).stdout) as {
+    clusters: { status: string; secrets: Record<string, number> }[];
+  };
   t.like(lagging.clusters[0], { status: 'ok', secrets: { created: 0, updated: 0, unchanged: 2, deleted: 0 } });
 });
 
 test('register warns, naming each right, when the identity can do more than its job', async (t) => {
   const { s, kube, env } = await registering(t);
   // Someone bound a broader role to acr-fleet's ServiceAccount.
-  kube.seed('clusterroles', { metadata: { name: 'secret-reader' }, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list'] }] });
+  kube.seed('clusterroles', {
+    metadata: { name: 'secret-reader' },
+    rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list'] }],
+  });
   kube.seed('clusterrolebindings', {
     metadata: { name: 'secret-reader' },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'secret-reader' },
@@ -298,8 +404,14 @@ test('deleting the ServiceAccount and re-running register revokes every token mi
 
 test('register --with-configmap grants the add-on ConfigMap and any ServiceAccount, and takes both back when the cluster leaves settings: configmap', async (t) => {
   const { s, kube, env } = await registering(t);
-  const saRule = () => (kube.get('clusterroles', undefined, 'acr-fleet') as { rules: { resources: string[]; resourceNames?: string[] }[] }).rules.at(-1)?.resourceNames;
-  const r = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml', '--with-configmap'], { cwd: s.dir, env });
+  const saRule = () =>
+    (
+      kube.get('clusterroles', undefined, 'acr-fleet') as { rules: { resources: string[]; resourceNames?: string[] }[] }
+    ).rules.at(-1)?.resourceNames;
+  const r = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml', '--with-configmap'], {
+    cwd: s.dir,
+    env,
+  });
   t.is(r.code, 0, r.stderr);
   t.regex(r.stderr, /^new-1: role kube-system\/acr-fleet-configmap: created$/m);
   t.regex(r.stderr, /^new-1: verify: can do exactly its job$/m);
@@ -309,7 +421,11 @@ test('register --with-configmap grants the add-on ConfigMap and any ServiceAccou
   t.is(saRule(), undefined, 'the ConfigMap chooses ServiceAccounts at run time');
 
   const kept = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env });
-  t.regex(kept.stderr, /^new-1: role kube-system\/acr-fleet-configmap: unchanged$/m, 'fleet.yaml still says settings: configmap');
+  t.regex(
+    kept.stderr,
+    /^new-1: role kube-system\/acr-fleet-configmap: unchanged$/m,
+    'fleet.yaml still says settings: configmap',
+  );
 
   await s.editConfig((d) => {
     delete (d.clusters as { name: string; settings?: string }[]).find((c) => c.name === 'new-1')?.settings;
@@ -322,10 +438,13 @@ test('register --with-configmap grants the add-on ConfigMap and any ServiceAccou
   t.deepEqual(saRule(), ['default']);
 });
 
-test('a ServiceAccount no longer selected that still names acr-fleet\'s Secret stays patchable until a refresh has removed the reference', async (t) => {
+test("a ServiceAccount no longer selected that still names acr-fleet's Secret stays patchable until a refresh has removed the reference", async (t) => {
   const { s, kube, register, refresh } = await registering(t);
   kube.seed('serviceaccounts', { metadata: { namespace: 'shop', name: 'builder' } });
-  const patchable = () => (kube.get('clusterroles', undefined, 'acr-fleet') as { rules: { resources: string[]; resourceNames?: string[] }[] }).rules.at(-1)?.resourceNames;
+  const patchable = () =>
+    (
+      kube.get('clusterroles', undefined, 'acr-fleet') as { rules: { resources: string[]; resourceNames?: string[] }[] }
+    ).rules.at(-1)?.resourceNames;
   await register();
   await editCluster(s, 'new-1', { watchNamespace: 'default,shop', serviceAccount: '*' });
   await register();
@@ -335,9 +454,14 @@ test('a ServiceAccount no longer selected that still names acr-fleet\'s Secret s
   // shop is no longer watched and only default is selected: builder's reference must still go.
   await editCluster(s, 'new-1', { watchNamespace: 'default', serviceAccount: 'default' });
   const narrowed = await register();
-  t.regex(narrowed.stderr, /^new-1: serviceaccounts: also builder until the next refresh has removed their references to acr-fleet's Secret; then run register again$/m);
+  t.regex(
+    narrowed.stderr,
+    /^new-1: serviceaccounts: also builder until the next refresh has removed their references to acr-fleet's Secret; then run register again$/m,
+  );
   t.deepEqual(patchable(), ['default', 'builder']);
-  const cleaned = JSON.parse((await refresh()).stdout) as { clusters: { status: string; secrets: Record<string, number> }[] };
+  const cleaned = JSON.parse((await refresh()).stdout) as {
+    clusters: { status: string; secrets: Record<string, number> }[];
+  };
   t.like(cleaned.clusters[0], { status: 'ok', secrets: { deleted: 1 } });
   t.deepEqual(pullSecrets(kube, 'shop', 'builder'), []);
   t.deepEqual(pullSecrets(kube, 'shop', 'default'), []);

@@ -38,12 +38,22 @@ interface World {
  * A sandbox fleet (kubeconfigs in KMS) whose hz-prod-1 watches all namespaces and selects the
  * ServiceAccounts `default` and `web`, registered with `--webhook`, with the function behind a trigger.
  */
-async function withWebhook(t: ExecutionContext, fn: (w: World) => Promise<void>, opts: { failurePolicy?: 'Ignore' | 'Fail'; serviceAccountController?: boolean; configMap?: Record<string, string> } = {}): Promise<void> {
+async function withWebhook(
+  t: ExecutionContext,
+  fn: (w: World) => Promise<void>,
+  opts: {
+    failurePolicy?: 'Ignore' | 'Fail';
+    serviceAccountController?: boolean;
+    configMap?: Record<string, string>;
+  } = {},
+): Promise<void> {
   const s = await startSandbox({ serviceAccountController: opts.serviceAccountController ?? false });
   const lines: string[] = [];
   let session = s.cloud.roleSession(s.functionRole);
   await resetWebhookInstance();
-  const trigger = await startFcHttpTrigger((event, ctx) => webhook(event, { requestId: ctx.requestId, credentials: session }, (l) => lines.push(l)));
+  const trigger = await startFcHttpTrigger((event, ctx) =>
+    webhook(event, { requestId: ctx.requestId, credentials: session }, (l) => lines.push(l)),
+  );
   const runAs = async (role: string) => {
     session = s.cloud.roleSession(role);
     await resetWebhookInstance();
@@ -53,7 +63,11 @@ async function withWebhook(t: ExecutionContext, fn: (w: World) => Promise<void>,
     await s.kubeconfigsToKms();
     await s.editConfig((d) => {
       d.webhook = { url: trigger.url, caFile: fileURLToPath(TRIGGER_CA_FILE) };
-      (d.defaults as Record<string, unknown>).webhook = { enabled: true, failurePolicy: opts.failurePolicy ?? 'Ignore', timeoutSeconds: 5 };
+      (d.defaults as Record<string, unknown>).webhook = {
+        enabled: true,
+        failurePolicy: opts.failurePolicy ?? 'Ignore',
+        timeoutSeconds: 5,
+      };
       const c = (d.clusters as Record<string, unknown>[]).find((x) => x.name === CLUSTER);
       if (c) c.serviceAccount = 'default,web';
     });
@@ -61,10 +75,32 @@ async function withWebhook(t: ExecutionContext, fn: (w: World) => Promise<void>,
     const kube = s.cluster(CLUSTER).kube;
     kube.addToken(ADMIN, { name: 'platform-admin', groups: ['system:masters'] });
     await writeFile(path.join(s.dir, 'admin.yaml'), kube.kubeconfig({ token: ADMIN, contextName: CLUSTER }));
-    const operator = s.cloud.addUser({ accountId: ACCOUNT, name: 'platform-operator', actions: ['kms:CreateSecret', 'kms:PutSecretValue', 'kms:DeleteSecret', 'kms:GetSecretValue'] });
-    const operatorEnv = { ALIBABA_CLOUD_ACCESS_KEY_ID: operator.accessKeyId, ALIBABA_CLOUD_ACCESS_KEY_SECRET: operator.accessKeySecret };
-    if (opts.configMap) kube.seed('configmaps', { metadata: { namespace: 'kube-system', name: 'acr-configuration' }, data: opts.configMap });
-    const reg = await cli(['register', '--cluster', CLUSTER, '--kubeconfig', 'admin.yaml', '--webhook', ...(opts.configMap ? ['--with-configmap'] : [])], { cwd: s.dir, env: operatorEnv });
+    const operator = s.cloud.addUser({
+      accountId: ACCOUNT,
+      name: 'platform-operator',
+      actions: ['kms:CreateSecret', 'kms:PutSecretValue', 'kms:DeleteSecret', 'kms:GetSecretValue'],
+    });
+    const operatorEnv = {
+      ALIBABA_CLOUD_ACCESS_KEY_ID: operator.accessKeyId,
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: operator.accessKeySecret,
+    };
+    if (opts.configMap)
+      kube.seed('configmaps', {
+        metadata: { namespace: 'kube-system', name: 'acr-configuration' },
+        data: opts.configMap,
+      });
+    const reg = await cli(
+      [
+        'register',
+        '--cluster',
+        CLUSTER,
+        '--kubeconfig',
+        'admin.yaml',
+        '--webhook',
+        ...(opts.configMap ? ['--with-configmap'] : []),
+      ],
+      { cwd: s.dir, env: operatorEnv },
+    );
     t.is(reg.code, 0, reg.stderr);
     t.regex(reg.stderr, /^hz-prod-1: webhook: configured \(URL secret derived from the KMS key\)$/m);
     t.regex(reg.stderr, /^hz-prod-1: mutatingwebhookconfiguration acr-fleet: created$/m);
@@ -75,9 +111,17 @@ async function withWebhook(t: ExecutionContext, fn: (w: World) => Promise<void>,
     // Nothing secret in any output: the function's logs and every CLI run of this test.
     const key = s.cloud.getKmsSecret(ACCOUNT, 'cn-hangzhou', KEY_SECRET)?.data ?? '';
     t.true(key.length > 20, 'the webhook key is kept in KMS');
-    const passwords = s.clusters.flatMap((c) => c.kube.list('secrets').filter((x: { metadata: { name: string } }) => x.metadata.name === SECRET).flatMap((x: { metadata: { namespace: string } }) => Object.values(auths(c.kube, x.metadata.namespace)).map((a) => a.password)));
+    const passwords = s.clusters.flatMap((c) =>
+      c.kube
+        .list('secrets')
+        .filter((x: { metadata: { name: string } }) => x.metadata.name === SECRET)
+        .flatMap((x: { metadata: { namespace: string } }) =>
+          Object.values(auths(c.kube, x.metadata.namespace)).map((a) => a.password),
+        ),
+    );
     const output = [...lines, ...printed.slice(printedBefore)].join('\n');
-    for (const secret of [key, urlSecret(key, CLUSTER), ADMIN, ...passwords]) t.false(output.includes(secret), 'no key, URL secret or token in any output');
+    for (const secret of [key, urlSecret(key, CLUSTER), ADMIN, ...passwords])
+      t.false(output.includes(secret), 'no key, URL secret or token in any output');
   } finally {
     delete process.env.ACR_FLEET_CONFIG;
     await resetWebhookInstance();
@@ -86,23 +130,41 @@ async function withWebhook(t: ExecutionContext, fn: (w: World) => Promise<void>,
   }
 }
 
-const sa = (name: string, imagePullSecrets?: string[]) => ({ metadata: { name }, ...(imagePullSecrets ? { imagePullSecrets: imagePullSecrets.map((n) => ({ name: n })) } : {}) });
+const sa = (name: string, imagePullSecrets?: string[]) => ({
+  metadata: { name },
+  ...(imagePullSecrets ? { imagePullSecrets: imagePullSecrets.map((n) => ({ name: n })) } : {}),
+});
 const names = (o: { imagePullSecrets?: { name?: string }[] }) => (o.imagePullSecrets ?? []).map((r) => r.name);
 const until = async (check: () => boolean, ms = 3000) => {
-  for (const end = Date.now() + ms; !check() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+  for (const end = Date.now() + ms; !check() && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
 };
 
 // The handler reads ACR_FLEET_CONFIG from the process environment, so these tests run one at a time.
 for (const [title, existing, expected] of [
-  ['a ServiceAccount created in a watched namespace comes back with the Secret after its own imagePullSecrets, and the Secret exists', ['docker-hub', 'quay'], ['docker-hub', 'quay', SECRET]],
-  ['a ServiceAccount created without imagePullSecrets comes back with the Secret as its only entry', undefined, [SECRET]],
+  [
+    'a ServiceAccount created in a watched namespace comes back with the Secret after its own imagePullSecrets, and the Secret exists',
+    ['docker-hub', 'quay'],
+    ['docker-hub', 'quay', SECRET],
+  ],
+  [
+    'a ServiceAccount created without imagePullSecrets comes back with the Secret as its only entry',
+    undefined,
+    [SECRET],
+  ],
 ] as const) {
   test.serial(title, async (t) => {
     await withWebhook(t, async ({ s, kube, core }) => {
-      const created = await core.createNamespacedServiceAccount({ namespace: 'team-a', body: sa('web', existing ? [...existing] : undefined) });
+      const created = await core.createNamespacedServiceAccount({
+        namespace: 'team-a',
+        body: sa('web', existing ? [...existing] : undefined),
+      });
       t.deepEqual(names(created), [...expected]);
       t.deepEqual(pullSecrets(kube, 'team-a', 'web'), [...expected]);
-      t.is(loginDomains(s.cloud, kube, 'team-a').length, 5, 'the Secret holds working credentials for every domain, as a refresh writes it');
+      t.is(
+        loginDomains(s.cloud, kube, 'team-a').length,
+        5,
+        'the Secret holds working credentials for every domain, as a refresh writes it',
+      );
       t.is(kube.get('secrets', 'team-a', SECRET).metadata.labels['app.kubernetes.io/managed-by'], 'acr-fleet');
 
       // A warm instance: tokens, key and connection are reused for the next namespace.
@@ -116,81 +178,154 @@ for (const [title, existing, expected] of [
   });
 }
 
-test.serial("a new namespace's default ServiceAccount gets the Secret moments after the namespace is created", async (t) => {
-  await withWebhook(t, async ({ s, kube, core }) => {
-    await core.createNamespace({ body: { metadata: { name: 'shop' } } });
-    await until(() => kube.get('serviceaccounts', 'shop', 'default') !== undefined);
-    t.deepEqual(pullSecrets(kube, 'shop', 'default'), [SECRET]);
-    t.is(loginDomains(s.cloud, kube, 'shop').length, 5);
-  }, { serviceAccountController: true });
-});
+test.serial(
+  "a new namespace's default ServiceAccount gets the Secret moments after the namespace is created",
+  async (t) => {
+    await withWebhook(
+      t,
+      async ({ s, kube, core }) => {
+        await core.createNamespace({ body: { metadata: { name: 'shop' } } });
+        await until(() => kube.get('serviceaccounts', 'shop', 'default') !== undefined);
+        t.deepEqual(pullSecrets(kube, 'shop', 'default'), [SECRET]);
+        t.is(loginDomains(s.cloud, kube, 'shop').length, 5);
+      },
+      { serviceAccountController: true },
+    );
+  },
+);
 
-test.serial('a ServiceAccount in an excluded namespace or not selected is left untouched, and nothing is written for it', async (t) => {
-  await withWebhook(t, async ({ s, kube, core, trigger, operatorEnv }) => {
-    const again = await cli(['register', '--cluster', CLUSTER, '--kubeconfig', 'admin.yaml', '--webhook'], { cwd: s.dir, env: operatorEnv });
-    t.regex(again.stderr, /^hz-prod-1: mutatingwebhookconfiguration acr-fleet: unchanged$/m, 'register --webhook is safe to re-run');
-    const webhooks = kube.get('mutatingwebhookconfigurations', undefined, 'acr-fleet').webhooks;
-    t.like(webhooks[0], { sideEffects: 'NoneOnDryRun', failurePolicy: 'Ignore', timeoutSeconds: 5, admissionReviewVersions: ['v1'] });
-    t.deepEqual(webhooks[0].namespaceSelector, { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-node-lease', 'kube-public', 'kube-system'] }] });
-    const before = trigger.calls.length;
-    const system = await core.createNamespacedServiceAccount({ namespace: 'kube-system', body: sa('web', ['docker-hub']) });
-    t.deepEqual(names(system), ['docker-hub']);
-    t.is(trigger.calls.length, before, 'the namespaceSelector keeps excluded namespaces from calling the function at all');
-    const builder = await core.createNamespacedServiceAccount({ namespace: 'team-a', body: sa('builder2') });
-    t.deepEqual(names(builder), []);
-    t.is(trigger.calls.length, before + 1);
-    t.is(kube.get('secrets', 'kube-system', SECRET), undefined);
-    t.is(kube.get('secrets', 'team-a', SECRET), undefined);
-  });
-});
+test.serial(
+  'a ServiceAccount in an excluded namespace or not selected is left untouched, and nothing is written for it',
+  async (t) => {
+    await withWebhook(t, async ({ s, kube, core, trigger, operatorEnv }) => {
+      const again = await cli(['register', '--cluster', CLUSTER, '--kubeconfig', 'admin.yaml', '--webhook'], {
+        cwd: s.dir,
+        env: operatorEnv,
+      });
+      t.regex(
+        again.stderr,
+        /^hz-prod-1: mutatingwebhookconfiguration acr-fleet: unchanged$/m,
+        'register --webhook is safe to re-run',
+      );
+      const webhooks = kube.get('mutatingwebhookconfigurations', undefined, 'acr-fleet').webhooks;
+      t.like(webhooks[0], {
+        sideEffects: 'NoneOnDryRun',
+        failurePolicy: 'Ignore',
+        timeoutSeconds: 5,
+        admissionReviewVersions: ['v1'],
+      });
+      t.deepEqual(webhooks[0].namespaceSelector, {
+        matchExpressions: [
+          {
+            key: 'kubernetes.io/metadata.name',
+            operator: 'NotIn',
+            values: ['kube-node-lease', 'kube-public', 'kube-system'],
+          },
+        ],
+      });
+      const before = trigger.calls.length;
+      const system = await core.createNamespacedServiceAccount({
+        namespace: 'kube-system',
+        body: sa('web', ['docker-hub']),
+      });
+      t.deepEqual(names(system), ['docker-hub']);
+      t.is(
+        trigger.calls.length,
+        before,
+        'the namespaceSelector keeps excluded namespaces from calling the function at all',
+      );
+      const builder = await core.createNamespacedServiceAccount({ namespace: 'team-a', body: sa('builder2') });
+      t.deepEqual(names(builder), []);
+      t.is(trigger.calls.length, before + 1);
+      t.is(kube.get('secrets', 'kube-system', SECRET), undefined);
+      t.is(kube.get('secrets', 'team-a', SECRET), undefined);
+    });
+  },
+);
 
-test.serial('with failurePolicy Ignore and the function down, the ServiceAccount is created and the next refresh repairs it', async (t) => {
-  await withWebhook(t, async ({ s, kube, core, trigger }) => {
-    trigger.down = true;
-    const created = await core.createNamespacedServiceAccount({ namespace: 'team-b', body: sa('web', ['docker-hub']) });
-    t.deepEqual(names(created), ['docker-hub']);
-    t.is(kube.get('secrets', 'team-b', SECRET), undefined);
-    const refresh = await cli(['refresh', '--cluster', CLUSTER], { cwd: s.dir, env: s.env });
-    t.is(refresh.code, 0, refresh.stderr);
-    t.deepEqual(pullSecrets(kube, 'team-b', 'web'), ['docker-hub', SECRET]);
-    t.is(loginDomains(s.cloud, kube, 'team-b').length, 5);
-  });
-});
+test.serial(
+  'with failurePolicy Ignore and the function down, the ServiceAccount is created and the next refresh repairs it',
+  async (t) => {
+    await withWebhook(t, async ({ s, kube, core, trigger }) => {
+      trigger.down = true;
+      const created = await core.createNamespacedServiceAccount({
+        namespace: 'team-b',
+        body: sa('web', ['docker-hub']),
+      });
+      t.deepEqual(names(created), ['docker-hub']);
+      t.is(kube.get('secrets', 'team-b', SECRET), undefined);
+      const refresh = await cli(['refresh', '--cluster', CLUSTER], { cwd: s.dir, env: s.env });
+      t.is(refresh.code, 0, refresh.stderr);
+      t.deepEqual(pullSecrets(kube, 'team-b', 'web'), ['docker-hub', SECRET]);
+      t.is(loginDomains(s.cloud, kube, 'team-b').length, 5);
+    });
+  },
+);
 
 test.serial('a handler failure is logged with the cluster and cause and the API server applies Ignore', async (t) => {
   await withWebhook(t, async ({ kube, core, lines }) => {
-    kube.injectFault({ method: 'GET', path: /^\/api\/v1\/namespaces\/team-b\/secrets(\/acr-credential-fleet)?$/, status: 503, times: 1000 });
+    kube.injectFault({
+      method: 'GET',
+      path: /^\/api\/v1\/namespaces\/team-b\/secrets(\/acr-credential-fleet)?$/,
+      status: 503,
+      times: 1000,
+    });
     const created = await core.createNamespacedServiceAccount({ namespace: 'team-b', body: sa('web') });
     t.deepEqual(names(created), []);
     // On a loaded machine the API server may give up (and apply Ignore) before the function has logged.
-    const errorLines = () => lines.map((l) => JSON.parse(l) as { level: string; msg: string; cluster?: string }).filter((l) => l.level === 'error');
-    for (let waited = 0; errorLines().length === 0 && waited < 10_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+    const errorLines = () =>
+      lines
+        .map((l) => JSON.parse(l) as { level: string; msg: string; cluster?: string })
+        .filter((l) => l.level === 'error');
+    for (let waited = 0; errorLines().length === 0 && waited < 10_000; waited += 100)
+      await new Promise((resolve) => setTimeout(resolve, 100));
     const errors = errorLines();
     t.is(errors.length, 1);
     t.is(errors[0]?.cluster, CLUSTER);
-    t.is(errors[0]?.msg, 'cluster hz-prod-1: webhook: get secret team-b/acr-credential-fleet: HTTP 503 ServiceUnavailable: the server is currently unable to handle the request');
+    t.is(
+      errors[0]?.msg,
+      'cluster hz-prod-1: webhook: get secret team-b/acr-credential-fleet: HTTP 503 ServiceUnavailable: the server is currently unable to handle the request',
+    );
   });
 });
 
-test.serial('with failurePolicy Fail and the function down, the ServiceAccount is refused and not created', async (t) => {
-  await withWebhook(t, async ({ kube, core, trigger }) => {
-    trigger.down = true;
-    const err = await t.throwsAsync(core.createNamespacedServiceAccount({ namespace: 'team-b', body: sa('web') }));
-    const status = JSON.parse((err as unknown as { body: string }).body) as { code: number; reason: string; message: string };
-    t.is(status.code, 500);
-    t.is(status.reason, 'InternalError');
-    t.regex(status.message, /^Internal error occurred: failed calling webhook "serviceaccounts\.acr-fleet\.io": failed to call webhook: Post "https:\/\/127\.0\.0\.1:\d+\/clusters\/hz-prod-1\/[\w-]+\?timeout=5s": /);
-    t.is(kube.get('serviceaccounts', 'team-b', 'web'), undefined);
-  }, { failurePolicy: 'Fail' });
-});
+test.serial(
+  'with failurePolicy Fail and the function down, the ServiceAccount is refused and not created',
+  async (t) => {
+    await withWebhook(
+      t,
+      async ({ kube, core, trigger }) => {
+        trigger.down = true;
+        const err = await t.throwsAsync(core.createNamespacedServiceAccount({ namespace: 'team-b', body: sa('web') }));
+        const status = JSON.parse((err as unknown as { body: string }).body) as {
+          code: number;
+          reason: string;
+          message: string;
+        };
+        t.is(status.code, 500);
+        t.is(status.reason, 'InternalError');
+        t.regex(
+          status.message,
+          /^Internal error occurred: failed calling webhook "serviceaccounts\.acr-fleet\.io": failed to call webhook: Post "https:\/\/127\.0\.0\.1:\d+\/clusters\/hz-prod-1\/[\w-]+\?timeout=5s": /,
+        );
+        t.is(kube.get('serviceaccounts', 'team-b', 'web'), undefined);
+      },
+      { failurePolicy: 'Fail' },
+    );
+  },
+);
 
 /** POSTs an AdmissionReview to the trigger, as someone who does not hold the cluster's URL would. */
 function post(url: string, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', ca: '', rejectUnauthorized: false, headers: { 'content-type': 'application/json' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = request(
+      url,
+      { method: 'POST', ca: '', rejectUnauthorized: false, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -201,13 +336,22 @@ test.serial('a request with a wrong or missing URL secret is refused with 401 an
     const review = JSON.stringify({
       apiVersion: 'admission.k8s.io/v1',
       kind: 'AdmissionReview',
-      request: { uid: 'u-1', kind: { group: '', version: 'v1', kind: 'ServiceAccount' }, namespace: 'team-a', operation: 'CREATE', object: { metadata: { name: 'web', namespace: 'team-a' } } },
+      request: {
+        uid: 'u-1',
+        kind: { group: '', version: 'v1', kind: 'ServiceAccount' },
+        namespace: 'team-a',
+        operation: 'CREATE',
+        object: { metadata: { name: 'web', namespace: 'team-a' } },
+      },
     });
     const before = s.clusters.map((c) => snapshot(c.kube));
     for (const p of ['/clusters/hz-prod-1/not-the-secret', '/clusters/hz-prod-1', '/clusters/bj-prod-1/x', '/']) {
       t.is(await post(`${trigger.url}${p}`, review), 401, p);
     }
-    t.deepEqual(s.clusters.map((c) => snapshot(c.kube)), before);
+    t.deepEqual(
+      s.clusters.map((c) => snapshot(c.kube)),
+      before,
+    );
     t.true(lines.some((l) => l.includes('"msg":"cluster hz-prod-1: admission request refused: wrong URL secret"')));
     t.false(lines.join('\n').includes('not-the-secret'), 'the presented path is never logged');
   });
@@ -216,7 +360,11 @@ test.serial('a request with a wrong or missing URL secret is refused with 401 an
 test.serial('a dry-run create shows the Secret attached but writes nothing', async (t) => {
   await withWebhook(t, async ({ kube, core }) => {
     const before = snapshot(kube);
-    const preview = await core.createNamespacedServiceAccount({ namespace: 'team-a', body: sa('web', ['docker-hub']), dryRun: 'All' });
+    const preview = await core.createNamespacedServiceAccount({
+      namespace: 'team-a',
+      body: sa('web', ['docker-hub']),
+      dryRun: 'All',
+    });
     t.deepEqual(names(preview), ['docker-hub', SECRET]);
     t.deepEqual(snapshot(kube), before);
     t.is(kube.get('secrets', 'team-a', SECRET), undefined);
@@ -226,7 +374,10 @@ test.serial('a dry-run create shows the Secret attached but writes nothing', asy
 test.serial('deregister removes the webhook first, and the cluster no longer calls the function', async (t) => {
   await withWebhook(t, async ({ s, kube, core, trigger, operatorEnv }) => {
     t.truthy(kube.get('mutatingwebhookconfigurations', undefined, 'acr-fleet'));
-    const dereg = await cli(['deregister', '--cluster', CLUSTER, '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env: operatorEnv });
+    const dereg = await cli(['deregister', '--cluster', CLUSTER, '--kubeconfig', 'admin.yaml'], {
+      cwd: s.dir,
+      env: operatorEnv,
+    });
     t.is(dereg.code, 0, dereg.stderr);
     t.regex(dereg.stderr, /^hz-prod-1: mutatingwebhookconfiguration acr-fleet: deleted$/m);
     t.is(kube.get('mutatingwebhookconfigurations', undefined, 'acr-fleet'), undefined);
@@ -237,35 +388,71 @@ test.serial('deregister removes the webhook first, and the cluster no longer cal
   });
 });
 
-test.serial('a role holding exactly the generated policy runs the webhook, and without the key statement every request fails', async (t) => {
-  await withWebhook(t, async ({ s, kube, core, runAs, lines }) => {
-    const { stdout } = await cli(['policy', '--config', 'fleet.yaml', '--account-id', ACCOUNT], { cwd: s.dir });
-    const policy = JSON.parse(stdout) as { Version: string; Statement: { Effect: string; Action: string[]; Resource: string[] }[] };
-    const keyArn = `acs:kms:cn-hangzhou:${ACCOUNT}:secret/${KEY_SECRET}`;
-    t.true(policy.Statement.some((x) => x.Action[0] === 'kms:GetSecretValue' && x.Resource.includes(keyArn)));
-    await runAs(s.cloud.addRole({ accountId: ACCOUNT, name: 'exact', actions: [], policy }));
-    t.deepEqual(names(await core.createNamespacedServiceAccount({ namespace: 'team-a', body: sa('web') })), [SECRET]);
+test.serial(
+  'a role holding exactly the generated policy runs the webhook, and without the key statement every request fails',
+  async (t) => {
+    await withWebhook(t, async ({ s, kube, core, runAs, lines }) => {
+      const { stdout } = await cli(['policy', '--config', 'fleet.yaml', '--account-id', ACCOUNT], { cwd: s.dir });
+      const policy = JSON.parse(stdout) as {
+        Version: string;
+        Statement: { Effect: string; Action: string[]; Resource: string[] }[];
+      };
+      const keyArn = `acs:kms:cn-hangzhou:${ACCOUNT}:secret/${KEY_SECRET}`;
+      t.true(policy.Statement.some((x) => x.Action[0] === 'kms:GetSecretValue' && x.Resource.includes(keyArn)));
+      await runAs(s.cloud.addRole({ accountId: ACCOUNT, name: 'exact', actions: [], policy }));
+      t.deepEqual(names(await core.createNamespacedServiceAccount({ namespace: 'team-a', body: sa('web') })), [SECRET]);
 
-    const withoutKey = { ...policy, Statement: policy.Statement.map((x) => ({ ...x, Resource: x.Resource.filter((r) => r !== keyArn) })).filter((x) => x.Resource.length) };
-    await runAs(s.cloud.addRole({ accountId: ACCOUNT, name: 'no-key', actions: [], policy: withoutKey }));
-    t.deepEqual(names(await core.createNamespacedServiceAccount({ namespace: 'team-b', body: sa('web') })), []);
-    t.is(kube.get('secrets', 'team-b', SECRET), undefined);
-    t.true(lines.some((l) => l.includes('"msg":"cluster hz-prod-1: webhook: key acr-fleet/webhook-key: ')));
-  });
-});
+      const withoutKey = {
+        ...policy,
+        Statement: policy.Statement.map((x) => ({ ...x, Resource: x.Resource.filter((r) => r !== keyArn) })).filter(
+          (x) => x.Resource.length,
+        ),
+      };
+      await runAs(s.cloud.addRole({ accountId: ACCOUNT, name: 'no-key', actions: [], policy: withoutKey }));
+      t.deepEqual(names(await core.createNamespacedServiceAccount({ namespace: 'team-b', body: sa('web') })), []);
+      t.is(kube.get('secrets', 'team-b', SECRET), undefined);
+      t.true(lines.some((l) => l.includes('"msg":"cluster hz-prod-1: webhook: key acr-fleet/webhook-key: ')));
+    });
+  },
+);
 
-test.serial("a settings: configmap cluster follows its ConfigMap: its webhook-configuration, namespaces and ServiceAccounts, read on every call", async (t) => {
-  const data = { 'watch-namespace': 'team-b', 'service-account': 'api,api2', 'webhook-configuration': 'enable: true\nfailure-policy: Fail\ntimeout-seconds: 7\n' };
-  await withWebhook(t, async ({ s, kube, core }) => {
-    t.like(kube.get('mutatingwebhookconfigurations', undefined, 'acr-fleet').webhooks[0], { failurePolicy: 'Fail', timeoutSeconds: 7 });
-    t.deepEqual(names(await core.createNamespacedServiceAccount({ namespace: 'team-b', body: sa('api', ['docker-hub']) })), ['docker-hub', SECRET]);
-    t.is(loginDomains(s.cloud, kube, 'team-b').length, 3, 'the Personal Edition registry of the cluster region, as the add-on defaults');
-    t.deepEqual(names(await core.createNamespacedServiceAccount({ namespace: 'team-a', body: sa('api') })), [], 'team-a is not watched by the ConfigMap');
+test.serial(
+  'a settings: configmap cluster follows its ConfigMap: its webhook-configuration, namespaces and ServiceAccounts, read on every call',
+  async (t) => {
+    const data = {
+      'watch-namespace': 'team-b',
+      'service-account': 'api,api2',
+      'webhook-configuration': 'enable: true\nfailure-policy: Fail\ntimeout-seconds: 7\n',
+    };
+    await withWebhook(
+      t,
+      async ({ s, kube, core }) => {
+        t.like(kube.get('mutatingwebhookconfigurations', undefined, 'acr-fleet').webhooks[0], {
+          failurePolicy: 'Fail',
+          timeoutSeconds: 7,
+        });
+        t.deepEqual(
+          names(await core.createNamespacedServiceAccount({ namespace: 'team-b', body: sa('api', ['docker-hub']) })),
+          ['docker-hub', SECRET],
+        );
+        t.is(
+          loginDomains(s.cloud, kube, 'team-b').length,
+          3,
+          'the Personal Edition registry of the cluster region, as the add-on defaults',
+        );
+        t.deepEqual(
+          names(await core.createNamespacedServiceAccount({ namespace: 'team-a', body: sa('api') })),
+          [],
+          'team-a is not watched by the ConfigMap',
+        );
 
-    // kubectl edit: the add-on's switch turns injection off at the next call.
-    const cm = await core.readNamespacedConfigMap({ namespace: 'kube-system', name: 'acr-configuration' });
-    cm.data = { ...cm.data, 'webhook-configuration': 'enable: false\n' };
-    await core.replaceNamespacedConfigMap({ namespace: 'kube-system', name: 'acr-configuration', body: cm });
-    t.deepEqual(names(await core.createNamespacedServiceAccount({ namespace: 'team-b', body: sa('api2') })), []);
-  }, { configMap: data });
-});
+        // kubectl edit: the add-on's switch turns injection off at the next call.
+        const cm = await core.readNamespacedConfigMap({ namespace: 'kube-system', name: 'acr-configuration' });
+        cm.data = { ...cm.data, 'webhook-configuration': 'enable: false\n' };
+        await core.replaceNamespacedConfigMap({ namespace: 'kube-system', name: 'acr-configuration', body: cm });
+        t.deepEqual(names(await core.createNamespacedServiceAccount({ namespace: 'team-b', body: sa('api2') })), []);
+      },
+      { configMap: data },
+    );
+  },
+);

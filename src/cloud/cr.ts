@@ -19,9 +19,21 @@ export class CrApi {
   /** EE `GetAuthorizationToken`: a token for one instance. */
   async enterpriseToken(region: string, instanceId: string): Promise<RegistryLogin> {
     const action = 'GetAuthorizationToken';
-    const body = await this.api.rpc({ product: 'cr', region, action, version: '2018-12-01', query: { InstanceId: instanceId } });
+    const body = await this.api.rpc({
+      product: 'cr',
+      region,
+      action,
+      version: '2018-12-01',
+      query: { InstanceId: instanceId },
+    });
     // The API may answer HTTP 200 with IsSuccess false and an error code.
-    if (body.IsSuccess === false) throw new CloudError(`${action}: ${str(body.Code) || 'IsSuccess false'}`, str(body.Code) || 'Failed', 200, str(body.RequestId));
+    if (body.IsSuccess === false)
+      throw new CloudError(
+        `${action}: ${str(body.Code) || 'IsSuccess false'}`,
+        str(body.Code) || 'Failed',
+        200,
+        str(body.RequestId),
+      );
     return login(action, body.TempUsername, body.AuthorizationToken, body.ExpireTime);
   }
 
@@ -35,17 +47,32 @@ export class CrApi {
       version: '2018-12-01',
       query: { InstanceId: instanceId, ModuleName: 'Registry', Summary: false },
     });
-    if (body.IsSuccess === false) throw new CloudError(`${action}: ${str(body.Code) || 'IsSuccess false'}`, str(body.Code) || 'Failed', 200, str(body.RequestId));
+    if (body.IsSuccess === false)
+      throw new CloudError(
+        `${action}: ${str(body.Code) || 'IsSuccess false'}`,
+        str(body.Code) || 'Failed',
+        200,
+        str(body.RequestId),
+      );
     if (!Array.isArray(body.Endpoints)) throw unexpected(action, 'Endpoints');
     return (body.Endpoints as Record<string, unknown>[]).flatMap((ep) =>
-      (Array.isArray(ep.Domains) ? (ep.Domains as Record<string, unknown>[]) : []).flatMap((d) => (typeof d.Domain === 'string' ? [d.Domain] : [])),
+      (Array.isArray(ep.Domains) ? (ep.Domains as Record<string, unknown>[]) : []).flatMap((d) =>
+        typeof d.Domain === 'string' ? [d.Domain] : [],
+      ),
     );
   }
 
   /** PE `GET /tokens`: a token for the caller's Personal Edition registry in a region. */
   async personalToken(region: string): Promise<RegistryLogin> {
     const action = 'GetAuthorizationToken';
-    const body = await this.api.roa({ product: 'cr', region, action, version: '2016-06-07', method: 'GET', pathname: '/tokens' });
+    const body = await this.api.roa({
+      product: 'cr',
+      region,
+      action,
+      version: '2016-06-07',
+      method: 'GET',
+      pathname: '/tokens',
+    });
     const data = body.data as Record<string, unknown> | undefined;
     if (!data) throw unexpected(action, 'data');
     return login(action, data.tempUserName, data.authorizationToken, data.expireDate);

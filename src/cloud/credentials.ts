@@ -20,7 +20,12 @@ export function credentialFromFc(c: FcCredentials): CredentialClient {
   return new Credential(
     new Config(
       c.securityToken
-        ? { type: 'sts', accessKeyId: c.accessKeyId, accessKeySecret: c.accessKeySecret, securityToken: c.securityToken }
+        ? {
+            type: 'sts',
+            accessKeyId: c.accessKeyId,
+            accessKeySecret: c.accessKeySecret,
+            securityToken: c.securityToken,
+          }
         : { type: 'access_key', accessKeyId: c.accessKeyId, accessKeySecret: c.accessKeySecret },
     ),
   );

@@ -20,7 +20,8 @@ export class CsApi {
       pathname: `/k8s/${encodeURIComponent(clusterId)}/user_config`,
       query: { PrivateIpAddress: privateIpAddress, TemporaryDurationMinutes: TEMPORARY_MINUTES },
     });
-    if (typeof body.config !== 'string' || !body.config) throw new CloudError(`${action}: unexpected response (no config)`, 'UnexpectedResponse', undefined, undefined);
+    if (typeof body.config !== 'string' || !body.config)
+      throw new CloudError(`${action}: unexpected response (no config)`, 'UnexpectedResponse', undefined, undefined);
     return body.config;
   }
 }

@@ -26,10 +26,16 @@ const DEFAULT_HOST: Record<Product, string> = {
 /** The endpoint of `product` in `region` (`{accountId}`: FC's per-account host). Throws when a region map lacks the region. */
 export function resolveEndpoint(endpoints: Endpoints, product: Product, region: string, accountId = ''): Endpoint {
   const configured = endpoints[product];
-  if (configured === undefined) return { protocol: 'https', host: DEFAULT_HOST[product].replace('{region}', region).replace('{accountId}', accountId) };
+  if (configured === undefined)
+    return {
+      protocol: 'https',
+      host: DEFAULT_HOST[product].replace('{region}', region).replace('{accountId}', accountId),
+    };
   const url = typeof configured === 'string' ? configured : configured[region];
   if (url === undefined) {
-    throw new AcrFleetError(`endpoints.${product}: no URL for region ${region} (configured: ${Object.keys(configured).join(', ')})`);
+    throw new AcrFleetError(
+      `endpoints.${product}: no URL for region ${region} (configured: ${Object.keys(configured).join(', ')})`,
+    );
   }
   const parsed = new URL(url.replaceAll('{region}', region));
   return { protocol: parsed.protocol === 'http:' ? 'http' : 'https', host: parsed.host };

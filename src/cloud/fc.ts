@@ -34,7 +34,16 @@ export class FcApi {
       idempotent: false,
       sdk: FcClient,
       // The body is a stream: a new one for every try.
-      send: (c, rt) => c.invokeFunctionWithOptions(fn.name, new InvokeFunctionRequest({ body: Readable.from([Buffer.from(payload)]), ...(fn.qualifier ? { qualifier: fn.qualifier } : {}) }), headers, rt),
+      send: (c, rt) =>
+        c.invokeFunctionWithOptions(
+          fn.name,
+          new InvokeFunctionRequest({
+            body: Readable.from([Buffer.from(payload)]),
+            ...(fn.qualifier ? { qualifier: fn.qualifier } : {}),
+          }),
+          headers,
+          rt,
+        ),
     });
     res.body?.resume(); // an async invocation answers with an empty body; drain it so the socket is reused
     return res.headers?.['x-fc-request-id'];

@@ -8,8 +8,20 @@ export class KmsApi {
   /** The ACSCurrent value of a secret (text). The value is held in memory only. */
   async secretValue(region: string, secretName: string): Promise<string> {
     const action = 'GetSecretValue';
-    const body = await this.api.rpc({ product: 'kms', region, action, version: '2016-01-20', query: { SecretName: secretName, VersionStage: 'ACSCurrent' } });
-    if (typeof body.SecretData !== 'string') throw new CloudError(`${action}: unexpected response (no SecretData)`, 'UnexpectedResponse', undefined, str(body.RequestId));
+    const body = await this.api.rpc({
+      product: 'kms',
+      region,
+      action,
+      version: '2016-01-20',
+      query: { SecretName: secretName, VersionStage: 'ACSCurrent' },
+    });
+    if (typeof body.SecretData !== 'string')
+      throw new CloudError(
+        `${action}: unexpected response (no SecretData)`,
+        'UnexpectedResponse',
+        undefined,
+        str(body.RequestId),
+      );
     return body.SecretDataType === 'binary' ? Buffer.from(body.SecretData, 'base64').toString('utf8') : body.SecretData;
   }
 }
@@ -21,7 +33,14 @@ export class KmsWriter {
   /** Stores a secret: CreateSecret, or PutSecretValue (a new ACSCurrent version) when it exists. */
   async store(region: string, secretName: string, data: string, description: string): Promise<'created' | 'rotated'> {
     if (await this.create(region, secretName, data, description)) return 'created';
-    await this.api.rpc({ product: 'kms', region, action: 'PutSecretValue', version: '2016-01-20', query: { SecretName: secretName, SecretData: data, VersionId: `v${Date.now()}`, SecretDataType: 'text' }, idempotent: false });
+    await this.api.rpc({
+      product: 'kms',
+      region,
+      action: 'PutSecretValue',
+      version: '2016-01-20',
+      query: { SecretName: secretName, SecretData: data, VersionId: `v${Date.now()}`, SecretDataType: 'text' },
+      idempotent: false,
+    });
     return 'rotated';
   }
 
@@ -36,7 +55,13 @@ export class KmsWriter {
         region,
         action: 'CreateSecret',
         version: '2016-01-20',
-        query: { SecretName: secretName, SecretData: data, VersionId: `v${Date.now()}`, SecretDataType: 'text', Description: description },
+        query: {
+          SecretName: secretName,
+          SecretData: data,
+          VersionId: `v${Date.now()}`,
+          SecretDataType: 'text',
+          Description: description,
+        },
         // A CreateSecret that ran before its answer was lost would be retried into ResourceExist.
         idempotent: false,
       });
@@ -50,7 +75,13 @@ export class KmsWriter {
   /** Deletes a secret at once; false when it did not exist. */
   async delete(region: string, secretName: string): Promise<boolean> {
     try {
-      await this.api.rpc({ product: 'kms', region, action: 'DeleteSecret', version: '2016-01-20', query: { SecretName: secretName, ForceDeleteWithoutRecovery: true } });
+      await this.api.rpc({
+        product: 'kms',
+        region,
+        action: 'DeleteSecret',
+        version: '2016-01-20',
+        query: { SecretName: secretName, ForceDeleteWithoutRecovery: true },
+      });
       return true;
     } catch (err) {
       if (err instanceof CloudError && err.code === 'Forbidden.ResourceNotFound') return false;

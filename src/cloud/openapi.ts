@@ -91,7 +91,9 @@ export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 4, baseDelayMs: 200, ma
 const retryScope = new AsyncLocalStorage<{ retries: number }>();
 
 /** Runs `fn`, counting the OpenAPI retries made on its behalf. */
-export async function countRetries<T>(fn: () => Promise<T>): Promise<{ result: PromiseSettledResult<T>; retries: number }> {
+export async function countRetries<T>(
+  fn: () => Promise<T>,
+): Promise<{ result: PromiseSettledResult<T>; retries: number }> {
   const counter = { retries: 0 };
   const result = await retryScope.run(counter, async (): Promise<PromiseSettledResult<T>> => {
     try {
@@ -150,7 +152,11 @@ export class SdkOpenApiCaller implements OpenApiCaller {
       reqBodyType: 'formData',
       bodyType: 'json',
     });
-    return this.send({ ...call, idempotent: call.idempotent ?? true }, params, new OpenApiRequest({ query: stringify(call.query) }));
+    return this.send(
+      { ...call, idempotent: call.idempotent ?? true },
+      params,
+      new OpenApiRequest({ query: stringify(call.query) }),
+    );
   }
 
   async roa(call: RoaCall): Promise<Record<string, unknown>> {
@@ -166,7 +172,11 @@ export class SdkOpenApiCaller implements OpenApiCaller {
       bodyType: 'json',
     });
     // acr-fleet's ROA calls are reads (PE GET /tokens, CS GET user_config).
-    return this.send({ ...call, idempotent: call.method === 'GET' }, params, new OpenApiRequest({ query: stringify(call.query ?? {}) }));
+    return this.send(
+      { ...call, idempotent: call.method === 'GET' },
+      params,
+      new OpenApiRequest({ query: stringify(call.query ?? {}) }),
+    );
   }
 
   async sdk<C extends SdkClient, R>(call: SdkCall<C, R>): Promise<R> {
@@ -183,12 +193,20 @@ export class SdkOpenApiCaller implements OpenApiCaller {
   }
 
   /** Sends a call and returns its JSON body. */
-  private async invoke(call: CallInfo, send: (client: SdkClient) => Promise<unknown>): Promise<Record<string, unknown>> {
+  private async invoke(
+    call: CallInfo,
+    send: (client: SdkClient) => Promise<unknown>,
+  ): Promise<Record<string, unknown>> {
     const client = this.client(call.product, call.region);
     return this.withRetries(call, async () => {
       const res = (await send(client)) as { body?: unknown };
       if (res.body === null || typeof res.body !== 'object') {
-        throw new CloudError(`${call.action}: unexpected response (not a JSON object)`, 'UnexpectedResponse', undefined, undefined);
+        throw new CloudError(
+          `${call.action}: unexpected response (not a JSON object)`,
+          'UnexpectedResponse',
+          undefined,
+          undefined,
+        );
       }
       return res.body as Record<string, unknown>;
     });
@@ -210,13 +228,25 @@ export class SdkOpenApiCaller implements OpenApiCaller {
   }
 
   /** One client per (product, region, account, SDK class) for the run, so connections and credentials are reused. */
-  private client<C extends SdkClient>(product: Product, region: string, sdk: SdkClass<C> = Client as unknown as SdkClass<C>, accountId?: string): C {
+  private client<C extends SdkClient>(
+    product: Product,
+    region: string,
+    sdk: SdkClass<C> = Client as unknown as SdkClass<C>,
+    accountId?: string,
+  ): C {
     const key = `${product}/${region}/${accountId ?? ''}`;
     const list = this.clients.get(key) ?? [];
     const found = list.find((c) => c.sdk === (sdk as unknown));
     if (found) return found.client as C;
     const endpoint = resolveEndpoint(this.opts.endpoints, product, region, accountId);
-    const client = new sdk(new Config({ credential: this.opts.credential, endpoint: endpoint.host, protocol: endpoint.protocol, regionId: region }));
+    const client = new sdk(
+      new Config({
+        credential: this.opts.credential,
+        endpoint: endpoint.host,
+        protocol: endpoint.protocol,
+        regionId: region,
+      }),
+    );
     list.push({ sdk: sdk as unknown as SdkClass<SdkClient>, client });
     this.clients.set(key, list);
     return client;
@@ -230,7 +260,6 @@ interface CallInfo {
   idempotent?: boolean;
 }
 
-
 function stringify(q: Record<string, string | number | boolean | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(q)) if (v !== undefined) out[k] = String(v);
@@ -240,20 +269,45 @@ function stringify(q: Record<string, string | number | boolean | undefined>): Re
 /** SDK error → CloudError `Action: Code (HTTP n): Message`, without request text or URLs. */
 export function toCloudError(action: string, err: unknown): CloudError {
   if (err instanceof CloudError) return err;
-  const e = (err ?? {}) as { code?: unknown; statusCode?: unknown; data?: Record<string, unknown>; message?: unknown; name?: unknown };
-  const status = typeof e.statusCode === 'number' ? e.statusCode : typeof e.data?.statusCode === 'number' ? e.data.statusCode : undefined;
+  const e = (err ?? {}) as {
+    code?: unknown;
+    statusCode?: unknown;
+    data?: Record<string, unknown>;
+    message?: unknown;
+    name?: unknown;
+  };
+  const status =
+    typeof e.statusCode === 'number'
+      ? e.statusCode
+      : typeof e.data?.statusCode === 'number'
+        ? e.data.statusCode
+        : undefined;
   const requestId = pickString(e.data, 'RequestId', 'requestId');
   if (status !== undefined) {
     const code = pickString(e.data, 'Code', 'code') ?? (typeof e.code === 'string' ? e.code : 'Unknown');
     const message = sanitize(pickString(e.data, 'Message', 'message') ?? '');
-    return new CloudError(`${action}: ${code} (HTTP ${status})${message ? `: ${message}` : ''}`, code, status, requestId, { cause: err });
+    return new CloudError(
+      `${action}: ${code} (HTTP ${status})${message ? `: ${message}` : ''}`,
+      code,
+      status,
+      requestId,
+      { cause: err },
+    );
   }
   // No HTTP answer: a network error. Name the errno, never the URL (it carries the query).
   const errno = typeof e.code === 'string' ? e.code : undefined;
   const text = typeof e.message === 'string' ? e.message : String(err);
-  const known = /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|socket hang up|timeout)\b/i.exec(text)?.[1];
+  const known = /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|socket hang up|timeout)\b/i.exec(
+    text,
+  )?.[1];
   const reason = errno ?? known ?? 'request failed';
-  return new CloudError(`${action}: ${reason} (endpoint not reachable)`, errno ?? 'NetworkError', undefined, undefined, { cause: err });
+  return new CloudError(
+    `${action}: ${reason} (endpoint not reachable)`,
+    errno ?? 'NetworkError',
+    undefined,
+    undefined,
+    { cause: err },
+  );
 }
 
 function pickString(o: Record<string, unknown> | undefined, ...keys: string[]): string | undefined {

@@ -21,20 +21,51 @@ const SESSION_NAME = 'acr-fleet';
 export class StsApi {
   constructor(private readonly api: OpenApiCaller) {}
 
-  async assumeRole(region: string, o: { roleArn: string; externalId?: string; durationSeconds: number }): Promise<StsSession> {
-    const request = new AssumeRoleRequest({ roleArn: o.roleArn, roleSessionName: SESSION_NAME, durationSeconds: o.durationSeconds, externalId: o.externalId });
-    const res = await this.api.sdk({ product: 'sts', region, action: 'AssumeRole', sdk: StsClient, send: (c, rt) => c.assumeRoleWithOptions(request, rt) });
+  async assumeRole(
+    region: string,
+    o: { roleArn: string; externalId?: string; durationSeconds: number },
+  ): Promise<StsSession> {
+    const request = new AssumeRoleRequest({
+      roleArn: o.roleArn,
+      roleSessionName: SESSION_NAME,
+      durationSeconds: o.durationSeconds,
+      externalId: o.externalId,
+    });
+    const res = await this.api.sdk({
+      product: 'sts',
+      region,
+      action: 'AssumeRole',
+      sdk: StsClient,
+      send: (c, rt) => c.assumeRoleWithOptions(request, rt),
+    });
     return session('AssumeRole', res.body?.credentials);
   }
 
-  async assumeRoleWithOidc(region: string, o: { roleArn: string; providerArn: string; oidcToken: string }): Promise<StsSession> {
-    const request = new AssumeRoleWithOIDCRequest({ roleArn: o.roleArn, OIDCProviderArn: o.providerArn, OIDCToken: o.oidcToken, roleSessionName: SESSION_NAME });
-    const res = await this.api.sdk({ product: 'sts', region, action: 'AssumeRoleWithOIDC', sdk: StsClient, send: (c, rt) => c.assumeRoleWithOIDCWithOptions(request, rt) });
+  async assumeRoleWithOidc(
+    region: string,
+    o: { roleArn: string; providerArn: string; oidcToken: string },
+  ): Promise<StsSession> {
+    const request = new AssumeRoleWithOIDCRequest({
+      roleArn: o.roleArn,
+      OIDCProviderArn: o.providerArn,
+      OIDCToken: o.oidcToken,
+      roleSessionName: SESSION_NAME,
+    });
+    const res = await this.api.sdk({
+      product: 'sts',
+      region,
+      action: 'AssumeRoleWithOIDC',
+      sdk: StsClient,
+      send: (c, rt) => c.assumeRoleWithOIDCWithOptions(request, rt),
+    });
     return session('AssumeRoleWithOIDC', res.body?.credentials);
   }
 }
 
-function session(action: string, c: { accessKeyId?: string; accessKeySecret?: string; securityToken?: string; expiration?: string } | undefined): StsSession {
+function session(
+  action: string,
+  c: { accessKeyId?: string; accessKeySecret?: string; securityToken?: string; expiration?: string } | undefined,
+): StsSession {
   const expiresAt = typeof c?.expiration === 'string' ? Date.parse(c.expiration) : NaN;
   if (!c?.accessKeyId || !c.accessKeySecret || !c.securityToken || Number.isNaN(expiresAt)) {
     throw new CloudError(`${action}: unexpected response (no Credentials)`, 'UnexpectedResponse', undefined, undefined);

@@ -7,7 +7,13 @@ import yaml from 'js-yaml';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { parseDuration } from './duration.js';
 import { INLINE_ACCESS_KEYS } from './schema.js';
-import { splitList, type CredentialSpec, type NamespaceSelection, type Registry, type WebhookSettings } from './resolve.js';
+import {
+  splitList,
+  type CredentialSpec,
+  type NamespaceSelection,
+  type Registry,
+  type WebhookSettings,
+} from './resolve.js';
 
 export const ACR_CONFIGURATION = { namespace: 'kube-system', name: 'acr-configuration' } as const;
 
@@ -32,17 +38,42 @@ export interface ConfigMapContext {
 
 /** Keys the add-on reads that change nothing for acr-fleet, accepted so a ConfigMap can be used as is. */
 const IGNORED = new Set(['notify-email']);
-const REGISTRY_FIELDS = new Set(['instanceId', 'regionId', 'domains', 'assumeRoleARN', 'expireDuration', 'rrsaRoleARN', 'rrsaOIDCProviderRoleARN']);
+const REGISTRY_FIELDS = new Set([
+  'instanceId',
+  'regionId',
+  'domains',
+  'assumeRoleARN',
+  'expireDuration',
+  'rrsaRoleARN',
+  'rrsaOIDCProviderRoleARN',
+]);
 
 /** Parses an acr-configuration ConfigMap's `data`. Throws ConfigError (named `source`) listing every problem. */
-export function parseAcrConfiguration(data: Record<string, string>, source: string, ctx: ConfigMapContext): { settings: ConfigMapSettings; registries: Registry[] } {
+export function parseAcrConfiguration(
+  data: Record<string, string>,
+  source: string,
+  ctx: ConfigMapContext,
+): { settings: ConfigMapSettings; registries: Registry[] } {
   const problems: ConfigProblem[] = [];
   const settings: ConfigMapSettings = {};
   const problem = (key: string, message: string) => problems.push({ path: `data.${key}`, message });
 
   for (const key of Object.keys(data)) {
-    if (IGNORED.has(key) || ['service-account', 'watch-namespace', 'expiring-threshold', 'acr-registry-info', 'rrsa', 'acr-api-version', 'webhook-configuration'].includes(key)) continue;
-    if (key === 'acr-registry') problem(key, 'the add-on\'s pre-2020 key is not supported; list instances in acr-registry-info');
+    if (
+      IGNORED.has(key) ||
+      [
+        'service-account',
+        'watch-namespace',
+        'expiring-threshold',
+        'acr-registry-info',
+        'rrsa',
+        'acr-api-version',
+        'webhook-configuration',
+      ].includes(key)
+    )
+      continue;
+    if (key === 'acr-registry')
+      problem(key, "the add-on's pre-2020 key is not supported; list instances in acr-registry-info");
     else problem(key, 'unknown key');
   }
 
@@ -54,7 +85,9 @@ export function parseAcrConfiguration(data: Record<string, string>, source: stri
   const watch = data['watch-namespace'];
   if (watch !== undefined) {
     const names = splitList(watch);
-    settings.namespaces = names.some((n) => n.toLowerCase() === 'all') ? { all: true, exclude: ctx.excludeNamespaces } : { all: false, names };
+    settings.namespaces = names.some((n) => n.toLowerCase() === 'all')
+      ? { all: true, exclude: ctx.excludeNamespaces }
+      : { all: false, names };
   }
   const threshold = data['expiring-threshold'];
   if (threshold !== undefined) {
@@ -63,7 +96,8 @@ export function parseAcrConfiguration(data: Record<string, string>, source: stri
     else settings.expiringThresholdMs = ms;
   }
   const version = data['acr-api-version'];
-  if (version !== undefined && !['2018-12-01', '2016-06-07'].includes(version.trim())) problem('acr-api-version', 'expected "2018-12-01"');
+  if (version !== undefined && !['2018-12-01', '2016-06-07'].includes(version.trim()))
+    problem('acr-api-version', 'expected "2018-12-01"');
 
   const webhook = data['webhook-configuration'];
   if (webhook !== undefined) {
@@ -113,7 +147,12 @@ function rrsaEnabled(text: string, problem: (k: string, m: string) => void): boo
   return false;
 }
 
-function parseRegistries(text: string | undefined, rrsa: boolean, ctx: ConfigMapContext, problem: (k: string, m: string) => void): Registry[] {
+function parseRegistries(
+  text: string | undefined,
+  rrsa: boolean,
+  ctx: ConfigMapContext,
+  problem: (k: string, m: string) => void,
+): Registry[] {
   // Without acr-registry-info the add-on serves the Personal Edition registry of the cluster's region.
   if (text === undefined || !text.trim()) return [registry(ctx, 0, { instanceId: '' }, { base: { kind: 'default' } })];
   const doc = parseEmbedded(text, 'acr-registry-info', problem);
@@ -125,7 +164,8 @@ function parseRegistries(text: string | undefined, rrsa: boolean, ctx: ConfigMap
   const out: Registry[] = [];
   doc.forEach((entry: unknown, i) => {
     const at = `acr-registry-info[${i}]`;
-    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) return problem(at, 'expected a mapping with instanceId, regionId, domains');
+    if (!entry || typeof entry !== 'object' || Array.isArray(entry))
+      return problem(at, 'expected a mapping with instanceId, regionId, domains');
     const e = entry as Record<string, unknown>;
     let ok = true;
     const bad = (field: string, message: string) => {
@@ -133,7 +173,11 @@ function parseRegistries(text: string | undefined, rrsa: boolean, ctx: ConfigMap
       problem(`${at}.${field}`, message);
     };
     for (const k of Object.keys(e)) {
-      if (INLINE_ACCESS_KEYS.includes(k)) bad(k, 'inline AccessKeys are not used; register this instance in fleet.yaml with accessKey: { kmsSecret: NAME }');
+      if (INLINE_ACCESS_KEYS.includes(k))
+        bad(
+          k,
+          'inline AccessKeys are not used; register this instance in fleet.yaml with accessKey: { kmsSecret: NAME }',
+        );
       else if (!REGISTRY_FIELDS.has(k)) bad(k, 'unknown key');
     }
     const str = (k: string): string | undefined => {
@@ -146,20 +190,30 @@ function parseRegistries(text: string | undefined, rrsa: boolean, ctx: ConfigMap
       return v.trim();
     };
     const instanceId = str('instanceId') ?? '';
-    if (instanceId && !/^cri-[A-Za-z0-9]+$/.test(instanceId)) bad('instanceId', 'expected an Enterprise Edition instance id (cri-...) or "" for Personal Edition');
+    if (instanceId && !/^cri-[A-Za-z0-9]+$/.test(instanceId))
+      bad('instanceId', 'expected an Enterprise Edition instance id (cri-...) or "" for Personal Edition');
     const assumeRoleARN = str('assumeRoleARN');
     const rrsaRoleARN = str('rrsaRoleARN');
     const providerArn = str('rrsaOIDCProviderRoleARN');
     const duration = e.expireDuration === undefined ? undefined : Number(e.expireDuration);
-    if (duration !== undefined && !(Number.isInteger(duration) && duration >= 900 && duration <= 43200)) bad('expireDuration', 'expected whole seconds from 900 to 43200');
+    if (duration !== undefined && !(Number.isInteger(duration) && duration >= 900 && duration <= 43200))
+      bad('expireDuration', 'expected whole seconds from 900 to 43200');
     if ((rrsaRoleARN || providerArn) && !rrsa) bad('rrsaRoleARN', 'RRSA fields need rrsa: "enable: true"');
-    if (rrsa && !(rrsaRoleARN && providerArn)) bad('rrsaRoleARN', 'with rrsa enabled, rrsaRoleARN and rrsaOIDCProviderRoleARN are required');
-    if (rrsa && rrsaRoleARN && providerArn && !ctx.oidcTokenFile) bad('rrsaRoleARN', 'RRSA needs ALIBABA_CLOUD_OIDC_TOKEN_FILE where acr-fleet runs');
+    if (rrsa && !(rrsaRoleARN && providerArn))
+      bad('rrsaRoleARN', 'with rrsa enabled, rrsaRoleARN and rrsaOIDCProviderRoleARN are required');
+    if (rrsa && rrsaRoleARN && providerArn && !ctx.oidcTokenFile)
+      bad('rrsaRoleARN', 'RRSA needs ALIBABA_CLOUD_OIDC_TOKEN_FILE where acr-fleet runs');
     const rawDomains = e.domains;
-    const domains = Array.isArray(rawDomains) ? splitList(rawDomains.map(String)) : str('domains') !== undefined ? splitList(String(rawDomains)) : undefined;
+    const domains = Array.isArray(rawDomains)
+      ? splitList(rawDomains.map(String))
+      : str('domains') !== undefined
+        ? splitList(String(rawDomains))
+        : undefined;
     if (!ok) return;
     const base: CredentialSpec['base'] =
-      rrsa && rrsaRoleARN && providerArn ? { kind: 'rrsa', roleArn: rrsaRoleARN, providerArn, tokenFile: ctx.oidcTokenFile ?? '' } : { kind: 'default' };
+      rrsa && rrsaRoleARN && providerArn
+        ? { kind: 'rrsa', roleArn: rrsaRoleARN, providerArn, tokenFile: ctx.oidcTokenFile ?? '' }
+        : { kind: 'default' };
     const credential: CredentialSpec = {
       base,
       ...(assumeRoleARN ? { assumeRole: { roleArn: assumeRoleARN, durationSeconds: duration ?? 3600 } } : {}),
@@ -169,7 +223,12 @@ function parseRegistries(text: string | undefined, rrsa: boolean, ctx: ConfigMap
   return out;
 }
 
-function registry(ctx: ConfigMapContext, i: number, e: { instanceId: string; regionId?: string | undefined; domains?: string[] | undefined }, credential: CredentialSpec): Registry {
+function registry(
+  ctx: ConfigMapContext,
+  i: number,
+  e: { instanceId: string; regionId?: string | undefined; domains?: string[] | undefined },
+  credential: CredentialSpec,
+): Registry {
   return {
     name: `${ctx.clusterName}/acr-registry-info[${i}]`,
     edition: e.instanceId ? 'enterprise' : 'personal',

@@ -11,7 +11,10 @@ import { parseFleet } from './load.js';
  * Adds the cluster, or points an existing entry's `kubeconfig` at the KMS secret. `previousSecretNames`,
  * when given, replaces the entry's list (an empty list removes the key).
  */
-export function upsertCluster(text: string, cluster: { name: string; kmsSecret: string; settings?: 'configmap'; previousSecretNames?: string[] }): string {
+export function upsertCluster(
+  text: string,
+  cluster: { name: string; kmsSecret: string; settings?: 'configmap'; previousSecretNames?: string[] },
+): string {
   const doc = parseDocument(text);
   const clusters = doc.get('clusters');
   if (!isSeq(clusters)) throw new AcrFleetError('fleet.yaml: clusters: expected a list');
@@ -20,7 +23,10 @@ export function upsertCluster(text: string, cluster: { name: string; kmsSecret: 
     entry.set('kubeconfig', doc.createNode({ kmsSecret: cluster.kmsSecret }, { flow: true }));
     if (cluster.settings) entry.set('settings', cluster.settings);
   } else {
-    entry = doc.createNode({ name: cluster.name, ...(cluster.settings ? { settings: cluster.settings } : {}) }) as YAMLMap;
+    entry = doc.createNode({
+      name: cluster.name,
+      ...(cluster.settings ? { settings: cluster.settings } : {}),
+    }) as YAMLMap;
     entry.set('kubeconfig', doc.createNode({ kmsSecret: cluster.kmsSecret }, { flow: true }));
     clusters.add(entry);
   }
@@ -42,7 +48,12 @@ export function removeCluster(text: string, name: string): string {
 }
 
 /** Validates the edited text as fleet.yaml and replaces the file in one step. */
-export async function writeFleet(file: string, display: string, text: string, env: Record<string, string | undefined>): Promise<void> {
+export async function writeFleet(
+  file: string,
+  display: string,
+  text: string,
+  env: Record<string, string | undefined>,
+): Promise<void> {
   parseFleet(text, { file: display, path: file, env });
   const tmp = `${file}.${process.pid}.tmp`;
   await writeFile(tmp, text);

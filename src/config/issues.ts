@@ -28,18 +28,29 @@ function problemsFromIssue(issue: Issue, base: readonly PropertyKey[]): ConfigPr
     case 'unrecognized_keys':
       return issue.keys.map((key) => ({ path: formatPath([...path, key]), message: 'unknown key' }));
     case 'invalid_type':
-      return [{ path: formatPath(path), message: issue.input === undefined ? 'required' : `expected ${issue.expected}, got ${typeName(issue.input)}` }];
+      return [
+        {
+          path: formatPath(path),
+          message: issue.input === undefined ? 'required' : `expected ${issue.expected}, got ${typeName(issue.input)}`,
+        },
+      ];
     case 'invalid_union': {
       const meant = issue.errors.filter((branch) => !branch.some(isShapeMismatch));
       if (meant.length === 1 && meant[0]) return problemsFromIssues(meant[0], path);
       return [{ path: formatPath(path), message: issue.message }];
     }
     case 'too_small':
-      if (issue.origin === 'array') return [{ path: formatPath(path), message: `expected at least ${String(issue.minimum)} item(s)` }];
+      if (issue.origin === 'array')
+        return [{ path: formatPath(path), message: `expected at least ${String(issue.minimum)} item(s)` }];
       if (issue.origin === 'string') return [{ path: formatPath(path), message: 'must not be empty' }];
       return [{ path: formatPath(path), message: `must be at least ${String(issue.minimum)}` }];
     case 'too_big':
-      return [{ path: formatPath(path), message: issue.origin === 'string' ? issue.message : `must be at most ${String(issue.maximum)}` }];
+      return [
+        {
+          path: formatPath(path),
+          message: issue.origin === 'string' ? issue.message : `must be at most ${String(issue.maximum)}`,
+        },
+      ];
     default:
       return [{ path: formatPath(path), message: issue.message }];
   }
@@ -48,7 +59,8 @@ function problemsFromIssue(issue: Issue, base: readonly PropertyKey[]): ConfigPr
 /** A branch failed on shape (an extra or missing key, or another type altogether), not on a value. */
 function isShapeMismatch(issue: Issue): boolean {
   if (issue.code === 'unrecognized_keys') return issue.path.length === 0;
-  if (issue.code === 'invalid_type') return issue.path.length === 0 || (issue.path.length === 1 && issue.input === undefined);
+  if (issue.code === 'invalid_type')
+    return issue.path.length === 0 || (issue.path.length === 1 && issue.input === undefined);
   return false;
 }
 

@@ -27,7 +27,9 @@ export async function loadFleet(opts: LoadOptions): Promise<Fleet> {
     text = await readFile(opts.path ?? opts.file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(opts.file, [{ path: '', message: code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? 'error'})` }]);
+    throw new ConfigError(opts.file, [
+      { path: '', message: code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? 'error'})` },
+    ]);
   }
   return parseFleet(text, opts);
 }
@@ -36,7 +38,9 @@ export async function loadFleet(opts: LoadOptions): Promise<Fleet> {
 export function parseFleet(text: string, opts: LoadOptions): Fleet {
   const doc = parseYaml(text, opts.file);
   if (doc === undefined || doc === null) {
-    throw new ConfigError(opts.file, [{ path: '', message: 'the file is empty (expected a mapping with registries and clusters)' }]);
+    throw new ConfigError(opts.file, [
+      { path: '', message: 'the file is empty (expected a mapping with registries and clusters)' },
+    ]);
   }
   const inline = inlineAccessKeys(doc);
   const parsed = fleetSchema.safeParse(doc, { reportInput: true });
@@ -75,7 +79,8 @@ function inlineAccessKeys(doc: unknown): ConfigProblem[] {
     r && typeof r === 'object'
       ? INLINE_ACCESS_KEYS.filter((k) => k in r).map((k) => ({
           path: `registries[${i}].${k}`,
-          message: 'AccessKeys are never accepted inline; store {"AccessKeyId","AccessKeySecret"} in KMS and use accessKey: { kmsSecret: NAME }',
+          message:
+            'AccessKeys are never accepted inline; store {"AccessKeyId","AccessKeySecret"} in KMS and use accessKey: { kmsSecret: NAME }',
         }))
       : [],
   );
@@ -86,11 +91,13 @@ function crossCheck(cfg: FleetConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const registryNames = new Set<string>();
   cfg.registries.forEach((r, i) => {
-    if (registryNames.has(r.name)) problems.push({ path: `registries[${i}].name`, message: `duplicate registry name "${r.name}"` });
+    if (registryNames.has(r.name))
+      problems.push({ path: `registries[${i}].name`, message: `duplicate registry name "${r.name}"` });
     if (Boolean(r.rrsaRoleARN) !== Boolean(r.rrsaOIDCProviderRoleARN)) {
       problems.push({ path: `registries[${i}]`, message: 'rrsaRoleARN and rrsaOIDCProviderRoleARN go together' });
     }
-    if (r.rrsaRoleARN && r.accessKey) problems.push({ path: `registries[${i}]`, message: 'choose one of rrsaRoleARN and accessKey' });
+    if (r.rrsaRoleARN && r.accessKey)
+      problems.push({ path: `registries[${i}]`, message: 'choose one of rrsaRoleARN and accessKey' });
     if ((r.externalId || r.expireDuration) && !r.assumeRoleARN) {
       problems.push({ path: `registries[${i}]`, message: 'externalId and expireDuration need assumeRoleARN' });
     }
@@ -98,10 +105,15 @@ function crossCheck(cfg: FleetConfig): ConfigProblem[] {
   });
   const clusterNames = new Set<string>();
   cfg.clusters.forEach((c, i) => {
-    if (clusterNames.has(c.name)) problems.push({ path: `clusters[${i}].name`, message: `duplicate cluster name "${c.name}"` });
+    if (clusterNames.has(c.name))
+      problems.push({ path: `clusters[${i}].name`, message: `duplicate cluster name "${c.name}"` });
     clusterNames.add(c.name);
     c.registries?.forEach((r, j) => {
-      if (!registryNames.has(r)) problems.push({ path: `clusters[${i}].registries[${j}]`, message: `unknown registry "${r}" (defined: ${[...registryNames].join(', ')})` });
+      if (!registryNames.has(r))
+        problems.push({
+          path: `clusters[${i}].registries[${j}]`,
+          message: `unknown registry "${r}" (defined: ${[...registryNames].join(', ')})`,
+        });
     });
   });
   return problems;

@@ -137,23 +137,41 @@ export function resolveFleet(cfg: FleetConfig, ctx: ResolveContext): Fleet {
   const regionId = cfg.regionId ?? ctx.env.FC_REGION ?? ctx.env.ALIBABA_CLOUD_REGION_ID;
   const registries = cfg.registries.map((r, i) => {
     const resolved = resolveRegistry(r, regionId, ctx.env);
-    if (!resolved.regionId) problems.push({ path: `registries[${i}].regionId`, message: 'required: no top-level regionId, and neither FC_REGION nor ALIBABA_CLOUD_REGION_ID is set' });
+    if (!resolved.regionId)
+      problems.push({
+        path: `registries[${i}].regionId`,
+        message: 'required: no top-level regionId, and neither FC_REGION nor ALIBABA_CLOUD_REGION_ID is set',
+      });
     if (resolved.credential.base.kind === 'rrsa' && !resolved.credential.base.tokenFile) {
-      problems.push({ path: `registries[${i}].oidcTokenFile`, message: 'required with rrsaRoleARN when ALIBABA_CLOUD_OIDC_TOKEN_FILE is not set' });
+      problems.push({
+        path: `registries[${i}].oidcTokenFile`,
+        message: 'required with rrsaRoleARN when ALIBABA_CLOUD_OIDC_TOKEN_FILE is not set',
+      });
     }
     return resolved;
   });
   const webhookOn = (cfg.defaults?.webhook?.enabled ?? false) || cfg.clusters.some((c) => c.webhook?.enabled);
-  if (webhookOn && !cfg.webhook) problems.push({ path: 'webhook.url', message: 'required when a cluster has webhook.enabled: true' });
-  if (cfg.webhook && !regionId) problems.push({ path: 'regionId', message: 'required with webhook (the region of its KMS key): set it, FC_REGION or ALIBABA_CLOUD_REGION_ID' });
+  if (webhookOn && !cfg.webhook)
+    problems.push({ path: 'webhook.url', message: 'required when a cluster has webhook.enabled: true' });
+  if (cfg.webhook && !regionId)
+    problems.push({
+      path: 'regionId',
+      message: 'required with webhook (the region of its KMS key): set it, FC_REGION or ALIBABA_CLOUD_REGION_ID',
+    });
   const keySecret = cfg.webhook?.keySecret ?? DEFAULTS.webhookKeySecret;
   cfg.clusters.forEach((c, i) => {
     // Every webhook URL is derived from that key: a kubeconfig stored under its name would replace it.
     if ('kmsSecret' in c.kubeconfig && c.kubeconfig.kmsSecret === keySecret) {
-      problems.push({ path: `clusters[${i}].kubeconfig.kmsSecret`, message: `${keySecret} is the webhook key's KMS secret; choose another name` });
+      problems.push({
+        path: `clusters[${i}].kubeconfig.kmsSecret`,
+        message: `${keySecret} is the webhook key's KMS secret; choose another name`,
+      });
     }
     if (!('file' in c.kubeconfig) && !c.kubeconfig.regionId && !regionId) {
-      problems.push({ path: `clusters[${i}].kubeconfig.regionId`, message: 'required: no top-level regionId, and neither FC_REGION nor ALIBABA_CLOUD_REGION_ID is set' });
+      problems.push({
+        path: `clusters[${i}].kubeconfig.regionId`,
+        message: 'required: no top-level regionId, and neither FC_REGION nor ALIBABA_CLOUD_REGION_ID is set',
+      });
     }
   });
   if (problems.length) throw new ConfigError(ctx.file, problems);
@@ -192,10 +210,19 @@ function resolveRegistry(r: RegistryConfig, regionId: string | undefined, env: R
   const base: CredentialSpec['base'] = r.accessKey
     ? { kind: 'accessKey', kmsSecret: r.accessKey.kmsSecret, regionId: r.accessKey.regionId ?? regionId ?? region }
     : r.rrsaRoleARN && r.rrsaOIDCProviderRoleARN
-      ? { kind: 'rrsa', roleArn: r.rrsaRoleARN, providerArn: r.rrsaOIDCProviderRoleARN, tokenFile: r.oidcTokenFile ?? env.ALIBABA_CLOUD_OIDC_TOKEN_FILE ?? '' }
+      ? {
+          kind: 'rrsa',
+          roleArn: r.rrsaRoleARN,
+          providerArn: r.rrsaOIDCProviderRoleARN,
+          tokenFile: r.oidcTokenFile ?? env.ALIBABA_CLOUD_OIDC_TOKEN_FILE ?? '',
+        }
       : { kind: 'default' };
   const assumeRole = r.assumeRoleARN
-    ? { roleArn: r.assumeRoleARN, ...(r.externalId ? { externalId: r.externalId } : {}), durationSeconds: r.expireDuration ?? 3600 }
+    ? {
+        roleArn: r.assumeRoleARN,
+        ...(r.externalId ? { externalId: r.externalId } : {}),
+        durationSeconds: r.expireDuration ?? 3600,
+      }
     : undefined;
   return {
     name: r.name,
@@ -240,10 +267,19 @@ function resolveCluster(
   };
 }
 
-function resolveKubeconfig(k: ClusterConfig['kubeconfig'], regionId: string | undefined, ctx: ResolveContext): KubeconfigRef {
+function resolveKubeconfig(
+  k: ClusterConfig['kubeconfig'],
+  regionId: string | undefined,
+  ctx: ResolveContext,
+): KubeconfigRef {
   if ('file' in k) return { kind: 'file', path: path.resolve(ctx.baseDir, k.file), display: k.file };
   if ('kmsSecret' in k) return { kind: 'kms', secretName: k.kmsSecret, regionId: k.regionId ?? regionId ?? '' };
-  return { kind: 'ack', clusterId: k.ackClusterId, regionId: k.regionId ?? regionId ?? '', privateIpAddress: k.privateIpAddress ?? false };
+  return {
+    kind: 'ack',
+    clusterId: k.ackClusterId,
+    regionId: k.regionId ?? regionId ?? '',
+    privateIpAddress: k.privateIpAddress ?? false,
+  };
 }
 
 /** `"a, b"` or `["a","b"]` → `["a","b"]`, trimmed, empties dropped, duplicates removed. */

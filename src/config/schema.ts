@@ -20,7 +20,9 @@ const duration = z.string().refine((s) => parseDuration(s) !== undefined, {
   error: 'expected a duration such as 15m, 1h or 90s',
 });
 
-const url = z.string().regex(/^https?:\/\/[^/\s]+\/?$/, 'expected an http(s) URL such as https://cr.{region}.aliyuncs.com');
+const url = z
+  .string()
+  .regex(/^https?:\/\/[^/\s]+\/?$/, 'expected an http(s) URL such as https://cr.{region}.aliyuncs.com');
 
 /** One product's endpoint: a URL (optionally with `{region}`), or a map from region to URL. */
 const endpoint = z.union([url, z.record(z.string(), url)], {
@@ -34,28 +36,48 @@ const clusterSettingsShape = {
     .describe('Namespaces to keep a Secret in: "all", a list, or a comma-separated string. Default: default.'),
   excludeNamespaces: stringList
     .optional()
-    .describe('With watchNamespace "all", namespaces to leave alone. Default: kube-system, kube-public, kube-node-lease.'),
+    .describe(
+      'With watchNamespace "all", namespaces to leave alone. Default: kube-system, kube-public, kube-node-lease.',
+    ),
   serviceAccount: stringList
     .optional()
-    .describe('ServiceAccounts that get the Secret in imagePullSecrets: "*" for all, a list, or a comma string. Default: default.'),
+    .describe(
+      'ServiceAccounts that get the Secret in imagePullSecrets: "*" for all, a list, or a comma string. Default: default.',
+    ),
   expiringThreshold: duration
     .optional()
     .describe('Rewrite a Secret whose token expires within this window (Go duration). Default: 15m.'),
-  secretName: name.optional().describe('Name of the Secret acr-fleet owns in each namespace. Default: acr-credential-fleet.'),
+  secretName: name
+    .optional()
+    .describe('Name of the Secret acr-fleet owns in each namespace. Default: acr-credential-fleet.'),
   webhook: z
     .strictObject({
-      enabled: z.boolean().optional().describe('Inject the Secret into new ServiceAccounts at once (admission webhook). Default: false.'),
-      failurePolicy: z.enum(['Ignore', 'Fail'], { error: 'expected Ignore or Fail' }).optional().describe('What the API server does when the webhook fails. Default: Ignore.'),
-      timeoutSeconds: z.number().int().min(1).max(30).optional().describe('API server timeout for one webhook call (1..30). Default: 10.'),
+      enabled: z
+        .boolean()
+        .optional()
+        .describe('Inject the Secret into new ServiceAccounts at once (admission webhook). Default: false.'),
+      failurePolicy: z
+        .enum(['Ignore', 'Fail'], { error: 'expected Ignore or Fail' })
+        .optional()
+        .describe('What the API server does when the webhook fails. Default: Ignore.'),
+      timeoutSeconds: z
+        .number()
+        .int()
+        .min(1)
+        .max(30)
+        .optional()
+        .describe('API server timeout for one webhook call (1..30). Default: 10.'),
     })
     .optional()
-    .describe('Immediate injection, the add-on\'s webhook-configuration (enable, failure-policy, timeout-seconds).'),
+    .describe("Immediate injection, the add-on's webhook-configuration (enable, failure-policy, timeout-seconds)."),
 };
 
 /** The add-on's inline AccessKey keys: acr-fleet never accepts them (fleet.yaml) nor uses them (ConfigMap). */
 export const INLINE_ACCESS_KEYS: readonly string[] = ['customAccessKey', 'customAccessKeySecret'];
 
-const roleArn = z.string().regex(/^acs:ram::\d+:role\/.+$/, 'expected a role ARN such as acs:ram::123456789012:role/acr-pull');
+const roleArn = z
+  .string()
+  .regex(/^acs:ram::\d+:role\/.+$/, 'expected a role ARN such as acs:ram::123456789012:role/acr-pull');
 
 const registry = z.strictObject({
   name: name.describe('Name clusters refer to this registry by.'),
@@ -65,17 +87,47 @@ const registry = z.strictObject({
     .optional()
     .describe('Enterprise Edition instance id (cri-...); "" or absent for Personal Edition.'),
   regionId: z.string().min(1).optional().describe('Region of the registry. Default: the top-level regionId.'),
-  domains: stringList.optional().describe('Registry domains to write credentials for. Default: all domains of the instance (EE) or the region (PE).'),
-  assumeRoleARN: roleArn.optional().describe('Role (usually of another account) assumed with STS AssumeRole before fetching the token.'),
-  externalId: z.string().regex(/^[\w+=,.@:/-]{2,1224}$/, 'expected 2 to 1224 characters of letters, digits and +=,.@:/-').optional().describe('ExternalId the assumed role requires.'),
-  expireDuration: z.number().int().min(900).max(43200).optional().describe('Session length in seconds (900..43200) for assumeRoleARN; the token lives no longer. Default: 3600.'),
+  domains: stringList
+    .optional()
+    .describe(
+      'Registry domains to write credentials for. Default: all domains of the instance (EE) or the region (PE).',
+    ),
+  assumeRoleARN: roleArn
+    .optional()
+    .describe('Role (usually of another account) assumed with STS AssumeRole before fetching the token.'),
+  externalId: z
+    .string()
+    .regex(/^[\w+=,.@:/-]{2,1224}$/, 'expected 2 to 1224 characters of letters, digits and +=,.@:/-')
+    .optional()
+    .describe('ExternalId the assumed role requires.'),
+  expireDuration: z
+    .number()
+    .int()
+    .min(900)
+    .max(43200)
+    .optional()
+    .describe('Session length in seconds (900..43200) for assumeRoleARN; the token lives no longer. Default: 3600.'),
   rrsaRoleARN: roleArn.optional().describe('RRSA: role assumed with AssumeRoleWithOIDC using the OIDC token file.'),
-  rrsaOIDCProviderRoleARN: z.string().regex(/^acs:ram::\d+:oidc-provider\/.+$/, 'expected an OIDC provider ARN such as acs:ram::123456789012:oidc-provider/ack-rrsa-c123').optional().describe('RRSA: ARN of the OIDC provider.'),
-  oidcTokenFile: z.string().min(1).optional().describe('RRSA: OIDC token file. Default: $ALIBABA_CLOUD_OIDC_TOKEN_FILE.'),
-  accessKey: z.strictObject({
-    kmsSecret: z.string().min(1).describe('KMS secret holding {"AccessKeyId","AccessKeySecret"}.'),
-    regionId: z.string().min(1).optional().describe('Region of the KMS secret. Default: the top-level regionId.'),
-  }).optional().describe('AccessKey pair of another account, read from KMS (never inline).'),
+  rrsaOIDCProviderRoleARN: z
+    .string()
+    .regex(
+      /^acs:ram::\d+:oidc-provider\/.+$/,
+      'expected an OIDC provider ARN such as acs:ram::123456789012:oidc-provider/ack-rrsa-c123',
+    )
+    .optional()
+    .describe('RRSA: ARN of the OIDC provider.'),
+  oidcTokenFile: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('RRSA: OIDC token file. Default: $ALIBABA_CLOUD_OIDC_TOKEN_FILE.'),
+  accessKey: z
+    .strictObject({
+      kmsSecret: z.string().min(1).describe('KMS secret holding {"AccessKeyId","AccessKeySecret"}.'),
+      regionId: z.string().min(1).optional().describe('Region of the KMS secret. Default: the top-level regionId.'),
+    })
+    .optional()
+    .describe('AccessKey pair of another account, read from KMS (never inline).'),
 });
 
 const kubeconfigFile = z.strictObject({
@@ -88,25 +140,34 @@ const kubeconfigKms = z.strictObject({
 });
 
 const kubeconfigAck = z.strictObject({
-  ackClusterId: z.string().regex(/^c[a-z0-9]+$/, 'expected an ACK cluster id such as c82e6987e2961451182edacd74faf****').describe('ACK cluster: a 15-minute kubeconfig is fetched each run (DescribeClusterUserKubeconfig).'),
+  ackClusterId: z
+    .string()
+    .regex(/^c[a-z0-9]+$/, 'expected an ACK cluster id such as c82e6987e2961451182edacd74faf****')
+    .describe('ACK cluster: a 15-minute kubeconfig is fetched each run (DescribeClusterUserKubeconfig).'),
   regionId: z.string().min(1).optional().describe('Region of the ACK cluster. Default: the top-level regionId.'),
-  privateIpAddress: z.boolean().optional().describe('Use the API server\'s internal (VPC) address. Default: false.'),
+  privateIpAddress: z.boolean().optional().describe("Use the API server's internal (VPC) address. Default: false."),
 });
 
 const cluster = z.strictObject({
   name: name.describe('Cluster name used in reports and logs.'),
   kubeconfig: z
     .union([kubeconfigFile, kubeconfigKms, kubeconfigAck], { error: 'expected one of file, kmsSecret, ackClusterId' })
-    .describe('Where the kubeconfig comes from: { file } for local runs; { kmsSecret } or { ackClusterId } when deployed.'),
+    .describe(
+      'Where the kubeconfig comes from: { file } for local runs; { kmsSecret } or { ackClusterId } when deployed.',
+    ),
   registries: z.array(name).min(1).optional().describe('Registries whose credentials this cluster gets. Default: all.'),
   settings: z
     .enum(['fleet', 'configmap'], { error: 'expected fleet or configmap' })
     .optional()
-    .describe('configmap: read settings and registries from the cluster\'s kube-system/acr-configuration (add-on migration). Default: fleet.'),
+    .describe(
+      "configmap: read settings and registries from the cluster's kube-system/acr-configuration (add-on migration). Default: fleet.",
+    ),
   previousSecretNames: z
     .array(name)
     .optional()
-    .describe('Former secretNames whose Secrets are still in the cluster: each refresh also lists them and deletes its own Secrets of these names. Set and cleared by `acr-fleet register`.'),
+    .describe(
+      'Former secretNames whose Secrets are still in the cluster: each refresh also lists them and deletes its own Secrets of these names. Set and cleared by `acr-fleet register`.',
+    ),
   ...clusterSettingsShape,
 });
 
@@ -116,7 +177,13 @@ export const fleetSchema = z
     $schema: z.string().optional(),
     regionId: z.string().min(1).optional().describe('Default region. Default: FC_REGION or ALIBABA_CLOUD_REGION_ID.'),
     endpoints: z
-      .strictObject({ cr: endpoint.optional(), sts: endpoint.optional(), kms: endpoint.optional(), cs: endpoint.optional(), fc: endpoint.optional() })
+      .strictObject({
+        cr: endpoint.optional(),
+        sts: endpoint.optional(),
+        kms: endpoint.optional(),
+        cs: endpoint.optional(),
+        fc: endpoint.optional(),
+      })
       .optional()
       .describe('Endpoint overrides per product (VPC endpoints, or a local emulator).'),
     concurrency: z.number().int().min(1).max(64).optional().describe('Clusters refreshed at once. Default: 8.'),
@@ -125,26 +192,56 @@ export const fleetSchema = z
       .int()
       .min(1)
       .optional()
-      .describe('Function Compute: a timer run of a fleet with more clusters than this invokes the function once per shard of about this many clusters. Default: 500.'),
+      .describe(
+        'Function Compute: a timer run of a fleet with more clusters than this invokes the function once per shard of about this many clusters. Default: 500.',
+      ),
     webhook: z
       .strictObject({
         url: z
           .string()
-          .regex(/^https:\/\/[^/\s?#@]+(\/[^\s?#]*)?$/, 'expected the HTTPS URL of the webhook function\'s HTTP trigger')
+          .regex(/^https:\/\/[^/\s?#@]+(\/[^\s?#]*)?$/, "expected the HTTPS URL of the webhook function's HTTP trigger")
           // The API server refuses an unparsable URL with an error quoting it whole, URL secret included.
-          .refine((u) => URL.canParse(u), 'expected the HTTPS URL of the webhook function\'s HTTP trigger')
-          .describe('URL of the webhook function\'s HTTP trigger (printed by s deploy).'),
-        keySecret: z.string().min(1).optional().describe('KMS secret holding the key the per-cluster URL secrets are derived from. Default: acr-fleet/webhook-key.'),
-        caFile: z.string().min(1).optional().describe('PEM CA bundle the API servers verify the URL with, relative to fleet.yaml. Default: none (public CAs, as for fcapp.run).'),
+          .refine((u) => URL.canParse(u), "expected the HTTPS URL of the webhook function's HTTP trigger")
+          .describe("URL of the webhook function's HTTP trigger (printed by s deploy)."),
+        keySecret: z
+          .string()
+          .min(1)
+          .optional()
+          .describe(
+            'KMS secret holding the key the per-cluster URL secrets are derived from. Default: acr-fleet/webhook-key.',
+          ),
+        caFile: z
+          .string()
+          .min(1)
+          .optional()
+          .describe(
+            'PEM CA bundle the API servers verify the URL with, relative to fleet.yaml. Default: none (public CAs, as for fcapp.run).',
+          ),
       })
       .optional()
       .describe('The webhook function every enabled cluster calls when a ServiceAccount is created.'),
     kubernetes: z
       .strictObject({
         requestTimeout: duration.optional().describe('Limit of one API request, sending to last byte. Default: 10s.'),
-        retryBudget: duration.optional().describe('Time one cluster may lose to transient faults (429, 5xx, resets, timeouts) and the waits between retries before its failure is final. Default: 60s.'),
-        writeConcurrency: z.number().int().min(1).max(32).optional().describe('Writes in flight per cluster, and connections kept open to its API server. Default: 4.'),
-        pageSize: z.number().int().min(10).max(10000).optional().describe('Items per list page (limit/continue). Default: 500.'),
+        retryBudget: duration
+          .optional()
+          .describe(
+            'Time one cluster may lose to transient faults (429, 5xx, resets, timeouts) and the waits between retries before its failure is final. Default: 60s.',
+          ),
+        writeConcurrency: z
+          .number()
+          .int()
+          .min(1)
+          .max(32)
+          .optional()
+          .describe('Writes in flight per cluster, and connections kept open to its API server. Default: 4.'),
+        pageSize: z
+          .number()
+          .int()
+          .min(10)
+          .max(10000)
+          .optional()
+          .describe('Items per list page (limit/continue). Default: 500.'),
       })
       .optional()
       .describe('How acr-fleet talks to each API server.'),

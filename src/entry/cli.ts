@@ -83,7 +83,10 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description('Keep every cluster of a fleet able to pull private images from Alibaba Cloud Container Registry.')
     .version(packageVersion(), '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
-    .addHelpText('after', '\nExit codes: 0 ok, 1 a cluster failed, 2 invalid config or usage.\nRun acr-fleet COMMAND --help for the options of one command.');
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok, 1 a cluster failed, 2 invalid config or usage.\nRun acr-fleet COMMAND --help for the options of one command.',
+    );
   configure(program, io, 'acr-fleet');
 
   const command = (name: string, description: string) => {
@@ -93,35 +96,51 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   };
   const run = (fn: () => Promise<number>) => async () => setCode(await fn());
 
-  const validate = withCommon(command('validate', 'Check fleet.yaml (or, with --configmap, an add-on ConfigMap) and report every problem'))
-    .option('--configmap <file>', 'an acr-configuration ConfigMap manifest to check for migration');
-  validate.action(run(() => {
-    const o = validate.opts<CommonOptions & { configmap?: string }>();
-    return o.configmap ? validateConfigMap(context(io, o), o.configmap) : validateFleet(context(io, o));
-  }));
+  const validate = withCommon(
+    command('validate', 'Check fleet.yaml (or, with --configmap, an add-on ConfigMap) and report every problem'),
+  ).option('--configmap <file>', 'an acr-configuration ConfigMap manifest to check for migration');
+  validate.action(
+    run(() => {
+      const o = validate.opts<CommonOptions & { configmap?: string }>();
+      return o.configmap ? validateConfigMap(context(io, o), o.configmap) : validateFleet(context(io, o));
+    }),
+  );
 
   const refresh = withCommon(command('refresh', 'Refresh ACR pull Secrets in every registered cluster'))
     .option('--dry-run', 'read everything, write nothing, print the plan: each change and why')
-    .addOption(new Option('--cluster <glob>', 'only clusters whose name matches (repeatable; globs such as hz-*)').argParser(collect));
-  refresh.action(run(() => {
-    const o = refresh.opts<CommonOptions & { dryRun?: boolean; cluster?: string[] }>();
-    return refreshFleetCommand(context(io, o), o.dryRun ?? false, o.cluster ?? []);
-  }));
+    .addOption(
+      new Option('--cluster <glob>', 'only clusters whose name matches (repeatable; globs such as hz-*)').argParser(
+        collect,
+      ),
+    );
+  refresh.action(
+    run(() => {
+      const o = refresh.opts<CommonOptions & { dryRun?: boolean; cluster?: string[] }>();
+      return refreshFleetCommand(context(io, o), o.dryRun ?? false, o.cluster ?? []);
+    }),
+  );
 
-  const policy = withConfig(command('policy', "Print the least-privilege RAM policy the function's role needs for fleet.yaml, and what each cluster's Kubernetes RBAC allows"))
+  const policy = withConfig(
+    command(
+      'policy',
+      "Print the least-privilege RAM policy the function's role needs for fleet.yaml, and what each cluster's Kubernetes RBAC allows",
+    ),
+  )
     .option('--account-id <id>', 'the account that owns the resources (default: *)')
     .option('--kubernetes', "print the clusters' RBAC manifests instead (YAML, each rule with its reason)")
-    .addOption(new Option('--cluster <name>', 'only this cluster\'s RBAC (repeatable)').argParser(collect));
-  policy.action(run(() => {
-    const o = policy.opts<CommonOptions & { accountId?: string; kubernetes?: boolean; cluster?: string[] }>();
-    const functionName = io.env.ACR_FLEET_FUNCTION_NAME;
-    return policyCommand(context(io, o), {
-      ...(o.accountId ? { accountId: o.accountId } : {}),
-      kubernetes: o.kubernetes ?? false,
-      ...(o.cluster ? { clusters: o.cluster } : {}),
-      ...(functionName ? { functionName } : {}),
-    });
-  }));
+    .addOption(new Option('--cluster <name>', "only this cluster's RBAC (repeatable)").argParser(collect));
+  policy.action(
+    run(() => {
+      const o = policy.opts<CommonOptions & { accountId?: string; kubernetes?: boolean; cluster?: string[] }>();
+      const functionName = io.env.ACR_FLEET_FUNCTION_NAME;
+      return policyCommand(context(io, o), {
+        ...(o.accountId ? { accountId: o.accountId } : {}),
+        kubernetes: o.kubernetes ?? false,
+        ...(o.cluster ? { clusters: o.cluster } : {}),
+        ...(functionName ? { functionName } : {}),
+      });
+    }),
+  );
 
   const membershipOptions = (cmd: Command) =>
     withConfig(cmd)
@@ -129,21 +148,43 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       .requiredOption('--kubeconfig <file>', 'an admin kubeconfig (used once, never stored or printed)')
       .option('--kms-secret <name>', 'KMS secret for its kubeconfig (default: acr-fleet/NAME)');
   type MembershipOptions = CommonOptions & { cluster: string; kubeconfig: string; kmsSecret?: string };
-  const membershipOf = (o: MembershipOptions) => ({ cluster: o.cluster, adminKubeconfig: path.resolve(io.cwd, o.kubeconfig), ...(o.kmsSecret ? { kmsSecret: o.kmsSecret } : {}) });
+  const membershipOf = (o: MembershipOptions) => ({
+    cluster: o.cluster,
+    adminKubeconfig: path.resolve(io.cwd, o.kubeconfig),
+    ...(o.kmsSecret ? { kmsSecret: o.kmsSecret } : {}),
+  });
 
-  const register = membershipOptions(command('register', "Install acr-fleet's least-privilege identity in a cluster (with an admin kubeconfig, once), store its kubeconfig in KMS and add the cluster to fleet.yaml"))
+  const register = membershipOptions(
+    command(
+      'register',
+      "Install acr-fleet's least-privilege identity in a cluster (with an admin kubeconfig, once), store its kubeconfig in KMS and add the cluster to fleet.yaml",
+    ),
+  )
     .option('--with-configmap', 'also let it read kube-system/acr-configuration (settings: configmap)')
     .option('--webhook', 'also install the admission webhook (new ServiceAccounts get the Secret at once)');
-  register.action(run(() => {
-    const o = register.opts<MembershipOptions & { withConfigmap?: boolean; webhook?: boolean }>();
-    return membership(context(io, o), 'register', { ...membershipOf(o), configmap: o.withConfigmap ?? false, webhook: o.webhook ?? false });
-  }));
+  register.action(
+    run(() => {
+      const o = register.opts<MembershipOptions & { withConfigmap?: boolean; webhook?: boolean }>();
+      return membership(context(io, o), 'register', {
+        ...membershipOf(o),
+        configmap: o.withConfigmap ?? false,
+        webhook: o.webhook ?? false,
+      });
+    }),
+  );
 
-  const deregister = membershipOptions(command('deregister', "Remove acr-fleet's Secrets, imagePullSecrets entries, identity and KMS secret from a cluster, and the cluster from fleet.yaml"));
-  deregister.action(run(() => {
-    const o = deregister.opts<MembershipOptions>();
-    return membership(context(io, o), 'deregister', membershipOf(o));
-  }));
+  const deregister = membershipOptions(
+    command(
+      'deregister',
+      "Remove acr-fleet's Secrets, imagePullSecrets entries, identity and KMS secret from a cluster, and the cluster from fleet.yaml",
+    ),
+  );
+  deregister.action(
+    run(() => {
+      const o = deregister.opts<MembershipOptions>();
+      return membership(context(io, o), 'deregister', membershipOf(o));
+    }),
+  );
 
   return program;
 }
@@ -152,7 +193,13 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
 function configure(cmd: Command, io: CliIo, commandPath: string): void {
   cmd
     // Help wraps at 80 columns wherever it is printed, so what tests and the README show is what people see.
-    .configureOutput({ writeOut: (t) => io.stdout(t), writeErr: (t) => io.stderr(t), outputError: () => undefined, getOutHelpWidth: () => 80, getErrHelpWidth: () => 80 })
+    .configureOutput({
+      writeOut: (t) => io.stdout(t),
+      writeErr: (t) => io.stderr(t),
+      outputError: () => undefined,
+      getOutHelpWidth: () => 80,
+      getErrHelpWidth: () => 80,
+    })
     .exitOverride((err) => {
       throw new UsageError(err, commandPath);
     })
@@ -162,7 +209,11 @@ function configure(cmd: Command, io: CliIo, commandPath: string): void {
 function withConfig(cmd: Command): Command {
   return cmd
     .option('-c, --config <file>', 'fleet file (default: $ACR_FLEET_CONFIG or ./fleet.yaml)')
-    .addOption(new Option('--log-level <level>', 'log detail on stderr').choices(['debug', 'info', 'warn', 'error']).default('info'));
+    .addOption(
+      new Option('--log-level <level>', 'log detail on stderr')
+        .choices(['debug', 'info', 'warn', 'error'])
+        .default('info'),
+    );
 }
 
 function withCommon(cmd: Command): Command {
@@ -176,7 +227,10 @@ function packageVersion(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (;;) {
     try {
-      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
       if (pkg.name === 'acr-fleet' && pkg.version) return pkg.version;
     } catch {
       // no package.json here: look further up
@@ -197,7 +251,13 @@ interface Ctx {
 
 function context(io: CliIo, o: CommonOptions): Ctx {
   const configArg = o.config ?? io.env.ACR_FLEET_CONFIG ?? 'fleet.yaml';
-  return { io, json: o.json ?? false, configArg, configPath: path.resolve(io.cwd, configArg), level: o.logLevel ?? 'info' };
+  return {
+    io,
+    json: o.json ?? false,
+    configArg,
+    configPath: path.resolve(io.cwd, configArg),
+    level: o.logLevel ?? 'info',
+  };
 }
 
 async function load(ctx: Ctx): Promise<Fleet | undefined> {
@@ -215,8 +275,14 @@ async function load(ctx: Ctx): Promise<Fleet | undefined> {
 async function validateFleet(ctx: Ctx): Promise<number> {
   const fleet = await load(ctx);
   if (!fleet) return EXIT.invalid;
-  if (ctx.json) ctx.io.stdout(`${JSON.stringify({ valid: true, file: ctx.configArg, registries: fleet.registries.length, clusters: fleet.clusters.length })}\n`);
-  else ctx.io.stdout(`${ctx.configArg}: valid (${fleet.registries.length} registries, ${fleet.clusters.length} clusters)\n`);
+  if (ctx.json)
+    ctx.io.stdout(
+      `${JSON.stringify({ valid: true, file: ctx.configArg, registries: fleet.registries.length, clusters: fleet.clusters.length })}\n`,
+    );
+  else
+    ctx.io.stdout(
+      `${ctx.configArg}: valid (${fleet.registries.length} registries, ${fleet.clusters.length} clusters)\n`,
+    );
   return EXIT.ok;
 }
 
@@ -230,7 +296,11 @@ async function envRedactor(env: CliIo['env']): Promise<Redactor> {
 }
 
 async function membership(ctx: Ctx, command: 'register' | 'deregister', opts: RegisterOptions): Promise<number> {
-  const [flows, { credentialFromEnv }, { ConfigError, describeError }] = await Promise.all([import('../register/flows.js'), import('../cloud/credentials.js'), import('../errors.js')]);
+  const [flows, { credentialFromEnv }, { ConfigError, describeError }] = await Promise.all([
+    import('../register/flows.js'),
+    import('../cloud/credentials.js'),
+    import('../errors.js'),
+  ]);
   const redactor = await envRedactor(ctx.io.env);
   const flow = {
     configDisplay: ctx.configArg,
@@ -277,11 +347,25 @@ async function validateConfigMap(ctx: Ctx, file: string): Promise<number> {
     import('../errors.js'),
   ]);
   try {
-    const manifest = parseYaml(await readText(path.resolve(ctx.io.cwd, file), file), file) as { kind?: unknown; data?: unknown } | null;
-    if (!manifest || manifest.kind !== 'ConfigMap' || (manifest.data !== undefined && (typeof manifest.data !== 'object' || manifest.data === null))) {
-      throw new ConfigError(file, [{ path: '', message: 'expected a ConfigMap manifest (kubectl -n kube-system get configmap acr-configuration -o yaml)' }]);
+    const manifest = parseYaml(await readText(path.resolve(ctx.io.cwd, file), file), file) as {
+      kind?: unknown;
+      data?: unknown;
+    } | null;
+    if (
+      !manifest ||
+      manifest.kind !== 'ConfigMap' ||
+      (manifest.data !== undefined && (typeof manifest.data !== 'object' || manifest.data === null))
+    ) {
+      throw new ConfigError(file, [
+        {
+          path: '',
+          message: 'expected a ConfigMap manifest (kubectl -n kube-system get configmap acr-configuration -o yaml)',
+        },
+      ]);
     }
-    const data = Object.fromEntries(Object.entries((manifest.data ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+    const data = Object.fromEntries(
+      Object.entries((manifest.data ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
+    );
     const region = ctx.io.env.ALIBABA_CLOUD_REGION_ID ?? ctx.io.env.FC_REGION ?? '<cluster region>';
     const { settings, registries } = parseAcrConfiguration(data, file, {
       clusterName: 'cluster',
@@ -292,11 +376,19 @@ async function validateConfigMap(ctx: Ctx, file: string): Promise<number> {
     const summary = {
       valid: true,
       file,
-      registries: registries.map((r) => ({ edition: r.edition, instanceId: r.instanceId ?? '', regionId: r.regionId, domains: r.domains ?? 'all' })),
+      registries: registries.map((r) => ({
+        edition: r.edition,
+        instanceId: r.instanceId ?? '',
+        regionId: r.regionId,
+        domains: r.domains ?? 'all',
+      })),
       ...settings,
     };
     if (ctx.json) ctx.io.stdout(`${JSON.stringify(summary)}\n`);
-    else ctx.io.stdout(`${file}: valid (${registries.length} registries: ${registries.map((r) => `${r.instanceId ?? 'personal'}@${r.regionId}`).join(', ')})\n`);
+    else
+      ctx.io.stdout(
+        `${file}: valid (${registries.length} registries: ${registries.map((r) => `${r.instanceId ?? 'personal'}@${r.regionId}`).join(', ')})\n`,
+      );
     return EXIT.ok;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
@@ -312,12 +404,17 @@ async function readText(absolute: string, display: string): Promise<string> {
     return await readFile(absolute, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(display, [{ path: '', message: code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? 'error'})` }]);
+    throw new ConfigError(display, [
+      { path: '', message: code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? 'error'})` },
+    ]);
   }
 }
 
 /** Cluster names matched by the `--cluster` globs; a glob that matches nothing is a usage error naming it. */
-async function selectClusters(fleet: Fleet, globs: readonly string[]): Promise<{ only?: string[]; unmatched: string[] }> {
+async function selectClusters(
+  fleet: Fleet,
+  globs: readonly string[],
+): Promise<{ only?: string[]; unmatched: string[] }> {
   if (!globs.length) return { unmatched: [] };
   const { default: picomatch } = await import('picomatch');
   const names = fleet.clusters.map((c) => c.name);
@@ -346,7 +443,14 @@ async function refreshFleetCommand(ctx: Ctx, dryRun: boolean, globs: readonly st
   const tty = ctx.io.isTTY ?? {};
   const total = only?.length ?? fleet.clusters.length;
   // With --json, stderr carries JSON log lines only; otherwise progress, live on a terminal.
-  const progress = ctx.json ? undefined : new Progress((t) => ctx.io.stderr(redactor.redact(t)), tty.stderr ?? false, total, styleFor(tty.stderr ?? false, ctx.io.env));
+  const progress = ctx.json
+    ? undefined
+    : new Progress(
+        (t) => ctx.io.stderr(redactor.redact(t)),
+        tty.stderr ?? false,
+        total,
+        styleFor(tty.stderr ?? false, ctx.io.env),
+      );
   const writeLog = (line: string) => (progress ? progress.line(line) : ctx.io.stderr(`${line}\n`));
   const log = createLogger({ format: ctx.json ? 'json' : 'text', write: writeLog, redactor, level: ctx.level });
   const deps = createRunDeps({

@@ -55,7 +55,11 @@ const DISPATCH_CONCURRENCY = 8;
  * The FC handler. Throws (failing the invocation) only when the config is unusable, or when a dispatch could
  * queue no shard at all (so FC's async retry and failure destination see it).
  */
-export async function handler(event: Buffer | string | undefined, context: FcContext, write: LineWriter = (l) => process.stdout.write(`${l}\n`)): Promise<FleetReport | DispatchReport> {
+export async function handler(
+  event: Buffer | string | undefined,
+  context: FcContext,
+  write: LineWriter = (l) => process.stdout.write(`${l}\n`),
+): Promise<FleetReport | DispatchReport> {
   const redactor = new Redactor();
   redactor.add(context.credentials.accessKeySecret);
   redactor.add(context.credentials.securityToken);
@@ -75,7 +79,13 @@ export async function handler(event: Buffer | string | undefined, context: FcCon
     const dispatched = await dispatch(fleet, context, payload.dryRun ?? false, log);
     return JSON.parse(redactor.redact(JSON.stringify(dispatched))) as DispatchReport;
   }
-  const deps = createRunDeps({ fleet, credential: credentialFromFc(context.credentials), log, redactor, allowFileKubeconfig: false });
+  const deps = createRunDeps({
+    fleet,
+    credential: credentialFromFc(context.credentials),
+    log,
+    redactor,
+    allowFileKubeconfig: false,
+  });
   deps.onCluster = (r) =>
     log[r.status === 'ok' ? 'info' : 'error']('cluster refreshed', {
       event: 'cluster',
@@ -91,25 +101,48 @@ export async function handler(event: Buffer | string | undefined, context: FcCon
       credentialExpiresAt: r.credentialExpiresAt,
       error: r.error,
     });
-  const report = await refreshFleet(fleet, deps, { dryRun: payload.dryRun ?? false, ...(payload.clusters ? { only: payload.clusters } : {}) });
+  const report = await refreshFleet(fleet, deps, {
+    dryRun: payload.dryRun ?? false,
+    ...(payload.clusters ? { only: payload.clusters } : {}),
+  });
   // A dry run's plan: one line per change, queryable in SLS like any other event.
   for (const c of report.clusters) {
     for (const e of c.plan ?? []) {
-      log.info('plan', { event: 'plan', cluster: c.name, action: e.action, kind: e.kind, namespace: e.namespace, name: e.name, reason: e.reason, expiresAt: e.expiresAt });
+      log.info('plan', {
+        event: 'plan',
+        cluster: c.name,
+        action: e.action,
+        kind: e.kind,
+        namespace: e.namespace,
+        name: e.name,
+        reason: e.reason,
+        expiresAt: e.expiresAt,
+      });
     }
   }
-  log.info('refresh done', { event: 'summary', clusters: report.summary.clusters, ok: report.summary.ok, failed: report.summary.failed, durationMs: report.durationMs });
+  log.info('refresh done', {
+    event: 'summary',
+    clusters: report.summary.clusters,
+    ok: report.summary.ok,
+    failed: report.summary.failed,
+    durationMs: report.durationMs,
+  });
   // Round-trip through the redactor: the report is returned to FC, which may log it.
   return JSON.parse(redactor.redact(JSON.stringify(report))) as FleetReport;
 }
 
 /** Invokes this function once per shard, asynchronously; the shards refresh, this run only queues them. */
 async function dispatch(fleet: Fleet, context: FcContext, dryRun: boolean, log: Logger): Promise<DispatchReport> {
-  const shards = shardClusters(fleet.clusters.map((c) => c.name), fleet.shardSize);
+  const shards = shardClusters(
+    fleet.clusters.map((c) => c.name),
+    fleet.shardSize,
+  );
   const fn = functionRef(context);
   // Loaded only by a dispatching run: the FC SDK's ~600 model classes cost every other run nothing.
   const { FcApi } = await import('../cloud/fc.js');
-  const fc = new FcApi(new SdkOpenApiCaller({ endpoints: fleet.endpoints, credential: credentialFromFc(context.credentials) }));
+  const fc = new FcApi(
+    new SdkOpenApiCaller({ endpoints: fleet.endpoints, credential: credentialFromFc(context.credentials) }),
+  );
   const limit = pLimit(DISPATCH_CONCURRENCY);
   const invocations = await Promise.all(
     shards.map((shard) =>
@@ -127,8 +160,14 @@ async function dispatch(fleet: Fleet, context: FcContext, dryRun: boolean, log: 
   );
   const failed = invocations.filter((i) => i.error !== undefined).length;
   const summary = { shards: shards.length, clusters: fleet.clusters.length, queued: shards.length - failed, failed };
-  log[failed ? 'error' : 'info']('shards dispatched', { event: 'dispatch', ...summary, shardSize: fleet.shardSize, function: fn.name });
-  if (failed === shards.length) throw new AcrFleetError(`dispatch: no shard could be queued (${invocations[0]?.error ?? 'no shards'})`);
+  log[failed ? 'error' : 'info']('shards dispatched', {
+    event: 'dispatch',
+    ...summary,
+    shardSize: fleet.shardSize,
+    function: fn.name,
+  });
+  if (failed === shards.length)
+    throw new AcrFleetError(`dispatch: no shard could be queued (${invocations[0]?.error ?? 'no shards'})`);
   return { dryRun, dispatch: summary, invocations };
 }
 
@@ -137,13 +176,20 @@ function functionRef(context: FcContext): FunctionRef {
   const name = context.function?.name ?? process.env.FC_FUNCTION_NAME;
   const accountId = context.accountId ?? process.env.FC_ACCOUNT_ID;
   const region = context.region ?? process.env.FC_REGION;
-  if (!name || !accountId || !region) throw new AcrFleetError('dispatch: the function name, account id and region are unknown (context.function.name, context.accountId, context.region)');
+  if (!name || !accountId || !region)
+    throw new AcrFleetError(
+      'dispatch: the function name, account id and region are unknown (context.function.name, context.accountId, context.region)',
+    );
   return { name, accountId, region, ...(context.function?.qualifier ? { qualifier: context.function.qualifier } : {}) };
 }
 
 /** A shard's event: its place and its cluster names only — never a token or any other credential. */
 function shardPayload(shard: Shard, dryRun: boolean): string {
-  return JSON.stringify({ shard: { index: shard.index, count: shard.count }, clusters: shard.clusters, ...(dryRun ? { dryRun } : {}) });
+  return JSON.stringify({
+    shard: { index: shard.index, count: shard.count },
+    clusters: shard.clusters,
+    ...(dryRun ? { dryRun } : {}),
+  });
 }
 
 function isShard(v: unknown): v is { index: number; count: number } {
@@ -157,10 +203,15 @@ function parsePayload(event: Buffer | string | undefined): Payload {
   if (!text.trim()) return {};
   try {
     const outer = JSON.parse(text) as { payload?: unknown } & Payload;
-    const inner = typeof outer.payload === 'string' && outer.payload.trim().startsWith('{') ? (JSON.parse(outer.payload) as Payload) : outer;
+    const inner =
+      typeof outer.payload === 'string' && outer.payload.trim().startsWith('{')
+        ? (JSON.parse(outer.payload) as Payload)
+        : outer;
     return {
       ...(typeof inner.dryRun === 'boolean' ? { dryRun: inner.dryRun } : {}),
-      ...(Array.isArray(inner.clusters) ? { clusters: inner.clusters.filter((c): c is string => typeof c === 'string') } : {}),
+      ...(Array.isArray(inner.clusters)
+        ? { clusters: inner.clusters.filter((c): c is string => typeof c === 'string') }
+        : {}),
       ...(isShard(inner.shard) ? { shard: inner.shard } : {}),
     };
   } catch {

@@ -26,7 +26,10 @@ export function styleFor(isTTY: boolean, env: Record<string, string | undefined>
 }
 
 /** Left-aligned text columns; numbers right-aligned. `paint` colours a cell after padding. */
-export function table(rows: (string | number)[][], paint?: (padded: string, row: number, col: number) => string): string {
+export function table(
+  rows: (string | number)[][],
+  paint?: (padded: string, row: number, col: number) => string,
+): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, String(cell).length)));
   return rows
@@ -49,7 +52,19 @@ export function formatReport(report: FleetReport, style: Style = PLAIN): string 
   const out: string[] = [
     table(
       [
-        ['CLUSTER', 'STATUS', 'NAMESPACES', 'CREATED', 'UPDATED', 'UNCHANGED', 'DELETED', 'SA PATCHED', 'SA UNCHANGED', 'REQUESTS', 'RETRIES'],
+        [
+          'CLUSTER',
+          'STATUS',
+          'NAMESPACES',
+          'CREATED',
+          'UPDATED',
+          'UNCHANGED',
+          'DELETED',
+          'SA PATCHED',
+          'SA UNCHANGED',
+          'REQUESTS',
+          'RETRIES',
+        ],
         ...report.clusters.map((c) => [
           c.name,
           c.status,
@@ -70,7 +85,13 @@ export function formatReport(report: FleetReport, style: Style = PLAIN): string 
   const notes = report.clusters.flatMap((c) => notesOf(c, style));
   if (notes.length) out.push('', ...notes);
   if (report.tokens.length) {
-    out.push('', table([['REGISTRY', 'TOKEN EXPIRES', 'RETRIES', 'DOMAINS'], ...report.tokens.map((t) => [t.registry, t.expiresAt, t.retries, t.domains.join(', ')])]));
+    out.push(
+      '',
+      table([
+        ['REGISTRY', 'TOKEN EXPIRES', 'RETRIES', 'DOMAINS'],
+        ...report.tokens.map((t) => [t.registry, t.expiresAt, t.retries, t.domains.join(', ')]),
+      ]),
+    );
   }
   out.push('', summaryLine(report, style));
   return out.join('\n');
@@ -83,7 +104,12 @@ function summaryLine(report: FleetReport, style: Style): string {
 
 function notesOf(c: ClusterReport, style: Style): string[] {
   const notes = errorsOf(c).map((e) => style.red(`error: ${e}`));
-  for (const x of c.conflicts) notes.push(style.yellow(`conflict: cluster ${c.name}: namespace ${x.namespace}: Secret ${x.name} exists without label app.kubernetes.io/managed-by=acr-fleet; left alone`));
+  for (const x of c.conflicts)
+    notes.push(
+      style.yellow(
+        `conflict: cluster ${c.name}: namespace ${x.namespace}: Secret ${x.name} exists without label app.kubernetes.io/managed-by=acr-fleet; left alone`,
+      ),
+    );
   for (const s of c.skipped) notes.push(`skipped: cluster ${c.name}: namespace ${s.namespace}: ${s.reason}`);
   return notes;
 }
@@ -115,7 +141,10 @@ function formatPlan(report: FleetReport, style: Style): string {
     const entries = c.plan ?? [];
     for (const e of entries) total[e.action]++;
     if (c.status === 'failed') {
-      out.push(style.bold(`${c.name}: `) + style.red('failed'), ...errorsOf(c).map((e) => `  ${style.red(`error: ${e}`)}`));
+      out.push(
+        style.bold(`${c.name}: `) + style.red('failed'),
+        ...errorsOf(c).map((e) => `  ${style.red(`error: ${e}`)}`),
+      );
     } else if (!entries.length) {
       out.push(`${style.bold(c.name)}: no changes (${c.secrets.unchanged} Secret(s) up to date)`);
     } else {
@@ -132,7 +161,9 @@ function formatPlan(report: FleetReport, style: Style): string {
 
 /** One progress line as a cluster finishes (when stderr is not a terminal). */
 export function progressLine(c: ClusterReport, done: number, total: number): string {
-  const writes = c.plan ? `${c.plan.length} planned change(s)` : `${c.secrets.created + c.secrets.updated + c.secrets.deleted} secret write(s)`;
+  const writes = c.plan
+    ? `${c.plan.length} planned change(s)`
+    : `${c.secrets.created + c.secrets.updated + c.secrets.deleted} secret write(s)`;
   const detail = c.status === 'ok' ? `${writes}, ${c.requests} request(s)` : (c.error ?? 'failed');
   return `[${done}/${total}] ${c.name}: ${c.status} (${detail}, ${c.durationMs} ms)`;
 }

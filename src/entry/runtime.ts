@@ -39,37 +39,58 @@ export interface RuntimeOptions {
 
 /** Runner dependencies over the real clouds. */
 export function createRunDeps(opts: RuntimeOptions): RunDeps {
-  const callerFor = (credential: CredentialClient) => new SdkOpenApiCaller({ endpoints: opts.fleet.endpoints, credential });
+  const callerFor = (credential: CredentialClient) =>
+    new SdkOpenApiCaller({ endpoints: opts.fleet.endpoints, credential });
   const own = callerFor(opts.credential);
   const kms = new KmsApi(own);
   const cs = new CsApi(own);
   const identities = new RegistryIdentities({ baseCaller: own, callerFor, onSecret: (v) => opts.redactor.add(v) });
   const crFor = async (registry: Registry) => new CrApi(await identities.caller(registry));
-  const broker = new TokenBroker({
-    enterprise: redacting(new EnterpriseTokenSource(crFor), opts.redactor),
-    personal: redacting(new PersonalTokenSource(crFor), opts.redactor),
-  }, opts.log);
+  const broker = new TokenBroker(
+    {
+      enterprise: redacting(new EnterpriseTokenSource(crFor), opts.redactor),
+      personal: redacting(new PersonalTokenSource(crFor), opts.redactor),
+    },
+    opts.log,
+  );
   /** Opens a cluster from kubeconfig text; `expires` says whether its credential's expiry is worth reporting. */
-  const open = async (text: string, source: string, baseDir: string | undefined, expires: boolean): Promise<ClusterPort> => {
+  const open = async (
+    text: string,
+    source: string,
+    baseDir: string | undefined,
+    expires: boolean,
+  ): Promise<ClusterPort> => {
     const kubeconfig = readKubeconfig(text, source, baseDir);
     if (kubeconfig.plugin) {
       if (!opts.resolvePlugin) {
-        throw new AcrFleetError(`${source}: its user is an ${kubeconfig.plugin} credential plugin, which runs a command; the deployed function takes a token or client-certificate kubeconfig (acr-fleet register stores one)`);
+        throw new AcrFleetError(
+          `${source}: its user is an ${kubeconfig.plugin} credential plugin, which runs a command; the deployed function takes a token or client-certificate kubeconfig (acr-fleet register stores one)`,
+        );
       }
       return connectCluster(await opts.resolvePlugin(text, source, baseDir), opts.fleet.kubernetes);
     }
-    return connectCluster(endpointOfKubeconfig(kubeconfig), opts.fleet.kubernetes, expires ? credentialExpiry(kubeconfig) : undefined);
+    return connectCluster(
+      endpointOfKubeconfig(kubeconfig),
+      opts.fleet.kubernetes,
+      expires ? credentialExpiry(kubeconfig) : undefined,
+    );
   };
   const connect = async (cluster: Cluster): Promise<ClusterPort> => {
     const ref = cluster.kubeconfig;
     if (ref.kind === 'file') {
       if (!opts.allowFileKubeconfig) {
-        throw new AcrFleetError(`kubeconfig ${ref.display}: kubeconfig files are for local runs; the deployed function reads kubeconfigs from KMS ({ kmsSecret: NAME })`);
+        throw new AcrFleetError(
+          `kubeconfig ${ref.display}: kubeconfig files are for local runs; the deployed function reads kubeconfigs from KMS ({ kmsSecret: NAME })`,
+        );
       }
       return open(await readText(ref.path, ref.display), `kubeconfig ${ref.display}`, path.dirname(ref.path), true);
     }
-    const source = ref.kind === 'kms' ? `kubeconfig kmsSecret ${ref.secretName}` : `kubeconfig ackClusterId ${ref.clusterId}`;
-    const fetched = ref.kind === 'kms' ? kms.secretValue(ref.regionId, ref.secretName) : cs.temporaryKubeconfig(ref.regionId, ref.clusterId, ref.privateIpAddress);
+    const source =
+      ref.kind === 'kms' ? `kubeconfig kmsSecret ${ref.secretName}` : `kubeconfig ackClusterId ${ref.clusterId}`;
+    const fetched =
+      ref.kind === 'kms'
+        ? kms.secretValue(ref.regionId, ref.secretName)
+        : cs.temporaryKubeconfig(ref.regionId, ref.clusterId, ref.privateIpAddress);
     const text = await fetched.catch((err: unknown) => {
       throw new AcrFleetError(`${source}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     });

@@ -33,7 +33,11 @@ export interface FcHttpResponse extends WebhookResponse {
 let instance: { key: string; service: WebhookService; redactor: Redactor } | undefined;
 
 /** The webhook handler. Never throws: every failure is an HTTP status. */
-export async function webhook(event: Buffer | string, context: FcContext, write: LineWriter = (l) => process.stdout.write(`${l}\n`)): Promise<FcHttpResponse> {
+export async function webhook(
+  event: Buffer | string,
+  context: FcContext,
+  write: LineWriter = (l) => process.stdout.write(`${l}\n`),
+): Promise<FcHttpResponse> {
   const file = process.env.ACR_FLEET_CONFIG ?? path.join(process.env.FC_FUNC_CODE_PATH ?? process.cwd(), 'fleet.yaml');
   const creds = context.credentials;
   const key = JSON.stringify([file, creds.accessKeyId, creds.securityToken ?? '']);
@@ -46,18 +50,36 @@ export async function webhook(event: Buffer | string, context: FcContext, write:
   try {
     request = parseEvent(event);
   } catch {
-    return respond({ statusCode: 400, headers: { 'content-type': 'application/json' }, body: '{"message":"not an HTTP trigger event"}' });
+    return respond({
+      statusCode: 400,
+      headers: { 'content-type': 'application/json' },
+      body: '{"message":"not an HTTP trigger event"}',
+    });
   }
   if (instance?.key !== key) {
     const previous = instance;
     instance = undefined;
     await previous?.service.close();
     try {
-      const fleet = await loadFleet({ file, env: { ...process.env, FC_REGION: process.env.FC_REGION ?? context.region } });
-      instance = { key, redactor, service: new WebhookService({ fleet, credential: credentialFromFc(creds), redactor, allowFileKubeconfig: false }, log) };
+      const fleet = await loadFleet({
+        file,
+        env: { ...process.env, FC_REGION: process.env.FC_REGION ?? context.region },
+      });
+      instance = {
+        key,
+        redactor,
+        service: new WebhookService(
+          { fleet, credential: credentialFromFc(creds), redactor, allowFileKubeconfig: false },
+          log,
+        ),
+      };
     } catch (err) {
       log.error(err instanceof Error ? err.message.replaceAll('\n', '; ') : String(err), { event: 'config-invalid' });
-      return respond({ statusCode: 500, headers: { 'content-type': 'application/json' }, body: '{"message":"invalid configuration"}' });
+      return respond({
+        statusCode: 500,
+        headers: { 'content-type': 'application/json' },
+        body: '{"message":"invalid configuration"}',
+      });
     }
   }
   instance.service.useLogger(log);

@@ -9,7 +9,14 @@ import { ACR_CONFIGURATION, parseAcrConfiguration } from '../config/configmap.js
 import { AcrFleetError, describeError, KubeError } from '../errors.js';
 import type { ClusterPort } from '../kube/port.js';
 import type { Logger } from '../log/logger.js';
-import { desiredPullSecrets, planCluster, type Plan, type PlanSettings, type SecretAction, type ServiceAccountPatch } from '../reconcile/plan.js';
+import {
+  desiredPullSecrets,
+  planCluster,
+  type Plan,
+  type PlanSettings,
+  type SecretAction,
+  type ServiceAccountPatch,
+} from '../reconcile/plan.js';
 import { planEntries } from '../reconcile/explain.js';
 import type { Observed } from '../reconcile/state.js';
 import type { TokenBroker } from '../tokens/broker.js';
@@ -68,7 +75,14 @@ export async function refreshFleet(fleet: Fleet, deps: RunDeps, opts: RunOptions
   };
 }
 
-async function refreshCluster(cluster: Cluster, fleet: Fleet, registries: ReadonlyMap<string, Registry>, deps: RunDeps, dryRun: boolean, now: () => number): Promise<ClusterReport> {
+async function refreshCluster(
+  cluster: Cluster,
+  fleet: Fleet,
+  registries: ReadonlyMap<string, Registry>,
+  deps: RunDeps,
+  dryRun: boolean,
+  now: () => number,
+): Promise<ClusterReport> {
   const report = emptyClusterReport(cluster.name);
   const started = Date.now();
   let port: ClusterPort | undefined;
@@ -85,7 +99,10 @@ async function refreshCluster(cluster: Cluster, fleet: Fleet, registries: Readon
         ? await fromConfigMap(cluster, connected)
         : // Names were checked against the fleet's registries when the config was loaded.
           { settings: cluster, registries: cluster.registries.flatMap((n) => registries.get(n) ?? []) };
-    const [tokens, observed] = await Promise.all([Promise.all(effective.registries.map((r) => deps.broker.get(r))), observing]);
+    const [tokens, observed] = await Promise.all([
+      Promise.all(effective.registries.map((r) => deps.broker.get(r))),
+      observing,
+    ]);
     const plan = planCluster(effective.settings, tokens, observed, now());
     report.namespaces = plan.namespaces.length;
     report.skipped = plan.skipped;
@@ -103,10 +120,14 @@ async function refreshCluster(cluster: Cluster, fleet: Fleet, registries: Readon
   }
   report.durationMs = Date.now() - started;
   // report.error already names the cluster.
-  if (report.status === 'failed') deps.log.error(report.error ?? `cluster ${cluster.name}: failed`, { cluster: cluster.name });
+  if (report.status === 'failed')
+    deps.log.error(report.error ?? `cluster ${cluster.name}: failed`, { cluster: cluster.name });
   else deps.log.debug(`cluster ${cluster.name}: ok`, { cluster: cluster.name, requests: report.requests });
   for (const c of report.conflicts) {
-    deps.log.warn(`cluster ${cluster.name}: namespace ${c.namespace}: Secret ${c.name} exists and is not managed by acr-fleet; left alone`, { cluster: cluster.name });
+    deps.log.warn(
+      `cluster ${cluster.name}: namespace ${c.namespace}: Secret ${c.name} exists and is not managed by acr-fleet; left alone`,
+      { cluster: cluster.name },
+    );
   }
   return report;
 }
@@ -115,7 +136,13 @@ async function refreshCluster(cluster: Cluster, fleet: Fleet, registries: Readon
 const CREDENTIAL_WARNING_MS = 30 * 24 * 3600 * 1000;
 
 /** Puts the credential's expiry in the report; warns within 30 days of it, errs once it passed. */
-function checkCredentialExpiry(cluster: string, expiresAt: number | undefined, report: ClusterReport, log: Logger, now: number): void {
+function checkCredentialExpiry(
+  cluster: string,
+  expiresAt: number | undefined,
+  report: ClusterReport,
+  log: Logger,
+  now: number,
+): void {
   if (expiresAt === undefined) return;
   const iso = new Date(expiresAt).toISOString();
   report.credentialExpiresAt = iso;
@@ -123,12 +150,23 @@ function checkCredentialExpiry(cluster: string, expiresAt: number | undefined, r
   if (left > CREDENTIAL_WARNING_MS) return;
   const daysLeft = Math.max(0, Math.floor(left / (24 * 3600 * 1000)));
   const fields = { event: 'credential-expiry', cluster, expiresAt: iso, daysLeft };
-  if (left <= 0) log.error(`cluster ${cluster}: the kubeconfig credential expired at ${iso}; run \`acr-fleet register\` for this cluster again`, fields);
-  else log.warn(`cluster ${cluster}: the kubeconfig credential expires at ${iso} (${daysLeft} days left); run \`acr-fleet register\` for this cluster again before then`, fields);
+  if (left <= 0)
+    log.error(
+      `cluster ${cluster}: the kubeconfig credential expired at ${iso}; run \`acr-fleet register\` for this cluster again`,
+      fields,
+    );
+  else
+    log.warn(
+      `cluster ${cluster}: the kubeconfig credential expires at ${iso} (${daysLeft} days left); run \`acr-fleet register\` for this cluster again before then`,
+      fields,
+    );
 }
 
 /** A migrated cluster's settings and registries, read from its add-on ConfigMap as the add-on would. */
-export async function fromConfigMap(cluster: Cluster, port: ClusterPort): Promise<{ settings: PlanSettings & Pick<Cluster, 'webhook'>; registries: Registry[] }> {
+export async function fromConfigMap(
+  cluster: Cluster,
+  port: ClusterPort,
+): Promise<{ settings: PlanSettings & Pick<Cluster, 'webhook'>; registries: Registry[] }> {
   const { namespace, name } = ACR_CONFIGURATION;
   const data = await port.readConfigMap(namespace, name);
   if (!data) throw new AcrFleetError(`${namespace}/${name}: not found (the cluster is set to settings: configmap)`);
@@ -138,7 +176,10 @@ export async function fromConfigMap(cluster: Cluster, port: ClusterPort): Promis
     excludeNamespaces: cluster.excludeNamespaces,
     ...(cluster.oidcTokenFile ? { oidcTokenFile: cluster.oidcTokenFile } : {}),
   });
-  return { settings: { ...cluster, ...parsed.settings, webhook: { ...cluster.webhook, ...parsed.settings.webhook } }, registries: parsed.registries };
+  return {
+    settings: { ...cluster, ...parsed.settings, webhook: { ...cluster.webhook, ...parsed.settings.webhook } },
+    registries: parsed.registries,
+  };
 }
 
 /**
@@ -172,7 +213,8 @@ export async function observe(port: ClusterPort, secretNames: readonly string[])
 /** Dry run: the report says what would change, and why. */
 function countPlan(plan: Plan, report: ClusterReport): void {
   report.plan = planEntries(plan);
-  for (const a of plan.secrets) report.secrets[a.op === 'create' ? 'created' : a.op === 'update' ? 'updated' : 'deleted']++;
+  for (const a of plan.secrets)
+    report.secrets[a.op === 'create' ? 'created' : a.op === 'update' ? 'updated' : 'deleted']++;
   report.secrets.unchanged = plan.unchangedSecrets;
   report.serviceAccounts = { patched: plan.serviceAccounts.length, unchanged: plan.unchangedServiceAccounts };
 }
@@ -189,7 +231,12 @@ async function apply(plan: Plan, port: ClusterPort, report: ClusterReport, write
  * then the ServiceAccount patches of namespaces whose Secret is in place, then the deletes of Secrets no
  * longer referenced. A namespace whose Secret write or patch failed keeps its old Secret for the next run.
  */
-export async function applyChanges(plan: Pick<Plan, 'secrets' | 'serviceAccounts'>, port: ClusterPort, report: ClusterReport, writeConcurrency: number): Promise<void> {
+export async function applyChanges(
+  plan: Pick<Plan, 'secrets' | 'serviceAccounts'>,
+  port: ClusterPort,
+  report: ClusterReport,
+  writeConcurrency: number,
+): Promise<void> {
   const held = new Set<string>();
   const limit = pLimit(writeConcurrency);
   const each = <T>(items: readonly T[], namespace: (item: T) => string, run: (item: T) => Promise<boolean>) =>

@@ -63,7 +63,10 @@ export class ClusterAdmin {
     }
     if (current.metadata?.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) return 'not ours: left alone';
     if (sameContent(current, obj)) return 'unchanged';
-    const body = { ...obj, metadata: { ...obj.metadata, resourceVersion: current.metadata?.resourceVersion } } as OwnedObject;
+    const body = {
+      ...obj,
+      metadata: { ...obj.metadata, resourceVersion: current.metadata?.resourceVersion },
+    } as OwnedObject;
     await call(`replace ${what}`, () => this.replace(body));
     return 'updated';
   }
@@ -81,7 +84,11 @@ export class ClusterAdmin {
   /** A bound token for a ServiceAccount (TokenRequest). */
   async mintToken(namespace: string, name: string, expirationSeconds: number): Promise<string> {
     const tr = await call(`create token for serviceaccount ${namespace}/${name}`, () =>
-      this.core.createNamespacedServiceAccountToken({ namespace, name, body: { spec: { audiences: [], expirationSeconds } } }),
+      this.core.createNamespacedServiceAccountToken({
+        namespace,
+        name,
+        body: { spec: { audiences: [], expirationSeconds } },
+      }),
     );
     const token = tr.status?.token;
     if (!token) throw new AcrFleetError(`create token for serviceaccount ${namespace}/${name}: no token in the answer`);
@@ -197,7 +204,10 @@ export class ClusterAdmin {
 }
 
 /** Asks the API server, as the identity of `kc`, whether each check is allowed. */
-export async function accessReview(kc: KubeConfig, checks: readonly AccessCheck[]): Promise<{ check: AccessCheck; allowed: boolean }[]> {
+export async function accessReview(
+  kc: KubeConfig,
+  checks: readonly AccessCheck[],
+): Promise<{ check: AccessCheck; allowed: boolean }[]> {
   const api = kc.makeApiClient(AuthorizationV1Api);
   return Promise.all(
     checks.map(async (check) => {
@@ -206,7 +216,15 @@ export async function accessReview(kc: KubeConfig, checks: readonly AccessCheck[
           body: {
             apiVersion: 'authorization.k8s.io/v1',
             kind: 'SelfSubjectAccessReview',
-            spec: { resourceAttributes: { verb: check.verb, resource: check.resource, group: '', ...(check.namespace ? { namespace: check.namespace } : {}), ...(check.name ? { name: check.name } : {}) } },
+            spec: {
+              resourceAttributes: {
+                verb: check.verb,
+                resource: check.resource,
+                group: '',
+                ...(check.namespace ? { namespace: check.namespace } : {}),
+                ...(check.name ? { name: check.name } : {}),
+              },
+            },
           },
         }),
       );
@@ -219,7 +237,8 @@ export async function accessReview(kc: KubeConfig, checks: readonly AccessCheck[
  * A real request sent as the identity under test. Each is shaped to reveal nothing secret even if it is
  * wrongly allowed: lists ask for at most one item, a get asks for a Secret that should not exist.
  */
-export type SecretProbe = { list: { fieldSelector?: string; labelSelector?: string } } | { get: { namespace: string; name: string } };
+export type SecretProbe =
+  { list: { fieldSelector?: string; labelSelector?: string } } | { get: { namespace: string; name: string } };
 
 /**
  * Sends each probe as the identity of `kc`: true when the API server authorized it (a get answered 404
@@ -250,8 +269,21 @@ export function describeObject(o: OwnedObject): string {
 
 /** Compares what acr-fleet sets: labels, rules, roleRef, subjects, webhooks. */
 function sameContent(current: object, desired: object): boolean {
-  type Shape = { metadata?: { labels?: Record<string, string> }; rules?: unknown; roleRef?: unknown; subjects?: unknown; webhooks?: unknown };
-  const pick = (o: Shape) => canonical({ labels: o.metadata?.labels ?? {}, rules: o.rules ?? null, roleRef: o.roleRef ?? null, subjects: o.subjects ?? null, webhooks: o.webhooks ?? null });
+  type Shape = {
+    metadata?: { labels?: Record<string, string> };
+    rules?: unknown;
+    roleRef?: unknown;
+    subjects?: unknown;
+    webhooks?: unknown;
+  };
+  const pick = (o: Shape) =>
+    canonical({
+      labels: o.metadata?.labels ?? {},
+      rules: o.rules ?? null,
+      roleRef: o.roleRef ?? null,
+      subjects: o.subjects ?? null,
+      webhooks: o.webhooks ?? null,
+    });
   return pick(current as Shape) === pick(desired as Shape);
 }
 
@@ -259,7 +291,9 @@ function sameContent(current: object, desired: object): boolean {
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
   if (v && typeof v === 'object') {
-    const entries = Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => a.localeCompare(b));
+    const entries = Object.entries(v)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => a.localeCompare(b));
     return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(',')}}`;
   }
   return JSON.stringify(v ?? null);

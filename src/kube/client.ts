@@ -9,12 +9,23 @@
  */
 import type { KubeSettings } from '../config/resolve.js';
 import { KubeError } from '../errors.js';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type DesiredSecret, type ObservedNamespace, type ObservedSecret, type ObservedServiceAccount } from '../reconcile/state.js';
+import {
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  type DesiredSecret,
+  type ObservedNamespace,
+  type ObservedSecret,
+  type ObservedServiceAccount,
+} from '../reconcile/state.js';
 import type { ClusterPort, PortStats, SecretQuery } from './port.js';
 import { KubeTransport, type Endpoint, type KubeRequest } from './transport.js';
 
 /** Opens a cluster: builds its connection pool for the endpoint read from its kubeconfig. */
-export function connectCluster(endpoint: Endpoint, settings: KubeSettings, credentialExpiresAt?: number): KubeClusterClient {
+export function connectCluster(
+  endpoint: Endpoint,
+  settings: KubeSettings,
+  credentialExpiresAt?: number,
+): KubeClusterClient {
   const transport = new KubeTransport(endpoint, {
     maxConnections: settings.writeConcurrency,
     requestTimeoutMs: settings.requestTimeoutMs,
@@ -72,7 +83,8 @@ export class KubeClusterClient implements ClusterPort {
   }
 
   async listSecrets(query: SecretQuery): Promise<ObservedSecret[]> {
-    const selector: Record<string, string> = 'name' in query ? { fieldSelector: `metadata.name=${query.name}` } : { labelSelector: query.labelSelector };
+    const selector: Record<string, string> =
+      'name' in query ? { fieldSelector: `metadata.name=${query.name}` } : { labelSelector: query.labelSelector };
     return this.list<SecretBody, ObservedSecret>('list secrets', '/api/v1/secrets', selector, observeSecret);
   }
 
@@ -81,7 +93,13 @@ export class KubeClusterClient implements ClusterPort {
   }
 
   async readServiceAccount(namespace: string, name: string): Promise<ObservedServiceAccount> {
-    return observeServiceAccount(await this.http.request<ServiceAccountBody>({ method: 'GET', path: path(namespace, 'serviceaccounts', name), what: `get serviceaccount ${namespace}/${name}` }));
+    return observeServiceAccount(
+      await this.http.request<ServiceAccountBody>({
+        method: 'GET',
+        path: path(namespace, 'serviceaccounts', name),
+        what: `get serviceaccount ${namespace}/${name}`,
+      }),
+    );
   }
 
   async readSecret(namespace: string, name: string): Promise<ObservedSecret | undefined> {
@@ -90,14 +108,25 @@ export class KubeClusterClient implements ClusterPort {
   }
 
   async readConfigMap(namespace: string, name: string): Promise<Record<string, string> | undefined> {
-    const cm = await orUndefinedOn404(this.http.request<{ data?: Record<string, string> }>({ method: 'GET', path: path(namespace, 'configmaps', name), what: `get configmap ${namespace}/${name}` }));
+    const cm = await orUndefinedOn404(
+      this.http.request<{ data?: Record<string, string> }>({
+        method: 'GET',
+        path: path(namespace, 'configmaps', name),
+        what: `get configmap ${namespace}/${name}`,
+      }),
+    );
     return cm && (cm.data ?? {});
   }
 
   async createSecret(secret: DesiredSecret): Promise<'created' | 'exists'> {
     const what = `create secret ${secret.namespace}/${secret.name}`;
     try {
-      await this.http.request({ method: 'POST', path: path(secret.namespace, 'secrets'), body: toSecretBody(secret), what });
+      await this.http.request({
+        method: 'POST',
+        path: path(secret.namespace, 'secrets'),
+        body: toSecretBody(secret),
+        what,
+      });
       return 'created';
     } catch (err) {
       if (!(err instanceof KubeError && err.status === 409 && err.reason === 'AlreadyExists')) throw err;
@@ -113,7 +142,12 @@ export class KubeClusterClient implements ClusterPort {
   async replaceSecret(secret: DesiredSecret, resourceVersion: string): Promise<void> {
     const body = toSecretBody(secret);
     body.metadata = { ...body.metadata, resourceVersion };
-    const req: KubeRequest = { method: 'PUT', path: path(secret.namespace, 'secrets', secret.name), body, what: `replace secret ${secret.namespace}/${secret.name}` };
+    const req: KubeRequest = {
+      method: 'PUT',
+      path: path(secret.namespace, 'secrets', secret.name),
+      body,
+      what: `replace secret ${secret.namespace}/${secret.name}`,
+    };
     try {
       await this.http.request(req);
     } catch (err) {
@@ -127,7 +161,12 @@ export class KubeClusterClient implements ClusterPort {
   async deleteSecret(namespace: string, name: string, resourceVersion: string): Promise<void> {
     const what = `delete secret ${namespace}/${name}`;
     try {
-      await this.http.request({ method: 'DELETE', path: path(namespace, 'secrets', name), body: { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { resourceVersion } }, what });
+      await this.http.request({
+        method: 'DELETE',
+        path: path(namespace, 'secrets', name),
+        body: { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { resourceVersion } },
+        what,
+      });
     } catch (err) {
       if (err instanceof KubeError && err.status === 404) return;
       if (err instanceof KubeError && err.status === 409 && !(await this.getSecret(namespace, name))) return;
@@ -149,20 +188,36 @@ export class KubeClusterClient implements ClusterPort {
 
   /** The RBAC grants `get` on Secrets by name (resourceNames): acr-fleet's own names only. */
   private getSecret(namespace: string, name: string): Promise<SecretBody | undefined> {
-    return orUndefinedOn404(this.http.request<SecretBody>({ method: 'GET', path: path(namespace, 'secrets', name), what: `get secret ${namespace}/${name}` }));
+    return orUndefinedOn404(
+      this.http.request<SecretBody>({
+        method: 'GET',
+        path: path(namespace, 'secrets', name),
+        what: `get secret ${namespace}/${name}`,
+      }),
+    );
   }
 
   /**
    * A cluster-wide list read page by page. An expired continue token (410) restarts the list once from
    * the beginning, as client-go's pager falls back to a full list.
    */
-  private async list<T, U>(what: string, base: string, selector: Record<string, string>, map: (item: T) => U): Promise<U[]> {
+  private async list<T, U>(
+    what: string,
+    base: string,
+    selector: Record<string, string>,
+    map: (item: T) => U,
+  ): Promise<U[]> {
     for (let restarted = false; ; restarted = true) {
       const out: U[] = [];
       let next: string | undefined;
       try {
         do {
-          const page: ListBody<T> = await this.http.request({ method: 'GET', path: base, query: { ...selector, limit: this.pageSize, continue: next }, what });
+          const page: ListBody<T> = await this.http.request({
+            method: 'GET',
+            path: base,
+            query: { ...selector, limit: this.pageSize, continue: next },
+            what,
+          });
           for (const item of page.items ?? []) out.push(map(item));
           next = page.metadata?.continue || undefined;
         } while (next);

@@ -52,7 +52,8 @@ export function readKubeconfig(text: string, source: string, baseDir?: string): 
   const cluster = typeof clusterName === 'string' ? named(doc, 'clusters', clusterName, 'cluster', fail) : undefined;
   if (!cluster) return fail(`current-context "${current}" names no cluster`);
   const userName = context.user;
-  const user = (typeof userName === 'string' && userName ? named(doc, 'users', userName, 'user', fail) : undefined) ?? {};
+  const user =
+    (typeof userName === 'string' && userName ? named(doc, 'users', userName, 'user', fail) : undefined) ?? {};
 
   const str = (o: Entry, key: string, where: string): string | undefined => {
     const v = o[key];
@@ -79,7 +80,8 @@ export function readKubeconfig(text: string, source: string, baseDir?: string): 
   if (!/^https?:\/\//.test(server)) fail(`cluster "${String(clusterName)}": server: expected an http(s) URL`);
   if (cluster['proxy-url'] !== undefined) fail(`cluster "${String(clusterName)}": proxy-url is not supported`);
   const insecure = cluster['insecure-skip-tls-verify'] === true;
-  if (server.startsWith('http:') && !insecure) fail(`cluster "${String(clusterName)}": plain http needs insecure-skip-tls-verify`);
+  if (server.startsWith('http:') && !insecure)
+    fail(`cluster "${String(clusterName)}": plain http needs insecure-skip-tls-verify`);
   const tokenFile = file(user, 'tokenFile', 'user');
   const token = str(user, 'token', 'user') ?? tokenFile?.toString('utf8').trim();
   const username = str(user, 'username', 'user');
@@ -110,7 +112,9 @@ export async function readText(file: string, display: string): Promise<string> {
     return await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new AcrFleetError(`kubeconfig ${display}: ${code === 'ENOENT' ? 'file not found' : `cannot read (${code ?? 'error'})`}`);
+    throw new AcrFleetError(
+      `kubeconfig ${display}: ${code === 'ENOENT' ? 'file not found' : `cannot read (${code ?? 'error'})`}`,
+    );
   }
 }
 
@@ -118,7 +122,8 @@ export async function readText(file: string, display: string): Promise<string> {
 export function endpointOfKubeconfig(k: Kubeconfig): Endpoint {
   const headers: Record<string, string> = {};
   if (k.token) headers.Authorization = `Bearer ${k.token}`;
-  else if (k.basicAuth) headers.Authorization = `Basic ${Buffer.from(`${k.basicAuth.username}:${k.basicAuth.password}`).toString('base64')}`;
+  else if (k.basicAuth)
+    headers.Authorization = `Basic ${Buffer.from(`${k.basicAuth.username}:${k.basicAuth.password}`).toString('base64')}`;
   return {
     server: k.server,
     tls: {

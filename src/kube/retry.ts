@@ -15,16 +15,33 @@ export interface RetryPolicy extends Backoff {
   maxRetryAfterMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 6, baseDelayMs: 200, maxDelayMs: 5_000, maxRetryAfterMs: 10_000 };
+export const DEFAULT_RETRY: RetryPolicy = {
+  maxAttempts: 6,
+  baseDelayMs: 200,
+  maxDelayMs: 5_000,
+  maxRetryAfterMs: 10_000,
+};
 
 /** HTTP statuses that mean "not now" rather than "no". */
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 
 /** Network failures where the server may well answer the next time. */
 const RETRYABLE_ERRNO = new Set([
-  'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'Timeout',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ECONNABORTED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'Timeout',
   // HTTP/2: a stream reset, a connection closed (GOAWAY) or broken under it.
-  'ERR_HTTP2_STREAM_ERROR', 'ERR_HTTP2_STREAM_CANCEL', 'ERR_HTTP2_SESSION_ERROR', 'ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_INVALID_SESSION',
+  'ERR_HTTP2_STREAM_ERROR',
+  'ERR_HTTP2_STREAM_CANCEL',
+  'ERR_HTTP2_SESSION_ERROR',
+  'ERR_HTTP2_GOAWAY_SESSION',
+  'ERR_HTTP2_INVALID_SESSION',
 ]);
 
 /** What went wrong with one attempt: an HTTP status, or a network error code (`Timeout` for ours). */
@@ -36,7 +53,12 @@ export function isRetryable(f: AttemptFailure): boolean {
 }
 
 /** The wait before attempt `attempt + 1`: the server's `Retry-After` when it gave one (capped), else backoff. */
-export function retryDelay(policy: RetryPolicy, attempt: number, f: AttemptFailure, random: () => number = Math.random): number {
+export function retryDelay(
+  policy: RetryPolicy,
+  attempt: number,
+  f: AttemptFailure,
+  random: () => number = Math.random,
+): number {
   if ('status' in f && f.retryAfterMs !== undefined) return Math.min(f.retryAfterMs, policy.maxRetryAfterMs);
   return backoffDelay(policy, attempt, random);
 }

@@ -16,7 +16,15 @@ import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeError } from '../errors.js';
 import type { PortStats } from './port.js';
-import { DEFAULT_RETRY, isRetryable, parseRetryAfter, RetryBudget, retryDelay, type AttemptFailure, type RetryPolicy } from './retry.js';
+import {
+  DEFAULT_RETRY,
+  isRetryable,
+  parseRetryAfter,
+  RetryBudget,
+  retryDelay,
+  type AttemptFailure,
+  type RetryPolicy,
+} from './retry.js';
 
 /** How to reach one API server, as read from a kubeconfig. */
 export interface Endpoint {
@@ -74,17 +82,27 @@ export class KubeTransport {
     this.policy = opts.retry ?? DEFAULT_RETRY;
     this.budget = new RetryBudget(opts.retryBudgetMs);
     const stats = this.stats;
-    const pool = { keepAlive: true, maxSockets: opts.maxConnections, maxFreeSockets: opts.maxConnections, scheduling: 'lifo' as const };
+    const pool = {
+      keepAlive: true,
+      maxSockets: opts.maxConnections,
+      maxFreeSockets: opts.maxConnections,
+      scheduling: 'lifo' as const,
+    };
     // Counting connections where they are made: each is one TCP (+TLS) handshake.
     const counted = <A extends http.Agent>(agent: A): A => {
-      const create = (agent as unknown as { createConnection: (...a: unknown[]) => Duplex }).createConnection.bind(agent);
+      const create = (agent as unknown as { createConnection: (...a: unknown[]) => Duplex }).createConnection.bind(
+        agent,
+      );
       (agent as unknown as { createConnection: (...a: unknown[]) => Duplex }).createConnection = (...a: unknown[]) => {
         stats.connections++;
         return create(...a);
       };
       return agent;
     };
-    this.agent = this.base.protocol === 'http:' ? counted(new http.Agent(pool)) : counted(new https.Agent({ ...pool, ...endpoint.tls }));
+    this.agent =
+      this.base.protocol === 'http:'
+        ? counted(new http.Agent(pool))
+        : counted(new https.Agent({ ...pool, ...endpoint.tls }));
     this.h2 = this.base.protocol === 'https:';
   }
 
@@ -98,9 +116,12 @@ export class KubeTransport {
         (r) => r,
         (err: unknown) => ({ error: err }),
       );
-      if ('body' in outcome && outcome.status >= 200 && outcome.status < 300) return parseJson<T>(outcome.body, req.what);
+      if ('body' in outcome && outcome.status >= 200 && outcome.status < 300)
+        return parseJson<T>(outcome.body, req.what);
       const failure: AttemptFailure =
-        'error' in outcome ? { errno: errnoOf(outcome.error) } : { status: outcome.status, retryAfterMs: parseRetryAfter(outcome.retryAfter, Date.now()) };
+        'error' in outcome
+          ? { errno: errnoOf(outcome.error) }
+          : { status: outcome.status, retryAfterMs: parseRetryAfter(outcome.retryAfter, Date.now()) };
       if (attempt < this.policy.maxAttempts && isRetryable(failure)) {
         const wait = retryDelay(this.policy, attempt, failure);
         if (this.budget.take(Date.now() - started, wait)) {
@@ -109,7 +130,9 @@ export class KubeTransport {
           continue;
         }
       }
-      throw 'error' in outcome ? networkError(req.what, outcome.error) : statusError(req.what, outcome.status, outcome.body);
+      throw 'error' in outcome
+        ? networkError(req.what, outcome.error)
+        : statusError(req.what, outcome.status, outcome.body);
     }
   }
 
@@ -123,9 +146,14 @@ export class KubeTransport {
 
   private async once(req: KubeRequest): Promise<Answer> {
     const url = new URL(this.base.pathname.replace(/\/$/, '') + req.path, this.base);
-    for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
+    for (const [k, v] of Object.entries(req.query ?? {}))
+      if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
     const payload = req.body === undefined ? undefined : JSON.stringify(req.body);
-    const headers: Record<string, string | number> = { ...this.endpoint.headers, accept: 'application/json', 'user-agent': 'acr-fleet' };
+    const headers: Record<string, string | number> = {
+      ...this.endpoint.headers,
+      accept: 'application/json',
+      'user-agent': 'acr-fleet',
+    };
     if (payload !== undefined) {
       headers['content-type'] = req.contentType ?? 'application/json';
       headers['content-length'] = Buffer.byteLength(payload);
@@ -159,20 +187,29 @@ export class KubeTransport {
     session.on('goaway', forget);
     session.on('close', forget);
     session.on('connect', () => {
-      if (session.alpnProtocol !== 'h2') session.destroy(Object.assign(new Error('no HTTP/2'), { code: 'ERR_ALPN_NO_H2' }));
+      if (session.alpnProtocol !== 'h2')
+        session.destroy(Object.assign(new Error('no HTTP/2'), { code: 'ERR_ALPN_NO_H2' }));
     });
     this.session = session;
     return session;
   }
 
-  private onceH2(url: URL, method: string, headers: Record<string, string | number>, payload: string | undefined): Promise<Answer> {
+  private onceH2(
+    url: URL,
+    method: string,
+    headers: Record<string, string | number>,
+    payload: string | undefined,
+  ): Promise<Answer> {
     return new Promise((resolve, reject) => {
       let stream: http2.ClientHttp2Stream;
       let session: http2.ClientHttp2Session;
       try {
         session = this.h2session();
         // Node ends GET/DELETE streams at once unless told there is a body (a DELETE carries its preconditions).
-        stream = session.request({ ':method': method, ':path': url.pathname + url.search, ...headers }, { endStream: payload === undefined });
+        stream = session.request(
+          { ':method': method, ':path': url.pathname + url.search, ...headers },
+          { endStream: payload === undefined },
+        );
       } catch (err) {
         reject(err);
         return;
@@ -209,7 +246,8 @@ export class KubeTransport {
       });
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
-        if (!status) fail(Object.assign(new Error('stream ended without an answer'), { code: 'ERR_HTTP2_STREAM_ERROR' }));
+        if (!status)
+          fail(Object.assign(new Error('stream ended without an answer'), { code: 'ERR_HTTP2_STREAM_ERROR' }));
         else finish(() => resolve({ status, body: Buffer.concat(chunks).toString('utf8'), retryAfter }));
       });
       stream.on('error', fail);
@@ -219,7 +257,12 @@ export class KubeTransport {
     });
   }
 
-  private onceH1(url: URL, method: string, headers: Record<string, string | number>, payload: string | undefined): Promise<Answer> {
+  private onceH1(
+    url: URL,
+    method: string,
+    headers: Record<string, string | number>,
+    payload: string | undefined,
+  ): Promise<Answer> {
     const send = url.protocol === 'http:' ? http.request : https.request;
     return new Promise((resolve, reject) => {
       const r = send(url, { method, headers, agent: this.agent }, (res) => {
@@ -228,7 +271,11 @@ export class KubeTransport {
         res.on('end', () => {
           clearTimeout(timer);
           const retryAfter = res.headers['retry-after'];
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter });
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString('utf8'),
+            retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+          });
         });
         res.on('error', (e) => {
           clearTimeout(timer);
@@ -238,7 +285,10 @@ export class KubeTransport {
       this.inflight.add(r);
       r.on('close', () => this.inflight.delete(r));
       // One limit for the whole exchange: a server that accepts and never answers is a timeout too.
-      const timer = setTimeout(() => r.destroy(Object.assign(new Error('request timed out'), { code: 'Timeout' })), this.opts.requestTimeoutMs);
+      const timer = setTimeout(
+        () => r.destroy(Object.assign(new Error('request timed out'), { code: 'Timeout' })),
+        this.opts.requestTimeoutMs,
+      );
       r.on('error', (e) => {
         clearTimeout(timer);
         reject(e);
@@ -279,9 +329,11 @@ export function statusError(what: string, status: number, body: string): KubeErr
   } catch {
     // 401 and some proxies answer with plain text: the status alone is named.
   }
-  const reason = typeof parsed?.reason === 'string' && parsed.reason ? parsed.reason : status === 401 ? 'Unauthorized' : undefined;
+  const reason =
+    typeof parsed?.reason === 'string' && parsed.reason ? parsed.reason : status === 401 ? 'Unauthorized' : undefined;
   // A 401's Status message is just "Unauthorized": said once is enough.
-  const message = typeof parsed?.message === 'string' && parsed.message && parsed.message !== reason ? `: ${parsed.message}` : '';
+  const message =
+    typeof parsed?.message === 'string' && parsed.message && parsed.message !== reason ? `: ${parsed.message}` : '';
   return new KubeError(`${what}: HTTP ${status}${reason ? ` ${reason}` : ''}${message}`, status, reason);
 }
 
@@ -291,14 +343,18 @@ function errnoOf(err: unknown): string {
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'Timeout';
   if (typeof e?.code === 'string') return e.code;
   if (typeof e?.cause?.code === 'string') return e.cause.code;
-  return /\b(E[A-Z]{3,}|CERT_[A-Z_]+|UNABLE_TO_[A-Z_]+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)\b/.exec(typeof e?.message === 'string' ? e.message : '')?.[1] ?? 'request failed';
+  return (
+    /\b(E[A-Z]{3,}|CERT_[A-Z_]+|UNABLE_TO_[A-Z_]+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)\b/.exec(
+      typeof e?.message === 'string' ? e.message : '',
+    )?.[1] ?? 'request failed'
+  );
 }
 
 /** A failure without an HTTP answer: names the errno, never the URL. */
 export function networkError(what: string, err: unknown): KubeError {
   const code = errnoOf(err);
   if (code === 'Timeout') return new KubeError(`${what}: request timed out`, 0, 'Timeout', { cause: err });
-  if (code === 'Closed') return new KubeError(`${what}: the cluster's connections were closed`, 0, 'Closed', { cause: err });
+  if (code === 'Closed')
+    return new KubeError(`${what}: the cluster's connections were closed`, 0, 'Closed', { cause: err });
   return new KubeError(`${what}: ${code} (API server not reachable)`, 0, code, { cause: err });
 }
-

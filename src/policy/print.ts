@@ -18,13 +18,18 @@ export interface PolicyOptions {
 }
 
 /** The command's output, or the one-line problem with its options. */
-export function policyOutput(fleet: Fleet, opts: PolicyOptions): { stdout: string; stderr: string } | { error: string } {
+export function policyOutput(
+  fleet: Fleet,
+  opts: PolicyOptions,
+): { stdout: string; stderr: string } | { error: string } {
   const unknown = (opts.clusters ?? []).filter((n) => !fleet.clusters.some((c) => c.name === n));
   if (unknown.length) return { error: `--cluster: no cluster named ${unknown.join(', ')} in ${fleet.file}` };
   const clusters = opts.clusters ? fleet.clusters.filter((c) => opts.clusters?.includes(c.name)) : fleet.clusters;
   if (opts.kubernetes) {
     const manifests = clusters.map((c) =>
-      rbacManifest(rbacSettingsOf(c), [`cluster ${c.name}: what acr-fleet register applies there (from ${fleet.file}).`]),
+      rbacManifest(rbacSettingsOf(c), [
+        `cluster ${c.name}: what acr-fleet register applies there (from ${fleet.file}).`,
+      ]),
     );
     return { stdout: manifests.join('---\n'), stderr: '' };
   }
@@ -33,5 +38,8 @@ export function policyOutput(fleet: Fleet, opts: PolicyOptions): { stdout: strin
     `kubernetes: cluster ${c.name}: ClusterRole ${IDENTITY.name} for ServiceAccount ${IDENTITY.namespace}/${IDENTITY.name} (applied by register; --kubernetes prints it) allows only:`,
     ...explainRbac(rbacSettingsOf(c)).map((l) => `  ${l}`),
   ]);
-  return { stdout: `${JSON.stringify(policy, null, 2)}\n`, stderr: [...notes.map((n) => `note: ${n}`), ...rbac].map((l) => `${l}\n`).join('') };
+  return {
+    stdout: `${JSON.stringify(policy, null, 2)}\n`,
+    stderr: [...notes.map((n) => `note: ${n}`), ...rbac].map((l) => `${l}\n`).join(''),
+  };
 }

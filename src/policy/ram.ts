@@ -20,7 +20,11 @@ export interface PolicyDocument {
  * larger than `shardSize` also needs `fc:InvokeFunction` on the function itself (and on nothing else), to
  * queue its shard invocations; `functionName` is the deployed function's name (s.yaml's default).
  */
-export function functionPolicy(fleet: Fleet, accountId = '*', functionName = 'acr-fleet'): { policy: PolicyDocument; notes: string[] } {
+export function functionPolicy(
+  fleet: Fleet,
+  accountId = '*',
+  functionName = 'acr-fleet',
+): { policy: PolicyDocument; notes: string[] } {
   const acc = new Map<string, Set<string>>();
   const allow = (action: string, resource: string) => acc.set(action, (acc.get(action) ?? new Set()).add(resource));
   const notes: string[] = [];
@@ -30,15 +34,19 @@ export function functionPolicy(fleet: Fleet, accountId = '*', functionName = 'ac
   for (const c of fleet.clusters) {
     const k = c.kubeconfig;
     if (k.kind === 'kms') allow('kms:GetSecretValue', `acs:kms:${k.regionId}:${accountId}:secret/${k.secretName}`);
-    if (k.kind === 'ack') allow('cs:DescribeClusterUserKubeconfig', `acs:cs:${k.regionId}:${accountId}:cluster/${k.clusterId}`);
+    if (k.kind === 'ack')
+      allow('cs:DescribeClusterUserKubeconfig', `acs:cs:${k.regionId}:${accountId}:cluster/${k.clusterId}`);
     if (c.settingsSource === 'configmap') {
       // Registries are read from the cluster at run time: the policy cannot name them.
       allow('cr:GetAuthorizationToken', `acs:cr:*:${accountId}:*`);
       allow('cr:ListInstanceEndpoint', `acs:cr:*:${accountId}:*`);
-      notes.push(`cluster ${c.name}: settings: configmap: registries come from its ConfigMap, so CR access is granted on all instances; roles it assumes need sts:AssumeRole added by hand`);
+      notes.push(
+        `cluster ${c.name}: settings: configmap: registries come from its ConfigMap, so CR access is granted on all instances; roles it assumes need sts:AssumeRole added by hand`,
+      );
     }
   }
-  if (fleet.clusters.length > fleet.shardSize) allow('fc:InvokeFunction', `acs:fc:${fleet.regionId ?? '*'}:${accountId}:functions/${functionName}`);
+  if (fleet.clusters.length > fleet.shardSize)
+    allow('fc:InvokeFunction', `acs:fc:${fleet.regionId ?? '*'}:${accountId}:functions/${functionName}`);
   // The webhook function (same role) reads the key its per-cluster URL secrets derive from. A ConfigMap
   // cluster may enable the webhook in its ConfigMap, so it counts as possibly enabled.
   const webhook = fleet.webhook;
@@ -52,13 +60,27 @@ export function functionPolicy(fleet: Fleet, accountId = '*', functionName = 'ac
   return { policy: { Version: '1', Statement }, notes };
 }
 
-function registryStatements(r: Registry, accountId: string, allow: (a: string, res: string) => void, notes: string[]): void {
+function registryStatements(
+  r: Registry,
+  accountId: string,
+  allow: (a: string, res: string) => void,
+  notes: string[],
+): void {
   const { base, assumeRole } = r.credential;
-  if (base.kind === 'accessKey') allow('kms:GetSecretValue', `acs:kms:${base.regionId}:${accountId}:secret/${base.kmsSecret}`);
+  if (base.kind === 'accessKey')
+    allow('kms:GetSecretValue', `acs:kms:${base.regionId}:${accountId}:secret/${base.kmsSecret}`);
   if (assumeRole && base.kind === 'default') allow('sts:AssumeRole', assumeRole.roleArn);
   if (assumeRole || base.kind !== 'default') {
-    const who = assumeRole ? `role ${assumeRole.roleArn}` : base.kind === 'rrsa' ? `RRSA role ${base.roleArn}` : `the AccessKey in ${base.kind === 'accessKey' ? base.kmsSecret : ''}`;
-    notes.push(`registry ${r.name}: ${who} needs ${tokenGrants(r, '*').map(([a, res]) => `${a} on ${res}`).join(' and ')}`);
+    const who = assumeRole
+      ? `role ${assumeRole.roleArn}`
+      : base.kind === 'rrsa'
+        ? `RRSA role ${base.roleArn}`
+        : `the AccessKey in ${base.kind === 'accessKey' ? base.kmsSecret : ''}`;
+    notes.push(
+      `registry ${r.name}: ${who} needs ${tokenGrants(r, '*')
+        .map(([a, res]) => `${a} on ${res}`)
+        .join(' and ')}`,
+    );
     return;
   }
   for (const [action, resource] of tokenGrants(r, accountId)) allow(action, resource);

@@ -55,7 +55,13 @@ type Subject = { kind: 'ServiceAccount'; name: string; namespace: string };
 export type RbacObject =
   | { apiVersion: 'v1'; kind: 'ServiceAccount'; metadata: Meta }
   | { apiVersion: string; kind: 'ClusterRole' | 'Role'; metadata: Meta; rules: PolicyRule[] }
-  | { apiVersion: string; kind: 'ClusterRoleBinding' | 'RoleBinding'; metadata: Meta; roleRef: RoleRef; subjects: Subject[] };
+  | {
+      apiVersion: string;
+      kind: 'ClusterRoleBinding' | 'RoleBinding';
+      metadata: Meta;
+      roleRef: RoleRef;
+      subjects: Subject[];
+    };
 
 const RBAC_API = 'rbac.authorization.k8s.io';
 const labels = () => ({ [MANAGED_BY_LABEL]: MANAGED_BY_VALUE });
@@ -64,7 +70,10 @@ const labels = () => ({ [MANAGED_BY_LABEL]: MANAGED_BY_VALUE });
  * The RBAC settings of a resolved cluster, with the Secret names still being retired and the names of
  * unselected ServiceAccounts that still reference acr-fleet's Secrets (`referencing`), if any.
  */
-export function rbacSettingsOf(cluster: Pick<Cluster, 'secretName' | 'previousSecretNames' | 'serviceAccounts' | 'settingsSource'>, referencing: readonly string[] = []): RbacSettings {
+export function rbacSettingsOf(
+  cluster: Pick<Cluster, 'secretName' | 'previousSecretNames' | 'serviceAccounts' | 'settingsSource'>,
+  referencing: readonly string[] = [],
+): RbacSettings {
   const configmap = cluster.settingsSource === 'configmap';
   // A ConfigMap's service-account selection is read at run time and may change without a new register.
   const selection = configmap ? '*' : cluster.serviceAccounts;
@@ -85,17 +94,25 @@ function clusterRoleRules(s: RbacSettings): ExplainedRule[] {
   return [
     {
       rule: { apiGroups: [''], resources: ['namespaces'], verbs: ['list'] },
-      reason: 'Find the watched namespaces and skip those being deleted: one cluster-wide list per run. Namespaces hold no credentials.',
+      reason:
+        'Find the watched namespaces and skip those being deleted: one cluster-wide list per run. Namespaces hold no credentials.',
     },
     {
-      rule: { apiGroups: [''], resources: ['secrets'], resourceNames: [...s.secretNames], verbs: ['list', 'get', 'update', 'delete'] },
+      rule: {
+        apiGroups: [''],
+        resources: ['secrets'],
+        resourceNames: [...s.secretNames],
+        verbs: ['list', 'get', 'update', 'delete'],
+      },
       reason:
         `Only Secrets named ${names}, in any namespace: one cluster-wide list per name and run ` +
         `(GET /api/v1/secrets?fieldSelector=metadata.name=${current}: the API server authorizes a list against ` +
         'resourceNames only through that selector), get to read one back, update to replace an expiring or changed ' +
         'one, delete when its namespace is no longer watched. A list of all Secrets, a list by label, or any other ' +
         'Secret is refused.' +
-        (retiring.length ? ` ${retiring.join(', ')}: the former secretName; its Secrets are deleted by the next refresh, then re-running register drops it.` : ''),
+        (retiring.length
+          ? ` ${retiring.join(', ')}: the former secretName; its Secrets are deleted by the next refresh, then re-running register drops it.`
+          : ''),
     },
     {
       rule: { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
@@ -105,10 +122,16 @@ function clusterRoleRules(s: RbacSettings): ExplainedRule[] {
     },
     {
       rule: { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['list'] },
-      reason: 'Read every ServiceAccount\'s imagePullSecrets (names only, no credentials): one cluster-wide list per run.',
+      reason:
+        "Read every ServiceAccount's imagePullSecrets (names only, no credentials): one cluster-wide list per run.",
     },
     {
-      rule: { apiGroups: [''], resources: ['serviceaccounts'], ...(saNamed ? { resourceNames: [...s.serviceAccounts] } : {}), verbs: ['get', 'patch'] },
+      rule: {
+        apiGroups: [''],
+        resources: ['serviceaccounts'],
+        ...(saNamed ? { resourceNames: [...s.serviceAccounts] } : {}),
+        verbs: ['get', 'patch'],
+      },
       reason:
         'Add the Secret to imagePullSecrets (patch), re-reading one that changed meanwhile (get), ' +
         (s.configmap
@@ -137,8 +160,17 @@ function configMapRules(): ExplainedRule[] {
 export function rbacObjects(s: RbacSettings): RbacObject[] {
   const subjects: Subject[] = [{ kind: 'ServiceAccount', name: IDENTITY.name, namespace: IDENTITY.namespace }];
   const objects: RbacObject[] = [
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: IDENTITY.name, namespace: IDENTITY.namespace, labels: labels() } },
-    { apiVersion: `${RBAC_API}/v1`, kind: 'ClusterRole', metadata: { name: IDENTITY.name, labels: labels() }, rules: clusterRoleRules(s).map((r) => r.rule) },
+    {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: IDENTITY.name, namespace: IDENTITY.namespace, labels: labels() },
+    },
+    {
+      apiVersion: `${RBAC_API}/v1`,
+      kind: 'ClusterRole',
+      metadata: { name: IDENTITY.name, labels: labels() },
+      rules: clusterRoleRules(s).map((r) => r.rule),
+    },
     {
       apiVersion: `${RBAC_API}/v1`,
       kind: 'ClusterRoleBinding',
@@ -152,10 +184,17 @@ export function rbacObjects(s: RbacSettings): RbacObject[] {
 }
 
 /** The Role and RoleBinding of a `settings: configmap` cluster (removed again when a cluster stops being one). */
-export function configMapObjects(subjects: Subject[] = [{ kind: 'ServiceAccount', name: IDENTITY.name, namespace: IDENTITY.namespace }]): RbacObject[] {
+export function configMapObjects(
+  subjects: Subject[] = [{ kind: 'ServiceAccount', name: IDENTITY.name, namespace: IDENTITY.namespace }],
+): RbacObject[] {
   const ns = ACR_CONFIGURATION.namespace;
   return [
-    { apiVersion: `${RBAC_API}/v1`, kind: 'Role', metadata: { name: CONFIGMAP_ROLE, namespace: ns, labels: labels() }, rules: configMapRules().map((r) => r.rule) },
+    {
+      apiVersion: `${RBAC_API}/v1`,
+      kind: 'Role',
+      metadata: { name: CONFIGMAP_ROLE, namespace: ns, labels: labels() },
+      rules: configMapRules().map((r) => r.rule),
+    },
     {
       apiVersion: `${RBAC_API}/v1`,
       kind: 'RoleBinding',
@@ -179,7 +218,9 @@ export function rbacManifest(s: RbacSettings, header: readonly string[]): string
     if (isSeq(rules)) {
       rules.items.forEach((item, j) => {
         if (!isMap(item)) return;
-        item.commentBefore = wrap(reasons.get(obj.kind)?.[j] ?? '', 110).map((l) => ` ${l}`).join('\n');
+        item.commentBefore = wrap(reasons.get(obj.kind)?.[j] ?? '', 110)
+          .map((l) => ` ${l}`)
+          .join('\n');
         for (const pair of (item as YAMLMap).items) if (isSeq(pair.value)) pair.value.flow = true;
       });
     }

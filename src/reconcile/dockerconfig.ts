@@ -36,7 +36,11 @@ export function secretTemplate(tokens: readonly RegistryToken[]): SecretTemplate
         throw new AcrFleetError(`domain ${domain} is served by both registry ${first} and registry ${t.registry}`);
       }
       owner.set(domain, t.registry);
-      auths[domain] = { username: t.username, password: t.password, auth: Buffer.from(`${t.username}:${t.password}`).toString('base64') };
+      auths[domain] = {
+        username: t.username,
+        password: t.password,
+        auth: Buffer.from(`${t.username}:${t.password}`).toString('base64'),
+      };
     }
   }
   const sorted = Object.fromEntries(Object.entries(auths).sort(([a], [b]) => a.localeCompare(b)));
@@ -58,11 +62,26 @@ export function secretTemplate(tokens: readonly RegistryToken[]): SecretTemplate
 
 /** The template placed in one namespace under one name. */
 export function desiredSecret(t: SecretTemplate, namespace: string, name: string): DesiredSecret {
-  return { namespace, name, labels: { ...t.labels }, annotations: { ...t.annotations }, data: { ...t.data }, type: t.type };
+  return {
+    namespace,
+    name,
+    labels: { ...t.labels },
+    annotations: { ...t.annotations },
+    data: { ...t.data },
+    type: t.type,
+  };
 }
 
 /** Hash of what the Secret is for (registries and domains), never of the credentials. */
 function hashInputs(tokens: readonly RegistryToken[]): string {
-  const inputs = tokens.map((t) => ({ registry: t.registry, domains: [...t.domains].sort() })).sort((a, b) => a.registry.localeCompare(b.registry));
-  return 'sha256:' + createHash('sha256').update(JSON.stringify({ v: 1, inputs })).digest('hex').slice(0, 32);
+  const inputs = tokens
+    .map((t) => ({ registry: t.registry, domains: [...t.domains].sort() }))
+    .sort((a, b) => a.registry.localeCompare(b.registry));
+  return (
+    'sha256:' +
+    createHash('sha256')
+      .update(JSON.stringify({ v: 1, inputs }))
+      .digest('hex')
+      .slice(0, 32)
+  );
 }

@@ -25,18 +25,39 @@ const ORDER: Record<PlanEntry['action'], number> = { skip: 0, conflict: 1, delet
 /** The plan's entries, ordered by namespace, then Secrets before ServiceAccounts. */
 export function planEntries(plan: Pick<Plan, 'secrets' | 'serviceAccounts' | 'conflicts' | 'skipped'>): PlanEntry[] {
   const entries: PlanEntry[] = [];
-  for (const s of plan.skipped) entries.push({ action: 'skip', kind: 'Namespace', namespace: s.namespace, name: s.namespace, reason: s.reason });
-  for (const c of plan.conflicts) entries.push({ action: 'conflict', kind: 'Secret', namespace: c.namespace, name: c.name, reason: 'a Secret of that name is not managed by acr-fleet; left alone' });
+  for (const s of plan.skipped)
+    entries.push({ action: 'skip', kind: 'Namespace', namespace: s.namespace, name: s.namespace, reason: s.reason });
+  for (const c of plan.conflicts)
+    entries.push({
+      action: 'conflict',
+      kind: 'Secret',
+      namespace: c.namespace,
+      name: c.name,
+      reason: 'a Secret of that name is not managed by acr-fleet; left alone',
+    });
   for (const a of plan.secrets) {
     switch (a.op) {
       case 'create':
-        entries.push({ action: 'create', kind: 'Secret', namespace: a.secret.namespace, name: a.secret.name, reason: a.reason });
+        entries.push({
+          action: 'create',
+          kind: 'Secret',
+          namespace: a.secret.namespace,
+          name: a.secret.name,
+          reason: a.reason,
+        });
         break;
       case 'update':
         if (a.reason === 'inputs changed') {
           const { added, removed } = a.registries;
           const diff = [...added.map((r) => `+${r}`), ...removed.map((r) => `-${r}`)].join(' ');
-          entries.push({ action: 'update', kind: 'Secret', namespace: a.secret.namespace, name: a.secret.name, reason: diff ? `registries changed: ${diff}` : 'registry domains changed', registries: a.registries });
+          entries.push({
+            action: 'update',
+            kind: 'Secret',
+            namespace: a.secret.namespace,
+            name: a.secret.name,
+            reason: diff ? `registries changed: ${diff}` : 'registry domains changed',
+            registries: a.registries,
+          });
         } else {
           entries.push({
             action: 'update',
@@ -49,19 +70,39 @@ export function planEntries(plan: Pick<Plan, 'secrets' | 'serviceAccounts' | 'co
         }
         break;
       case 'delete':
-        entries.push({ action: 'delete', kind: 'Secret', namespace: a.namespace, name: a.name, reason: DELETE_REASONS[a.reason] });
+        entries.push({
+          action: 'delete',
+          kind: 'Secret',
+          namespace: a.namespace,
+          name: a.name,
+          reason: DELETE_REASONS[a.reason],
+        });
         break;
     }
   }
   for (const p of plan.serviceAccounts) {
     const added = p.add !== undefined ? [p.add] : [];
     const removed = p.remove;
-    entries.push({ action: 'patch', kind: 'ServiceAccount', namespace: p.namespace, name: p.name, reason: [...added.map((n) => `+${n}`), ...removed.map((n) => `-${n}`)].join(' '), imagePullSecrets: { added, removed } });
+    entries.push({
+      action: 'patch',
+      kind: 'ServiceAccount',
+      namespace: p.namespace,
+      name: p.name,
+      reason: [...added.map((n) => `+${n}`), ...removed.map((n) => `-${n}`)].join(' '),
+      imagePullSecrets: { added, removed },
+    });
   }
-  return entries.sort((a, b) => a.namespace.localeCompare(b.namespace) || ORDER[a.action] - ORDER[b.action] || a.name.localeCompare(b.name));
+  return entries.sort(
+    (a, b) =>
+      a.namespace.localeCompare(b.namespace) || ORDER[a.action] - ORDER[b.action] || a.name.localeCompare(b.name),
+  );
 }
 
-const DELETE_REASONS = { 'not watched': 'namespace no longer watched', 'name changed': 'secretName changed', removal: 'acr-fleet removed from the cluster' } as const;
+const DELETE_REASONS = {
+  'not watched': 'namespace no longer watched',
+  'name changed': 'secretName changed',
+  removal: 'acr-fleet removed from the cluster',
+} as const;
 
 function expiryReason(ms: number): string {
   if (Number.isNaN(ms)) return 'token expiry unreadable';

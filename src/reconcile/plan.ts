@@ -11,7 +11,14 @@
 import type { Cluster } from '../config/resolve.js';
 import type { RegistryToken } from '../tokens/source.js';
 import { desiredSecret, secretTemplate } from './dockerconfig.js';
-import { EXPIRES_AT_ANNOTATION, INPUTS_HASH_ANNOTATION, REGISTRIES_ANNOTATION, type DesiredSecret, type Observed, type ObservedServiceAccount } from './state.js';
+import {
+  EXPIRES_AT_ANNOTATION,
+  INPUTS_HASH_ANNOTATION,
+  REGISTRIES_ANNOTATION,
+  type DesiredSecret,
+  type Observed,
+  type ObservedServiceAccount,
+} from './state.js';
 
 /** Registries a Secret gains and loses, from its `acr-fleet.io/registries` annotation to the new one. */
 export interface RegistriesDiff {
@@ -25,9 +32,28 @@ export interface RegistriesDiff {
  */
 export type SecretAction =
   | { op: 'create'; secret: DesiredSecret; reason: 'missing' }
-  | { op: 'update'; secret: DesiredSecret; resourceVersion: string; reason: 'inputs changed'; registries: RegistriesDiff }
-  | { op: 'update'; secret: DesiredSecret; resourceVersion: string; reason: 'expiring'; expiresAt: string | undefined; expiresInMs: number }
-  | { op: 'delete'; namespace: string; name: string; resourceVersion: string; reason: 'not watched' | 'name changed' | 'removal' };
+  | {
+      op: 'update';
+      secret: DesiredSecret;
+      resourceVersion: string;
+      reason: 'inputs changed';
+      registries: RegistriesDiff;
+    }
+  | {
+      op: 'update';
+      secret: DesiredSecret;
+      resourceVersion: string;
+      reason: 'expiring';
+      expiresAt: string | undefined;
+      expiresInMs: number;
+    }
+  | {
+      op: 'delete';
+      namespace: string;
+      name: string;
+      resourceVersion: string;
+      reason: 'not watched' | 'name changed' | 'removal';
+    };
 
 /**
  * A ServiceAccount whose imagePullSecrets must become `imagePullSecrets`; `add` and `remove` are the
@@ -72,7 +98,12 @@ export interface Plan {
 export type PlanSettings = Pick<Cluster, 'namespaces' | 'serviceAccounts' | 'expiringThresholdMs' | 'secretName'>;
 
 /** Computes the plan for one cluster. Throws only when the tokens cannot form one Secret. */
-export function planCluster(settings: PlanSettings, tokens: readonly RegistryToken[], observed: Observed, now: number): Plan {
+export function planCluster(
+  settings: PlanSettings,
+  tokens: readonly RegistryToken[],
+  observed: Observed,
+  now: number,
+): Plan {
   const template = secretTemplate(tokens);
   const { targets, skipped, terminating } = targetNamespaces(settings, observed);
   const targetSet = new Set(targets);
@@ -106,11 +137,27 @@ export function planCluster(settings: PlanSettings, tokens: readonly RegistryTok
     if (!existing) {
       secrets.push({ op: 'create', secret, reason: 'missing' });
     } else if (existing.annotations[INPUTS_HASH_ANNOTATION] !== template.inputsHash) {
-      const registries = registriesDiff(existing.annotations[REGISTRIES_ANNOTATION], secret.annotations[REGISTRIES_ANNOTATION]);
-      secrets.push({ op: 'update', secret, resourceVersion: existing.resourceVersion, reason: 'inputs changed', registries });
+      const registries = registriesDiff(
+        existing.annotations[REGISTRIES_ANNOTATION],
+        secret.annotations[REGISTRIES_ANNOTATION],
+      );
+      secrets.push({
+        op: 'update',
+        secret,
+        resourceVersion: existing.resourceVersion,
+        reason: 'inputs changed',
+        registries,
+      });
     } else if (expiresWithin(existing.annotations[EXPIRES_AT_ANNOTATION], now, settings.expiringThresholdMs)) {
       const expiresAt = existing.annotations[EXPIRES_AT_ANNOTATION];
-      secrets.push({ op: 'update', secret, resourceVersion: existing.resourceVersion, reason: 'expiring', expiresAt, expiresInMs: (expiresAt ? Date.parse(expiresAt) : NaN) - now });
+      secrets.push({
+        op: 'update',
+        secret,
+        resourceVersion: existing.resourceVersion,
+        reason: 'expiring',
+        expiresAt,
+        expiresInMs: (expiresAt ? Date.parse(expiresAt) : NaN) - now,
+      });
     } else {
       unchangedSecrets++;
     }
@@ -120,7 +167,8 @@ export function planCluster(settings: PlanSettings, tokens: readonly RegistryTok
   let unchangedServiceAccounts = 0;
   for (const sa of observed.serviceAccounts) {
     if (terminating.has(sa.namespace)) continue;
-    const wanted = targetSet.has(sa.namespace) && !conflicted.has(sa.namespace) && selects(settings.serviceAccounts, sa.name);
+    const wanted =
+      targetSet.has(sa.namespace) && !conflicted.has(sa.namespace) && selects(settings.serviceAccounts, sa.name);
     const add = wanted ? settings.secretName : undefined;
     const remove = pruned.get(sa.namespace);
     const next = desiredPullSecrets(sa, add, remove);
@@ -133,11 +181,19 @@ export function planCluster(settings: PlanSettings, tokens: readonly RegistryTok
         ...(add !== undefined ? { add } : {}),
         remove: [...(remove ?? [])],
       });
-    }
-    else if (wanted) unchangedServiceAccounts++;
+    } else if (wanted) unchangedServiceAccounts++;
   }
 
-  return { namespaces: targets, secrets, unchangedSecrets, serviceAccounts, unchangedServiceAccounts, skipped, conflicts, expiresAt: template.expiresAt };
+  return {
+    namespaces: targets,
+    secrets,
+    unchangedSecrets,
+    serviceAccounts,
+    unchangedServiceAccounts,
+    skipped,
+    conflicts,
+    expiresAt: template.expiresAt,
+  };
 }
 
 /** Removing acr-fleet from a cluster: every owned Secret deleted, every reference to one dropped. */
@@ -145,12 +201,25 @@ export function planRemoval(observed: Observed): Pick<Plan, 'secrets' | 'service
   const mine = observed.secrets.filter((s) => s.owned);
   const owned = new Map<string, Set<string>>();
   for (const s of mine) owned.set(s.namespace, (owned.get(s.namespace) ?? new Set()).add(s.name));
-  const secrets: SecretAction[] = mine.map((s) => ({ op: 'delete', namespace: s.namespace, name: s.name, resourceVersion: s.resourceVersion, reason: 'removal' }));
+  const secrets: SecretAction[] = mine.map((s) => ({
+    op: 'delete',
+    namespace: s.namespace,
+    name: s.name,
+    resourceVersion: s.resourceVersion,
+    reason: 'removal',
+  }));
   const serviceAccounts: ServiceAccountPatch[] = [];
   for (const sa of observed.serviceAccounts) {
     const remove = owned.get(sa.namespace);
     const next = desiredPullSecrets(sa, undefined, remove);
-    if (next) serviceAccounts.push({ namespace: sa.namespace, name: sa.name, resourceVersion: sa.resourceVersion, imagePullSecrets: next, remove: [...(remove ?? [])] });
+    if (next)
+      serviceAccounts.push({
+        namespace: sa.namespace,
+        name: sa.name,
+        resourceVersion: sa.resourceVersion,
+        imagePullSecrets: next,
+        remove: [...(remove ?? [])],
+      });
   }
   return { secrets, serviceAccounts };
 }
@@ -160,7 +229,11 @@ export function planRemoval(observed: Observed): Pick<Plan, 'secrets' | 'service
  * pruned Secrets, then `add` exactly once, last (an entry of that name elsewhere, or twice, is moved there).
  * Undefined when nothing changes.
  */
-export function desiredPullSecrets(sa: Pick<ObservedServiceAccount, 'imagePullSecrets'>, add: string | undefined, remove?: ReadonlySet<string>): string[] | undefined {
+export function desiredPullSecrets(
+  sa: Pick<ObservedServiceAccount, 'imagePullSecrets'>,
+  add: string | undefined,
+  remove?: ReadonlySet<string>,
+): string[] | undefined {
   const kept = sa.imagePullSecrets.filter((n) => n !== add && !remove?.has(n));
   if (add !== undefined) kept.push(add);
   const same = kept.length === sa.imagePullSecrets.length && kept.every((n, i) => n === sa.imagePullSecrets[i]);

@@ -55,11 +55,22 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
   const region = requireRegion(fleet);
   const kmsName = opts.kmsSecret ?? `acr-fleet/${opts.cluster}`;
   const keySecret = fleet.webhook?.keySecret ?? DEFAULTS.webhookKeySecret;
-  if (kmsName === keySecret) throw new AcrFleetError(`cluster ${opts.cluster}: kms secret ${kmsName} is the webhook key's; pass --kms-secret with another name`);
-  const entry = { name: opts.cluster, kmsSecret: kmsName, ...(opts.configmap ? { settings: 'configmap' as const } : {}) };
+  if (kmsName === keySecret)
+    throw new AcrFleetError(
+      `cluster ${opts.cluster}: kms secret ${kmsName} is the webhook key's; pass --kms-secret with another name`,
+    );
+  const entry = {
+    name: opts.cluster,
+    kmsSecret: kmsName,
+    ...(opts.configmap ? { settings: 'configmap' as const } : {}),
+  };
   const step = stepper(ctx, opts.cluster);
 
-  const adminKc = await step('admin kubeconfig', async () => kubeConfigFromFile(opts.adminKubeconfig, opts.adminKubeconfig), () => 'loaded (used in memory only)');
+  const adminKc = await step(
+    'admin kubeconfig',
+    async () => kubeConfigFromFile(opts.adminKubeconfig, opts.adminKubeconfig),
+    () => 'loaded (used in memory only)',
+  );
   const cluster = clusterIn(upsertCluster(text, entry), ctx, opts.cluster);
   const retiring = await step(
     'secret names',
@@ -67,7 +78,10 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
       // The admin lists by label: every Secret acr-fleet owns here, whatever its name; and the
       // ServiceAccounts still pointing at one, which the refresh may have to clean.
       const port = connectCluster(await endpointOf(adminKc), fleet.kubernetes);
-      const [owned, accounts] = await Promise.all([port.listSecrets({ labelSelector: OWNED_SELECTOR }), port.listServiceAccounts()]).finally(() => port.close());
+      const [owned, accounts] = await Promise.all([
+        port.listSecrets({ labelSelector: OWNED_SELECTOR }),
+        port.listServiceAccounts(),
+      ]).finally(() => port.close());
       const former = owned.filter((x) => x.name !== cluster.secretName);
       const ours = new Set([cluster.secretName, ...owned.map((x) => x.name)]);
       const referencing = accounts.filter((sa) => sa.imagePullSecrets.some((n) => ours.has(n))).map((sa) => sa.name);
@@ -80,43 +94,82 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
   );
   const settings = rbacSettingsOf({ ...cluster, previousSecretNames: retiring.names }, retiring.referencing);
   if (settings.retiringServiceAccounts.length) {
-    ctx.progress(`${opts.cluster}: serviceaccounts: also ${settings.retiringServiceAccounts.join(', ')} until the next refresh has removed their references to acr-fleet's Secret; then run register again`);
+    ctx.progress(
+      `${opts.cluster}: serviceaccounts: also ${settings.retiringServiceAccounts.join(', ')} until the next refresh has removed their references to acr-fleet's Secret; then run register again`,
+    );
   }
   const admin = new ClusterAdmin(adminKc);
-  for (const obj of rbacObjects(settings) as OwnedObject[]) await step(describeObject(obj), () => admin.apply(obj), (r) => r);
+  for (const obj of rbacObjects(settings) as OwnedObject[])
+    await step(
+      describeObject(obj),
+      () => admin.apply(obj),
+      (r) => r,
+    );
   if (!settings.configmap) {
     // A cluster that no longer reads the add-on ConfigMap loses the right to.
-    for (const obj of configMapObjects() as OwnedObject[]) if ((await admin.remove(obj)) === 'deleted') ctx.progress(`${opts.cluster}: ${describeObject(obj)}: deleted`);
+    for (const obj of configMapObjects() as OwnedObject[])
+      if ((await admin.remove(obj)) === 'deleted') ctx.progress(`${opts.cluster}: ${describeObject(obj)}: deleted`);
   }
 
   const seconds = opts.tokenSeconds ?? 365 * 24 * 3600;
-  const token = await step(`token for serviceaccount ${IDENTITY.namespace}/${IDENTITY.name}`, () => admin.mintToken(IDENTITY.namespace, IDENTITY.name, seconds), () => `minted (valid ${Math.round(seconds / 3600)}h)`);
+  const token = await step(
+    `token for serviceaccount ${IDENTITY.namespace}/${IDENTITY.name}`,
+    () => admin.mintToken(IDENTITY.namespace, IDENTITY.name, seconds),
+    () => `minted (valid ${Math.round(seconds / 3600)}h)`,
+  );
   const kubeconfig = await admin.kubeconfigFor(token, opts.cluster);
 
-  await step('verify', () => verifyIdentity(kubeConfigFromText(kubeconfig, 'acr-fleet kubeconfig'), settings, fleet.kubernetes), (excess) =>
-    excess.length ? `can do its job; warning: it may also ${excess.join(', ')}` : 'can do exactly its job',
+  await step(
+    'verify',
+    () => verifyIdentity(kubeConfigFromText(kubeconfig, 'acr-fleet kubeconfig'), settings, fleet.kubernetes),
+    (excess) =>
+      excess.length ? `can do its job; warning: it may also ${excess.join(', ')}` : 'can do exactly its job',
   );
 
   const kms = new KmsWriter(new SdkOpenApiCaller({ endpoints: fleet.endpoints, credential: ctx.credential }));
-  await step(`kms secret ${kmsName}`, () => kms.store(region, kmsName, kubeconfig, `acr-fleet kubeconfig for cluster ${opts.cluster}`), (r) => r);
+  await step(
+    `kms secret ${kmsName}`,
+    () => kms.store(region, kmsName, kubeconfig, `acr-fleet kubeconfig for cluster ${opts.cluster}`),
+    (r) => r,
+  );
 
-  await step(ctx.configDisplay, async () => {
-    // Re-read: the file may have changed while the cluster was being set up.
-    const current = await readFile(ctx.configPath, 'utf8');
-    await writeFleet(ctx.configPath, ctx.configDisplay, upsertCluster(current, { ...entry, previousSecretNames: retiring.names }), ctx.env);
-  }, () => `cluster ${opts.cluster} uses kubeconfig { kmsSecret: ${kmsName} }${retiring.names.length ? `, previousSecretNames: [${retiring.names.join(', ')}]` : ''}`);
+  await step(
+    ctx.configDisplay,
+    async () => {
+      // Re-read: the file may have changed while the cluster was being set up.
+      const current = await readFile(ctx.configPath, 'utf8');
+      await writeFleet(
+        ctx.configPath,
+        ctx.configDisplay,
+        upsertCluster(current, { ...entry, previousSecretNames: retiring.names }),
+        ctx.env,
+      );
+    },
+    () =>
+      `cluster ${opts.cluster} uses kubeconfig { kmsSecret: ${kmsName} }${retiring.names.length ? `, previousSecretNames: [${retiring.names.join(', ')}]` : ''}`,
+  );
 
   if (opts.webhook) {
     const updated = await loadFleet({ file: ctx.configDisplay, path: ctx.configPath, env: ctx.env });
     const caller = new SdkOpenApiCaller({ endpoints: updated.endpoints, credential: ctx.credential });
-    const obj = await step('webhook', () => desiredWebhook(updated, opts.cluster, adminKc, caller), () => 'configured (URL secret derived from the KMS key)');
-    await step(describeObject(obj), () => admin.apply(obj), (r) => r);
+    const obj = await step(
+      'webhook',
+      () => desiredWebhook(updated, opts.cluster, adminKc, caller),
+      () => 'configured (URL secret derived from the KMS key)',
+    );
+    await step(
+      describeObject(obj),
+      () => admin.apply(obj),
+      (r) => r,
+    );
   }
 }
 
 /** The cluster as resolved from fleet.yaml text. */
 function clusterIn(text: string, ctx: FlowContext, name: string): Cluster {
-  const cluster = parseFleet(text, { file: ctx.configDisplay, path: ctx.configPath, env: ctx.env }).clusters.find((c) => c.name === name);
+  const cluster = parseFleet(text, { file: ctx.configDisplay, path: ctx.configPath, env: ctx.env }).clusters.find(
+    (c) => c.name === name,
+  );
   if (!cluster) throw new AcrFleetError(`${ctx.configDisplay}: no cluster ${name}`);
   return cluster;
 }
@@ -132,43 +185,86 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
   const fleet = await loadFleet({ file: ctx.configDisplay, path: ctx.configPath, env: ctx.env });
   const region = requireRegion(fleet);
   const entry = fleet.clusters.find((c) => c.name === opts.cluster);
-  const secretName = opts.kmsSecret ?? (entry?.kubeconfig.kind === 'kms' ? entry.kubeconfig.secretName : `acr-fleet/${opts.cluster}`);
+  const secretName =
+    opts.kmsSecret ?? (entry?.kubeconfig.kind === 'kms' ? entry.kubeconfig.secretName : `acr-fleet/${opts.cluster}`);
   const step = stepper(ctx, opts.cluster);
 
-  const adminKc = await step('admin kubeconfig', async () => kubeConfigFromFile(opts.adminKubeconfig, opts.adminKubeconfig), () => 'loaded (used in memory only)');
+  const adminKc = await step(
+    'admin kubeconfig',
+    async () => kubeConfigFromFile(opts.adminKubeconfig, opts.adminKubeconfig),
+    () => 'loaded (used in memory only)',
+  );
   // The webhook goes first: nothing may re-create a Secret while they are being removed.
-  await step(describeObject(WEBHOOK_OBJECT), () => new ClusterAdmin(adminKc).remove(WEBHOOK_OBJECT), (r) => r);
-  await step('secrets and imagePullSecrets', async () => {
-    const port = connectCluster(await endpointOf(adminKc), fleet.kubernetes);
-    try {
-      // The admin lists by label: every Secret acr-fleet ever owned here, whatever its name.
-      const [namespaces, secrets, serviceAccounts] = await Promise.all([port.listNamespaces(), port.listSecrets({ labelSelector: OWNED_SELECTOR }), port.listServiceAccounts()]);
-      const report = emptyClusterReport(opts.cluster);
-      await applyChanges(planRemoval({ namespaces, secrets, serviceAccounts }), port, report, fleet.kubernetes.writeConcurrency);
-      if (report.error) throw new AcrFleetError(report.error);
-      return report;
-    } finally {
-      port.close();
-    }
-  }, (r) => `${r.secrets.deleted} Secret(s) deleted, ${r.serviceAccounts.patched} ServiceAccount(s) cleaned`);
+  await step(
+    describeObject(WEBHOOK_OBJECT),
+    () => new ClusterAdmin(adminKc).remove(WEBHOOK_OBJECT),
+    (r) => r,
+  );
+  await step(
+    'secrets and imagePullSecrets',
+    async () => {
+      const port = connectCluster(await endpointOf(adminKc), fleet.kubernetes);
+      try {
+        // The admin lists by label: every Secret acr-fleet ever owned here, whatever its name.
+        const [namespaces, secrets, serviceAccounts] = await Promise.all([
+          port.listNamespaces(),
+          port.listSecrets({ labelSelector: OWNED_SELECTOR }),
+          port.listServiceAccounts(),
+        ]);
+        const report = emptyClusterReport(opts.cluster);
+        await applyChanges(
+          planRemoval({ namespaces, secrets, serviceAccounts }),
+          port,
+          report,
+          fleet.kubernetes.writeConcurrency,
+        );
+        if (report.error) throw new AcrFleetError(report.error);
+        return report;
+      } finally {
+        port.close();
+      }
+    },
+    (r) => `${r.secrets.deleted} Secret(s) deleted, ${r.serviceAccounts.patched} ServiceAccount(s) cleaned`,
+  );
 
   const admin = new ClusterAdmin(adminKc);
   // Only kinds and names matter for removal: every object any settings install.
-  const objects = rbacObjects({ secretNames: [], serviceAccounts: '*', retiringServiceAccounts: [], configmap: true }).reverse() as OwnedObject[];
-  for (const obj of objects) await step(describeObject(obj), () => admin.remove(obj), (r) => r);
+  const objects = rbacObjects({
+    secretNames: [],
+    serviceAccounts: '*',
+    retiringServiceAccounts: [],
+    configmap: true,
+  }).reverse() as OwnedObject[];
+  for (const obj of objects)
+    await step(
+      describeObject(obj),
+      () => admin.remove(obj),
+      (r) => r,
+    );
 
   const kms = new KmsWriter(new SdkOpenApiCaller({ endpoints: fleet.endpoints, credential: ctx.credential }));
-  await step(`kms secret ${secretName}`, () => kms.delete(region, secretName), (deleted) => (deleted ? 'deleted' : 'absent'));
-  await step(ctx.configDisplay, async () => {
-    const text = await readFile(ctx.configPath, 'utf8');
-    const next = removeCluster(text, opts.cluster);
-    if (next !== text) await writeFleet(ctx.configPath, ctx.configDisplay, next, ctx.env);
-    return next !== text;
-  }, (removed) => (removed ? `cluster ${opts.cluster} removed` : `no cluster ${opts.cluster}`));
+  await step(
+    `kms secret ${secretName}`,
+    () => kms.delete(region, secretName),
+    (deleted) => (deleted ? 'deleted' : 'absent'),
+  );
+  await step(
+    ctx.configDisplay,
+    async () => {
+      const text = await readFile(ctx.configPath, 'utf8');
+      const next = removeCluster(text, opts.cluster);
+      if (next !== text) await writeFleet(ctx.configPath, ctx.configDisplay, next, ctx.env);
+      return next !== text;
+    },
+    (removed) => (removed ? `cluster ${opts.cluster} removed` : `no cluster ${opts.cluster}`),
+  );
 }
 
 function requireRegion(fleet: Fleet): string {
-  if (!fleet.regionId) throw new AcrFleetError(`${fleet.file}: regionId: required to store kubeconfigs in KMS (or set ALIBABA_CLOUD_REGION_ID)`);
+  if (!fleet.regionId)
+    throw new AcrFleetError(
+      `${fleet.file}: regionId: required to store kubeconfigs in KMS (or set ALIBABA_CLOUD_REGION_ID)`,
+    );
   return fleet.regionId;
 }
 

@@ -31,8 +31,12 @@ function neededChecks(s: RbacSettings): AccessCheck[] {
     // A real create carries no name, so neither does its review.
     { verb: 'create', resource: 'secrets', namespace: NS },
     { verb: 'list', resource: 'serviceaccounts' },
-    ...sa.flatMap((name) => ['get', 'patch'].map((verb) => ({ verb, resource: 'serviceaccounts', namespace: NS, ...(name ? { name } : {}) }))),
-    ...(s.configmap ? [{ verb: 'get', resource: 'configmaps', namespace: ACR_CONFIGURATION.namespace, name: ACR_CONFIGURATION.name }] : []),
+    ...sa.flatMap((name) =>
+      ['get', 'patch'].map((verb) => ({ verb, resource: 'serviceaccounts', namespace: NS, ...(name ? { name } : {}) })),
+    ),
+    ...(s.configmap
+      ? [{ verb: 'get', resource: 'configmaps', namespace: ACR_CONFIGURATION.namespace, name: ACR_CONFIGURATION.name }]
+      : []),
   ];
 }
 
@@ -41,11 +45,22 @@ function excessChecks(s: RbacSettings): { check: AccessCheck; right: string }[] 
   return [
     { check: { verb: 'list', resource: 'secrets' }, right: 'list all Secrets' },
     { check: { verb: 'watch', resource: 'secrets' }, right: 'watch all Secrets' },
-    { check: { verb: 'get', resource: 'secrets', namespace: 'kube-system', name: PROBE_NAME }, right: `get other Secrets (kube-system/${PROBE_NAME})` },
-    { check: { verb: 'update', resource: 'secrets', namespace: NS, name: PROBE_NAME }, right: `update other Secrets (${NS}/${PROBE_NAME})` },
+    {
+      check: { verb: 'get', resource: 'secrets', namespace: 'kube-system', name: PROBE_NAME },
+      right: `get other Secrets (kube-system/${PROBE_NAME})`,
+    },
+    {
+      check: { verb: 'update', resource: 'secrets', namespace: NS, name: PROBE_NAME },
+      right: `update other Secrets (${NS}/${PROBE_NAME})`,
+    },
     ...(s.serviceAccounts === '*'
       ? []
-      : [{ check: { verb: 'patch', resource: 'serviceaccounts', namespace: NS, name: PROBE_NAME }, right: `patch ServiceAccounts outside its selection (${NS}/${PROBE_NAME})` }]),
+      : [
+          {
+            check: { verb: 'patch', resource: 'serviceaccounts', namespace: NS, name: PROBE_NAME },
+            right: `patch ServiceAccounts outside its selection (${NS}/${PROBE_NAME})`,
+          },
+        ]),
     { check: { verb: 'delete', resource: 'namespaces' }, right: 'delete namespaces' },
     { check: { verb: 'create', resource: 'clusterrolebindings' }, right: 'create clusterrolebindings' },
   ];
@@ -59,13 +74,22 @@ export async function verifyIdentity(kc: KubeConfig, s: RbacSettings, kube: Kube
   const needed = neededChecks(s);
   const excess = excessChecks(s);
   const reviews = await accessReview(kc, [...needed, ...excess.map((e) => e.check)]);
-  const denied = reviews.slice(0, needed.length).filter((r) => !r.allowed).map((r) => show(r.check));
+  const denied = reviews
+    .slice(0, needed.length)
+    .filter((r) => !r.allowed)
+    .map((r) => show(r.check));
   if (denied.length) throw missing(denied);
   // Real requests: the job's lists must work; a list by label and a get of another Secret must be refused.
   const jobProbes: SecretProbe[] = s.secretNames.map((name) => ({ list: { fieldSelector: `metadata.name=${name}` } }));
   const extraProbes: { probe: SecretProbe; right: string }[] = [
-    { probe: { list: { labelSelector: OWNED_SELECTOR } }, right: 'list Secrets by label (a real request was answered)' },
-    { probe: { get: { namespace: 'kube-system', name: PROBE_NAME } }, right: `get other Secrets (a real request for kube-system/${PROBE_NAME} was answered)` },
+    {
+      probe: { list: { labelSelector: OWNED_SELECTOR } },
+      right: 'list Secrets by label (a real request was answered)',
+    },
+    {
+      probe: { get: { namespace: 'kube-system', name: PROBE_NAME } },
+      right: `get other Secrets (a real request for kube-system/${PROBE_NAME} was answered)`,
+    },
   ];
   const [probed] = await Promise.all([
     probeSecrets(kc, [...jobProbes, ...extraProbes.map((p) => p.probe)]),
@@ -86,7 +110,9 @@ export async function verifyIdentity(kc: KubeConfig, s: RbacSettings, kube: Kube
 }
 
 function missing(denied: string[]): AcrFleetError {
-  return new AcrFleetError(`the acr-fleet identity may not ${denied.join(', ')}: an object of that name exists without the acr-fleet label, or the cluster restricts it`);
+  return new AcrFleetError(
+    `the acr-fleet identity may not ${denied.join(', ')}: an object of that name exists without the acr-fleet label, or the cluster restricts it`,
+  );
 }
 
 function show(c: AccessCheck): string {

@@ -62,9 +62,16 @@ export class TokenBroker {
   private async fetch(registry: Registry): Promise<FetchedToken> {
     const { result, retries } = await countRetries(() => this.sources[registry.edition].fetch(registry));
     if (result.status === 'fulfilled') return { ...result.value, retries };
-    const error = new AcrFleetError(`registry ${registry.name}: ${describeError(result.reason)}`, { cause: result.reason });
+    const error = new AcrFleetError(`registry ${registry.name}: ${describeError(result.reason)}`, {
+      cause: result.reason,
+    });
     // For alerting (SLS): every cluster of this registry fails this run.
-    this.log?.error(error.message, { event: 'token-failed', registry: registry.name, error: describeError(result.reason), retries });
+    this.log?.error(error.message, {
+      event: 'token-failed',
+      registry: registry.name,
+      error: describeError(result.reason),
+      retries,
+    });
     throw error;
   }
 }

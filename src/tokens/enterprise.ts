@@ -5,7 +5,9 @@ import type { RegistryToken, TokenSource } from './source.js';
 
 export class EnterpriseTokenSource implements TokenSource {
   /** `crFor` gives the CR API as the registry's identity. */
-  constructor(private readonly crFor: (registry: Registry) => Promise<Pick<CrApi, 'enterpriseToken' | 'instanceDomains'>>) {}
+  constructor(
+    private readonly crFor: (registry: Registry) => Promise<Pick<CrApi, 'enterpriseToken' | 'instanceDomains'>>,
+  ) {}
 
   async fetch(registry: Registry): Promise<RegistryToken> {
     const instanceId = registry.instanceId ?? '';

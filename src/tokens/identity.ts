@@ -52,7 +52,11 @@ export class RegistryIdentities {
       caller = this.opts.callerFor(await this.accessKeyFromKms(base.regionId, base.kmsSecret));
     } else if (base.kind === 'rrsa') {
       const oidcToken = await this.readOidcToken(base.tokenFile);
-      const session = await new StsApi(this.baseCaller).assumeRoleWithOidc(region, { roleArn: base.roleArn, providerArn: base.providerArn, oidcToken });
+      const session = await new StsApi(this.baseCaller).assumeRoleWithOidc(region, {
+        roleArn: base.roleArn,
+        providerArn: base.providerArn,
+        oidcToken,
+      });
       caller = this.opts.callerFor(this.remember(session));
     }
     if (assumeRole) {
@@ -90,7 +94,9 @@ export class RegistryIdentities {
       this.opts.onSecret(token);
       return token;
     } catch (err) {
-      throw new AcrFleetError(`OIDC token file ${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new AcrFleetError(
+        `OIDC token file ${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
   }
 

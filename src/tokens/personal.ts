@@ -5,7 +5,11 @@ import type { RegistryToken, TokenSource } from './source.js';
 
 /** The hosts a Personal Edition registry answers on in a region, as the add-on defaults them. */
 export function personalDomains(region: string): string[] {
-  return [`registry.${region}.aliyuncs.com`, `registry-vpc.${region}.aliyuncs.com`, `registry-internal.${region}.aliyuncs.com`];
+  return [
+    `registry.${region}.aliyuncs.com`,
+    `registry-vpc.${region}.aliyuncs.com`,
+    `registry-internal.${region}.aliyuncs.com`,
+  ];
 }
 
 export class PersonalTokenSource implements TokenSource {

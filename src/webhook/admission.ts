@@ -12,7 +12,10 @@ export interface AdmissionRequest {
   namespace?: string;
   operation?: string;
   dryRun?: boolean;
-  object?: { metadata?: { name?: string; namespace?: string; generateName?: string }; imagePullSecrets?: { name?: string }[] | null };
+  object?: {
+    metadata?: { name?: string; namespace?: string; generateName?: string };
+    imagePullSecrets?: { name?: string }[] | null;
+  };
 }
 
 /** An AdmissionReview as the API server sends it. */
@@ -36,7 +39,8 @@ export type Decision = { act: false; why: string } | { act: true; namespace: str
 export function parseReview(body: string): AdmissionReview | undefined {
   try {
     const r = JSON.parse(body) as AdmissionReview;
-    if (r?.apiVersion !== 'admission.k8s.io/v1' || r.kind !== 'AdmissionReview' || typeof r.request?.uid !== 'string') return undefined;
+    if (r?.apiVersion !== 'admission.k8s.io/v1' || r.kind !== 'AdmissionReview' || typeof r.request?.uid !== 'string')
+      return undefined;
     return r;
   } catch {
     return undefined;
@@ -44,15 +48,20 @@ export function parseReview(body: string): AdmissionReview | undefined {
 }
 
 /** Whether a request is a ServiceAccount create the cluster's settings select. */
-export function decide(req: AdmissionRequest, settings: Pick<PlanSettings, 'namespaces' | 'serviceAccounts'>): Decision {
+export function decide(
+  req: AdmissionRequest,
+  settings: Pick<PlanSettings, 'namespaces' | 'serviceAccounts'>,
+): Decision {
   const k = req.kind;
-  if (k?.group !== '' || k.version !== 'v1' || k.kind !== 'ServiceAccount') return { act: false, why: 'not a ServiceAccount' };
+  if (k?.group !== '' || k.version !== 'v1' || k.kind !== 'ServiceAccount')
+    return { act: false, why: 'not a ServiceAccount' };
   if (req.operation !== 'CREATE') return { act: false, why: 'not a create' };
   const namespace = req.namespace ?? req.object?.metadata?.namespace ?? '';
   const name = req.object?.metadata?.name ?? '';
   if (!watched(settings.namespaces, namespace)) return { act: false, why: 'namespace not watched' };
   // A generateName create has no name yet: only "*" can select it.
-  if (settings.serviceAccounts !== '*' && !settings.serviceAccounts.includes(name)) return { act: false, why: 'ServiceAccount not selected' };
+  if (settings.serviceAccounts !== '*' && !settings.serviceAccounts.includes(name))
+    return { act: false, why: 'ServiceAccount not selected' };
   return { act: true, namespace, name };
 }
 
@@ -72,7 +81,10 @@ export function pullSecretPatch(object: AdmissionRequest['object'], secret: stri
 }
 
 /** The AdmissionReview answer: always allowed, with the patch when there is one. */
-export function reviewResponse(uid: string, patch: PatchOp[] = []): AdmissionReview & { response: Record<string, unknown> } {
+export function reviewResponse(
+  uid: string,
+  patch: PatchOp[] = [],
+): AdmissionReview & { response: Record<string, unknown> } {
   return {
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',

@@ -22,7 +22,9 @@ export interface WebhookInstall {
 }
 
 /** The object, as `kubectl apply` would send it. */
-export function webhookConfiguration(w: WebhookInstall): { kind: 'MutatingWebhookConfiguration' } & V1MutatingWebhookConfiguration {
+export function webhookConfiguration(
+  w: WebhookInstall,
+): { kind: 'MutatingWebhookConfiguration' } & V1MutatingWebhookConfiguration {
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'MutatingWebhookConfiguration',
@@ -32,12 +34,24 @@ export function webhookConfiguration(w: WebhookInstall): { kind: 'MutatingWebhoo
         name: WEBHOOK_NAME,
         admissionReviewVersions: ['v1'],
         clientConfig: { url: w.url, ...(w.caPem ? { caBundle: Buffer.from(w.caPem).toString('base64') } : {}) },
-        rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['serviceaccounts'], scope: 'Namespaced' }],
+        rules: [
+          {
+            operations: ['CREATE'],
+            apiGroups: [''],
+            apiVersions: ['v1'],
+            resources: ['serviceaccounts'],
+            scope: 'Namespaced',
+          },
+        ],
         failurePolicy: w.settings.failurePolicy,
         matchPolicy: 'Equivalent',
         // kubernetes.io/metadata.name is set on every namespace by the API server.
         namespaceSelector: w.excludeNamespaces.length
-          ? { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...w.excludeNamespaces].sort() }] }
+          ? {
+              matchExpressions: [
+                { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...w.excludeNamespaces].sort() },
+              ],
+            }
           : {},
         objectSelector: {},
         sideEffects: 'NoneOnDryRun',

@@ -17,23 +17,43 @@ import { webhookConfiguration, WEBHOOK_CONFIGURATION_NAME } from './configuratio
 import { clusterUrl, newWebhookKey } from './secret.js';
 
 /** The object deregister removes (only its kind and name matter). */
-export const WEBHOOK_OBJECT: OwnedObject = { kind: 'MutatingWebhookConfiguration', apiVersion: 'admissionregistration.k8s.io/v1', metadata: { name: WEBHOOK_CONFIGURATION_NAME } };
+export const WEBHOOK_OBJECT: OwnedObject = {
+  kind: 'MutatingWebhookConfiguration',
+  apiVersion: 'admissionregistration.k8s.io/v1',
+  metadata: { name: WEBHOOK_CONFIGURATION_NAME },
+};
 
 /** The configuration to install in `clusterName`. Throws a one-line error naming what is missing. */
-export async function desiredWebhook(fleet: Fleet, clusterName: string, adminKc: KubeConfig, caller: OpenApiCaller): Promise<OwnedObject> {
+export async function desiredWebhook(
+  fleet: Fleet,
+  clusterName: string,
+  adminKc: KubeConfig,
+  caller: OpenApiCaller,
+): Promise<OwnedObject> {
   const endpoint = fleet.webhook;
-  if (!endpoint) throw new AcrFleetError(`${fleet.file}: webhook.url: required to install the webhook (the URL of the webhook function's HTTP trigger)`);
+  if (!endpoint)
+    throw new AcrFleetError(
+      `${fleet.file}: webhook.url: required to install the webhook (the URL of the webhook function's HTTP trigger)`,
+    );
   const cluster = fleet.clusters.find((c) => c.name === clusterName);
   if (!cluster) throw new AcrFleetError(`${fleet.file}: no cluster ${clusterName}`);
-  const settings = cluster.settingsSource === 'configmap' ? await configMapWebhook(fleet, cluster, adminKc) : cluster.webhook;
+  const settings =
+    cluster.settingsSource === 'configmap' ? await configMapWebhook(fleet, cluster, adminKc) : cluster.webhook;
   if (!settings.enabled) {
-    const where = cluster.settingsSource === 'configmap' ? 'enable: true in webhook-configuration of kube-system/acr-configuration' : 'webhook: { enabled: true } in defaults or for the cluster';
+    const where =
+      cluster.settingsSource === 'configmap'
+        ? 'enable: true in webhook-configuration of kube-system/acr-configuration'
+        : 'webhook: { enabled: true } in defaults or for the cluster';
     throw new AcrFleetError(`cluster ${clusterName}: the webhook is not enabled (set ${where})`);
   }
   const key = await webhookKey(caller, endpoint.regionId, endpoint.keySecret);
-  const caPem = endpoint.caFile ? await readFile(endpoint.caFile, 'utf8').catch((err: unknown) => {
-    throw new AcrFleetError(`${fleet.file}: webhook.caFile: cannot read ${endpoint.caFile ?? ''}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-  }) : undefined;
+  const caPem = endpoint.caFile
+    ? await readFile(endpoint.caFile, 'utf8').catch((err: unknown) => {
+        throw new AcrFleetError(
+          `${fleet.file}: webhook.caFile: cannot read ${endpoint.caFile ?? ''}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+        );
+      })
+    : undefined;
   return webhookConfiguration({
     url: clusterUrl(endpoint.url, key, clusterName),
     ...(caPem ? { caPem } : {}),
@@ -69,7 +89,15 @@ async function webhookKey(caller: OpenApiCaller, region: string, secretName: str
   const existing = await read();
   if (existing) return existing;
   const key = newWebhookKey();
-  if (await new KmsWriter(caller).create(region, secretName, key, 'acr-fleet webhook key: per-cluster URL secrets are derived from it')) return key;
+  if (
+    await new KmsWriter(caller).create(
+      region,
+      secretName,
+      key,
+      'acr-fleet webhook key: per-cluster URL secrets are derived from it',
+    )
+  )
+    return key;
   const stored = await read();
   if (!stored) throw new AcrFleetError(`kms secret ${secretName}: exists but cannot be read`);
   return stored;

@@ -15,7 +15,9 @@ export function newWebhookKey(): string {
 
 /** The URL secret of one cluster: base64url HMAC-SHA256 of a versioned label and the cluster name. */
 export function urlSecret(key: string, cluster: string): string {
-  return createHmac('sha256', Buffer.from(key, 'base64')).update(`acr-fleet webhook v1\n${cluster}`).digest('base64url');
+  return createHmac('sha256', Buffer.from(key, 'base64'))
+    .update(`acr-fleet webhook v1\n${cluster}`)
+    .digest('base64url');
 }
 
 /** The URL a cluster's MutatingWebhookConfiguration calls. */

@@ -17,7 +17,14 @@ import type { Logger, Redactor } from '../log/logger.js';
 import { desiredSecret, secretTemplate } from '../reconcile/dockerconfig.js';
 import type { RegistryToken } from '../tokens/source.js';
 import { createRunDeps } from '../entry/runtime.js';
-import { decide, parseReview, pullSecretPatch, reviewResponse, type AdmissionRequest, type PatchOp } from './admission.js';
+import {
+  decide,
+  parseReview,
+  pullSecretPatch,
+  reviewResponse,
+  type AdmissionRequest,
+  type PatchOp,
+} from './admission.js';
 import { parsePath, secretMatches } from './secret.js';
 
 /** An HTTP request as the function sees it (already decoded from the trigger's event). */
@@ -49,7 +56,11 @@ export interface WebhookServiceOptions {
 /** What one admission request led to, for the log line and the tests. */
 export type Outcome = 'patched' | 'created and patched' | 'skipped' | 'conflict';
 
-const json = (statusCode: number, body: unknown): WebhookResponse => ({ statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const json = (statusCode: number, body: unknown): WebhookResponse => ({
+  statusCode,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 
 export class WebhookService {
   private readonly deps: RunDeps;
@@ -60,13 +71,26 @@ export class WebhookService {
 
   private readonly opts: WebhookServiceOptions;
 
-  constructor(opts: WebhookServiceOptions, private log: Logger) {
+  constructor(
+    opts: WebhookServiceOptions,
+    private log: Logger,
+  ) {
     this.now = opts.now ?? Date.now;
     // The API server waits timeoutSeconds for the answer: a cluster's retries and each request must end well
     // within it (half the shortest), or the failure policy applies before the function has decided anything.
     const k = opts.fleet.kubernetes;
     const budgetMs = (Math.min(...opts.fleet.clusters.map((c) => c.webhook.timeoutSeconds)) * 1000) / 2;
-    this.opts = { ...opts, fleet: { ...opts.fleet, kubernetes: { ...k, retryBudgetMs: Math.min(k.retryBudgetMs, budgetMs), requestTimeoutMs: Math.min(k.requestTimeoutMs, budgetMs) } } };
+    this.opts = {
+      ...opts,
+      fleet: {
+        ...opts.fleet,
+        kubernetes: {
+          ...k,
+          retryBudgetMs: Math.min(k.retryBudgetMs, budgetMs),
+          requestTimeoutMs: Math.min(k.requestTimeoutMs, budgetMs),
+        },
+      },
+    };
     // One set of clients for the instance's life; its logs go to whichever invocation is current.
     const current: Logger = {
       debug: (m, f) => this.log.debug(m, f),
@@ -74,7 +98,13 @@ export class WebhookService {
       warn: (m, f) => this.log.warn(m, f),
       error: (m, f) => this.log.error(m, f),
     };
-    this.deps = createRunDeps({ fleet: this.opts.fleet, credential: opts.credential, log: current, redactor: opts.redactor, allowFileKubeconfig: opts.allowFileKubeconfig });
+    this.deps = createRunDeps({
+      fleet: this.opts.fleet,
+      credential: opts.credential,
+      log: current,
+      redactor: opts.redactor,
+      allowFileKubeconfig: opts.allowFileKubeconfig,
+    });
     this.kms = new KmsApi(new SdkOpenApiCaller({ endpoints: opts.fleet.endpoints, credential: opts.credential }));
   }
 
@@ -97,30 +127,44 @@ export class WebhookService {
     try {
       key = await this.webhookKey(endpoint.keySecret, endpoint.regionId);
     } catch (err) {
-      this.log.error(`cluster ${cluster.name}: webhook: key ${endpoint.keySecret}: ${describeError(err)}`, { event: 'admission-error', cluster: cluster.name });
+      this.log.error(`cluster ${cluster.name}: webhook: key ${endpoint.keySecret}: ${describeError(err)}`, {
+        event: 'admission-error',
+        cluster: cluster.name,
+      });
       return json(500, { message: 'webhook key unavailable' });
     }
     if (!secretMatches(key, cluster.name, target.secret)) {
-      this.log.warn(`cluster ${cluster.name}: admission request refused: wrong URL secret`, { event: 'admission-refused', cluster: cluster.name });
+      this.log.warn(`cluster ${cluster.name}: admission request refused: wrong URL secret`, {
+        event: 'admission-refused',
+        cluster: cluster.name,
+      });
       return json(401, { message: 'unauthorized' });
     }
     if (req.method.toUpperCase() !== 'POST') return json(405, { message: 'method not allowed' });
     const review = parseReview(req.body);
-    if (!review?.request) return json(400, { message: 'expected an admission.k8s.io/v1 AdmissionReview with a request' });
+    if (!review?.request)
+      return json(400, { message: 'expected an admission.k8s.io/v1 AdmissionReview with a request' });
     const request = review.request;
     try {
       const { outcome, why, patch } = await this.admit(cluster, request);
-      this.log.info(`cluster ${cluster.name}: ServiceAccount ${request.namespace ?? ''}/${request.object?.metadata?.name ?? ''}: ${outcome}${why ? ` (${why})` : ''}`, {
-        event: 'admission',
-        cluster: cluster.name,
-        outcome,
-        dryRun: request.dryRun === true,
-        durationMs: this.now() - started,
-      });
+      this.log.info(
+        `cluster ${cluster.name}: ServiceAccount ${request.namespace ?? ''}/${request.object?.metadata?.name ?? ''}: ${outcome}${why ? ` (${why})` : ''}`,
+        {
+          event: 'admission',
+          cluster: cluster.name,
+          outcome,
+          dryRun: request.dryRun === true,
+          durationMs: this.now() - started,
+        },
+      );
       return json(200, reviewResponse(request.uid, patch));
     } catch (err) {
       this.forgetPort(cluster.name);
-      this.log.error(`cluster ${cluster.name}: webhook: ${describeError(err)}`, { event: 'admission-error', cluster: cluster.name, durationMs: this.now() - started });
+      this.log.error(`cluster ${cluster.name}: webhook: ${describeError(err)}`, {
+        event: 'admission-error',
+        cluster: cluster.name,
+        durationMs: this.now() - started,
+      });
       // Not a review: the API server treats it as a call failure and applies failurePolicy.
       return json(500, { message: `cluster ${cluster.name}: webhook failed; the failure policy applies` });
     }
@@ -130,11 +174,19 @@ export class WebhookService {
   async close(): Promise<void> {
     const ports = [...this.ports.values()];
     this.ports.clear();
-    for (const p of ports) await p.port.then((x) => x.close(), () => undefined);
+    for (const p of ports)
+      await p.port.then(
+        (x) => x.close(),
+        () => undefined,
+      );
   }
 
-  private async admit(cluster: Cluster, request: AdmissionRequest): Promise<{ outcome: Outcome; why?: string; patch?: PatchOp[] }> {
-    let settings: Pick<Cluster, 'namespaces' | 'serviceAccounts' | 'secretName' | 'expiringThresholdMs' | 'webhook'> = cluster;
+  private async admit(
+    cluster: Cluster,
+    request: AdmissionRequest,
+  ): Promise<{ outcome: Outcome; why?: string; patch?: PatchOp[] }> {
+    let settings: Pick<Cluster, 'namespaces' | 'serviceAccounts' | 'secretName' | 'expiringThresholdMs' | 'webhook'> =
+      cluster;
     let registries: Registry[] | undefined;
     let port: ClusterPort | undefined;
     if (cluster.settingsSource === 'configmap') {
@@ -156,11 +208,13 @@ export class WebhookService {
     }
     // Dry run: say what a real create would get, write nothing.
     if (request.dryRun === true) return { outcome: 'patched', why: 'dry run', patch };
-    const wanted = registries ?? cluster.registries.flatMap((n) => this.opts.fleet.registries.find((r) => r.name === n) ?? []);
+    const wanted =
+      registries ?? cluster.registries.flatMap((n) => this.opts.fleet.registries.find((r) => r.name === n) ?? []);
     const tokens = await this.tokens(wanted, settings.expiringThresholdMs);
     // 'exists' means someone else's Secret of that name (one of ours counts as created).
     const created = await port.createSecret(desiredSecret(secretTemplate(tokens), decision.namespace, name));
-    if (created === 'exists') return { outcome: 'conflict', why: `Secret ${name} exists and is not managed by acr-fleet` };
+    if (created === 'exists')
+      return { outcome: 'conflict', why: `Secret ${name} exists and is not managed by acr-fleet` };
     return { outcome: 'created and patched', patch };
   }
 
@@ -192,7 +246,10 @@ export class WebhookService {
     const hit = this.ports.get(name);
     if (!hit) return;
     this.ports.delete(name);
-    hit.port.then((p) => p.close(), () => undefined);
+    hit.port.then(
+      (p) => p.close(),
+      () => undefined,
+    );
   }
 
   private webhookKey(secretName: string, region: string): Promise<string> {

@@ -28,7 +28,12 @@ import {
 const Client = OpenApi.default;
 const OpenApiUtil = OpenApiUtilPkg.default;
 type SdkClient = InstanceType<typeof Client>;
-type SdkError = Error & { code?: string; statusCode?: number; data?: Record<string, unknown>; accessDeniedDetail?: Record<string, string> };
+type SdkError = Error & {
+  code?: string;
+  statusCode?: number;
+  data?: Record<string, unknown>;
+  accessDeniedDetail?: Record<string, string>;
+};
 
 const HZ = 'cn-hangzhou';
 const BJ = 'cn-beijing';
@@ -36,7 +41,10 @@ const ACCOUNT = '1234567890123456';
 
 // ---------------------------------------------------------------- helpers
 
-async function emulator(t: ExecutionContext, opts?: Parameters<typeof AlibabaEmulator.start>[0]): Promise<AlibabaEmulator> {
+async function emulator(
+  t: ExecutionContext,
+  opts?: Parameters<typeof AlibabaEmulator.start>[0],
+): Promise<AlibabaEmulator> {
   const emu = await AlibabaEmulator.start(opts);
   t.teardown(() => emu.close());
   emu.createAccount(ACCOUNT);
@@ -63,9 +71,24 @@ const runtime = (): InstanceType<typeof TeaUtil.RuntimeOptions> => new TeaUtil.R
 
 /** RPC Params exactly as cr-20181201 / sts20150401 / kms-20160120 generate them. */
 const rpc = (action: string, version: string): InstanceType<typeof OpenApi.Params> =>
-  new OpenApi.Params({ action, version, protocol: 'HTTPS', pathname: '/', method: 'POST', authType: 'AK', style: 'RPC', reqBodyType: 'formData', bodyType: 'json' });
+  new OpenApi.Params({
+    action,
+    version,
+    protocol: 'HTTPS',
+    pathname: '/',
+    method: 'POST',
+    authType: 'AK',
+    style: 'RPC',
+    reqBodyType: 'formData',
+    bodyType: 'json',
+  });
 
-async function callRpc(client: SdkClient, action: string, version: string, query: Record<string, unknown>): Promise<Record<string, unknown>> {
+async function callRpc(
+  client: SdkClient,
+  action: string,
+  version: string,
+  query: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
   const req = new OpenApi.OpenApiRequest({ query: OpenApiUtil.query(query) });
   const res = await client.callApi(rpc(action, version), req, runtime());
   return res.body as Record<string, unknown>;
@@ -76,15 +99,41 @@ const sts = (c: SdkClient, action: string, query: Record<string, unknown>) => ca
 const kms = (c: SdkClient, action: string, query: Record<string, unknown>) => callRpc(c, action, '2016-01-20', query);
 
 /** CR Personal Edition GetAuthorizationToken: ROA GET /tokens (bodyType json as mozillazg person.go uses). */
-async function crPeToken(c: SdkClient): Promise<{ authorizationToken: string; tempUserName: string; expireDate: number }> {
-  const params = new OpenApi.Params({ action: 'GetAuthorizationToken', version: '2016-06-07', protocol: 'HTTPS', pathname: '/tokens', method: 'GET', authType: 'AK', style: 'ROA', reqBodyType: 'json', bodyType: 'json' });
+async function crPeToken(
+  c: SdkClient,
+): Promise<{ authorizationToken: string; tempUserName: string; expireDate: number }> {
+  const params = new OpenApi.Params({
+    action: 'GetAuthorizationToken',
+    version: '2016-06-07',
+    protocol: 'HTTPS',
+    pathname: '/tokens',
+    method: 'GET',
+    authType: 'AK',
+    style: 'ROA',
+    reqBodyType: 'json',
+    bodyType: 'json',
+  });
   const res = await c.callApi(params, new OpenApi.OpenApiRequest({}), runtime());
   return (res.body as { data: { authorizationToken: string; tempUserName: string; expireDate: number } }).data;
 }
 
 /** CS DescribeClusterUserKubeconfig as cs-20151215 generates it. */
-async function kubeconfig(c: SdkClient, clusterId: string, query: Record<string, unknown> = {}): Promise<{ config: string; expiration: string }> {
-  const params = new OpenApi.Params({ action: 'DescribeClusterUserKubeconfig', version: '2015-12-15', protocol: 'HTTPS', pathname: `/k8s/${encodeURIComponent(clusterId)}/user_config`, method: 'GET', authType: 'AK', style: 'ROA', reqBodyType: 'json', bodyType: 'json' });
+async function kubeconfig(
+  c: SdkClient,
+  clusterId: string,
+  query: Record<string, unknown> = {},
+): Promise<{ config: string; expiration: string }> {
+  const params = new OpenApi.Params({
+    action: 'DescribeClusterUserKubeconfig',
+    version: '2015-12-15',
+    protocol: 'HTTPS',
+    pathname: `/k8s/${encodeURIComponent(clusterId)}/user_config`,
+    method: 'GET',
+    authType: 'AK',
+    style: 'ROA',
+    reqBodyType: 'json',
+    bodyType: 'json',
+  });
   const res = await c.callApi(params, new OpenApi.OpenApiRequest({ query: OpenApiUtil.query(query) }), runtime());
   return res.body as { config: string; expiration: string };
 }
@@ -98,7 +147,11 @@ async function fails(t: ExecutionContext, call: Promise<unknown>, code: string, 
 }
 
 const crUser = (emu: AlibabaEmulator, extra: string[] = []): Credentials =>
-  emu.addUser({ accountId: ACCOUNT, name: 'fleet', actions: ['cr:GetAuthorizationToken', 'cr:ListInstanceEndpoint', ...extra] });
+  emu.addUser({
+    accountId: ACCOUNT,
+    name: 'fleet',
+    actions: ['cr:GetAuthorizationToken', 'cr:ListInstanceEndpoint', ...extra],
+  });
 
 // ---------------------------------------------------------------- signatures
 
@@ -121,7 +174,10 @@ test('the ACS3 verifier reproduces the reference known-answer signature', (t) =>
     signedHeaders: Object.keys(headers),
     payloadHash: EMPTY_SHA256,
   });
-  t.is(acs3Signature('testsecret', acs3StringToSign(canonical)), 'dc805c6056a8d49307a0ad56f999cd46df0efe20774464bc0cff7fb14404e6e5');
+  t.is(
+    acs3Signature('testsecret', acs3StringToSign(canonical)),
+    'dc805c6056a8d49307a0ad56f999cd46df0efe20774464bc0cff7fb14404e6e5',
+  );
 });
 
 // The reference's V1 vector (RWKgcB6o…) could not be reproduced: its inputs are not given. This vector was
@@ -145,15 +201,31 @@ test('the V1 RPC verifier reproduces a known-answer signature from the real open
 
 const awkward: { name: string; query: Record<string, string> }[] = [
   { name: 'plain values', query: { InstanceId: 'cri-1', Summary: 'true' } },
-  { name: 'reserved characters', query: { Policy: '{"Statement":[{"Action":"*","Effect":"Allow"}]}', Name: "a b!'()*~+/=&" } },
+  {
+    name: 'reserved characters',
+    query: { Policy: '{"Statement":[{"Action":"*","Effect":"Allow"}]}', Name: "a b!'()*~+/=&" },
+  },
   { name: 'unicode', query: { Description: '镜像 仓库', Tag: 'é' } },
 ];
 
 for (const c of awkward) {
   test(`ACS3 and V1 verifiers agree with the real openapi-util for ${c.name}`, (t) => {
-    const headers = { host: 'cr.cn-hangzhou.aliyuncs.com', 'x-acs-action': 'X', 'x-acs-version': 'v', 'x-acs-date': '2025-01-01T00:00:00Z', 'content-type': 'application/x-www-form-urlencoded' };
-    const sdkRequest = { method: 'POST', pathname: '/k8s/c-1/user_config', query: c.query, headers } as unknown as Parameters<typeof OpenApiUtil.getAuthorization>[0];
-    const expected = OpenApiUtil.getAuthorization(sdkRequest, 'ACS3-HMAC-SHA256', EMPTY_SHA256, 'ak', 'sk').split('Signature=')[1] ?? '';
+    const headers = {
+      host: 'cr.cn-hangzhou.aliyuncs.com',
+      'x-acs-action': 'X',
+      'x-acs-version': 'v',
+      'x-acs-date': '2025-01-01T00:00:00Z',
+      'content-type': 'application/x-www-form-urlencoded',
+    };
+    const sdkRequest = {
+      method: 'POST',
+      pathname: '/k8s/c-1/user_config',
+      query: c.query,
+      headers,
+    } as unknown as Parameters<typeof OpenApiUtil.getAuthorization>[0];
+    const expected =
+      OpenApiUtil.getAuthorization(sdkRequest, 'ACS3-HMAC-SHA256', EMPTY_SHA256, 'ak', 'sk').split('Signature=')[1] ??
+      '';
     const canonical = acs3CanonicalRequest({
       method: 'POST',
       pathname: '/k8s/c-1/user_config',
@@ -164,7 +236,17 @@ for (const c of awkward) {
     });
     t.is(acs3Signature('sk', acs3StringToSign(canonical)), expected);
     t.is(v1RpcSignature('sk', v1RpcStringToSign('POST', c.query)), OpenApiUtil.getRPCSignature(c.query, 'POST', 'sk'));
-    const roa = { method: 'GET', pathname: '/tokens', query: c.query, headers: { accept: 'application/json', date: 'Wed, 01 Jan 2025 00:00:00 GMT', 'x-acs-signature-nonce': 'n', 'x-acs-version': '2016-06-07' } };
+    const roa = {
+      method: 'GET',
+      pathname: '/tokens',
+      query: c.query,
+      headers: {
+        accept: 'application/json',
+        date: 'Wed, 01 Jan 2025 00:00:00 GMT',
+        'x-acs-signature-nonce': 'n',
+        'x-acs-version': '2016-06-07',
+      },
+    };
     const sdkSts = OpenApiUtil.getStringToSign(roa as unknown as Parameters<typeof OpenApiUtil.getStringToSign>[0]);
     t.is(v1RoaStringToSign(roa), sdkSts);
     t.is(v1RoaSignature('sk', sdkSts), OpenApiUtil.getROASignature(sdkSts, 'sk'));
@@ -176,10 +258,28 @@ test('a request signed with the wrong secret fails with SignatureDoesNotMatch an
   const creds = crUser(emu);
   emu.addEnterpriseInstance({ accountId: ACCOUNT, instanceId: 'cri-a', name: 'acme', region: HZ });
   const bad = { ...creds, accessKeySecret: 'wrong' };
-  const acs3 = await fails(t, crEe(sdk(emu.endpoint('cr', HZ), bad), 'GetAuthorizationToken', { InstanceId: 'cri-a' }), 'SignatureDoesNotMatch', 400);
-  t.regex(acs3.message, /Specified signature does not match our calculation\. server StringToSign is \[ACS3-HMAC-SHA256\n[0-9a-f]{64}\]/);
-  const v1 = await fails(t, crEe(sdk(emu.endpoint('cr', HZ), bad, { signatureAlgorithm: 'v2' }), 'GetAuthorizationToken', { InstanceId: 'cri-a' }), 'SignatureDoesNotMatch', 400);
-  t.regex(v1.message, /Specified signature is not matched with our calculation\. server string to sign is:POST&%2F&AccessKeyId%3D/);
+  const acs3 = await fails(
+    t,
+    crEe(sdk(emu.endpoint('cr', HZ), bad), 'GetAuthorizationToken', { InstanceId: 'cri-a' }),
+    'SignatureDoesNotMatch',
+    400,
+  );
+  t.regex(
+    acs3.message,
+    /Specified signature does not match our calculation\. server StringToSign is \[ACS3-HMAC-SHA256\n[0-9a-f]{64}\]/,
+  );
+  const v1 = await fails(
+    t,
+    crEe(sdk(emu.endpoint('cr', HZ), bad, { signatureAlgorithm: 'v2' }), 'GetAuthorizationToken', {
+      InstanceId: 'cri-a',
+    }),
+    'SignatureDoesNotMatch',
+    400,
+  );
+  t.regex(
+    v1.message,
+    /Specified signature is not matched with our calculation\. server string to sign is:POST&%2F&AccessKeyId%3D/,
+  );
 });
 
 test('V1 signatures from the SDK (signatureAlgorithm v2) are accepted for RPC and ROA', async (t) => {
@@ -189,18 +289,33 @@ test('V1 signatures from the SDK (signatureAlgorithm v2) are accepted for RPC an
   emu.enablePersonalEdition({ accountId: ACCOUNT, region: HZ });
   emu.addAckCluster({ accountId: ACCOUNT, region: HZ, clusterId: 'c1', kubeconfig: () => 'apiVersion: v1' });
   const v2 = { signatureAlgorithm: 'v2' };
-  t.is((await crEe(sdk(emu.endpoint('cr', HZ), creds, v2), 'GetAuthorizationToken', { InstanceId: 'cri-a' })).IsSuccess, true);
+  t.is(
+    (await crEe(sdk(emu.endpoint('cr', HZ), creds, v2), 'GetAuthorizationToken', { InstanceId: 'cri-a' })).IsSuccess,
+    true,
+  );
   t.is((await crPeToken(sdk(emu.endpoint('cr', HZ), creds, v2))).tempUserName, 'cr_temp_user');
   t.is((await kubeconfig(sdk(emu.endpoint('cs', HZ), creds, v2), 'c1')).config, 'apiVersion: v1');
 });
 
 test('an unknown AccessKeyId fails with InvalidAccessKeyId.NotFound (404)', async (t) => {
   const emu = await emulator(t);
-  await fails(t, crEe(sdk(emu.endpoint('cr', HZ), { accessKeyId: 'LTAInope', accessKeySecret: 'x' }), 'GetAuthorizationToken', { InstanceId: 'cri-a' }), 'InvalidAccessKeyId.NotFound', 404);
+  await fails(
+    t,
+    crEe(sdk(emu.endpoint('cr', HZ), { accessKeyId: 'LTAInope', accessKeySecret: 'x' }), 'GetAuthorizationToken', {
+      InstanceId: 'cri-a',
+    }),
+    'InvalidAccessKeyId.NotFound',
+    404,
+  );
 });
 
 /** Sends an ACS3 request signed by the real openapi-util, with chosen date and nonce. */
-async function rawAcs3(url: string, creds: Credentials, date: string, nonce: string): Promise<{ status: number; body: Record<string, unknown> }> {
+async function rawAcs3(
+  url: string,
+  creds: Credentials,
+  date: string,
+  nonce: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const u = new URL(url);
   const query = { InstanceId: 'cri-a' };
   const headers: Record<string, string> = {
@@ -212,14 +327,27 @@ async function rawAcs3(url: string, creds: Credentials, date: string, nonce: str
     accept: 'application/json',
     'x-acs-content-sha256': EMPTY_SHA256,
   };
-  const sdkRequest = { method: 'POST', pathname: '/', query, headers } as unknown as Parameters<typeof OpenApiUtil.getAuthorization>[0];
-  headers.authorization = OpenApiUtil.getAuthorization(sdkRequest, 'ACS3-HMAC-SHA256', EMPTY_SHA256, creds.accessKeyId, creds.accessKeySecret);
+  const sdkRequest = { method: 'POST', pathname: '/', query, headers } as unknown as Parameters<
+    typeof OpenApiUtil.getAuthorization
+  >[0];
+  headers.authorization = OpenApiUtil.getAuthorization(
+    sdkRequest,
+    'ACS3-HMAC-SHA256',
+    EMPTY_SHA256,
+    creds.accessKeyId,
+    creds.accessKeySecret,
+  );
   return await new Promise((resolve, reject) => {
-    const req = httpRequest({ host: u.hostname, port: u.port, method: 'POST', path: '/?InstanceId=cri-a', headers }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }));
-    });
+    const req = httpRequest(
+      { host: u.hostname, port: u.port, method: 'POST', path: '/?InstanceId=cri-a', headers },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -265,7 +393,12 @@ test('STS session credentials are accepted until they expire', async (t) => {
   t.true((body.ExpireTime as number) > Date.now() + 1100_000);
   t.is(emu.tokens[0]?.principal, `acs:ram::${ACCOUNT}:assumed-role/fc-role/fc-session-1`);
   const expired = emu.roleSession(role, -60);
-  await fails(t, crEe(sdk(emu.endpoint('cr', HZ), expired), 'GetAuthorizationToken', { InstanceId: 'cri-a' }), 'InvalidSecurityToken.Expired', 400);
+  await fails(
+    t,
+    crEe(sdk(emu.endpoint('cr', HZ), expired), 'GetAuthorizationToken', { InstanceId: 'cri-a' }),
+    'InvalidSecurityToken.Expired',
+    400,
+  );
 });
 
 const tokenCases = [
@@ -279,7 +412,11 @@ for (const c of tokenCases) {
     const role = emu.addRole({ accountId: ACCOUNT, name: 'r', actions: ['*'] });
     const session = emu.roleSession(role);
     const token = c.token === 'other' ? emu.roleSession(role).securityToken : c.token;
-    const creds: Credentials = { accessKeyId: session.accessKeyId, accessKeySecret: session.accessKeySecret, ...(token ? { securityToken: token } : {}) };
+    const creds: Credentials = {
+      accessKeyId: session.accessKeyId,
+      accessKeySecret: session.accessKeySecret,
+      ...(token ? { securityToken: token } : {}),
+    };
     await fails(t, sts(sdk(emu.endpoint('sts', HZ), creds), 'GetCallerIdentity', {}), c.code, 400);
   });
 }
@@ -296,11 +433,23 @@ test('Enterprise Edition returns a login token and the instance endpoints', asyn
   t.is(typeof token.RequestId, 'string');
   const expire = token.ExpireTime as number;
   t.true(expire >= before + 3600_000 && expire <= Date.now() + 3600_000, 'ExpireTime is epoch ms, one hour ahead');
-  t.deepEqual(emu.tokens.map((x) => [x.registry, x.region, x.principal]), [['cri-a', HZ, `acs:ram::${ACCOUNT}:user/fleet`]]);
+  t.deepEqual(
+    emu.tokens.map((x) => [x.registry, x.region, x.principal]),
+    [['cri-a', HZ, `acs:ram::${ACCOUNT}:user/fleet`]],
+  );
 
-  const endpoints = await crEe(client, 'ListInstanceEndpoint', { InstanceId: 'cri-a', ModuleName: 'Registry', Summary: true });
+  const endpoints = await crEe(client, 'ListInstanceEndpoint', {
+    InstanceId: 'cri-a',
+    ModuleName: 'Registry',
+    Summary: true,
+  });
   t.like(endpoints, { Code: 'success', IsSuccess: true });
-  const list = endpoints.Endpoints as { EndpointType: string; Enable: boolean; Status: string; Domains: { Domain: string; Type: string }[] }[];
+  const list = endpoints.Endpoints as {
+    EndpointType: string;
+    Enable: boolean;
+    Status: string;
+    Domains: { Domain: string; Type: string }[];
+  }[];
   t.deepEqual(
     list.map((e) => [e.EndpointType, e.Enable, e.Status, e.Domains]),
     [
@@ -316,12 +465,27 @@ test('Enterprise Edition returns a login token and the instance endpoints', asyn
 test('ListInstance and GetInstanceEndpoint describe the instances of the caller in the region', async (t) => {
   const emu = await emulator(t);
   const client = sdk(emu.endpoint('cr', HZ), crUser(emu, ['cr:ListInstance', 'cr:GetInstanceEndpoint']));
-  emu.addEnterpriseInstance({ accountId: ACCOUNT, instanceId: 'cri-a', name: 'acme', region: HZ, domains: { internet: ['reg.example.com'] } });
+  emu.addEnterpriseInstance({
+    accountId: ACCOUNT,
+    instanceId: 'cri-a',
+    name: 'acme',
+    region: HZ,
+    domains: { internet: ['reg.example.com'] },
+  });
   emu.addEnterpriseInstance({ accountId: ACCOUNT, instanceId: 'cri-b', name: 'other', region: BJ });
   const listed = await crEe(client, 'ListInstance', { InstanceName: 'acme' });
   t.like(listed, { TotalCount: 1, IsSuccess: true });
-  t.like((listed.Instances as Record<string, unknown>[])[0], { InstanceId: 'cri-a', InstanceName: 'acme', InstanceStatus: 'RUNNING', RegionId: HZ });
-  const ep = await crEe(client, 'GetInstanceEndpoint', { InstanceId: 'cri-a', EndpointType: 'internet', ModuleName: 'Registry' });
+  t.like((listed.Instances as Record<string, unknown>[])[0], {
+    InstanceId: 'cri-a',
+    InstanceName: 'acme',
+    InstanceStatus: 'RUNNING',
+    RegionId: HZ,
+  });
+  const ep = await crEe(client, 'GetInstanceEndpoint', {
+    InstanceId: 'cri-a',
+    EndpointType: 'internet',
+    ModuleName: 'Registry',
+  });
   t.deepEqual(ep.Domains, [{ Domain: 'reg.example.com', Type: 'SYSTEM' }]);
 });
 
@@ -353,8 +517,14 @@ test('Personal Edition returns a token for the registry hosts of its region only
 });
 
 const peMissing = [
-  { name: 'the RAM user has no CR password', setup: (emu: AlibabaEmulator) => emu.enablePersonalEdition({ accountId: ACCOUNT, region: HZ, userExists: false }) },
-  { name: 'Personal Edition is not enabled in the region', setup: (emu: AlibabaEmulator) => emu.enablePersonalEdition({ accountId: ACCOUNT, region: BJ }) },
+  {
+    name: 'the RAM user has no CR password',
+    setup: (emu: AlibabaEmulator) => emu.enablePersonalEdition({ accountId: ACCOUNT, region: HZ, userExists: false }),
+  },
+  {
+    name: 'Personal Edition is not enabled in the region',
+    setup: (emu: AlibabaEmulator) => emu.enablePersonalEdition({ accountId: ACCOUNT, region: BJ }),
+  },
 ];
 for (const c of peMissing) {
   test(`Personal Edition answers USER_NOT_EXIST (404) when ${c.name}`, async (t) => {
@@ -390,17 +560,41 @@ test('each product denies an action outside the caller policy with its own code'
   emu.putKmsSecret({ accountId: ACCOUNT, region: HZ, name: 's', data: 'x' });
   emu.addAckCluster({ accountId: ACCOUNT, region: HZ, clusterId: 'c1', kubeconfig: () => 'x' });
   const role = emu.addRole({ accountId: ACCOUNT, name: 'r', actions: ['*'] });
-  const cr = await fails(t, crEe(sdk(emu.endpoint('cr', HZ), creds), 'GetAuthorizationToken', { InstanceId: 'cri-a' }), 'NoPermission', 403);
-  t.like(cr.accessDeniedDetail, { AuthAction: 'cr:GetAuthorizationToken', AuthPrincipalType: 'SubUser', NoPermissionType: 'ImplicitDeny' });
+  const cr = await fails(
+    t,
+    crEe(sdk(emu.endpoint('cr', HZ), creds), 'GetAuthorizationToken', { InstanceId: 'cri-a' }),
+    'NoPermission',
+    403,
+  );
+  t.like(cr.accessDeniedDetail, {
+    AuthAction: 'cr:GetAuthorizationToken',
+    AuthPrincipalType: 'SubUser',
+    NoPermissionType: 'ImplicitDeny',
+  });
   await fails(t, crPeToken(sdk(emu.endpoint('cr', HZ), creds)), 'NoPermission', 403);
-  await fails(t, kms(sdk(emu.endpoint('kms', HZ), creds), 'GetSecretValue', { SecretName: 's' }), 'Forbidden.NoPermission', 403);
+  await fails(
+    t,
+    kms(sdk(emu.endpoint('kms', HZ), creds), 'GetSecretValue', { SecretName: 's' }),
+    'Forbidden.NoPermission',
+    403,
+  );
   await fails(t, kubeconfig(sdk(emu.endpoint('cs', HZ), creds), 'c1'), 'ErrorCheckAcl', 403);
-  await fails(t, sts(sdk(emu.endpoint('sts', HZ), creds), 'AssumeRole', { RoleArn: role, RoleSessionName: 'x1' }), 'NoPermission', 403);
+  await fails(
+    t,
+    sts(sdk(emu.endpoint('sts', HZ), creds), 'AssumeRole', { RoleArn: role, RoleSessionName: 'x1' }),
+    'NoPermission',
+    403,
+  );
 });
 
 test('resource patterns limit a permission to the named instances', async (t) => {
   const emu = await emulator(t);
-  const creds = emu.addUser({ accountId: ACCOUNT, name: 'scoped', actions: ['cr:GetAuthorizationToken'], resources: ['acs:cr:*:*:repository/cri-a'] });
+  const creds = emu.addUser({
+    accountId: ACCOUNT,
+    name: 'scoped',
+    actions: ['cr:GetAuthorizationToken'],
+    resources: ['acs:cr:*:*:repository/cri-a'],
+  });
   emu.addEnterpriseInstance({ accountId: ACCOUNT, instanceId: 'cri-a', name: 'a', region: HZ });
   emu.addEnterpriseInstance({ accountId: ACCOUNT, instanceId: 'cri-b', name: 'b', region: HZ });
   const client = sdk(emu.endpoint('cr', HZ), creds);
@@ -413,33 +607,122 @@ test('resource patterns limit a permission to the named instances', async (t) =>
 test('AssumeRole returns credentials that act with the role permissions', async (t) => {
   const emu = await emulator(t);
   const user = emu.addUser({ accountId: ACCOUNT, name: 'deployer', actions: ['sts:AssumeRole'] });
-  const role = emu.addRole({ accountId: ACCOUNT, name: 'puller', actions: ['cr:GetAuthorizationToken'], trustedPrincipals: [`acs:ram::${ACCOUNT}:user/deployer`] });
+  const role = emu.addRole({
+    accountId: ACCOUNT,
+    name: 'puller',
+    actions: ['cr:GetAuthorizationToken'],
+    trustedPrincipals: [`acs:ram::${ACCOUNT}:user/deployer`],
+  });
   emu.addEnterpriseInstance({ accountId: ACCOUNT, instanceId: 'cri-a', name: 'acme', region: HZ });
-  await fails(t, crEe(sdk(emu.endpoint('cr', HZ), user), 'GetAuthorizationToken', { InstanceId: 'cri-a' }), 'NoPermission', 403);
-  const body = await sts(sdk(emu.endpoint('sts', HZ), user), 'AssumeRole', { RoleArn: role, RoleSessionName: 'acr-fleet', DurationSeconds: 900 });
-  const c = body.Credentials as { AccessKeyId: string; AccessKeySecret: string; SecurityToken: string; Expiration: string };
+  await fails(
+    t,
+    crEe(sdk(emu.endpoint('cr', HZ), user), 'GetAuthorizationToken', { InstanceId: 'cri-a' }),
+    'NoPermission',
+    403,
+  );
+  const body = await sts(sdk(emu.endpoint('sts', HZ), user), 'AssumeRole', {
+    RoleArn: role,
+    RoleSessionName: 'acr-fleet',
+    DurationSeconds: 900,
+  });
+  const c = body.Credentials as {
+    AccessKeyId: string;
+    AccessKeySecret: string;
+    SecurityToken: string;
+    Expiration: string;
+  };
   t.regex(c.AccessKeyId, /^STS\./);
   t.regex(c.Expiration, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   t.true(Math.abs(Date.parse(c.Expiration) - (Date.now() + 900_000)) < 5000);
   t.like(body.AssumedRoleUser, { Arn: `acs:ram::${ACCOUNT}:role/puller/acr-fleet` });
-  const assumed = sdk(emu.endpoint('cr', HZ), { accessKeyId: c.AccessKeyId, accessKeySecret: c.AccessKeySecret, securityToken: c.SecurityToken });
+  const assumed = sdk(emu.endpoint('cr', HZ), {
+    accessKeyId: c.AccessKeyId,
+    accessKeySecret: c.AccessKeySecret,
+    securityToken: c.SecurityToken,
+  });
   t.is((await crEe(assumed, 'GetAuthorizationToken', { InstanceId: 'cri-a' })).IsSuccess, true);
   t.is(emu.tokens[0]?.principal, `acs:ram::${ACCOUNT}:assumed-role/puller/acr-fleet`);
-  const who = await sts(sdk(emu.endpoint('sts', HZ), { accessKeyId: c.AccessKeyId, accessKeySecret: c.AccessKeySecret, securityToken: c.SecurityToken }), 'GetCallerIdentity', {});
-  t.like(who, { IdentityType: 'AssumedRoleUser', AccountId: ACCOUNT, Arn: `acs:ram::${ACCOUNT}:assumed-role/puller/acr-fleet` });
+  const who = await sts(
+    sdk(emu.endpoint('sts', HZ), {
+      accessKeyId: c.AccessKeyId,
+      accessKeySecret: c.AccessKeySecret,
+      securityToken: c.SecurityToken,
+    }),
+    'GetCallerIdentity',
+    {},
+  );
+  t.like(who, {
+    IdentityType: 'AssumedRoleUser',
+    AccountId: ACCOUNT,
+    Arn: `acs:ram::${ACCOUNT}:assumed-role/puller/acr-fleet`,
+  });
 });
 
-const assumeCases: { name: string; query: Record<string, unknown>; code: string; status: number; role?: Partial<Parameters<AlibabaEmulator['addRole']>[0]> }[] = [
-  { name: 'a role that does not trust the caller', query: {}, code: 'NoPermission', status: 403, role: { trustedPrincipals: [`acs:ram::${ACCOUNT}:user/someone-else`] } },
-  { name: 'a role of an account that does not trust the caller', query: {}, code: 'NoPermission', status: 403, role: { accountId: '999' } },
+const assumeCases: {
+  name: string;
+  query: Record<string, unknown>;
+  code: string;
+  status: number;
+  role?: Partial<Parameters<AlibabaEmulator['addRole']>[0]>;
+}[] = [
+  {
+    name: 'a role that does not trust the caller',
+    query: {},
+    code: 'NoPermission',
+    status: 403,
+    role: { trustedPrincipals: [`acs:ram::${ACCOUNT}:user/someone-else`] },
+  },
+  {
+    name: 'a role of an account that does not trust the caller',
+    query: {},
+    code: 'NoPermission',
+    status: 403,
+    role: { accountId: '999' },
+  },
   { name: 'a missing ExternalId', query: {}, code: 'NoPermission', status: 403, role: { externalId: 'ext-123' } },
-  { name: 'a wrong ExternalId', query: { ExternalId: 'nope' }, code: 'NoPermission', status: 403, role: { externalId: 'ext-123' } },
-  { name: 'a DurationSeconds below 900', query: { DurationSeconds: 899 }, code: 'InvalidParameter.DurationSeconds', status: 400 },
-  { name: 'a DurationSeconds above the role maximum', query: { DurationSeconds: 3601 }, code: 'InvalidParameter.DurationSeconds', status: 400 },
-  { name: 'a malformed RoleSessionName', query: { RoleSessionName: 'bad name!' }, code: 'InvalidParameter.RoleSessionName', status: 400 },
-  { name: 'a one-character RoleSessionName', query: { RoleSessionName: 'a' }, code: 'InvalidParameter.RoleSessionName', status: 400 },
-  { name: 'a Policy that fails the grammar check', query: { Policy: '{"Statement":"x"}' }, code: 'InvalidParameter.PolicyGrammar', status: 400 },
-  { name: 'an unknown role', query: { RoleArn: `acs:ram::${ACCOUNT}:role/ghost` }, code: 'EntityNotExist.Role', status: 404 },
+  {
+    name: 'a wrong ExternalId',
+    query: { ExternalId: 'nope' },
+    code: 'NoPermission',
+    status: 403,
+    role: { externalId: 'ext-123' },
+  },
+  {
+    name: 'a DurationSeconds below 900',
+    query: { DurationSeconds: 899 },
+    code: 'InvalidParameter.DurationSeconds',
+    status: 400,
+  },
+  {
+    name: 'a DurationSeconds above the role maximum',
+    query: { DurationSeconds: 3601 },
+    code: 'InvalidParameter.DurationSeconds',
+    status: 400,
+  },
+  {
+    name: 'a malformed RoleSessionName',
+    query: { RoleSessionName: 'bad name!' },
+    code: 'InvalidParameter.RoleSessionName',
+    status: 400,
+  },
+  {
+    name: 'a one-character RoleSessionName',
+    query: { RoleSessionName: 'a' },
+    code: 'InvalidParameter.RoleSessionName',
+    status: 400,
+  },
+  {
+    name: 'a Policy that fails the grammar check',
+    query: { Policy: '{"Statement":"x"}' },
+    code: 'InvalidParameter.PolicyGrammar',
+    status: 400,
+  },
+  {
+    name: 'an unknown role',
+    query: { RoleArn: `acs:ram::${ACCOUNT}:role/ghost` },
+    code: 'EntityNotExist.Role',
+    status: 404,
+  },
   { name: 'no RoleArn', query: { RoleArn: undefined }, code: 'MissingRoleArn', status: 400 },
 ];
 for (const c of assumeCases) {
@@ -456,15 +739,34 @@ for (const c of assumeCases) {
 test('AssumeRole honours ExternalId and MaxSessionDuration when they match', async (t) => {
   const emu = await emulator(t);
   const user = emu.addUser({ accountId: ACCOUNT, name: 'deployer', actions: ['sts:AssumeRole'] });
-  const role = emu.addRole({ accountId: ACCOUNT, name: 'target', actions: ['*'], externalId: 'ext-123', maxSessionDuration: 7200 });
-  const body = await sts(sdk(emu.endpoint('sts', HZ), user), 'AssumeRole', { RoleArn: role, RoleSessionName: 'session', ExternalId: 'ext-123', DurationSeconds: 7200 });
+  const role = emu.addRole({
+    accountId: ACCOUNT,
+    name: 'target',
+    actions: ['*'],
+    externalId: 'ext-123',
+    maxSessionDuration: 7200,
+  });
+  const body = await sts(sdk(emu.endpoint('sts', HZ), user), 'AssumeRole', {
+    RoleArn: role,
+    RoleSessionName: 'session',
+    ExternalId: 'ext-123',
+    DurationSeconds: 7200,
+  });
   t.true(Date.parse((body.Credentials as { Expiration: string }).Expiration) > Date.now() + 7100_000);
 });
 
 test('root accounts may not assume roles', async (t) => {
   const emu = await emulator(t);
   const role = emu.addRole({ accountId: ACCOUNT, name: 'target', actions: ['*'] });
-  const err = await fails(t, sts(sdk(emu.endpoint('sts', HZ), emu.rootCredentials(ACCOUNT)), 'AssumeRole', { RoleArn: role, RoleSessionName: 'session' }), 'NoPermission', 403);
+  const err = await fails(
+    t,
+    sts(sdk(emu.endpoint('sts', HZ), emu.rootCredentials(ACCOUNT)), 'AssumeRole', {
+      RoleArn: role,
+      RoleSessionName: 'session',
+    }),
+    'NoPermission',
+    403,
+  );
   t.regex(err.message, /Roles may not be assumed by root accounts/);
 });
 
@@ -473,10 +775,21 @@ test('a session Policy narrows what the assumed role may do', async (t) => {
   const user = emu.addUser({ accountId: ACCOUNT, name: 'deployer', actions: ['sts:AssumeRole'] });
   const role = emu.addRole({ accountId: ACCOUNT, name: 'target', actions: ['*'] });
   emu.addEnterpriseInstance({ accountId: ACCOUNT, instanceId: 'cri-a', name: 'acme', region: HZ });
-  const policy = JSON.stringify({ Version: '1', Statement: [{ Effect: 'Allow', Action: 'cr:ListInstanceEndpoint', Resource: '*' }] });
-  const body = await sts(sdk(emu.endpoint('sts', HZ), user), 'AssumeRole', { RoleArn: role, RoleSessionName: 'narrow', Policy: policy });
+  const policy = JSON.stringify({
+    Version: '1',
+    Statement: [{ Effect: 'Allow', Action: 'cr:ListInstanceEndpoint', Resource: '*' }],
+  });
+  const body = await sts(sdk(emu.endpoint('sts', HZ), user), 'AssumeRole', {
+    RoleArn: role,
+    RoleSessionName: 'narrow',
+    Policy: policy,
+  });
   const c = body.Credentials as { AccessKeyId: string; AccessKeySecret: string; SecurityToken: string };
-  const narrow = sdk(emu.endpoint('cr', HZ), { accessKeyId: c.AccessKeyId, accessKeySecret: c.AccessKeySecret, securityToken: c.SecurityToken });
+  const narrow = sdk(emu.endpoint('cr', HZ), {
+    accessKeyId: c.AccessKeyId,
+    accessKeySecret: c.AccessKeySecret,
+    securityToken: c.SecurityToken,
+  });
   t.is((await crEe(narrow, 'ListInstanceEndpoint', { InstanceId: 'cri-a' })).IsSuccess, true);
   await fails(t, crEe(narrow, 'GetAuthorizationToken', { InstanceId: 'cri-a' }), 'NoPermission', 403);
 });
@@ -486,7 +799,16 @@ test('a session Policy narrows what the assumed role may do', async (t) => {
 /** AssumeRoleWithOIDC exactly as @alicloud/sts20150401 sends it: anonymous doRPCRequest, params in the query. */
 async function assumeWithOidc(url: string, query: Record<string, unknown>): Promise<Record<string, unknown>> {
   const client = sdk(url, { accessKeyId: 'unused', accessKeySecret: 'unused' });
-  const res = await client.doRPCRequest('AssumeRoleWithOIDC', '2015-04-01', 'HTTPS', 'POST', 'Anonymous', 'json', new OpenApi.OpenApiRequest({ query: OpenApiUtil.query(query) }), runtime());
+  const res = await client.doRPCRequest(
+    'AssumeRoleWithOIDC',
+    '2015-04-01',
+    'HTTPS',
+    'POST',
+    'Anonymous',
+    'json',
+    new OpenApi.OpenApiRequest({ query: OpenApiUtil.query(query) }),
+    runtime(),
+  );
   return res.body as Record<string, unknown>;
 }
 
@@ -494,8 +816,18 @@ async function oidcSetup(t: ExecutionContext) {
   const emu = await emulator(t);
   const issuer = 'https://oidc-ack-cn-hangzhou.oss-cn-hangzhou.aliyuncs.com/c1';
   const provider = emu.addOidcProvider({ accountId: ACCOUNT, name: 'ack-rrsa-c1', issuer });
-  const role = emu.addRole({ accountId: ACCOUNT, name: 'rrsa', actions: ['cr:*'], trustedOidcProviders: [{ arn: provider, issuer, subject: 'system:serviceaccount:acr-fleet:fleet' }] });
-  const query = (token: string) => ({ OIDCProviderArn: provider, RoleArn: role, OIDCToken: token, RoleSessionName: 'rrsa-session' });
+  const role = emu.addRole({
+    accountId: ACCOUNT,
+    name: 'rrsa',
+    actions: ['cr:*'],
+    trustedOidcProviders: [{ arn: provider, issuer, subject: 'system:serviceaccount:acr-fleet:fleet' }],
+  });
+  const query = (token: string) => ({
+    OIDCProviderArn: provider,
+    RoleArn: role,
+    OIDCToken: token,
+    RoleSessionName: 'rrsa-session',
+  });
   return { emu, provider, role, query, url: emu.endpoint('sts', HZ) };
 }
 
@@ -507,15 +839,39 @@ test('AssumeRoleWithOIDC exchanges a valid token for role credentials', async (t
   t.like(body.AssumedRoleUser, { Arn: `acs:ram::${ACCOUNT}:role/rrsa/rrsa-session` });
   t.regex((body.Credentials as { AccessKeyId: string }).AccessKeyId, /^STS\./);
   // The same call through callApi with authType Anonymous (ACS3 headers, no Authorization) is accepted too.
-  const params = new OpenApi.Params({ action: 'AssumeRoleWithOIDC', version: '2015-04-01', protocol: 'HTTPS', pathname: '/', method: 'POST', authType: 'Anonymous', style: 'RPC', reqBodyType: 'formData', bodyType: 'json' });
-  const viaCallApi = await sdk(url, { accessKeyId: 'unused', accessKeySecret: 'unused' }).callApi(params, new OpenApi.OpenApiRequest({ query: OpenApiUtil.query(query(token)) }), runtime());
+  const params = new OpenApi.Params({
+    action: 'AssumeRoleWithOIDC',
+    version: '2015-04-01',
+    protocol: 'HTTPS',
+    pathname: '/',
+    method: 'POST',
+    authType: 'Anonymous',
+    style: 'RPC',
+    reqBodyType: 'formData',
+    bodyType: 'json',
+  });
+  const viaCallApi = await sdk(url, { accessKeyId: 'unused', accessKeySecret: 'unused' }).callApi(
+    params,
+    new OpenApi.OpenApiRequest({ query: OpenApiUtil.query(query(token)) }),
+    runtime(),
+  );
   t.like(viaCallApi.body, { AssumedRoleUser: { Arn: `acs:ram::${ACCOUNT}:role/rrsa/rrsa-session` } });
 });
 
 const oidcCases = [
   { name: 'an expired token', token: { ttlSeconds: -10 }, code: 'AuthenticationFail.OIDCToken.Expired', status: 400 },
-  { name: 'a token for another subject', token: { subject: 'system:serviceaccount:default:other' }, code: 'AuthenticationFail.NoPermission', status: 403 },
-  { name: 'a token for another audience', token: { audience: 'someone-else' }, code: 'AuthenticationFail.OIDCToken.AudienceNotMatch', status: 400 },
+  {
+    name: 'a token for another subject',
+    token: { subject: 'system:serviceaccount:default:other' },
+    code: 'AuthenticationFail.NoPermission',
+    status: 403,
+  },
+  {
+    name: 'a token for another audience',
+    token: { audience: 'someone-else' },
+    code: 'AuthenticationFail.OIDCToken.AudienceNotMatch',
+    status: 400,
+  },
   { name: 'a tampered token', token: { tamper: true }, code: 'AuthenticationFail.OIDCToken.Invalid', status: 400 },
 ];
 for (const c of oidcCases) {
@@ -541,7 +897,11 @@ async function credentialsChild(config: Record<string, unknown>): Promise<{ ok: 
     new Credential(new Config(${JSON.stringify(config)})).getCredential()
       .then((c) => console.log(JSON.stringify({ ok: true, value: c.accessKeyId + ' ' + c.type })))
       .catch((e) => console.log(JSON.stringify({ ok: false, value: String(e.message) })));`;
-  const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { cwd: MAIN, env: { ...process.env, NODE_EXTRA_CA_CERTS: CERT }, timeout: 15_000 });
+  const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], {
+    cwd: MAIN,
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: CERT },
+    timeout: 15_000,
+  });
   return JSON.parse(stdout) as { ok: boolean; value: string };
 }
 
@@ -551,13 +911,32 @@ test('@alicloud/credentials ram_role_arn and oidc_role_arn obtain credentials ov
   const stsHost = new URL(emu.endpoint('sts', HZ)).host;
   const user = emu.addUser({ accountId: ACCOUNT, name: 'deployer', actions: ['sts:AssumeRole'] });
   const role = emu.addRole({ accountId: ACCOUNT, name: 'target', actions: ['*'] });
-  const ramRoleArn = { type: 'ram_role_arn', accessKeyId: user.accessKeyId, accessKeySecret: user.accessKeySecret, roleArn: role, roleSessionName: 'cred-test', stsEndpoint: stsHost };
+  const ramRoleArn = {
+    type: 'ram_role_arn',
+    accessKeyId: user.accessKeyId,
+    accessKeySecret: user.accessKeySecret,
+    roleArn: role,
+    roleSessionName: 'cred-test',
+    stsEndpoint: stsHost,
+  };
   const issuer = 'https://issuer.example.com';
   const provider = emu.addOidcProvider({ accountId: ACCOUNT, name: 'p', issuer });
-  const oidcRole = emu.addRole({ accountId: ACCOUNT, name: 'oidc', actions: ['*'], trustedOidcProviders: [{ arn: provider, issuer }] });
+  const oidcRole = emu.addRole({
+    accountId: ACCOUNT,
+    name: 'oidc',
+    actions: ['*'],
+    trustedOidcProviders: [{ arn: provider, issuer }],
+  });
   const tokenFile = join(mkdtempSync(join(tmpdir(), 'alibaba-emu-')), 'token');
   writeFileSync(tokenFile, emu.oidcToken({ providerArn: provider, subject: 'sa' }));
-  const oidc = { type: 'oidc_role_arn', roleArn: oidcRole, oidcProviderArn: provider, oidcTokenFilePath: tokenFile, roleSessionName: 'oidc-test', stsEndpoint: stsHost };
+  const oidc = {
+    type: 'oidc_role_arn',
+    roleArn: oidcRole,
+    oidcProviderArn: provider,
+    oidcTokenFilePath: tokenFile,
+    roleSessionName: 'oidc-test',
+    stsEndpoint: stsHost,
+  };
   const [assumed, viaOidc, wrongSecret] = await Promise.all([
     credentialsChild(ramRoleArn),
     credentialsChild(oidc),
@@ -568,7 +947,13 @@ test('@alicloud/credentials ram_role_arn and oidc_role_arn obtain credentials ov
   t.regex(viaOidc.value, /^STS\.\S+ oidc_role_arn$/);
   // The provider recognises its own string to sign in our V1 message and blames the secret.
   t.deepEqual(wrongSecret, { ok: false, value: 'the access key secret is invalid' });
-  t.deepEqual(emu.requests.filter((r) => r.product === 'sts').map((r) => r.status).sort(), [200, 200, 400]);
+  t.deepEqual(
+    emu.requests
+      .filter((r) => r.product === 'sts')
+      .map((r) => r.status)
+      .sort(),
+    [200, 200, 400],
+  );
 });
 
 // ---------------------------------------------------------------- KMS
@@ -578,13 +963,33 @@ test('KMS secrets can be created, read, versioned and deleted', async (t) => {
   const client = sdk(emu.endpoint('kms', HZ), emu.addUser({ accountId: ACCOUNT, name: 'k', actions: ['kms:*'] }));
   const created = await kms(client, 'CreateSecret', { SecretName: 'fleet', SecretData: '{"a":1}', VersionId: 'v1' });
   t.like(created, { SecretName: 'fleet', VersionId: 'v1', Arn: `acs:kms:${HZ}:${ACCOUNT}:secret/fleet` });
-  t.like(await kms(client, 'GetSecretValue', { SecretName: 'fleet' }), { SecretData: '{"a":1}', VersionId: 'v1', SecretDataType: 'text', VersionStages: { VersionStage: ['ACSCurrent'] } });
-  await fails(t, kms(client, 'CreateSecret', { SecretName: 'fleet', SecretData: 'x', VersionId: 'v9' }), 'Rejected.ResourceExist', 409);
-  t.like(await kms(client, 'PutSecretValue', { SecretName: 'fleet', SecretData: '{"a":2}', VersionId: 'v2' }), { VersionStages: { VersionStage: ['ACSCurrent'] } });
-  t.like(await kms(client, 'GetSecretValue', { SecretName: `acs:kms:${HZ}:${ACCOUNT}:secret/fleet` }), { SecretData: '{"a":2}', VersionId: 'v2' });
-  t.like(await kms(client, 'GetSecretValue', { SecretName: 'fleet', VersionStage: 'ACSPrevious' }), { SecretData: '{"a":1}', VersionId: 'v1' });
+  t.like(await kms(client, 'GetSecretValue', { SecretName: 'fleet' }), {
+    SecretData: '{"a":1}',
+    VersionId: 'v1',
+    SecretDataType: 'text',
+    VersionStages: { VersionStage: ['ACSCurrent'] },
+  });
+  await fails(
+    t,
+    kms(client, 'CreateSecret', { SecretName: 'fleet', SecretData: 'x', VersionId: 'v9' }),
+    'Rejected.ResourceExist',
+    409,
+  );
+  t.like(await kms(client, 'PutSecretValue', { SecretName: 'fleet', SecretData: '{"a":2}', VersionId: 'v2' }), {
+    VersionStages: { VersionStage: ['ACSCurrent'] },
+  });
+  t.like(await kms(client, 'GetSecretValue', { SecretName: `acs:kms:${HZ}:${ACCOUNT}:secret/fleet` }), {
+    SecretData: '{"a":2}',
+    VersionId: 'v2',
+  });
+  t.like(await kms(client, 'GetSecretValue', { SecretName: 'fleet', VersionStage: 'ACSPrevious' }), {
+    SecretData: '{"a":1}',
+    VersionId: 'v1',
+  });
   t.deepEqual(emu.getKmsSecret(ACCOUNT, HZ, 'fleet'), { data: '{"a":2}', versions: ['v1', 'v2'] });
-  t.like(await kms(client, 'DeleteSecret', { SecretName: 'fleet', ForceDeleteWithoutRecovery: true }), { SecretName: 'fleet' });
+  t.like(await kms(client, 'DeleteSecret', { SecretName: 'fleet', ForceDeleteWithoutRecovery: true }), {
+    SecretName: 'fleet',
+  });
   const err = await fails(t, kms(client, 'GetSecretValue', { SecretName: 'fleet' }), 'Forbidden.ResourceNotFound', 404);
   t.regex(err.message, /code: 404, Resource not found/);
   t.is(emu.getKmsSecret(ACCOUNT, HZ, 'fleet'), undefined);
@@ -593,22 +998,56 @@ test('KMS secrets can be created, read, versioned and deleted', async (t) => {
 test('KMS reads parameters from a form body as well as from the query', async (t) => {
   const emu = await emulator(t);
   emu.putKmsSecret({ accountId: ACCOUNT, region: HZ, name: 'seeded', data: 'c2VjcmV0', dataType: 'binary' });
-  const client = sdk(emu.endpoint('kms', HZ), emu.addUser({ accountId: ACCOUNT, name: 'k', actions: ['kms:GetSecretValue'] }));
-  const res = await client.callApi(rpc('GetSecretValue', '2016-01-20'), new OpenApi.OpenApiRequest({ body: { SecretName: 'seeded' } }), runtime());
+  const client = sdk(
+    emu.endpoint('kms', HZ),
+    emu.addUser({ accountId: ACCOUNT, name: 'k', actions: ['kms:GetSecretValue'] }),
+  );
+  const res = await client.callApi(
+    rpc('GetSecretValue', '2016-01-20'),
+    new OpenApi.OpenApiRequest({ body: { SecretName: 'seeded' } }),
+    runtime(),
+  );
   t.like(res.body, { SecretData: 'c2VjcmV0', SecretDataType: 'binary', VersionId: 'v1' });
-  await fails(t, kms(sdk(emu.endpoint('kms', BJ), emu.addUser({ accountId: ACCOUNT, name: 'k2', actions: ['kms:*'] })), 'GetSecretValue', { SecretName: 'seeded' }), 'Forbidden.ResourceNotFound', 404);
+  await fails(
+    t,
+    kms(
+      sdk(emu.endpoint('kms', BJ), emu.addUser({ accountId: ACCOUNT, name: 'k2', actions: ['kms:*'] })),
+      'GetSecretValue',
+      { SecretName: 'seeded' },
+    ),
+    'Forbidden.ResourceNotFound',
+    404,
+  );
 });
 
 // ---------------------------------------------------------------- ACK
 
 test('DescribeClusterUserKubeconfig returns the cluster kubeconfig and its expiration', async (t) => {
   const emu = await emulator(t);
-  emu.addAckCluster({ accountId: ACCOUNT, region: HZ, clusterId: 'c0a1b2', kubeconfig: (m) => `apiVersion: v1\n# valid ${m} minutes\n` });
-  const creds = emu.addUser({ accountId: ACCOUNT, name: 'ops', actions: ['cs:DescribeClusterUserKubeconfig'], resources: [`acs:cs:${HZ}:${ACCOUNT}:cluster/c0a1b2`] });
-  const res = await kubeconfig(sdk(emu.endpoint('cs', HZ), creds), 'c0a1b2', { PrivateIpAddress: false, TemporaryDurationMinutes: 60 });
+  emu.addAckCluster({
+    accountId: ACCOUNT,
+    region: HZ,
+    clusterId: 'c0a1b2',
+    kubeconfig: (m) => `apiVersion: v1\n# valid ${m} minutes\n`,
+  });
+  const creds = emu.addUser({
+    accountId: ACCOUNT,
+    name: 'ops',
+    actions: ['cs:DescribeClusterUserKubeconfig'],
+    resources: [`acs:cs:${HZ}:${ACCOUNT}:cluster/c0a1b2`],
+  });
+  const res = await kubeconfig(sdk(emu.endpoint('cs', HZ), creds), 'c0a1b2', {
+    PrivateIpAddress: false,
+    TemporaryDurationMinutes: 60,
+  });
   t.is(res.config, 'apiVersion: v1\n# valid 60 minutes\n');
   t.true(Math.abs(Date.parse(res.expiration) - (Date.now() + 3600_000)) < 5000);
-  await fails(t, kubeconfig(sdk(emu.endpoint('cs', HZ), creds), 'c0a1b2', { TemporaryDurationMinutes: 5 }), 'InvalidParameter', 400);
+  await fails(
+    t,
+    kubeconfig(sdk(emu.endpoint('cs', HZ), creds), 'c0a1b2', { TemporaryDurationMinutes: 5 }),
+    'InvalidParameter',
+    400,
+  );
   const admin = emu.addUser({ accountId: ACCOUNT, name: 'admin', actions: ['cs:*'] });
   await fails(t, kubeconfig(sdk(emu.endpoint('cs', HZ), admin), 'missing'), 'ErrorClusterNotFound', 404);
   await fails(t, kubeconfig(sdk(emu.endpoint('cs', BJ), admin), 'c0a1b2'), 'ErrorClusterNotFound', 404);
@@ -620,10 +1059,19 @@ test('an injected error reaches the SDK as its code and status, then the action 
   const emu = await emulator(t);
   const client = sdk(emu.endpoint('cr', HZ), crUser(emu));
   emu.addEnterpriseInstance({ accountId: ACCOUNT, instanceId: 'cri-a', name: 'acme', region: HZ });
-  emu.injectError({ action: 'GetAuthorizationToken', status: 503, code: 'ServiceUnavailable', message: 'The request has failed due to a temporary failure of the server.', times: 2 });
+  emu.injectError({
+    action: 'GetAuthorizationToken',
+    status: 503,
+    code: 'ServiceUnavailable',
+    message: 'The request has failed due to a temporary failure of the server.',
+    times: 2,
+  });
   emu.injectError({ action: 'ListInstanceEndpoint', region: BJ, status: 500 });
   const err = await fails(t, crEe(client, 'GetAuthorizationToken', { InstanceId: 'cri-a' }), 'ServiceUnavailable', 503);
-  t.regex(err.message, /code: 503, The request has failed due to a temporary failure of the server\. request id: [0-9A-F-]{36}/);
+  t.regex(
+    err.message,
+    /code: 503, The request has failed due to a temporary failure of the server\. request id: [0-9A-F-]{36}/,
+  );
   await fails(t, crEe(client, 'GetAuthorizationToken', { InstanceId: 'cri-a' }), 'ServiceUnavailable', 503);
   t.is((await crEe(client, 'GetAuthorizationToken', { InstanceId: 'cri-a' })).IsSuccess, true);
   // Scoped to cn-beijing: the Hangzhou call is untouched.
@@ -700,12 +1148,20 @@ test('InvokeFunction runs the handler: Sync answers its result, a throw is an Un
     role,
     maxAsyncRetryAttempts: 1,
     handler: async (event, context) => {
-      seen.push({ event: event.toString(), role: typeof context.credentials.securityToken === 'string' && context.function.name === 'fn' });
+      seen.push({
+        event: event.toString(),
+        role: typeof context.credentials.securityToken === 'string' && context.function.name === 'fn',
+      });
       if (event.toString() === 'boom') throw new TypeError('boom!');
       return { echoed: event.toString() };
     },
   });
-  const caller = emu.addUser({ accountId: ACCOUNT, name: 'invoker', actions: ['fc:InvokeFunction'], resources: [`acs:fc:${HZ}:${ACCOUNT}:functions/fn`] });
+  const caller = emu.addUser({
+    accountId: ACCOUNT,
+    name: 'invoker',
+    actions: ['fc:InvokeFunction'],
+    resources: [`acs:fc:${HZ}:${ACCOUNT}:functions/fn`],
+  });
 
   const sync = await invoke(emu, caller, 'Sync', 'hello');
   t.is(sync.status, 200);
@@ -720,17 +1176,36 @@ test('InvokeFunction runs the handler: Sync answers its result, a throw is an Un
   t.is(queued.body, '');
   await emu.settled();
   t.like(emu.asyncInvocations[0], { event: 'boom', status: 'failed', attempts: 2, error: 'boom!' });
-  t.true(seen.every((s) => s.role), 'the handler gets a session of the function role and its name');
+  t.true(
+    seen.every((s) => s.role),
+    'the handler gets a session of the function role and its name',
+  );
 });
 
 test('InvokeFunction needs fc:InvokeFunction on that function, and the function must exist', async (t) => {
   const emu = await emulator(t);
-  emu.addFunction({ accountId: ACCOUNT, region: HZ, name: 'fn', role: emu.addRole({ accountId: ACCOUNT, name: 'r', actions: [] }), handler: () => Promise.resolve(null) });
-  const other = emu.addUser({ accountId: ACCOUNT, name: 'other', actions: ['fc:InvokeFunction'], resources: [`acs:fc:${HZ}:${ACCOUNT}:functions/another`] });
+  emu.addFunction({
+    accountId: ACCOUNT,
+    region: HZ,
+    name: 'fn',
+    role: emu.addRole({ accountId: ACCOUNT, name: 'r', actions: [] }),
+    handler: () => Promise.resolve(null),
+  });
+  const other = emu.addUser({
+    accountId: ACCOUNT,
+    name: 'other',
+    actions: ['fc:InvokeFunction'],
+    resources: [`acs:fc:${HZ}:${ACCOUNT}:functions/another`],
+  });
   await fails(t, invoke(emu, other, 'Async', '{}'), 'AccessDenied', 403);
   const all = emu.addUser({ accountId: ACCOUNT, name: 'all', actions: ['fc:InvokeFunction'] });
   const res = await fcClient(emu, all)
-    .invokeFunctionWithOptions('missing', new FcSdk.InvokeFunctionRequest({ body: Readable.from([Buffer.from('{}')]) }), new FcSdk.InvokeFunctionHeaders({ xFcInvocationType: 'Sync' }), new TeaUtil.RuntimeOptions({}))
+    .invokeFunctionWithOptions(
+      'missing',
+      new FcSdk.InvokeFunctionRequest({ body: Readable.from([Buffer.from('{}')]) }),
+      new FcSdk.InvokeFunctionHeaders({ xFcInvocationType: 'Sync' }),
+      new TeaUtil.RuntimeOptions({}),
+    )
     .catch((e: unknown) => e as SdkError);
   t.like(res, { code: 'FunctionNotFound', statusCode: 404 });
 });

@@ -14,14 +14,20 @@ interface Auth {
 export function auths(kube: KubeEmulator, namespace: string, name = SECRET): Record<string, Auth> {
   const secret = kube.get('secrets', namespace, name) as { type: string; data: Record<string, string> } | undefined;
   if (!secret) throw new Error(`no Secret ${namespace}/${name}`);
-  const config = JSON.parse(Buffer.from(secret.data['.dockerconfigjson'] ?? '', 'base64').toString('utf8')) as { auths: Record<string, Auth> };
+  const config = JSON.parse(Buffer.from(secret.data['.dockerconfigjson'] ?? '', 'base64').toString('utf8')) as {
+    auths: Record<string, Auth>;
+  };
   return config.auths;
 }
 
 /** Domains of a Secret whose credentials the registry emulator accepts (and whose `auth` field agrees). */
 export function loginDomains(cloud: AlibabaEmulator, kube: KubeEmulator, namespace: string): string[] {
   return Object.entries(auths(kube, namespace))
-    .filter(([domain, a]) => a.auth === Buffer.from(`${a.username}:${a.password}`).toString('base64') && cloud.canLogin(domain, a.username, a.password))
+    .filter(
+      ([domain, a]) =>
+        a.auth === Buffer.from(`${a.username}:${a.password}`).toString('base64') &&
+        cloud.canLogin(domain, a.username, a.password),
+    )
     .map(([domain]) => domain)
     .sort();
 }
@@ -36,7 +42,12 @@ export function pullSecrets(kube: KubeEmulator, namespace: string, name = 'defau
 /** Every stored object's kind/namespace/name@resourceVersion: equal snapshots mean nothing was written. */
 export function snapshot(kube: KubeEmulator): string[] {
   return (['namespaces', 'secrets', 'serviceaccounts'] as const).flatMap((kind) =>
-    kube.list(kind).map((o: { metadata: { namespace?: string; name: string; resourceVersion: string } }) => `${kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}@${o.metadata.resourceVersion}`),
+    kube
+      .list(kind)
+      .map(
+        (o: { metadata: { namespace?: string; name: string; resourceVersion: string } }) =>
+          `${kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}@${o.metadata.resourceVersion}`,
+      ),
   );
 }
 

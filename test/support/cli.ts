@@ -11,7 +11,10 @@ export interface CliResult {
 export const printed: string[] = [];
 
 /** `tty` says which streams the CLI should believe are terminals (default: neither, as in a pipe). */
-export async function cli(args: string[], opts: { cwd: string; env?: Record<string, string>; tty?: { stdout?: boolean; stderr?: boolean } }): Promise<CliResult> {
+export async function cli(
+  args: string[],
+  opts: { cwd: string; env?: Record<string, string>; tty?: { stdout?: boolean; stderr?: boolean } },
+): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const code = await runCli(args, {

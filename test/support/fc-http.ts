@@ -16,7 +16,10 @@ const TLS_DIR = new URL('../emulators/tls/', import.meta.url);
 export const TRIGGER_CA_FILE = new URL('cert.pem', TLS_DIR);
 
 /** What FC hands a built-in runtime function: the event buffer and the context. */
-export type FcHttpHandler = (event: Buffer, context: { requestId: string }) => Promise<{ statusCode?: number; headers?: Record<string, string>; isBase64Encoded?: boolean; body?: unknown }>;
+export type FcHttpHandler = (
+  event: Buffer,
+  context: { requestId: string },
+) => Promise<{ statusCode?: number; headers?: Record<string, string>; isBase64Encoded?: boolean; body?: unknown }>;
 
 export interface FcHttpTrigger {
   /** `https://127.0.0.1:<port>`: the trigger's URL. */
@@ -32,60 +35,74 @@ export interface FcHttpTrigger {
 export async function startFcHttpTrigger(handler: FcHttpHandler): Promise<FcHttpTrigger> {
   const calls: { status: number }[] = [];
   const state = { down: false };
-  const server: Server = createServer({ cert: readFileSync(new URL('cert.pem', TLS_DIR)), key: readFileSync(new URL('key.pem', TLS_DIR)) }, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (state.down) {
-        req.socket.destroy();
-        return;
-      }
-      const url = new URL(req.url ?? '/', 'https://trigger');
-      const raw = Buffer.concat(chunks);
-      const text = raw.toString('utf8');
-      const binary = !Buffer.from(text, 'utf8').equals(raw);
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
-      const queryParameters: Record<string, string> = {};
-      for (const k of new Set(url.searchParams.keys())) queryParameters[k] = url.searchParams.getAll(k).join(',');
-      const requestId = `1-${randomUUID()}`;
-      const now = new Date();
-      const event = {
-        version: 'v1',
-        rawPath: url.pathname,
-        body: binary ? raw.toString('base64') : text,
-        isBase64Encoded: binary,
-        headers,
-        queryParameters,
-        requestContext: {
-          accountId: '1234567890123456',
-          domainName: req.headers.host ?? '',
-          domainPrefix: 'acr-fleet-webhook',
-          http: { method: req.method ?? 'GET', path: decodeURIComponent(url.pathname), protocol: `HTTP/${req.httpVersion}`, sourceIp: req.socket.remoteAddress ?? '', userAgent: req.headers['user-agent'] ?? '' },
-          requestId,
-          time: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
-          timeEpoch: String(now.getTime()),
-        },
-      };
-      handler(Buffer.from(JSON.stringify(event)), { requestId }).then(
-        (r) => {
-          // A result that is not the response struct is sent as the body with status 200.
-          const struct = r && typeof r === 'object' && 'statusCode' in r;
-          const status = struct ? (r.statusCode ?? 200) : 200;
-          const body = struct ? (r.isBase64Encoded ? Buffer.from(String(r.body ?? ''), 'base64') : Buffer.from(String(r.body ?? ''))) : Buffer.from(JSON.stringify(r));
-          calls.push({ status });
-          res.writeHead(status, { ...(struct ? r.headers : {}), 'content-length': body.length });
-          res.end(body);
-        },
-        () => {
-          // An unhandled error: FC answers 502 with its own error body.
-          calls.push({ status: 502 });
-          res.writeHead(502, { 'content-type': 'application/json' });
-          res.end('{"errorMessage":"function failed"}');
-        },
-      );
-    });
-  });
+  const server: Server = createServer(
+    { cert: readFileSync(new URL('cert.pem', TLS_DIR)), key: readFileSync(new URL('key.pem', TLS_DIR)) },
+    (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (state.down) {
+          req.socket.destroy();
+          return;
+        }
+        const url = new URL(req.url ?? '/', 'https://trigger');
+        const raw = Buffer.concat(chunks);
+        const text = raw.toString('utf8');
+        const binary = !Buffer.from(text, 'utf8').equals(raw);
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(req.headers))
+          if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
+        const queryParameters: Record<string, string> = {};
+        for (const k of new Set(url.searchParams.keys())) queryParameters[k] = url.searchParams.getAll(k).join(',');
+        const requestId = `1-${randomUUID()}`;
+        const now = new Date();
+        const event = {
+          version: 'v1',
+          rawPath: url.pathname,
+          body: binary ? raw.toString('base64') : text,
+          isBase64Encoded: binary,
+          headers,
+          queryParameters,
+          requestContext: {
+            accountId: '1234567890123456',
+            domainName: req.headers.host ?? '',
+            domainPrefix: 'acr-fleet-webhook',
+            http: {
+              method: req.method ?? 'GET',
+              path: decodeURIComponent(url.pathname),
+              protocol: `HTTP/${req.httpVersion}`,
+              sourceIp: req.socket.remoteAddress ?? '',
+              userAgent: req.headers['user-agent'] ?? '',
+            },
+            requestId,
+            time: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+            timeEpoch: String(now.getTime()),
+          },
+        };
+        handler(Buffer.from(JSON.stringify(event)), { requestId }).then(
+          (r) => {
+            // A result that is not the response struct is sent as the body with status 200.
+            const struct = r && typeof r === 'object' && 'statusCode' in r;
+            const status = struct ? (r.statusCode ?? 200) : 200;
+            const body = struct
+              ? r.isBase64Encoded
+                ? Buffer.from(String(r.body ?? ''), 'base64')
+                : Buffer.from(String(r.body ?? ''))
+              : Buffer.from(JSON.stringify(r));
+            calls.push({ status });
+            res.writeHead(status, { ...(struct ? r.headers : {}), 'content-length': body.length });
+            res.end(body);
+          },
+          () => {
+            // An unhandled error: FC answers 502 with its own error body.
+            calls.push({ status: 502 });
+            res.writeHead(502, { 'content-type': 'application/json' });
+            res.end('{"errorMessage":"function failed"}');
+          },
+        );
+      });
+    },
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
   return {

@@ -58,11 +58,22 @@ export interface SandboxOptions {
 const LAYOUT: Record<string, { namespaces: string[]; serviceAccounts: [string, string][] }> = {
   'hz-prod-1': {
     namespaces: ['team-a', 'team-b'],
-    serviceAccounts: [['default', 'default'], ['team-a', 'default'], ['team-a', 'builder'], ['team-b', 'default'], ['kube-system', 'default']],
+    serviceAccounts: [
+      ['default', 'default'],
+      ['team-a', 'default'],
+      ['team-a', 'builder'],
+      ['team-b', 'default'],
+      ['kube-system', 'default'],
+    ],
   },
   'bj-prod-1': {
     namespaces: ['payments', 'search'],
-    serviceAccounts: [['payments', 'default'], ['payments', 'api'], ['search', 'default'], ['default', 'default']],
+    serviceAccounts: [
+      ['payments', 'default'],
+      ['payments', 'api'],
+      ['search', 'default'],
+      ['default', 'default'],
+    ],
   },
   'hz-dev-1': { namespaces: [], serviceAccounts: [['default', 'default']] },
 };
@@ -82,20 +93,36 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const dir = await mkdtemp(path.join(tmpdir(), 'acr-fleet-sandbox-'));
   const cloud = await AlibabaEmulator.start({ regions: ['cn-hangzhou', 'cn-beijing'] });
   cloud.createAccount(ACCOUNT);
-  const actions = ['cr:GetAuthorizationToken', 'cr:ListInstanceEndpoint', 'kms:GetSecretValue', 'sts:AssumeRole', 'cs:DescribeClusterUserKubeconfig'];
+  const actions = [
+    'cr:GetAuthorizationToken',
+    'cr:ListInstanceEndpoint',
+    'kms:GetSecretValue',
+    'sts:AssumeRole',
+    'cs:DescribeClusterUserKubeconfig',
+  ];
   const userCredentials = cloud.addUser({ accountId: ACCOUNT, name: 'acr-fleet-local', actions });
   const functionRole = cloud.addRole({ accountId: ACCOUNT, name: 'acr-fleet-function', actions });
   const ttl = opts.tokenTtlSeconds ?? 3600;
-  cloud.addEnterpriseInstance({ accountId: ACCOUNT, instanceId: EE_INSTANCE, name: 'acme', region: 'cn-beijing', tokenTtlSeconds: ttl });
+  cloud.addEnterpriseInstance({
+    accountId: ACCOUNT,
+    instanceId: EE_INSTANCE,
+    name: 'acme',
+    region: 'cn-beijing',
+    tokenTtlSeconds: ttl,
+  });
   cloud.enablePersonalEdition({ accountId: ACCOUNT, region: 'cn-hangzhou', tokenTtlSeconds: ttl });
 
   const clusters: SandboxCluster[] = [];
   for (const [name, layout] of Object.entries(LAYOUT)) {
     const kube = await KubeEmulator.start({ serviceAccountController: opts.serviceAccountController ?? false });
     for (const ns of layout.namespaces) kube.seed('namespaces', { metadata: { name: ns } });
-    for (const [ns, sa] of layout.serviceAccounts) kube.seed('serviceaccounts', { metadata: { namespace: ns, name: sa } });
+    for (const [ns, sa] of layout.serviceAccounts)
+      kube.seed('serviceaccounts', { metadata: { namespace: ns, name: sa } });
     const token = `sandbox-token-${name}-${Math.random().toString(36).slice(2)}`;
-    kube.addToken(token, { name: FLEET_SA_USER, groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'] });
+    kube.addToken(token, {
+      name: FLEET_SA_USER,
+      groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
+    });
     const kubeconfigFile = path.join(dir, 'kubeconfigs', `${name}.yaml`);
     await writeFileDeep(kubeconfigFile, kube.kubeconfig({ token, contextName: name }));
     clusters.push({ name, kube, token, kubeconfigFile });
@@ -113,7 +140,13 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     ],
     clusters: [
       { name: 'hz-prod-1', kubeconfig: { file: './kubeconfigs/hz-prod-1.yaml' }, watchNamespace: 'all' },
-      { name: 'bj-prod-1', kubeconfig: { file: './kubeconfigs/bj-prod-1.yaml' }, watchNamespace: ['payments', 'search'], serviceAccount: '*', registries: ['acme-ee'] },
+      {
+        name: 'bj-prod-1',
+        kubeconfig: { file: './kubeconfigs/bj-prod-1.yaml' },
+        watchNamespace: ['payments', 'search'],
+        serviceAccount: '*',
+        registries: ['acme-ee'],
+      },
       { name: 'hz-dev-1', kubeconfig: { file: './kubeconfigs/hz-dev-1.yaml' }, registries: ['hz-personal'] },
     ],
   };
@@ -150,10 +183,16 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     },
     async kubeconfigsToKms() {
       for (const c of clusters) {
-        cloud.putKmsSecret({ accountId: ACCOUNT, region: 'cn-hangzhou', name: `acr-fleet/${c.name}`, data: c.kube.kubeconfig({ token: c.token, contextName: c.name }) });
+        cloud.putKmsSecret({
+          accountId: ACCOUNT,
+          region: 'cn-hangzhou',
+          name: `acr-fleet/${c.name}`,
+          data: c.kube.kubeconfig({ token: c.token, contextName: c.name }),
+        });
       }
       await editConfig((d) => {
-        for (const c of d.clusters as { name: string; kubeconfig: unknown }[]) c.kubeconfig = { kmsSecret: `acr-fleet/${c.name}` };
+        for (const c of d.clusters as { name: string; kubeconfig: unknown }[])
+          c.kubeconfig = { kmsSecret: `acr-fleet/${c.name}` };
       });
     },
     editConfig,

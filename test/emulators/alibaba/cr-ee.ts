@@ -70,7 +70,8 @@ export class CrEnterprise implements ProductModule {
   /** The instance as the caller sees it: it must be in the caller's account and in this endpoint's region. */
   private find(ctx: Context, instanceId: string): EnterpriseInstance {
     const inst = this.instances.get(instanceId);
-    if (!inst || inst.region !== ctx.region || inst.accountId !== ctx.requireCaller().accountId) throw instanceNotExist();
+    if (!inst || inst.region !== ctx.region || inst.accountId !== ctx.requireCaller().accountId)
+      throw instanceNotExist();
     return inst;
   }
 
@@ -79,14 +80,26 @@ export class CrEnterprise implements ProductModule {
   }
 
   private endpoint(inst: EnterpriseInstance, type: 'internet' | 'vpc', module: string): Record<string, unknown> {
-    const domains = module === 'Chart' ? inst.domains[type].map((d) => d.replace('-registry', '-chart')) : inst.domains[type];
+    const domains =
+      module === 'Chart' ? inst.domains[type].map((d) => d.replace('-registry', '-chart')) : inst.domains[type];
     return {
       EndpointType: type,
       Enable: true,
       Status: 'RUNNING',
       AclEnable: false,
       AclEntries: [],
-      LinkedVpcs: type === 'vpc' ? [{ VpcId: `vpc-${inst.instanceId.replace(/^cri-/, '')}`, VswitchId: `vsw-${inst.instanceId.replace(/^cri-/, '')}`, Ip: '192.168.0.10', DefaultAccess: false, Status: 'RUNNING' }] : [],
+      LinkedVpcs:
+        type === 'vpc'
+          ? [
+              {
+                VpcId: `vpc-${inst.instanceId.replace(/^cri-/, '')}`,
+                VswitchId: `vsw-${inst.instanceId.replace(/^cri-/, '')}`,
+                Ip: '192.168.0.10',
+                DefaultAccess: false,
+                Status: 'RUNNING',
+              },
+            ]
+          : [],
       Domains: domains.map((Domain) => ({ Domain, Type: 'SYSTEM' })),
     };
   }

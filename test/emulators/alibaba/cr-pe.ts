@@ -22,7 +22,10 @@ export class CrPersonal implements ProductModule {
 
   /** Enables PE for an account in a region; `userExists: false` means no CR password was ever set. */
   enable(o: { accountId: string; region: string; tokenTtlSeconds?: number; userExists?: boolean }): void {
-    this.enabled.set(`${o.accountId}/${o.region}`, { tokenTtlSeconds: o.tokenTtlSeconds ?? 3600, userExists: o.userExists ?? true });
+    this.enabled.set(`${o.accountId}/${o.region}`, {
+      tokenTtlSeconds: o.tokenTtlSeconds ?? 3600,
+      userExists: o.userExists ?? true,
+    });
   }
 
   /** RAM denial, as for Enterprise Edition (assumed). */

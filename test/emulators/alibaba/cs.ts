@@ -34,7 +34,11 @@ export class Cs implements ProductModule {
 
   /** ACK's RAM denial: 403 ErrorCheckAcl (common ACK API error codes). */
   denied(_caller: unknown, ramAction: string, resource: string): ApiError {
-    return new ApiError(403, 'ErrorCheckAcl', `Access denied: you are not authorized to perform ${ramAction} on ${resource}.`);
+    return new ApiError(
+      403,
+      'ErrorCheckAcl',
+      `Access denied: you are not authorized to perform ${ramAction} on ${resource}.`,
+    );
   }
 
   readonly operations: Operation[] = [
@@ -45,7 +49,10 @@ export class Cs implements ProductModule {
       handle: (ctx) => {
         const clusterId = ctx.pathParams[0] ?? '';
         const caller = ctx.requireCaller();
-        ctx.authorize('cs:DescribeClusterUserKubeconfig', `acs:cs:${ctx.region}:${caller.accountId}:cluster/${clusterId}`);
+        ctx.authorize(
+          'cs:DescribeClusterUserKubeconfig',
+          `acs:cs:${ctx.region}:${caller.accountId}:cluster/${clusterId}`,
+        );
         const raw = ctx.params.TemporaryDurationMinutes;
         const minutes = raw === undefined || raw === '' ? DEFAULT_MINUTES : Number(raw);
         if (raw !== undefined && raw !== '' && (!Number.isInteger(minutes) || minutes < 15 || minutes > 4320)) {

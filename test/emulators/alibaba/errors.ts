@@ -99,7 +99,11 @@ export const missingSecurityToken = (): ApiError =>
 
 /** Security token of another AccessKey. */
 export const tokenMismatch = (): ApiError =>
-  new ApiError(400, 'InvalidSecurityToken.MismatchWithAccessKey', 'Specified SecurityToken mismatch with the AccessKey.');
+  new ApiError(
+    400,
+    'InvalidSecurityToken.MismatchWithAccessKey',
+    'Specified SecurityToken mismatch with the AccessKey.',
+  );
 
 /** A security token this emulator never issued. */
 export const tokenMalformed = (): ApiError =>

@@ -89,9 +89,15 @@ export class Fc implements ProductModule {
         const fn = this.functions.get(`${caller.accountId}/${ctx.region}/${name}`);
         if (!fn) throw new ApiError(404, 'FunctionNotFound', `function '${name}' does not exist`);
         const qualifier = ctx.params.qualifier;
-        if (qualifier !== undefined && qualifier !== 'LATEST') throw new ApiError(404, 'VersionNotFound', `version '${qualifier}' does not exist`);
+        if (qualifier !== undefined && qualifier !== 'LATEST')
+          throw new ApiError(404, 'VersionNotFound', `version '${qualifier}' does not exist`);
         const type = ctx.headers['x-fc-invocation-type'] ?? 'Sync';
-        if (type !== 'Sync' && type !== 'Async') throw new ApiError(400, 'InvalidArgument', `x-fc-invocation-type '${type}' is invalid: expected Sync or Async`);
+        if (type !== 'Sync' && type !== 'Async')
+          throw new ApiError(
+            400,
+            'InvalidArgument',
+            `x-fc-invocation-type '${type}' is invalid: expected Sync or Async`,
+          );
         const event = ctx.body;
         if (type === 'Async') {
           const requestId = randomUUID();
@@ -104,19 +110,35 @@ export class Fc implements ProductModule {
           return new RawResponse(200, { 'x-fc-request-id': ctx.requestId }, body);
         } catch (err) {
           const e = err instanceof Error ? err : new Error(String(err));
-          return new RawResponse(200, { 'x-fc-request-id': ctx.requestId, 'x-fc-error-type': 'UnhandledInvocationError' }, JSON.stringify({ errorMessage: e.message, errorType: e.name }));
+          return new RawResponse(
+            200,
+            { 'x-fc-request-id': ctx.requestId, 'x-fc-error-type': 'UnhandledInvocationError' },
+            JSON.stringify({ errorMessage: e.message, errorType: e.name }),
+          );
         }
       },
     },
   ];
 
   private context(fn: FcFunction, requestId: string): FcInvocationContext {
-    return { requestId, credentials: this.iam.roleSession(fn.role), region: fn.region, accountId: fn.accountId, function: { name: fn.name } };
+    return {
+      requestId,
+      credentials: this.iam.roleSession(fn.role),
+      region: fn.region,
+      accountId: fn.accountId,
+      function: { name: fn.name },
+    };
   }
 
   /** Runs the handler after the response, with FC's async retries. */
   private queue(fn: FcFunction, event: Buffer, requestId: string): void {
-    const record: AsyncInvocation = { requestId, function: fn.name, event: event.toString('utf8'), attempts: 0, status: 'queued' };
+    const record: AsyncInvocation = {
+      requestId,
+      function: fn.name,
+      event: event.toString('utf8'),
+      attempts: 0,
+      status: 'queued',
+    };
     this.asyncInvocations.push(record);
     const run = (async () => {
       await new Promise((r) => setImmediate(r));

@@ -3,13 +3,7 @@
  * permission check every product runs before it acts.
  */
 import { generateKeyPairSync, randomBytes, randomInt, sign, verify, type KeyObject } from 'node:crypto';
-import {
-  accessKeyNotFound,
-  missingSecurityToken,
-  tokenExpired,
-  tokenMalformed,
-  tokenMismatch,
-} from './errors.js';
+import { accessKeyNotFound, missingSecurityToken, tokenExpired, tokenMalformed, tokenMismatch } from './errors.js';
 
 /** AccessKey pair, optionally with an STS security token. */
 export interface Credentials {
@@ -71,12 +65,15 @@ export interface OidcProvider {
 export function accessDeniedDetail(principal: Principal, action: string): Record<string, string> {
   return {
     AuthAction: action,
-    AuthPrincipalType: principal.kind === 'role' ? 'AssumedRoleUser' : principal.kind === 'user' ? 'SubUser' : 'Account',
+    AuthPrincipalType:
+      principal.kind === 'role' ? 'AssumedRoleUser' : principal.kind === 'user' ? 'SubUser' : 'Account',
     AuthPrincipalOwnerId: principal.accountId,
     AuthPrincipalDisplayName: principal.displayName,
     PolicyType: 'AccountLevelIdentityBasedPolicy',
     NoPermissionType: 'ImplicitDeny',
-    EncodedDiagnosticMessage: Buffer.from(JSON.stringify({ action, principal: principal.callerArn })).toString('base64'),
+    EncodedDiagnosticMessage: Buffer.from(JSON.stringify({ action, principal: principal.callerArn })).toString(
+      'base64',
+    ),
   };
 }
 
@@ -100,12 +97,14 @@ export interface Session {
 }
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-const randomString = (length: number): string =>
-  Array.from({ length }, () => ALNUM[randomInt(ALNUM.length)]).join('');
+const randomString = (length: number): string => Array.from({ length }, () => ALNUM[randomInt(ALNUM.length)]).join('');
 
 /** `*`/`?` glob, case-insensitive, anchored (RAM Action/Resource matching). */
 export function globMatch(pattern: string, value: string): boolean {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+  const re = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replaceAll('*', '.*')
+    .replaceAll('?', '.');
   return new RegExp(`^${re}$`, 'i').test(value);
 }
 
@@ -129,9 +128,14 @@ export function parsePolicy(text: string): Statement[] | undefined {
   } catch {
     return undefined;
   }
-  if (typeof doc !== 'object' || doc === null || !Array.isArray((doc as { Statement?: unknown }).Statement)) return undefined;
+  if (typeof doc !== 'object' || doc === null || !Array.isArray((doc as { Statement?: unknown }).Statement))
+    return undefined;
   const list = (v: unknown): string[] | undefined =>
-    typeof v === 'string' ? [v] : Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
+    typeof v === 'string'
+      ? [v]
+      : Array.isArray(v) && v.every((x) => typeof x === 'string')
+        ? (v as string[])
+        : undefined;
   const out: Statement[] = [];
   for (const raw of (doc as { Statement: unknown[] }).Statement) {
     if (typeof raw !== 'object' || raw === null) return undefined;
@@ -174,7 +178,14 @@ export class Iam {
       const arn = `acs:ram::${accountId}:root`;
       this.accessKeys.set(creds.accessKeyId, {
         secret: creds.accessKeySecret,
-        principal: { kind: 'root', accountId, identityArn: arn, callerArn: arn, displayName: accountId, statements: [] },
+        principal: {
+          kind: 'root',
+          accountId,
+          identityArn: arn,
+          callerArn: arn,
+          displayName: accountId,
+          statements: [],
+        },
       });
       this.rootKeys.set(accountId, creds);
     }
@@ -281,7 +292,11 @@ export class Iam {
    * Resolves the AccessKey of a request. STS keys need their own security token and must not have expired;
    * the order of the checks follows the gateway: key, token presence, token match, expiry.
    */
-  authenticate(accessKeyId: string, securityToken: string | undefined, now: number): { secret: string; principal: Principal } {
+  authenticate(
+    accessKeyId: string,
+    securityToken: string | undefined,
+    now: number,
+  ): { secret: string; principal: Principal } {
     const session = this.sessions.get(accessKeyId);
     if (session) {
       if (!securityToken) throw missingSecurityToken();
@@ -334,7 +349,14 @@ export class Iam {
     const ttl = o.ttlSeconds ?? 3600;
     // An expired token was issued in the past, so that iat < exp still holds.
     const iat = ttl > 0 ? now : now + ttl - 60;
-    const claims: OidcClaims = { iss: provider.issuer, sub: o.subject, aud: o.audience ?? 'sts.aliyuncs.com', iat, exp: now + ttl, jti: randomString(12) };
+    const claims: OidcClaims = {
+      iss: provider.issuer,
+      sub: o.subject,
+      aud: o.audience ?? 'sts.aliyuncs.com',
+      iat,
+      exp: now + ttl,
+      jti: randomString(12),
+    };
     const signingInput = `${b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid: provider.kid }))}.${b64url(JSON.stringify(claims))}`;
     return `${signingInput}.${b64url(sign('RSA-SHA256', Buffer.from(signingInput), provider.privateKey))}`;
   }
@@ -346,7 +368,8 @@ export class Iam {
     try {
       const header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as { alg?: string };
       if (header.alg !== 'RS256') return undefined;
-      if (!verify('RSA-SHA256', Buffer.from(`${h}.${p}`), provider.publicKey, Buffer.from(s, 'base64url'))) return undefined;
+      if (!verify('RSA-SHA256', Buffer.from(`${h}.${p}`), provider.publicKey, Buffer.from(s, 'base64url')))
+        return undefined;
       const claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as OidcClaims;
       return typeof claims.iss === 'string' && typeof claims.exp === 'number' ? claims : undefined;
     } catch {
@@ -359,4 +382,3 @@ export class Iam {
 export function isoSeconds(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
-

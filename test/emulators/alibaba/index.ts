@@ -42,13 +42,27 @@ export class AlibabaEmulator {
   private readonly fc = new Fc(this.iam);
   private readonly server: ApiServer;
 
-  private constructor(private readonly regions: string[], tls: boolean, latencyMs: number) {
-    this.server = new ApiServer(this.iam, [this.crEe, this.crPe, new Sts(this.iam), this.kms, this.cs, this.fc], regions, tls, latencyMs);
+  private constructor(
+    private readonly regions: string[],
+    tls: boolean,
+    latencyMs: number,
+  ) {
+    this.server = new ApiServer(
+      this.iam,
+      [this.crEe, this.crPe, new Sts(this.iam), this.kms, this.cs, this.fc],
+      regions,
+      tls,
+      latencyMs,
+    );
   }
 
   /** Starts every listener on 127.0.0.1 (ephemeral ports). */
   static async start(opts: AlibabaEmulatorOptions = {}): Promise<AlibabaEmulator> {
-    const emulator = new AlibabaEmulator(opts.regions ?? ['cn-hangzhou', 'cn-beijing', 'cn-shanghai'], opts.tls ?? false, opts.latencyMs ?? 0);
+    const emulator = new AlibabaEmulator(
+      opts.regions ?? ['cn-hangzhou', 'cn-beijing', 'cn-shanghai'],
+      opts.tls ?? false,
+      opts.latencyMs ?? 0,
+    );
     await emulator.server.start();
     return emulator;
   }
@@ -137,7 +151,12 @@ export class AlibabaEmulator {
   }
 
   /** Personal Edition in one region for an account. `userExists: false` reproduces USER_NOT_EXIST (no CR password set). */
-  enablePersonalEdition(o: { accountId: string; region: string; tokenTtlSeconds?: number; userExists?: boolean }): void {
+  enablePersonalEdition(o: {
+    accountId: string;
+    region: string;
+    tokenTtlSeconds?: number;
+    userExists?: boolean;
+  }): void {
     this.crPe.enable(o);
   }
 
@@ -162,7 +181,13 @@ export class AlibabaEmulator {
   // ---- KMS Secrets Manager ----
 
   /** Creates a secret, or adds a new ACSCurrent version to an existing one. */
-  putKmsSecret(o: { accountId: string; region: string; name: string; data: string; dataType?: 'text' | 'binary' }): void {
+  putKmsSecret(o: {
+    accountId: string;
+    region: string;
+    name: string;
+    data: string;
+    dataType?: 'text' | 'binary';
+  }): void {
     this.kms.put(o);
   }
 
@@ -174,14 +199,26 @@ export class AlibabaEmulator {
   // ---- Container Service (ACK) ----
 
   /** An ACK cluster; `kubeconfig` renders the config for a requested TemporaryDurationMinutes. */
-  addAckCluster(o: { accountId: string; region: string; clusterId: string; kubeconfig: (temporaryDurationMinutes: number) => string }): void {
+  addAckCluster(o: {
+    accountId: string;
+    region: string;
+    clusterId: string;
+    kubeconfig: (temporaryDurationMinutes: number) => string;
+  }): void {
     this.cs.add(o);
   }
 
   // ---- Function Compute 3.0 ----
 
   /** Deploys a function: InvokeFunction runs `handler` in-process with a session of `role` as context.credentials. */
-  addFunction(o: { accountId: string; region: string; name: string; role: string; handler: FcHandler; maxAsyncRetryAttempts?: number }): void {
+  addFunction(o: {
+    accountId: string;
+    region: string;
+    name: string;
+    role: string;
+    handler: FcHandler;
+    maxAsyncRetryAttempts?: number;
+  }): void {
     this.fc.add(o);
   }
 
@@ -198,7 +235,15 @@ export class AlibabaEmulator {
   // ---- faults and observation ----
 
   /** The next `times` (default 1) calls of `action` (optionally in one region) fail with this HTTP status/Code/Message (real error body), or are delayed by latencyMs. */
-  injectError(o: { action: string; region?: string; status?: number; code?: string; message?: string; times?: number; latencyMs?: number }): void {
+  injectError(o: {
+    action: string;
+    region?: string;
+    status?: number;
+    code?: string;
+    message?: string;
+    times?: number;
+    latencyMs?: number;
+  }): void {
     this.server.inject({ ...o, times: o.times ?? 1 });
   }
 

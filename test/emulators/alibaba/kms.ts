@@ -62,7 +62,13 @@ export class Kms implements ProductModule {
   }
 
   /** Adds a version that becomes ACSCurrent; the previous current one becomes ACSPrevious. */
-  private addVersion(secret: Secret, versionId: string, data: string, dataType: 'text' | 'binary', now: number): SecretVersion {
+  private addVersion(
+    secret: Secret,
+    versionId: string,
+    data: string,
+    dataType: 'text' | 'binary',
+    now: number,
+  ): SecretVersion {
     for (const v of secret.versions) v.stages = v.stages.includes('ACSCurrent') ? ['ACSPrevious'] : [];
     const version: SecretVersion = { versionId, data, dataType, createTime: now, stages: ['ACSCurrent'] };
     secret.versions.push(version);
@@ -138,7 +144,13 @@ export class Kms implements ProductModule {
         const secret: Secret = { accountId: caller.accountId, region: ctx.region, name, versions: [] };
         this.secrets.set(k, secret);
         this.addVersion(secret, versionId, data, dataType, ctx.now);
-        return { RequestId: ctx.requestId, Arn: this.arn(ctx, name), VersionId: versionId, SecretName: name, SecretType: 'Generic' };
+        return {
+          RequestId: ctx.requestId,
+          Arn: this.arn(ctx, name),
+          VersionId: versionId,
+          SecretName: name,
+          SecretType: 'Generic',
+        };
       },
     },
     {
@@ -153,7 +165,12 @@ export class Kms implements ProductModule {
         const secret = this.lookup(ctx, name);
         if (secret.versions.some((v) => v.versionId === versionId)) throw exists();
         const version = this.addVersion(secret, versionId, data, dataType, ctx.now);
-        return { RequestId: ctx.requestId, SecretName: name, VersionId: versionId, VersionStages: { VersionStage: [...version.stages] } };
+        return {
+          RequestId: ctx.requestId,
+          SecretName: name,
+          VersionId: versionId,
+          VersionStages: { VersionStage: [...version.stages] },
+        };
       },
     },
     {

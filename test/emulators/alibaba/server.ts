@@ -194,7 +194,10 @@ export class ApiServer {
             server.listen(0, '127.0.0.1', () => resolve());
           });
           const { port } = server.address() as AddressInfo;
-          this.listeners.set(`${product}/${region}`, { server, url: `${tlsFiles ? 'https' : 'http'}://127.0.0.1:${port}` });
+          this.listeners.set(`${product}/${region}`, {
+            server,
+            url: `${tlsFiles ? 'https' : 'http'}://127.0.0.1:${port}`,
+          });
         }),
       ),
     );
@@ -245,7 +248,11 @@ export class ApiServer {
     if (body instanceof RawResponse) {
       record.status = body.status;
       this.requests.push(record);
-      res.writeHead(body.status, { 'content-type': 'application/octet-stream', 'x-acs-request-id': requestId, ...body.headers });
+      res.writeHead(body.status, {
+        'content-type': 'application/octet-stream',
+        'x-acs-request-id': requestId,
+        ...body.headers,
+      });
       res.end(body.body);
       return;
     }
@@ -255,7 +262,13 @@ export class ApiServer {
     res.end(JSON.stringify(body));
   }
 
-  private async dispatch(product: Product, region: string, inc: Incoming, requestId: string, record: RequestRecord): Promise<unknown> {
+  private async dispatch(
+    product: Product,
+    region: string,
+    inc: Incoming,
+    requestId: string,
+    record: RequestRecord,
+  ): Promise<unknown> {
     const params = { ...inc.query, ...inc.form };
     const { module, op } = this.route(product, inc, params, record);
     const now = Date.now();
@@ -285,7 +298,12 @@ export class ApiServer {
   }
 
   /** Finds the operation: ROA by method and path, RPC by `x-acs-action` header or `Action` parameter. */
-  private route(product: Product, inc: Incoming, params: Record<string, string>, record: RequestRecord): { module: ProductModule; op: Operation } {
+  private route(
+    product: Product,
+    inc: Incoming,
+    params: Record<string, string>,
+    record: RequestRecord,
+  ): { module: ProductModule; op: Operation } {
     const modules = this.modules.filter((m) => m.product === product);
     const version = first(inc, 'x-acs-version') ?? params.Version;
     for (const module of modules) {
@@ -300,7 +318,9 @@ export class ApiServer {
     const action = first(inc, 'x-acs-action') ?? params.Action ?? '';
     record.action = action;
     if (inc.pathname !== '/') throw actionNotFound();
-    const candidates = modules.flatMap((module) => module.operations.filter((op) => !op.roa && op.action === action).map((op) => ({ module, op })));
+    const candidates = modules.flatMap((module) =>
+      module.operations.filter((op) => !op.roa && op.action === action).map((op) => ({ module, op })),
+    );
     const match = candidates.find((c) => c.op.version === version);
     if (match) return match;
     throw candidates.length > 0 ? invalidVersion() : actionNotFound();
@@ -311,7 +331,8 @@ export class ApiServer {
     const authorization = first(inc, 'authorization');
     if (authorization?.startsWith('ACS3-')) return this.verifyAcs3(inc, authorization, now, record);
     if (authorization?.startsWith('acs ')) return this.verifyV1Roa(inc, authorization, now, record);
-    if (params.AccessKeyId !== undefined || params.Signature !== undefined) return this.verifyV1Rpc(inc, params, now, record);
+    if (params.AccessKeyId !== undefined || params.Signature !== undefined)
+      return this.verifyV1Rpc(inc, params, now, record);
     throw missingParameter('AccessKeyId');
   }
 
@@ -330,7 +351,8 @@ export class ApiServer {
       payloadHash: sha256Hex(inc.body),
     });
     const stringToSign = acs3StringToSign(canonical);
-    if (!safeEqual(acs3Signature(secret, stringToSign), auth.signature)) throw acs3SignatureMismatch(stringToSign, canonical);
+    if (!safeEqual(acs3Signature(secret, stringToSign), auth.signature))
+      throw acs3SignatureMismatch(stringToSign, canonical);
     this.useNonce(auth.accessKeyId, first(inc, 'x-acs-signature-nonce'), now);
     return principal;
   }
@@ -390,7 +412,8 @@ export class ApiServer {
     if (!fault) return;
     if (--fault.times <= 0) this.faults.splice(i, 1);
     if (fault.latencyMs) await new Promise((r) => setTimeout(r, fault.latencyMs));
-    const fails = fault.status !== undefined || fault.code !== undefined || fault.message !== undefined || !fault.latencyMs;
+    const fails =
+      fault.status !== undefined || fault.code !== undefined || fault.message !== undefined || !fault.latencyMs;
     if (fails) {
       const base = internalError();
       throw new ApiError(fault.status ?? 500, fault.code ?? base.code, fault.message ?? base.message);

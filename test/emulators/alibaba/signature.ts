@@ -88,7 +88,13 @@ export function acs3CanonicalRequest(r: Acs3Request): string {
     .join('&');
   const names = [...r.signedHeaders].map((h) => h.toLowerCase()).sort();
   const headers = names
-    .map((name) => `${name}:${(r.headers[name] ?? []).map((v) => v.trim()).sort().join(',')}\n`)
+    .map(
+      (name) =>
+        `${name}:${(r.headers[name] ?? [])
+          .map((v) => v.trim())
+          .sort()
+          .join(',')}\n`,
+    )
     .join('');
   return `${r.method}\n${uri}\n${query}\n${headers}\n${names.join(';')}\n${r.payloadHash}`;
 }
@@ -147,7 +153,8 @@ export function v1RoaStringToSign(r: V1RoaRequest): string {
     .map((k) => `${k}:${(r.headers[k] ?? '').replace(/[\t\n\r\f]/g, ' ').trim()}\n`)
     .join('');
   const keys = Object.keys(r.query).sort();
-  const resource = keys.length === 0 ? r.pathname : `${r.pathname}?${keys.map((k) => `${k}=${r.query[k] ?? ''}`).join('&')}`;
+  const resource =
+    keys.length === 0 ? r.pathname : `${r.pathname}?${keys.map((k) => `${k}=${r.query[k] ?? ''}`).join('&')}`;
   return `${r.method}\n${h('accept')}\n${h('content-md5')}\n${h('content-type')}\n${h('date')}\n${acsHeaders}${resource}`;
 }
 

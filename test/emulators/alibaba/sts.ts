@@ -4,7 +4,16 @@
  * the ACK RRSA troubleshooting table.
  */
 import { ApiError, missingApiParameter } from './errors.js';
-import { isoSeconds, parsePolicy, globMatch, type Iam, type Principal, type Role, type Session, type Statement } from './identity.js';
+import {
+  isoSeconds,
+  parsePolicy,
+  globMatch,
+  type Iam,
+  type Principal,
+  type Role,
+  type Session,
+  type Statement,
+} from './identity.js';
 import type { Context, Operation, ProductModule } from './server.js';
 
 const VERSION = '2015-04-01';
@@ -21,9 +30,11 @@ const notTrusted = (): ApiError =>
     'No permission perform sts:AssumeRole on this Role. Maybe you are not authorized to perform sts:AssumeRole or the specified role does not trust you',
   );
 
-const roleNotExist = (arn: string): ApiError => new ApiError(404, 'EntityNotExist.Role', `The role not exists: ${arn}.`);
+const roleNotExist = (arn: string): ApiError =>
+  new ApiError(404, 'EntityNotExist.Role', `The role not exists: ${arn}.`);
 
-const oidcFail = (code: string, message: string, status = 400): ApiError => new ApiError(status, `AuthenticationFail.${code}`, message);
+const oidcFail = (code: string, message: string, status = 400): ApiError =>
+  new ApiError(status, `AuthenticationFail.${code}`, message);
 
 const required = (ctx: Context, name: string): string => {
   const v = ctx.params[name];
@@ -45,8 +56,13 @@ function duration(ctx: Context, role: Role): number {
   const raw = ctx.params.DurationSeconds;
   const value = raw === undefined || raw === '' ? 3600 : Number(raw);
   if (!Number.isInteger(value) || value < 900 || value > role.maxSessionDuration) {
-    const max = role.maxSessionDuration % 3600 === 0 ? `${role.maxSessionDuration / 3600}hr` : `${role.maxSessionDuration}s`;
-    throw new ApiError(400, 'InvalidParameter.DurationSeconds', `The Min/Max value of DurationSeconds is 15min/${max}.`);
+    const max =
+      role.maxSessionDuration % 3600 === 0 ? `${role.maxSessionDuration / 3600}hr` : `${role.maxSessionDuration}s`;
+    throw new ApiError(
+      400,
+      'InvalidParameter.DurationSeconds',
+      `The Min/Max value of DurationSeconds is 15min/${max}.`,
+    );
   }
   return value;
 }
@@ -56,7 +72,8 @@ function sessionPolicy(ctx: Context): Statement[] | undefined {
   const text = ctx.params.Policy;
   if (text === undefined || text === '') return undefined;
   const policy = parsePolicy(text);
-  if (!policy) throw new ApiError(400, 'InvalidParameter.PolicyGrammar', 'The parameter Policy has not passed grammar check.');
+  if (!policy)
+    throw new ApiError(400, 'InvalidParameter.PolicyGrammar', 'The parameter Policy has not passed grammar check.');
   return policy;
 }
 
@@ -97,7 +114,8 @@ export class Sts implements ProductModule {
         const name = sessionName(ctx);
         const policy = sessionPolicy(ctx);
         const caller = ctx.requireCaller();
-        if (caller.kind === 'root') throw new ApiError(403, 'NoPermission', 'Roles may not be assumed by root accounts.');
+        if (caller.kind === 'root')
+          throw new ApiError(403, 'NoPermission', 'Roles may not be assumed by root accounts.');
         ctx.authorize('sts:AssumeRole', roleArn);
         const role = this.iam.findRole(roleArn);
         if (!role) throw roleNotExist(roleArn);
@@ -124,17 +142,25 @@ export class Sts implements ProductModule {
         const claims = this.iam.verifyOidcToken(provider, token);
         if (!claims) throw oidcFail('OIDCToken.Invalid', 'The OIDCToken is invalid.');
         if (claims.iss !== provider.issuer) {
-          throw oidcFail('OIDCToken.IssuerNotMatch', "The issuer in the OIDC Token doesn't match the OIDC Provider registered.");
+          throw oidcFail(
+            'OIDCToken.IssuerNotMatch',
+            "The issuer in the OIDC Token doesn't match the OIDC Provider registered.",
+          );
         }
         if (claims.exp * 1000 <= ctx.now) throw oidcFail('OIDCToken.Expired', 'This JsonWebToken is expired.');
         const trust = role.trustedOidcProviders.find((t) => t.arn.toLowerCase() === provider.arn.toLowerCase());
         if (!trust) throw oidcFail('NoPermission', 'There is no permission', 403);
         if (trust.issuer !== claims.iss) {
-          throw oidcFail('OIDCToken.IssuerNotMatch', "The issuer in the OIDC Token doesn't match the OIDC Provider registered.");
+          throw oidcFail(
+            'OIDCToken.IssuerNotMatch',
+            "The issuer in the OIDC Token doesn't match the OIDC Provider registered.",
+          );
         }
         const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-        if (!audiences.includes(trust.audience ?? 'sts.aliyuncs.com')) throw oidcFail('OIDCToken.AudienceNotMatch', 'Invalid audience.');
-        if (trust.subject !== undefined && !globMatch(trust.subject, claims.sub)) throw oidcFail('NoPermission', 'There is no permission', 403);
+        if (!audiences.includes(trust.audience ?? 'sts.aliyuncs.com'))
+          throw oidcFail('OIDCToken.AudienceNotMatch', 'Invalid audience.');
+        if (trust.subject !== undefined && !globMatch(trust.subject, claims.sub))
+          throw oidcFail('NoPermission', 'There is no permission', 403);
         const session = this.iam.issueSession(role, name, duration(ctx, role), policy);
         return {
           ...issued(ctx, session),
@@ -156,10 +182,16 @@ export class Sts implements ProductModule {
         const caller = ctx.requireCaller();
         const base = { RequestId: ctx.requestId, AccountId: caller.accountId, Arn: caller.callerArn };
         if (caller.kind === 'root') return { ...base, IdentityType: 'Account', PrincipalId: caller.accountId };
-        if (caller.kind === 'user') return { ...base, IdentityType: 'RAMUser', PrincipalId: caller.displayName, UserId: caller.displayName };
+        if (caller.kind === 'user')
+          return { ...base, IdentityType: 'RAMUser', PrincipalId: caller.displayName, UserId: caller.displayName };
         const role = this.iam.findRole(caller.identityArn);
         const session = caller.displayName.split(':')[1] ?? '';
-        return { ...base, IdentityType: 'AssumedRoleUser', PrincipalId: `${role?.roleId ?? ''}:${session}`, RoleId: role?.roleId ?? '' };
+        return {
+          ...base,
+          IdentityType: 'AssumedRoleUser',
+          PrincipalId: `${role?.roleId ?? ''}:${session}`,
+          RoleId: role?.roleId ?? '',
+        };
       },
     },
   ];

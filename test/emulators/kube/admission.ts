@@ -32,7 +32,13 @@ interface Selector {
 interface Webhook {
   name: string;
   clientConfig: { url?: string; caBundle?: string };
-  rules?: { operations?: string[]; apiGroups?: string[]; apiVersions?: string[]; resources?: string[]; scope?: string }[];
+  rules?: {
+    operations?: string[];
+    apiGroups?: string[];
+    apiVersions?: string[];
+    resources?: string[];
+    scope?: string;
+  }[];
   failurePolicy: 'Ignore' | 'Fail';
   namespaceSelector?: Selector;
   objectSelector?: Selector;
@@ -48,10 +54,15 @@ export function selectorMatches(sel: Selector | undefined, labels: Record<string
     const value = labels[e.key];
     const values = e.values ?? [];
     const ok =
-      e.operator === 'In' ? has && values.includes(value ?? '') :
-      e.operator === 'NotIn' ? !has || !values.includes(value ?? '') :
-      e.operator === 'Exists' ? has :
-      e.operator === 'DoesNotExist' ? !has : false;
+      e.operator === 'In'
+        ? has && values.includes(value ?? '')
+        : e.operator === 'NotIn'
+          ? !has || !values.includes(value ?? '')
+          : e.operator === 'Exists'
+            ? has
+            : e.operator === 'DoesNotExist'
+              ? !has
+              : false;
     if (!ok) return false;
   }
   return true;
@@ -65,7 +76,9 @@ export class MutatingAdmission {
 
   /** Calls every matching webhook in order and returns the (possibly patched) object. */
   async admitCreate(t: ResourceType, obj: Obj, user: UserInfo, dryRun: boolean): Promise<Obj> {
-    const configs = [...this.store.list('mutatingwebhookconfigurations')].sort((a, b) => String(a.metadata.name).localeCompare(String(b.metadata.name)));
+    const configs = [...this.store.list('mutatingwebhookconfigurations')].sort((a, b) =>
+      String(a.metadata.name).localeCompare(String(b.metadata.name)),
+    );
     let current: Obj = obj;
     for (const config of configs) {
       for (const hook of ((config as Json).webhooks ?? []) as Webhook[]) {
@@ -99,17 +112,27 @@ export class MutatingAdmission {
     if (!ruleMatch) return false;
     const m = obj.metadata;
     // Namespaced objects match on their namespace's labels; a Namespace on its own; other cluster-scoped objects always.
-    const nsLabels = t.resource === 'namespaces'
-      ? ((m.labels ?? {}) as Record<string, string>)
-      : t.namespaced
-        ? ((this.store.get('namespaces', undefined, m.namespace as string)?.metadata.labels ?? {}) as Record<string, string>)
-        : undefined;
+    const nsLabels =
+      t.resource === 'namespaces'
+        ? ((m.labels ?? {}) as Record<string, string>)
+        : t.namespaced
+          ? ((this.store.get('namespaces', undefined, m.namespace as string)?.metadata.labels ?? {}) as Record<
+              string,
+              string
+            >)
+          : undefined;
     if (nsLabels && !selectorMatches(hook.namespaceSelector, nsLabels)) return false;
     return selectorMatches(hook.objectSelector, (m.labels ?? {}) as Record<string, string>);
   }
 
   /** One webhook call: the patched object, or undefined when the webhook left it alone. */
-  private async call(hook: Webhook, t: ResourceType, obj: Obj, user: UserInfo, dryRun: boolean): Promise<Obj | undefined> {
+  private async call(
+    hook: Webhook,
+    t: ResourceType,
+    obj: Obj,
+    user: UserInfo,
+    dryRun: boolean,
+  ): Promise<Obj | undefined> {
     const uid = randomUUID();
     const m = obj.metadata;
     const gvk = { group: t.group, version: t.version, kind: t.kind };
@@ -134,10 +157,18 @@ export class MutatingAdmission {
       },
     };
     const url = `${hook.clientConfig.url ?? ''}?timeout=${hook.timeoutSeconds}s`;
-    const { status, body } = await post(url, JSON.stringify(review), hook.clientConfig.caBundle, hook.timeoutSeconds * 1000);
+    const { status, body } = await post(
+      url,
+      JSON.stringify(review),
+      hook.clientConfig.caBundle,
+      hook.timeoutSeconds * 1000,
+    );
     if (status < 200 || status > 299) {
       const e = generic(status);
-      const message = status === 500 ? `an error on the server ("${body.trim()}") has prevented the request from succeeding` : e.message;
+      const message =
+        status === 500
+          ? `an error on the server ("${body.trim()}") has prevented the request from succeeding`
+          : e.message;
       throw new CallError(`failed to call webhook: ${message}`);
     }
     let answer: Json;
@@ -148,7 +179,9 @@ export class MutatingAdmission {
     }
     const invalid = (why: string) => new CallError(`received invalid webhook response: ${why}`);
     if (answer.apiVersion !== 'admission.k8s.io/v1' || answer.kind !== 'AdmissionReview') {
-      throw invalid(`expected webhook response of admission.k8s.io/v1, Kind=AdmissionReview, got ${String(answer.apiVersion)}, Kind=${String(answer.kind)}`);
+      throw invalid(
+        `expected webhook response of admission.k8s.io/v1, Kind=AdmissionReview, got ${String(answer.apiVersion)}, Kind=${String(answer.kind)}`,
+      );
     }
     const response = answer.response as Json | undefined;
     if (!response) throw invalid('webhook response was absent');
@@ -157,12 +190,17 @@ export class MutatingAdmission {
       const result = (response.status ?? {}) as { code?: number; message?: string };
       const code = !result.code || result.code < 400 ? 400 : result.code;
       const denied = `admission webhook "${hook.name}" denied the request`;
-      throw new KubeStatusError(code, code === 403 ? 'Forbidden' : 'BadRequest', result.message ? `${denied}: ${result.message}` : `${denied} without explanation`);
+      throw new KubeStatusError(
+        code,
+        code === 403 ? 'Forbidden' : 'BadRequest',
+        result.message ? `${denied}: ${result.message}` : `${denied} without explanation`,
+      );
     }
     const patch = response.patch as string | undefined;
     if (!patch) return undefined;
     if (response.patchType === undefined) throw invalid('webhook returned response.patch but not response.patchType');
-    if (response.patchType !== 'JSONPatch') throw invalid(`webhook returned invalid response.patchType of "${String(response.patchType)}"`);
+    if (response.patchType !== 'JSONPatch')
+      throw invalid(`webhook returned invalid response.patchType of "${String(response.patchType)}"`);
     const ops = Buffer.from(patch, 'base64').toString('utf8');
     try {
       if ((JSON.parse(ops) as unknown[]).length === 0) return undefined;
@@ -186,14 +224,23 @@ export class MutatingAdmission {
 class CallError extends Error {}
 
 /** POSTs JSON with the webhook's CA (system roots when caBundle is empty) and a deadline. */
-function post(url: string, body: string, caBundle: string | undefined, timeoutMs: number): Promise<{ status: number; body: string }> {
+function post(
+  url: string,
+  body: string,
+  caBundle: string | undefined,
+  timeoutMs: number,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const fail = (why: string) => reject(new CallError(`failed to call webhook: Post "${url}": ${why}`));
     const req = httpsRequest(
       url,
       {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, */*', 'content-length': Buffer.byteLength(body) },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, */*',
+          'content-length': Buffer.byteLength(body),
+        },
         ...(caBundle ? { ca: Buffer.from(caBundle, 'base64').toString('utf8') } : {}),
         signal: AbortSignal.timeout(timeoutMs),
       },
@@ -207,7 +254,11 @@ function post(url: string, body: string, caBundle: string | undefined, timeoutMs
     req.on('error', (e: NodeJS.ErrnoException) => {
       if (e.name === 'AbortError' || e.name === 'TimeoutError') return fail('context deadline exceeded');
       if (e.code === 'ECONNREFUSED') return fail(`dial tcp ${new URL(url).host}: connect: connection refused`);
-      if (e.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || e.code === 'SELF_SIGNED_CERT_IN_CHAIN' || e.code === 'DEPTH_ZERO_SELF_SIGNED_CERT') {
+      if (
+        e.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' ||
+        e.code === 'SELF_SIGNED_CERT_IN_CHAIN' ||
+        e.code === 'DEPTH_ZERO_SELF_SIGNED_CERT'
+      ) {
         return fail('tls: failed to verify certificate: x509: certificate signed by unknown authority');
       }
       fail(e.message);

@@ -91,7 +91,8 @@ function applyDefaults(kind: KubeKind, o: Json): void {
       // stringData is write-only: merged over data, never stored.
       if (o.stringData) {
         const data = { ...((o.data ?? {}) as Record<string, string>) };
-        for (const [k, v] of Object.entries(o.stringData as Record<string, string>)) data[k] = Buffer.from(v).toString('base64');
+        for (const [k, v] of Object.entries(o.stringData as Record<string, string>))
+          data[k] = Buffer.from(v).toString('base64');
         o.data = sortMap(data);
       }
       delete o.stringData;
@@ -150,10 +151,14 @@ function decodeBody(t: ResourceType, raw: string, contentType: string | undefine
   if (input && typeof input === 'object' && !Array.isArray(input)) {
     const { apiVersion, kind } = input as Json;
     if (apiVersion !== undefined && apiVersion !== version) {
-      throw badRequest(`the API version in the data (${String(apiVersion)}) does not match the expected API version (${version})`);
+      throw badRequest(
+        `the API version in the data (${String(apiVersion)}) does not match the expected API version (${version})`,
+      );
     }
     if (kind !== undefined && kind !== t.kind) {
-      throw badRequest(`${String(kind)} in version "${t.version}" cannot be handled as a ${t.kind}: converting (v1.${String(kind)}) to (core.${t.kind}): unknown conversion`);
+      throw badRequest(
+        `${String(kind)} in version "${t.version}" cannot be handled as a ${t.kind}: converting (v1.${String(kind)}) to (core.${t.kind}): unknown conversion`,
+      );
     }
   }
   try {
@@ -182,7 +187,8 @@ function ensureNamespace(t: ResourceType, o: Obj, ns: string | undefined): void 
 /** checkName in the update and patch handlers. */
 function checkName(o: Obj, name: string): void {
   const objName = meta(o).name ?? '';
-  if (objName !== name) throw badRequest(`the name of the object (${objName}) does not match the name on the URL (${name})`);
+  if (objName !== name)
+    throw badRequest(`the name of the object (${objName}) does not match the name on the URL (${name})`);
 }
 
 /** Parsed list options. */
@@ -211,9 +217,17 @@ export class Api {
     if ((ns.status as Json | undefined)?.phase === 'Terminating') {
       // Name generation has not happened yet, so a generateName create reports the prefix.
       const name = (m.name ?? m.generateName ?? '') as string;
-      const err = forbidden(gr(t), name, `unable to create new content in namespace ${m.namespace} because it is being terminated`);
+      const err = forbidden(
+        gr(t),
+        name,
+        `unable to create new content in namespace ${m.namespace} because it is being terminated`,
+      );
       err.details!.causes = [
-        { reason: 'NamespaceTerminating', message: `namespace ${m.namespace} is being terminated`, field: 'metadata.namespace' },
+        {
+          reason: 'NamespaceTerminating',
+          message: `namespace ${m.namespace} is being terminated`,
+          field: 'metadata.namespace',
+        },
       ];
       throw err;
     }
@@ -231,7 +245,12 @@ export class Api {
    * The first half of a create, up to the mutating admission webhooks: decode, namespace match, and the
    * NamespaceLifecycle plugin (which runs before MutatingAdmissionWebhook in the default plugin order).
    */
-  prepareCreate(t: ResourceType, ns: string | undefined, raw: string, contentType: string | undefined): { obj: Obj; warnings: string[] } {
+  prepareCreate(
+    t: ResourceType,
+    ns: string | undefined,
+    raw: string,
+    contentType: string | undefined,
+  ): { obj: Obj; warnings: string[] } {
     const decoded = decodeBody(t, raw, contentType);
     ensureNamespace(t, decoded.obj, ns);
     this.admitCreate(t, decoded.obj);
@@ -337,7 +356,12 @@ export class Api {
     }
     return {
       status: 200,
-      body: { kind: `${t.kind}List`, apiVersion: apiVersionOf(t), metadata: listMeta, items: items.map((o) => clone(o)) },
+      body: {
+        kind: `${t.kind}List`,
+        apiVersion: apiVersionOf(t),
+        metadata: listMeta,
+        items: items.map((o) => clone(o)),
+      },
     };
   }
 
@@ -384,11 +408,23 @@ export class Api {
     const nm = meta(next);
     const name = om.name as string;
     if (nm.uid && nm.uid !== om.uid) {
-      throw conflict(gr(t), name, `Precondition failed: UID in precondition: ${String(nm.uid)}, UID in object meta: ${String(om.uid)}`);
+      throw conflict(
+        gr(t),
+        name,
+        `Precondition failed: UID in precondition: ${String(nm.uid)}, UID in object meta: ${String(om.uid)}`,
+      );
     }
-    if (nm.resourceVersion && nm.resourceVersion !== om.resourceVersion) throw conflict(gr(t), name, OPTIMISTIC_LOCK_MSG);
+    if (nm.resourceVersion && nm.resourceVersion !== om.resourceVersion)
+      throw conflict(gr(t), name, OPTIMISTIC_LOCK_MSG);
     // rest.BeforeUpdate: system fields cannot change through an update.
-    for (const k of ['uid', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation', 'resourceVersion']) {
+    for (const k of [
+      'uid',
+      'creationTimestamp',
+      'deletionTimestamp',
+      'deletionGracePeriodSeconds',
+      'generation',
+      'resourceVersion',
+    ]) {
       if (om[k] === undefined) delete nm[k];
       else nm[k] = om[k];
     }
@@ -418,9 +454,17 @@ export class Api {
     const pre = raw.trim() ? (((parseObjectBody(t, raw, 'application/json') as Json).preconditions ?? {}) as Json) : {};
     const m = existing.metadata;
     if (pre.uid !== undefined && pre.uid !== null && pre.uid !== m.uid) {
-      throw conflict(gr(t), name, `Precondition failed: UID in precondition: ${String(pre.uid)}, UID in object meta: ${String(m.uid)}`);
+      throw conflict(
+        gr(t),
+        name,
+        `Precondition failed: UID in precondition: ${String(pre.uid)}, UID in object meta: ${String(m.uid)}`,
+      );
     }
-    if (pre.resourceVersion !== undefined && pre.resourceVersion !== null && pre.resourceVersion !== m.resourceVersion) {
+    if (
+      pre.resourceVersion !== undefined &&
+      pre.resourceVersion !== null &&
+      pre.resourceVersion !== m.resourceVersion
+    ) {
       throw conflict(
         gr(t),
         name,
@@ -474,7 +518,15 @@ export class Api {
       const { kind: _k, apiVersion: _a, ...rest } = r.kind === 'Status' ? output(t, o) : r;
       return rest;
     });
-    return { status: 200, body: { kind: `${t.kind}List`, apiVersion: apiVersionOf(t), metadata: { resourceVersion: this.store.resourceVersion }, items } };
+    return {
+      status: 200,
+      body: {
+        kind: `${t.kind}List`,
+        apiVersion: apiVersionOf(t),
+        metadata: { resourceVersion: this.store.resourceVersion },
+        items,
+      },
+    };
   }
 
   /** Sets deletionTimestamp and phase Terminating on a namespace (first DELETE of a namespace). */
@@ -527,9 +579,17 @@ export class Api {
     const spec = ((body?.spec ?? {}) as Json) ?? {};
     const seconds = (spec.expirationSeconds as number | undefined) ?? 3600;
     const tokenKind = { group: 'authentication.k8s.io', kind: 'TokenRequest' };
-    if (seconds < 600) throw invalid(tokenKind, '', [fe.invalid('spec.expirationSeconds', seconds, 'may not specify a duration less than 10 minutes')]);
-    if (seconds > 2 ** 32) throw invalid(tokenKind, '', [fe.invalid('spec.expirationSeconds', seconds, 'may not specify a duration larger than 2^32 seconds')]);
-    const audiences = ((spec.audiences as string[] | undefined) ?? []).length ? (spec.audiences as string[]) : [DEFAULT_AUDIENCE];
+    if (seconds < 600)
+      throw invalid(tokenKind, '', [
+        fe.invalid('spec.expirationSeconds', seconds, 'may not specify a duration less than 10 minutes'),
+      ]);
+    if (seconds > 2 ** 32)
+      throw invalid(tokenKind, '', [
+        fe.invalid('spec.expirationSeconds', seconds, 'may not specify a duration larger than 2^32 seconds'),
+      ]);
+    const audiences = ((spec.audiences as string[] | undefined) ?? []).length
+      ? (spec.audiences as string[])
+      : [DEFAULT_AUDIENCE];
     const { token, expires } = this.auth.mint(ns, name, sa.metadata.uid as string, seconds, audiences);
     return {
       status: 201,
@@ -550,8 +610,17 @@ export class Api {
     const ra = spec.resourceAttributes as Json | undefined;
     const nra = spec.nonResourceAttributes as Json | undefined;
     const kind = { group: 'authorization.k8s.io', kind: 'SelfSubjectAccessReview' };
-    if (ra && nra) throw invalid(kind, '', [fe.invalid('spec.nonResourceAttributes', nra, 'cannot be specified in combination with resourceAttributes')]);
-    if (!ra && !nra) throw invalid(kind, '', [fe.required('spec.resourceAttributes', 'exactly one of nonResourceAttributes or resourceAttributes must be specified')]);
+    if (ra && nra)
+      throw invalid(kind, '', [
+        fe.invalid('spec.nonResourceAttributes', nra, 'cannot be specified in combination with resourceAttributes'),
+      ]);
+    if (!ra && !nra)
+      throw invalid(kind, '', [
+        fe.required(
+          'spec.resourceAttributes',
+          'exactly one of nonResourceAttributes or resourceAttributes must be specified',
+        ),
+      ]);
     const s = (k: string, src: Json | undefined) => (src?.[k] as string | undefined) ?? '';
     const attrs: Attributes = {
       user,

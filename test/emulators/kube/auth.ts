@@ -42,7 +42,13 @@ export class Authenticator {
    * Mints a service-account token shaped like the real JWT (header.claims.signature; the
    * signature is random, the emulator only accepts tokens it minted).
    */
-  mint(namespace: string, name: string, uid: string, expirationSeconds: number, audiences: string[]): { token: string; expires: Date } {
+  mint(
+    namespace: string,
+    name: string,
+    uid: string,
+    expirationSeconds: number,
+    audiences: string[],
+  ): { token: string; expires: Date } {
     const iat = Math.floor(Date.now() / 1000);
     const exp = iat + expirationSeconds;
     const claims = {

@@ -83,7 +83,10 @@ export function goJsonSyntaxError(text: string): string | undefined {
   class Stop extends Error {}
   let msg = '';
   const fail = (context: string): never => {
-    msg = i >= text.length ? 'unexpected end of JSON input' : `invalid character ${quoteChar(text[i] as string)} ${context}`;
+    msg =
+      i >= text.length
+        ? 'unexpected end of JSON input'
+        : `invalid character ${quoteChar(text[i] as string)} ${context}`;
     throw new Stop();
   };
   const literal = (word: string) => {

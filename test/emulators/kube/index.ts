@@ -50,7 +50,10 @@ export interface KubeEmulatorOptions {
 }
 
 /** The identity the service account controller creates ServiceAccounts as. */
-const SA_CONTROLLER: KubeUser = { name: 'system:serviceaccount:kube-system:service-account-controller', groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'] };
+const SA_CONTROLLER: KubeUser = {
+  name: 'system:serviceaccount:kube-system:service-account-controller',
+  groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
+};
 
 const TLS_DIR = new URL('../tls/', import.meta.url);
 
@@ -68,7 +71,14 @@ export class KubeEmulator {
   private readonly caPem: string | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
 
-  private constructor(store: Store, auth: Authenticator, router: Router, server: HttpServer, url: string, caPem?: string) {
+  private constructor(
+    store: Store,
+    auth: Authenticator,
+    router: Router,
+    server: HttpServer,
+    url: string,
+    caPem?: string,
+  ) {
     this.store = store;
     this.auth = auth;
     this.router = router;
@@ -84,7 +94,8 @@ export class KubeEmulator {
     const auth = new Authenticator(store);
     let address = '';
     const router = new Router(store, auth, () => address, opts.latencyMs ?? 0);
-    const handler = (req: Parameters<Router['handle']>[0], res: Parameters<Router['handle']>[1]) => void router.handle(req, res);
+    const handler = (req: Parameters<Router['handle']>[0], res: Parameters<Router['handle']>[1]) =>
+      void router.handle(req, res);
     const cert = tls ? readFileSync(new URL('cert.pem', TLS_DIR), 'utf8') : undefined;
     // kube-apiserver serves HTTP/2 and HTTP/1.1 on one TLS port, chosen by ALPN (Go's net/http with h2).
     const key = tls ? readFileSync(new URL('key.pem', TLS_DIR), 'utf8') : undefined;
@@ -113,7 +124,8 @@ export class KubeEmulator {
       for (const s of sockets) s.destroy();
     };
     emu.bootstrap();
-    if (opts.serviceAccountController) emu.startServiceAccountController(opts.serviceAccountController === true ? {} : opts.serviceAccountController);
+    if (opts.serviceAccountController)
+      emu.startServiceAccountController(opts.serviceAccountController === true ? {} : opts.serviceAccountController);
     return emu;
   }
 
@@ -131,14 +143,17 @@ export class KubeEmulator {
    * tries, 200 ms apart), as the controller does when a webhook with failurePolicy Fail blocks it.
    */
   private startServiceAccountController(o: { delayMs?: number }): void {
-    for (const name of SYSTEM_NAMESPACES) this.seed('serviceaccounts', { metadata: { namespace: name, name: 'default' } });
+    for (const name of SYSTEM_NAMESPACES)
+      this.seed('serviceaccounts', { metadata: { namespace: name, name: 'default' } });
     const t = RESOURCES.serviceaccounts;
     const ensure = async (ns: string, tries: number): Promise<void> => {
       const namespace = this.store.get('namespaces', undefined, ns);
       if (!namespace || (namespace.status as { phase?: string } | undefined)?.phase !== 'Active') return;
       if (this.store.get('serviceaccounts', ns, 'default')) return;
       try {
-        await this.router.createAs({ name: SA_CONTROLLER.name, groups: SA_CONTROLLER.groups ?? [] }, t, ns, { metadata: { name: 'default' } });
+        await this.router.createAs({ name: SA_CONTROLLER.name, groups: SA_CONTROLLER.groups ?? [] }, t, ns, {
+          metadata: { name: 'default' },
+        });
       } catch {
         if (tries > 1) this.timers.add(setTimeout(() => void ensure(ns, tries - 1), 200));
       }
@@ -197,7 +212,9 @@ export class KubeEmulator {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   list(kind: KubeKind, namespace?: string): any[] {
     const t = RESOURCES[kind];
-    return this.store.list(kind, t.namespaced ? namespace : undefined).map((o) => ({ kind: t.kind, apiVersion: apiVersionOf(t), ...clone(o) }));
+    return this.store
+      .list(kind, t.namespaced ? namespace : undefined)
+      .map((o) => ({ kind: t.kind, apiVersion: apiVersionOf(t), ...clone(o) }));
   }
 
   /** Marks a namespace Terminating (deletionTimestamp set, status.phase "Terminating"), like a DELETE whose finalizers are still running. */
@@ -209,7 +226,8 @@ export class KubeEmulator {
 
   /** Completes a namespace deletion: removes the namespace and every object in it. */
   finalizeNamespace(name: string): void {
-    if (!this.store.get('namespaces', undefined, name)) throw new Error(`finalizeNamespace: namespace ${name} does not exist`);
+    if (!this.store.get('namespaces', undefined, name))
+      throw new Error(`finalizeNamespace: namespace ${name} does not exist`);
     this.router.operations.finalizeNamespace(name);
   }
 

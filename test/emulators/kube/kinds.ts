@@ -38,7 +38,8 @@ export interface ResourceType {
 
 const meta = (o: Obj) => (o.metadata ?? {}) as { name?: string; namespace?: string };
 const notSupported = (label: string) => `field label not supported: ${label}`;
-const notKnown = (label: string) => `"${label}" is not a known field selector: only "metadata.name", "metadata.namespace"`;
+const notKnown = (label: string) =>
+  `"${label}" is not a known field selector: only "metadata.name", "metadata.namespace"`;
 const RBAC = 'rbac.authorization.k8s.io';
 /** The group of admission webhook configurations. */
 export const ADMISSION_REGISTRATION = 'admissionregistration.k8s.io';
@@ -91,7 +92,12 @@ export const RESOURCES: Record<KubeKind, ResourceType> = {
   rolebindings: rt('rolebindings', 'RoleBinding', RBAC, true),
   clusterroles: rt('clusterroles', 'ClusterRole', RBAC, false),
   clusterrolebindings: rt('clusterrolebindings', 'ClusterRoleBinding', RBAC, false),
-  mutatingwebhookconfigurations: rt('mutatingwebhookconfigurations', 'MutatingWebhookConfiguration', ADMISSION_REGISTRATION, false),
+  mutatingwebhookconfigurations: rt(
+    'mutatingwebhookconfigurations',
+    'MutatingWebhookConfiguration',
+    ADMISSION_REGISTRATION,
+    false,
+  ),
 };
 
 /** `apiVersion` string of a resource type. */

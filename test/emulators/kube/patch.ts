@@ -47,7 +47,9 @@ export function applyPatch(contentType: string, body: string, current: JMap, sch
     case 'application/json-patch+json': {
       const ops = parseBody(body, 'error decoding patch: ');
       if (!Array.isArray(ops)) {
-        throw badRequest(`error decoding patch: json: cannot unmarshal ${typeof ops === 'object' ? 'object' : typeof ops} into Go value of type []handlers.jsonPatchOp`);
+        throw badRequest(
+          `error decoding patch: json: cannot unmarshal ${typeof ops === 'object' ? 'object' : typeof ops} into Go value of type []handlers.jsonPatchOp`,
+        );
       }
       try {
         return jsonpatch.applyPatch(structuredClone(current), ops as jsonpatch.Operation[], true, true).newDocument;
@@ -60,13 +62,19 @@ export function applyPatch(contentType: string, body: string, current: JMap, sch
     case 'application/strategic-merge-patch+json': {
       const patch = parseBody(body, '');
       if (!isMap(patch)) {
-        throw badRequest(`json: cannot unmarshal ${Array.isArray(patch) ? 'array' : typeof patch} into Go value of type map[string]interface {}`);
+        throw badRequest(
+          `json: cannot unmarshal ${Array.isArray(patch) ? 'array' : typeof patch} into Go value of type map[string]interface {}`,
+        );
       }
       return strategicMerge(structuredClone(current), patch, schema);
     }
     case 'application/apply-patch+yaml':
       // Deliberately not emulated: a real server would run server-side apply here.
-      throw new KubeStatusError(415, 'UnsupportedMediaType', 'the Kubernetes emulator does not implement server-side apply (application/apply-patch+yaml)');
+      throw new KubeStatusError(
+        415,
+        'UnsupportedMediaType',
+        'the Kubernetes emulator does not implement server-side apply (application/apply-patch+yaml)',
+      );
     default:
       throw unsupportedMediaType(PATCH_TYPES);
   }
@@ -97,7 +105,8 @@ const badPrimitiveList = () => badRequest('invalid patch format of primitive lis
 const badRetainKeys = () => badRequest('invalid patch format of retainKeys');
 const badSetOrder = () => badRequest('invalid patch format of setElementOrder list');
 const noListOfLists = () => generic(422, 'Invalid', 'lists of lists are not supported');
-const noMergeKey = (m: J, key: string) => plainError(`map: ${JSON.stringify(m)} does not contain declared merge key: ${key}`);
+const noMergeKey = (m: J, key: string) =>
+  plainError(`map: ${JSON.stringify(m)} does not contain declared merge key: ${key}`);
 
 /** Applies a strategic merge patch to `original` (mutated) using `schema` for list strategies. */
 export function strategicMerge(original: JMap, patch: JMap, schema: Schema): JMap {
@@ -247,7 +256,13 @@ function sortBy(items: J[], order: J[], mergeKey: string): J[] {
  * the live order, and they interleave by live position. A patch item that is new (absent from the
  * live list) wins every comparison, so new entries of a merge list come out *first*.
  */
-function normalizeElementOrder(patchItems: J[], serverOnly: J[], patchOrder: J[], serverOrder: J[], mergeKey: string): J[] {
+function normalizeElementOrder(
+  patchItems: J[],
+  serverOnly: J[],
+  patchOrder: J[],
+  serverOrder: J[],
+  mergeKey: string,
+): J[] {
   const right = sortBy(patchItems, patchOrder, mergeKey);
   const left = sortBy(serverOnly, serverOrder, mergeKey);
   const out: J[] = [];
@@ -304,7 +319,10 @@ function applySetElementOrder(orig: JMap, patch: JMap, schema: Schema): void {
     for (const v of nonDelete) {
       if (isMap(v) && DIRECTIVE in v) continue;
       while (at < order.length && !sameKey(order[at], v, mergeKey)) at++;
-      if (at >= order.length) throw plainError(`The order in patch list:\n${JSON.stringify(patchList)}\n doesn't match ${SET_ORDER} list:\n${JSON.stringify(order)}\n`);
+      if (at >= order.length)
+        throw plainError(
+          `The order in patch list:\n${JSON.stringify(patchList)}\n doesn't match ${SET_ORDER} list:\n${JSON.stringify(order)}\n`,
+        );
       at++;
     }
     let merged: J[];

@@ -129,7 +129,8 @@ export function authorize(store: Store, a: Attributes): Decision {
     return undefined;
   };
   const reason =
-    visit(store.list('clusterrolebindings'), '') ?? (a.namespace ? visit(store.list('rolebindings', a.namespace), a.namespace) : undefined);
+    visit(store.list('clusterrolebindings'), '') ??
+    (a.namespace ? visit(store.list('rolebindings', a.namespace), a.namespace) : undefined);
   if (reason) return { allowed: true, reason };
   // utilerrors.NewAggregate: one error prints bare, several as "[a, b]".
   const agg = errors.length === 1 ? errors[0] : `[${errors.join(', ')}]`;
@@ -178,10 +179,29 @@ export function bootstrapPolicy(): { clusterroles: Obj[]; clusterrolebindings: O
         { verbs: ['*'], nonResourceURLs: ['*'] },
       ]),
       role('system:basic-user', [
-        { verbs: ['create'], apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'] },
+        {
+          verbs: ['create'],
+          apiGroups: ['authorization.k8s.io'],
+          resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'],
+        },
       ]),
       role('system:discovery', [
-        { verbs: ['get'], nonResourceURLs: ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/openapi', '/openapi/*', '/readyz', '/version', '/version/'] },
+        {
+          verbs: ['get'],
+          nonResourceURLs: [
+            '/api',
+            '/api/*',
+            '/apis',
+            '/apis/*',
+            '/healthz',
+            '/livez',
+            '/openapi',
+            '/openapi/*',
+            '/readyz',
+            '/version',
+            '/version/',
+          ],
+        },
       ]),
       role('system:public-info-viewer', [{ verbs: ['get'], nonResourceURLs: versionUrls }]),
     ],

@@ -29,8 +29,18 @@ const int = (o: { ptr?: boolean } = {}): Schema => ({ t: 'int', ...o });
 const time: Schema = { t: 'time' };
 const strMap: Schema = { t: 'map' };
 const any: Schema = { t: 'any' };
-const struct = (go: string, fields: Record<string, Schema>, req = false): StructSchema => ({ t: 'struct', go, fields, req });
-const list = (go: string, of: Schema, o: { merge?: string | true; req?: boolean } = {}): Schema => ({ t: 'list', go, of, ...o });
+const struct = (go: string, fields: Record<string, Schema>, req = false): StructSchema => ({
+  t: 'struct',
+  go,
+  fields,
+  req,
+});
+const list = (go: string, of: Schema, o: { merge?: string | true; req?: boolean } = {}): Schema => ({
+  t: 'list',
+  go,
+  of,
+  ...o,
+});
 
 const ownerReference = struct('v1.OwnerReference', {
   apiVersion: str({ req: true }),
@@ -99,7 +109,11 @@ const labelSelector = struct('v1.LabelSelector', {
   matchLabels: strMap,
   matchExpressions: list(
     '[]v1.LabelSelectorRequirement',
-    struct('v1.LabelSelectorRequirement', { key: str({ req: true }), operator: str({ req: true }), values: list('[]string', str()) }),
+    struct('v1.LabelSelectorRequirement', {
+      key: str({ req: true }),
+      operator: str({ req: true }),
+      values: list('[]string', str()),
+    }),
   ),
 });
 

@@ -92,7 +92,8 @@ function requestInfo(method: string, url: URL): Omit<Attributes, 'user'> & { par
   info.resourceRequest = true;
   info.apiVersion = rest[0] as string;
   rest = rest.slice(1);
-  info.verb = { POST: 'create', GET: 'get', HEAD: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete' }[method] ?? '';
+  info.verb =
+    { POST: 'create', GET: 'get', HEAD: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete' }[method] ?? '';
   if (rest[0] === 'namespaces' && rest.length > 1) {
     info.namespace = rest[1] as string;
     if (rest.length > 2 && rest[2] !== 'status' && rest[2] !== 'finalize') rest = rest.slice(2);
@@ -110,8 +111,11 @@ function requestInfo(method: string, url: URL): Omit<Attributes, 'user'> & { par
     try {
       const q = url.searchParams;
       parseLabelSelector(q.get('labelSelector') ?? '');
-      for (const p of ['limit', 'timeoutSeconds']) if (q.has(p) && !/^[+-]?\d+$/.test(q.get(p) ?? '')) throw new Error(p);
-      const term = parseFieldSelector(q.get('fieldSelector') ?? '').terms.find((t) => t.field === 'metadata.name' && t.op === '=');
+      for (const p of ['limit', 'timeoutSeconds'])
+        if (q.has(p) && !/^[+-]?\d+$/.test(q.get(p) ?? '')) throw new Error(p);
+      const term = parseFieldSelector(q.get('fieldSelector') ?? '').terms.find(
+        (t) => t.field === 'metadata.name' && t.op === '=',
+      );
       if (term && !/[/%]/.test(term.value) && term.value !== '.' && term.value !== '..') info.name = term.value;
     } catch {
       // Unnamed list: authorized as a list of the whole collection.
@@ -144,11 +148,21 @@ export class Router {
    * A create through the whole admission chain (NamespaceLifecycle, then the mutating webhooks), as
    * a controller's client request would go; used by the emulated service account controller.
    */
-  async createAs(user: UserInfo, t: ResourceType, ns: string | undefined, body: object, dryRun = false): Promise<Reply> {
+  async createAs(
+    user: UserInfo,
+    t: ResourceType,
+    ns: string | undefined,
+    body: object,
+    dryRun = false,
+  ): Promise<Reply> {
     const { obj, warnings } = this.api.prepareCreate(t, ns, JSON.stringify(body), 'application/json');
     const admitted = await this.admission.admitCreate(t, obj, user, dryRun);
-    const reply = { ...this.api.commitCreate(t, admitted === obj ? obj : this.api.redecode(t, admitted), dryRun), warnings };
-    if (t.resource === 'namespaces' && !dryRun) this.onNamespaceCreated?.((reply.body as { metadata: { name: string } }).metadata.name);
+    const reply = {
+      ...this.api.commitCreate(t, admitted === obj ? obj : this.api.redecode(t, admitted), dryRun),
+      warnings,
+    };
+    if (t.resource === 'namespaces' && !dryRun)
+      this.onNamespaceCreated?.((reply.body as { metadata: { name: string } }).metadata.name);
     return reply;
   }
 
@@ -168,7 +182,8 @@ export class Router {
   }
 
   private takeFault(method: string, path: string): Fault | undefined {
-    const methodMatches = (m: Fault['method']) => !m || (typeof m === 'string' ? [m] : m).some((x) => x.toUpperCase() === method);
+    const methodMatches = (m: Fault['method']) =>
+      !m || (typeof m === 'string' ? [m] : m).some((x) => x.toUpperCase() === method);
     for (const f of this.faults) {
       if (f.remaining <= 0 || !methodMatches(f.method) || !f.path.test(path)) continue;
       if (f.share !== undefined) {
@@ -187,7 +202,13 @@ export class Router {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
     const url = new URL(req.url ?? '/', 'http://emulator');
-    const record: RequestRecord = { method, path: url.pathname, query: url.search.replace(/^\?/, ''), user: '', status: 0 };
+    const record: RequestRecord = {
+      method,
+      path: url.pathname,
+      query: url.search.replace(/^\?/, ''),
+      user: '',
+      status: 0,
+    };
     let resetAfter = false;
     this.requests.push(record);
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -240,7 +261,9 @@ export class Router {
       }
       if (!user) return sendError(unauthorized());
       if (Buffer.byteLength(raw) > MAX_BODY) {
-        return sendError(new KubeStatusError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${MAX_BODY}`));
+        return sendError(
+          new KubeStatusError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${MAX_BODY}`),
+        );
       }
       const info = requestInfo(method, url);
       const attrs: Attributes = { ...info, user };
@@ -271,7 +294,13 @@ export class Router {
     const ns = info.namespace || undefined;
     const q = Object.fromEntries(url.searchParams) as ListQuery;
     // Virtual resources.
-    if (apiGroup === 'authorization.k8s.io' && apiVersion === 'v1' && resource === 'selfsubjectaccessreviews' && !ns && !name) {
+    if (
+      apiGroup === 'authorization.k8s.io' &&
+      apiVersion === 'v1' &&
+      resource === 'selfsubjectaccessreviews' &&
+      !ns &&
+      !name
+    ) {
       if (verb !== 'create') throw generic(405);
       return this.api.selfSubjectAccessReview(attrs.user, raw, contentType);
     }
@@ -298,11 +327,16 @@ export class Router {
         // CreateOptions.dryRun: "All" is the only value (apimachinery ValidateDryRun).
         const dryRun = url.searchParams.getAll('dryRun');
         const bad = dryRun.find((v) => v !== 'All');
-        if (bad !== undefined) throw new KubeStatusError(400, 'BadRequest', `Unsupported value: "${bad}": supported values: "All"`);
+        if (bad !== undefined)
+          throw new KubeStatusError(400, 'BadRequest', `Unsupported value: "${bad}": supported values: "All"`);
         const { obj, warnings } = this.api.prepareCreate(t, nsArg, raw, contentType);
         const admitted = await this.admission.admitCreate(t, obj, attrs.user, dryRun.length > 0);
-        const reply = { ...this.api.commitCreate(t, admitted === obj ? obj : this.api.redecode(t, admitted), dryRun.length > 0), warnings };
-        if (t.resource === 'namespaces' && !dryRun.length) this.onNamespaceCreated?.((reply.body as { metadata: { name: string } }).metadata.name);
+        const reply = {
+          ...this.api.commitCreate(t, admitted === obj ? obj : this.api.redecode(t, admitted), dryRun.length > 0),
+          warnings,
+        };
+        if (t.resource === 'namespaces' && !dryRun.length)
+          this.onNamespaceCreated?.((reply.body as { metadata: { name: string } }).metadata.name);
         return reply;
       }
       case 'update':
@@ -340,7 +374,17 @@ export class Router {
             verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
           },
           ...(t.resource === 'serviceaccounts'
-            ? [{ name: 'serviceaccounts/token', singularName: '', namespaced: true, group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest', verbs: ['create'] }]
+            ? [
+                {
+                  name: 'serviceaccounts/token',
+                  singularName: '',
+                  namespaced: true,
+                  group: 'authentication.k8s.io',
+                  version: 'v1',
+                  kind: 'TokenRequest',
+                  verbs: ['create'],
+                },
+              ]
             : []),
         ]),
     });
@@ -354,7 +398,11 @@ export class Router {
       case '/api':
         return {
           status: 200,
-          body: { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: this.serverAddress() }] },
+          body: {
+            kind: 'APIVersions',
+            versions: ['v1'],
+            serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: this.serverAddress() }],
+          },
         };
       case '/api/v1':
         return { status: 200, body: resourceList('v1', '') };

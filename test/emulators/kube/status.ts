@@ -144,12 +144,18 @@ const GENERIC: Record<number, [string, string]> = {
   429: ['TooManyRequests', 'the server has received too many requests and has asked us to try again later'],
   500: ['InternalError', 'an error on the server ("") has prevented the request from succeeding'],
   503: ['ServiceUnavailable', 'the server is currently unable to handle the request'],
-  504: ['Timeout', 'the server was unable to return a response in the time allotted, but may still be processing the request'],
+  504: [
+    'Timeout',
+    'the server was unable to return a response in the time allotted, but may still be processing the request',
+  ],
 };
 
 /** errors.NewGenericServerResponse with empty resource: `details` is `{}`. */
 export function generic(code: number, reason?: string, message?: string): KubeStatusError {
-  const [r, m] = GENERIC[code] ?? ['', `the server responded with the status code ${code} but did not return more information`];
+  const [r, m] = GENERIC[code] ?? [
+    '',
+    `the server responded with the status code ${code} but did not return more information`,
+  ];
   return new KubeStatusError(code, reason ?? r, message ?? m, {});
 }
 
@@ -201,7 +207,12 @@ export function errorBody(e: FieldError): string {
 /** Field error constructors mirroring field.Required/Invalid/NotSupported/TooLong/Forbidden. */
 export const fe = {
   required: (field: string, detail = ''): FieldError => ({ type: 'FieldValueRequired', field, detail }),
-  invalid: (field: string, value: unknown, detail: string): FieldError => ({ type: 'FieldValueInvalid', field, value, detail }),
+  invalid: (field: string, value: unknown, detail: string): FieldError => ({
+    type: 'FieldValueInvalid',
+    field,
+    value,
+    detail,
+  }),
   notSupported: (field: string, value: unknown, valid: string[]): FieldError => ({
     type: 'FieldValueNotSupported',
     field,

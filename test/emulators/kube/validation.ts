@@ -39,7 +39,7 @@ export function isDNS1123Label(v: string): string[] {
   if (!full(DNS1123_LABEL_FMT).test(v)) {
     errs.push(
       regexError(
-        'a lowercase RFC 1123 label must consist of lower case alphanumeric characters or \'-\', and must start and end with an alphanumeric character',
+        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
         DNS1123_LABEL_FMT,
         'my-name',
         '123-abc',
@@ -126,7 +126,13 @@ export function isConfigMapKey(v: string): string[] {
   if (v.length > 253) errs.push(maxLenError(253));
   if (!full(CONFIG_KEY_FMT).test(v)) {
     errs.push(
-      regexError("a valid config key must consist of alphanumeric characters, '-', '_' or '.'", CONFIG_KEY_FMT, 'key.name', 'KEY_NAME', 'key-name'),
+      regexError(
+        "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
+        CONFIG_KEY_FMT,
+        'key.name',
+        'KEY_NAME',
+        'key-name',
+      ),
     );
   }
   if (v === '.') errs.push(`must not be '.'`);
@@ -173,7 +179,13 @@ function validateMeta(kind: KubeKind, meta: Meta): FieldError[] {
   if (CORE_KINDS.has(kind)) {
     (meta.finalizers ?? []).forEach((f, i) => {
       if (!f.includes('/') && !STANDARD_FINALIZERS.has(f)) {
-        errs.push(fe.invalid(`metadata.finalizers[${i}]`, f, 'name is neither a standard finalizer name nor is it fully qualified'));
+        errs.push(
+          fe.invalid(
+            `metadata.finalizers[${i}]`,
+            f,
+            'name is neither a standard finalizer name nor is it fully qualified',
+          ),
+        );
       }
     });
   }
@@ -185,7 +197,8 @@ export const MAX_SECRET_SIZE = 1024 * 1024;
 
 function validateDataKeys(path: string, data: Record<string, string> | undefined): FieldError[] {
   const errs: FieldError[] = [];
-  for (const k of Object.keys(data ?? {})) for (const m of isConfigMapKey(k)) errs.push(fe.invalid(`${path}[${k}]`, k, m));
+  for (const k of Object.keys(data ?? {}))
+    for (const m of isConfigMapKey(k)) errs.push(fe.invalid(`${path}[${k}]`, k, m));
   return errs;
 }
 
@@ -255,14 +268,23 @@ function validateRules(o: Obj, namespaced: boolean): FieldError[] {
     if (!len('verbs')) errs.push(fe.required(`${p}.verbs`, 'verbs must contain at least one value'));
     if (len('nonResourceURLs')) {
       if (namespaced) {
-        errs.push(fe.invalid(`${p}.nonResourceURLs`, r.nonResourceURLs, 'namespaced rules cannot apply to non-resource URLs'));
+        errs.push(
+          fe.invalid(`${p}.nonResourceURLs`, r.nonResourceURLs, 'namespaced rules cannot apply to non-resource URLs'),
+        );
       }
       if (len('apiGroups') || len('resources') || len('resourceNames')) {
-        errs.push(fe.invalid(`${p}.nonResourceURLs`, r.nonResourceURLs, 'rules cannot apply to both regular resources and non-resource URLs'));
+        errs.push(
+          fe.invalid(
+            `${p}.nonResourceURLs`,
+            r.nonResourceURLs,
+            'rules cannot apply to both regular resources and non-resource URLs',
+          ),
+        );
       }
       return;
     }
-    if (!len('apiGroups')) errs.push(fe.required(`${p}.apiGroups`, 'resource rules must supply at least one api group'));
+    if (!len('apiGroups'))
+      errs.push(fe.required(`${p}.apiGroups`, 'resource rules must supply at least one api group'));
     if (!len('resources')) errs.push(fe.required(`${p}.resources`, 'resource rules must supply at least one resource'));
   });
   return errs;
@@ -307,22 +329,29 @@ function validateWebhooks(o: Obj): FieldError[] {
     const p = `webhooks[${i}]`;
     const name = (w.name as string | undefined) ?? '';
     if (!name) errs.push(fe.required(`${p}.name`));
-    else if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?){2,}$/.test(name)) errs.push(fe.invalid(`${p}.name`, name, 'should be a domain with at least three segments separated by dots'));
+    else if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?){2,}$/.test(name))
+      errs.push(fe.invalid(`${p}.name`, name, 'should be a domain with at least three segments separated by dots'));
     else if (seen.has(name)) errs.push(fe.duplicate(`${p}.name`, name));
     seen.add(name);
     const se = w.sideEffects as string | undefined;
     if (se === undefined) errs.push(fe.required(`${p}.sideEffects`, 'must specify one of None, NoneOnDryRun'));
-    else if (se !== 'None' && se !== 'NoneOnDryRun') errs.push(fe.notSupported(`${p}.sideEffects`, se, ['None', 'NoneOnDryRun']));
+    else if (se !== 'None' && se !== 'NoneOnDryRun')
+      errs.push(fe.notSupported(`${p}.sideEffects`, se, ['None', 'NoneOnDryRun']));
     const versions = (w.admissionReviewVersions ?? []) as string[];
     if (!versions.length) errs.push(fe.required(`${p}.admissionReviewVersions`, 'must specify one of v1, v1beta1'));
-    else if (!versions.includes('v1')) errs.push(fe.invalid(`${p}.admissionReviewVersions`, versions, 'the emulator speaks admission.k8s.io/v1 only'));
+    else if (!versions.includes('v1'))
+      errs.push(fe.invalid(`${p}.admissionReviewVersions`, versions, 'the emulator speaks admission.k8s.io/v1 only'));
     const url = ((w.clientConfig ?? {}) as { url?: string }).url;
-    if (!url) errs.push(fe.required(`${p}.clientConfig`, 'exactly one of url or service is required (the emulator calls URLs only)'));
+    if (!url)
+      errs.push(
+        fe.required(`${p}.clientConfig`, 'exactly one of url or service is required (the emulator calls URLs only)'),
+      );
     else errs.push(...webhookUrlErrors(`${p}.clientConfig.url`, url));
     const fp = w.failurePolicy as string;
     if (fp !== 'Ignore' && fp !== 'Fail') errs.push(fe.notSupported(`${p}.failurePolicy`, fp, ['Fail', 'Ignore']));
     const ts = w.timeoutSeconds as number;
-    if (!(ts >= 1 && ts <= 30)) errs.push(fe.invalid(`${p}.timeoutSeconds`, ts, 'the timeout value must be between 1 and 30 seconds'));
+    if (!(ts >= 1 && ts <= 30))
+      errs.push(fe.invalid(`${p}.timeoutSeconds`, ts, 'the timeout value must be between 1 and 30 seconds'));
   });
   return errs;
 }
@@ -373,7 +402,10 @@ export function validateUpdate(kind: KubeKind, next: Obj, old: Obj): FieldError[
       }
     }
   }
-  if ((kind === 'rolebindings' || kind === 'clusterrolebindings') && JSON.stringify(next.roleRef) !== JSON.stringify(old.roleRef)) {
+  if (
+    (kind === 'rolebindings' || kind === 'clusterrolebindings') &&
+    JSON.stringify(next.roleRef) !== JSON.stringify(old.roleRef)
+  ) {
     errs.push(fe.invalid('roleRef', next.roleRef, 'cannot change roleRef'));
   }
   return [...errs, ...validateCreate(kind, next)];
@@ -387,7 +419,8 @@ export function validateUpdate(kind: KubeKind, next: Obj, old: Obj): FieldError[
 function webhookUrlErrors(path: string, raw: string): FieldError[] {
   const form = '; desired format: https://host[/path]';
   const port = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*?(:[^/?#@:]*)(?:[/?#]|$)/i.exec(raw)?.[1];
-  if (port !== undefined && !/^:\d*$/.test(port)) return [fe.required(path, `url must be a valid URL: parse "${raw}": invalid port "${port}" after host${form}`)];
+  if (port !== undefined && !/^:\d*$/.test(port))
+    return [fe.required(path, `url must be a valid URL: parse "${raw}": invalid port "${port}" after host${form}`)];
   let u: URL;
   try {
     u = new URL(raw);
@@ -398,8 +431,16 @@ function webhookUrlErrors(path: string, raw: string): FieldError[] {
   const scheme = u.protocol.replace(/:$/, '');
   if (scheme !== 'https') errs.push(fe.invalid(path, scheme, `'https' is the only allowed URL scheme${form}`));
   if (!u.host) errs.push(fe.invalid(path, u.host, `host must be specified${form}`));
-  if (u.username || u.password) errs.push(fe.invalid(path, u.password ? `${u.username}:${u.password}` : u.username, 'user information is not permitted in the URL'));
+  if (u.username || u.password)
+    errs.push(
+      fe.invalid(
+        path,
+        u.password ? `${u.username}:${u.password}` : u.username,
+        'user information is not permitted in the URL',
+      ),
+    );
   if (u.hash.length > 1) errs.push(fe.invalid(path, u.hash.slice(1), 'fragments are not permitted in the URL'));
-  if (u.search.length > 1) errs.push(fe.invalid(path, u.search.slice(1), 'query parameters are not permitted in the URL'));
+  if (u.search.length > 1)
+    errs.push(fe.invalid(path, u.search.slice(1), 'query parameters are not permitted in the URL'));
   return errs;
 }
