@@ -73,3 +73,23 @@ function firstLine(s: string): string {
   const i = s.indexOf('\n');
   return i < 0 ? s : s.slice(0, i);
 }
+
+/** The Kubernetes object does not exist (HTTP 404), as apimachinery's `IsNotFound`. */
+export function isNotFound(err: unknown): err is KubeError {
+  return err instanceof KubeError && err.status === 404;
+}
+
+/** The write lost a race: the object changed since it was read, or already exists (HTTP 409). */
+export function isConflict(err: unknown): err is KubeError {
+  return err instanceof KubeError && err.status === 409;
+}
+
+/** The identity may not do this (HTTP 403). */
+export function isForbidden(err: unknown): err is KubeError {
+  return err instanceof KubeError && err.status === 403;
+}
+
+/** A list's continue token expired (HTTP 410): the list must start again. */
+export function isGone(err: unknown): err is KubeError {
+  return err instanceof KubeError && err.status === 410;
+}
