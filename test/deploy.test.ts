@@ -275,3 +275,29 @@ test('the build bundles one ES module whose handler (s.yaml handler index.handle
     await s.close();
   }
 });
+
+test("s.yaml's documented deploy command sets every variable without a default, and every documented invoke names its function", async (t) => {
+  const text = await readFile(new URL('../s.yaml', import.meta.url), 'utf8');
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+  const required = [...text.matchAll(/\$\{env\('([A-Z_]+)'\)\}/g)].map((m) => m[1]);
+  const header = text
+    .split('\n')
+    .filter((l) => l.startsWith('#'))
+    .join('\n');
+  const deploy = /^#\s+npm ci && ([\s\S]*?)npx s deploy/m.exec(header)?.[1] ?? '';
+  const set = [...deploy.matchAll(/([A-Z_]+)=/g)].map((m) => m[1]);
+  t.deepEqual(
+    required.filter((name) => !set.includes(name)),
+    [],
+    'the header deploy command sets each of them',
+  );
+  // Each required variable appears in the README's variable table.
+  for (const name of required) t.regex(readme, new RegExp(`\\| \`${name}\` \\| required \\|`));
+  const resources = Object.keys((yaml.load(text) as { resources: Record<string, unknown> }).resources);
+  t.true(resources.length > 1);
+  for (const doc of [header, readme]) {
+    for (const m of doc.matchAll(/\bnpx s (?:([\w-]+) )?invoke\b/g)) {
+      t.true(m[1] !== undefined && resources.includes(m[1]), `"${m[0]}" names one of ${resources.join(', ')}`);
+    }
+  }
+});
