@@ -630,3 +630,28 @@ test('every product listener records host, method and path, so a test can assert
   );
   t.deepEqual(emu.requestsTo(emu.endpoint('cs', HZ)), []);
 });
+
+test('openapi-client reads the hostile gzip body undecoded (only httpx.read, used by @alicloud/credentials, inflates it)', async (t) => {
+  const emu = await emulator(t);
+  const bomb = await emu.hostileEndpoint({ inflatedBytes: 32 * 1024 * 1024 });
+  const client = sdk(bomb.url, emu.rootCredentials(ACCOUNT));
+  const params = new OpenApi.Params({
+    action: 'AssumeRole',
+    version: '2015-04-01',
+    protocol: 'HTTPS',
+    pathname: '/',
+    method: 'POST',
+    authType: 'AK',
+    style: 'RPC',
+    reqBodyType: 'formData',
+    bodyType: 'byte',
+  });
+  const res = await client.callApi(params, new OpenApi.OpenApiRequest({ query: {} }), runtime());
+  // tea-util readAsBytes reads the raw stream: the compressed bytes, not the 32 MiB they inflate to.
+  t.is((res.body as Buffer).length, bomb.compressedBytes);
+  t.deepEqual(
+    emu.requestsTo(bomb.url).map((r) => [r.product, r.host, r.action]),
+    [['hostile', new URL(bomb.url).host, 'AssumeRole']],
+  );
+  t.is(emu.requestsTo(bomb.url)[0]?.accessKeyId, emu.rootCredentials(ACCOUNT).accessKeyId);
+});
