@@ -56,11 +56,88 @@ export interface AsyncInvocation {
   error?: string;
 }
 
+/** Largest event FC 3.0 accepts: 32 MB synchronous, 128 KB asynchronous (FC limits doc 2527064). */
+export const MAX_SYNC_PAYLOAD = 32 * 1024 * 1024;
+export const MAX_ASYNC_PAYLOAD = 128 * 1024;
+
+/** On-demand instances of one account in one region: quota, in use now, and what the quota did. */
+export interface FcInstanceUsage {
+  /** The quota (undefined: unlimited, the emulator's default). */
+  quota?: number;
+  running: number;
+  /** Most instances busy at once. */
+  peak: number;
+  /** Synchronous invocations refused with ResourceExhausted. */
+  throttledSync: number;
+  /** Asynchronous invocations that had to wait for an instance. */
+  queuedAsync: number;
+}
+
 export class Fc implements ProductModule {
   readonly product = 'fc' as const;
   private readonly functions = new Map<string, FcFunction>();
   readonly asyncInvocations: AsyncInvocation[] = [];
   private readonly pending = new Set<Promise<void>>();
+  private readonly usage = new Map<string, FcInstanceUsage & { waiters: (() => void)[] }>();
+
+  /**
+   * Sets the account's on-demand instance quota in a region. Each running invocation holds one instance
+   * (instance concurrency 1, FC 3.0's default): a synchronous call over the quota is refused with 429
+   * ResourceExhausted, an asynchronous one waits in the queue until an instance frees up.
+   */
+  setQuota(accountId: string, region: string, instances: number | undefined): void {
+    const u = this.usageOf(accountId, region);
+    if (instances === undefined) delete u.quota;
+    else u.quota = instances;
+    this.wake(u);
+  }
+
+  /** Instance usage of an account in a region. */
+  instanceUsage(accountId: string, region: string): FcInstanceUsage {
+    const { waiters: _w, ...u } = this.usageOf(accountId, region);
+    return { ...u };
+  }
+
+  private usageOf(accountId: string, region: string): FcInstanceUsage & { waiters: (() => void)[] } {
+    const key = `${accountId}/${region}`;
+    let u = this.usage.get(key);
+    if (!u) {
+      u = { running: 0, peak: 0, throttledSync: 0, queuedAsync: 0, waiters: [] };
+      this.usage.set(key, u);
+    }
+    return u;
+  }
+
+  private free(u: FcInstanceUsage): boolean {
+    return u.quota === undefined || u.running < u.quota;
+  }
+
+  private hold(u: FcInstanceUsage): void {
+    u.running++;
+    u.peak = Math.max(u.peak, u.running);
+  }
+
+  private release(u: FcInstanceUsage & { waiters: (() => void)[] }): void {
+    u.running--;
+    this.wake(u);
+  }
+
+  private wake(u: FcInstanceUsage & { waiters: (() => void)[] }): void {
+    while (u.waiters.length && this.free(u)) {
+      this.hold(u);
+      u.waiters.shift()?.();
+    }
+  }
+
+  /** Resolves once an instance is held for an async run (queued while the quota is used up). */
+  private async acquire(u: FcInstanceUsage & { waiters: (() => void)[] }): Promise<void> {
+    if (this.free(u) && !u.waiters.length) {
+      this.hold(u);
+      return;
+    }
+    u.queuedAsync++;
+    await new Promise<void>((resolve) => u.waiters.push(resolve));
+  }
 
   constructor(private readonly iam: Iam) {}
 
@@ -99,11 +176,24 @@ export class Fc implements ProductModule {
             `x-fc-invocation-type '${type}' is invalid: expected Sync or Async`,
           );
         const event = ctx.body;
+        const max = type === 'Async' ? MAX_ASYNC_PAYLOAD : MAX_SYNC_PAYLOAD;
+        if (event.length > max)
+          throw new ApiError(400, 'EntityTooLarge', `payload size exceeds maximum allowed size (${max} bytes)`);
+        const usage = this.usageOf(fn.accountId, fn.region);
         if (type === 'Async') {
           const requestId = randomUUID();
           this.queue(fn, event, requestId);
           return new RawResponse(202, { 'x-fc-request-id': requestId }, '');
         }
+        if (!this.free(usage)) {
+          usage.throttledSync++;
+          throw new ApiError(
+            429,
+            'ResourceExhausted',
+            `Resource exhausted: the on-demand instances of this account in ${fn.region} are all busy (quota ${usage.quota ?? 0}).`,
+          );
+        }
+        this.hold(usage);
         try {
           const result = await fn.handler(event, this.context(fn, ctx.requestId));
           const body = Buffer.isBuffer(result) || typeof result === 'string' ? result : JSON.stringify(result ?? null);
@@ -115,6 +205,8 @@ export class Fc implements ProductModule {
             { 'x-fc-request-id': ctx.requestId, 'x-fc-error-type': 'UnhandledInvocationError' },
             JSON.stringify({ errorMessage: e.message, errorType: e.name }),
           );
+        } finally {
+          this.release(usage);
         }
       },
     },
@@ -143,8 +235,10 @@ export class Fc implements ProductModule {
     const run = (async () => {
       await new Promise((r) => setImmediate(r));
       const attempts = 1 + (fn.maxAsyncRetryAttempts ?? 3);
+      const usage = this.usageOf(fn.accountId, fn.region);
       while (record.attempts < attempts) {
         record.attempts++;
+        await this.acquire(usage);
         try {
           record.result = await fn.handler(event, this.context(fn, requestId));
           record.status = 'succeeded';
@@ -153,6 +247,8 @@ export class Fc implements ProductModule {
         } catch (err) {
           record.status = 'failed';
           record.error = err instanceof Error ? err.message : String(err);
+        } finally {
+          this.release(usage);
         }
       }
     })();

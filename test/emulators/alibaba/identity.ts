@@ -29,6 +29,11 @@ export interface Principal {
   callerArn: string;
   /** Display name for AccessDeniedDetail. */
   displayName: string;
+  /**
+   * Numeric RAM id: the account UID (root), the RAM user's UserId, or the role's RoleId (every session of a
+   * role shares it). ACK names the caller's Kubernetes user after it.
+   */
+  ramId: string;
   /** Identity policy: allowed action and resource patterns. */
   statements: Statement[];
   /** AssumeRole `Policy`: further restricts a session. */
@@ -148,6 +153,9 @@ export function parsePolicy(text: string): Statement[] | undefined {
   return out;
 }
 
+/** A numeric id in the range real RAM ids use (users: 17 digits starting 2, roles: 18 digits starting 3). */
+const newRamId = (base: bigint): string => String(base + BigInt(randomInt(2 ** 47)));
+
 const b64url = (data: Buffer | string): string => Buffer.from(data).toString('base64url');
 
 /** Accounts, identities and credentials. */
@@ -184,6 +192,7 @@ export class Iam {
           identityArn: arn,
           callerArn: arn,
           displayName: accountId,
+          ramId: accountId,
           statements: [],
         },
       });
@@ -205,6 +214,7 @@ export class Iam {
         identityArn: arn,
         callerArn: arn,
         displayName: o.name,
+        ramId: newRamId(20000000000000000n),
         statements: [{ effect: 'Allow', actions: o.actions, resources: o.resources ?? ['*'] }],
       },
     });
@@ -233,7 +243,7 @@ export class Iam {
       accountId: o.accountId,
       name: o.name,
       arn,
-      roleId: String(300000000000000000n + BigInt(randomInt(2 ** 47))),
+      roleId: newRamId(300000000000000000n),
       statements: [
         { effect: 'Allow', actions: o.actions, resources: o.resources ?? ['*'] },
         ...(o.policy?.Statement ?? []).map((st) => ({
@@ -249,6 +259,24 @@ export class Iam {
     };
     this.roles.set(arn.toLowerCase(), role);
     return arn;
+  }
+
+  /**
+   * The RAM user or role of `accountId` with this numeric id (GrantPermissions' `uid`), as
+   * `{ kind, name }`; undefined when the account has none.
+   */
+  findByRamId(accountId: string, ramId: string): { kind: 'user' | 'role'; name: string } | undefined {
+    for (const role of this.roles.values())
+      if (role.accountId === accountId && role.roleId === ramId) return { kind: 'role', name: role.name };
+    for (const { principal } of this.accessKeys.values())
+      if (principal.kind === 'user' && principal.accountId === accountId && principal.ramId === ramId)
+        return { kind: 'user', name: principal.displayName };
+    return undefined;
+  }
+
+  /** The principal an AccessKey (long-term or STS) acts as. */
+  principalOf(accessKeyId: string): Principal | undefined {
+    return this.sessions.get(accessKeyId)?.principal ?? this.accessKeys.get(accessKeyId)?.principal;
   }
 
   /** The role with this ARN (RAM ARNs compare case-insensitively). */
@@ -271,6 +299,7 @@ export class Iam {
       identityArn: role.arn,
       callerArn: `acs:ram::${role.accountId}:assumed-role/${role.name}/${sessionName}`,
       displayName: `${role.name}:${sessionName}`,
+      ramId: role.roleId,
       statements: role.statements,
       ...(sessionPolicy ? { sessionPolicy } : {}),
       expiresAt,

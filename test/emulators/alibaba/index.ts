@@ -1,21 +1,40 @@
 /**
  * In-process emulator of the Alibaba Cloud OpenAPIs acr-fleet calls: CR (Enterprise 2018-12-01 and Personal
- * 2016-06-07), STS 2015-04-01, KMS 2016-01-20, ACK (CS 2015-12-15) and Function Compute 3.0 (2023-03-30). The real SDK clients talk to it over
+ * 2016-06-07), STS 2015-04-01, KMS 2016-01-20, ACK (CS 2015-12-15), ACK One (ADCP 2022-01-01), RAM 2015-05-01
+ * and Function Compute 3.0 (2023-03-30). The real SDK clients talk to it over
  * HTTP(S); it verifies real signatures and answers with the real wire formats and error shapes.
  * See README.md beside this file for what mirrors which real behaviour.
  */
 import { CrEnterprise } from './cr-ee.js';
 import { CrPersonal } from './cr-pe.js';
-import { Cs } from './cs.js';
-import { Fc, type AsyncInvocation, type FcHandler } from './fc.js';
+import { Adcp, type FleetMember } from './adcp.js';
+import { Cs, type AckClusterSeed, type AckGrant, type IssuedKubeconfig } from './cs.js';
+import { Fc, type AsyncInvocation, type FcHandler, type FcInstanceUsage } from './fc.js';
+import { gzipBombSize, sendGzipBomb } from './hostile.js';
 import { Iam, type Credentials } from './identity.js';
 import { Kms } from './kms.js';
+import { Ram, type CustomPolicy } from './ram.js';
 import { ApiServer, type Product, type RequestRecord } from './server.js';
 import { Sts } from './sts.js';
 import { personalHosts, type IssuedToken } from './tokens.js';
 
 export type { Credentials } from './identity.js';
-export type { AsyncInvocation, FcHandler, FcInvocationContext } from './fc.js';
+export type { FleetMember } from './adcp.js';
+export type {
+  AckBinding,
+  AckClusterSeed,
+  AckGrant,
+  AckKubeBackend,
+  AckKubeIdentity,
+  AckRbacHook,
+  IssuedKubeconfig,
+} from './cs.js';
+export type { AsyncInvocation, FcHandler, FcInstanceUsage, FcInvocationContext } from './fc.js';
+export type { CustomPolicy } from './ram.js';
+export { MAX_PAGE_SIZE as ACK_MAX_PAGE_SIZE } from './cs.js';
+export { MAX_ASYNC_PAYLOAD, MAX_SYNC_PAYLOAD } from './fc.js';
+export { MAX_POLICY_DOCUMENT_CHARS } from './ram.js';
+export { gzipBombSize } from './hostile.js';
 export type { Product, RequestRecord } from './server.js';
 export type { IssuedToken } from './tokens.js';
 
@@ -29,6 +48,10 @@ export interface AlibabaEmulatorOptions {
   latencyMs?: number;
 }
 
+/**
+ * Products listed by endpointsConfig(): the ones fleet.yaml's `endpoints:` knows. ADCP and RAM have
+ * listeners too (endpoint()), left out here so that the block stays valid for the current config schema.
+ */
 const PRODUCTS: Product[] = ['cr', 'sts', 'kms', 'cs', 'fc'];
 
 /** The emulator: identities, resources, faults, and one listener per (product, region). */
@@ -38,7 +61,9 @@ export class AlibabaEmulator {
   private readonly crEe = new CrEnterprise(this.issued);
   private readonly crPe = new CrPersonal(this.issued);
   private readonly kms = new Kms();
-  private readonly cs = new Cs();
+  private readonly cs = new Cs(this.iam);
+  private readonly adcp = new Adcp();
+  private readonly ram = new Ram();
   private readonly fc = new Fc(this.iam);
   private readonly server: ApiServer;
 
@@ -49,7 +74,7 @@ export class AlibabaEmulator {
   ) {
     this.server = new ApiServer(
       this.iam,
-      [this.crEe, this.crPe, new Sts(this.iam), this.kms, this.cs, this.fc],
+      [this.crEe, this.crPe, new Sts(this.iam), this.kms, this.cs, this.fc, this.adcp, this.ram],
       regions,
       tls,
       latencyMs,
@@ -196,16 +221,54 @@ export class AlibabaEmulator {
     return this.kms.get(accountId, region, name);
   }
 
-  // ---- Container Service (ACK) ----
+  // ---- Container Service (ACK) and ACK One ----
 
-  /** An ACK cluster; `kubeconfig` renders the config for a requested TemporaryDurationMinutes. */
-  addAckCluster(o: {
-    accountId: string;
-    region: string;
-    clusterId: string;
-    kubeconfig: (temporaryDurationMinutes: number) => string;
-  }): void {
+  /**
+   * An ACK cluster, listed by DescribeClustersV1 with its name, type, tags and VPC. Its kubeconfig comes from
+   * `kubeconfig(minutes, identity)`, or from `kube` (a kube emulator): each DescribeClusterUserKubeconfig
+   * registers a fresh token there for the Kubernetes user ACK maps the caller to (`identity.user`, the
+   * caller's numeric RAM id). `onRbac` receives the bindings GrantPermissions makes in this cluster.
+   */
+  addAckCluster(o: AckClusterSeed): void {
     this.cs.add(o);
+  }
+
+  /** Every kubeconfig DescribeClusterUserKubeconfig issued (cluster, Kubernetes user, minutes, expiry). */
+  get ackKubeconfigs(): readonly IssuedKubeconfig[] {
+    return this.cs.issuedKubeconfigs;
+  }
+
+  /** The grants GrantPermissions last set for a RAM user or role id (`ackUserName`) in an account. */
+  ackGrants(accountId: string, uid: string): AckGrant[] {
+    return this.cs.grantsOf(accountId, uid);
+  }
+
+  /**
+   * The Kubernetes user name ACK gives a RAM identity (and the `uid` of GrantPermissions): the RAM user's
+   * UserId for an AccessKey of a user, the RoleId for a role ARN or any session of it, the account UID for
+   * root credentials.
+   */
+  ackUserName(who: string | { accessKeyId: string }): string {
+    if (typeof who === 'string') {
+      const role = this.iam.findRole(who);
+      if (!role) throw new Error(`unknown role ${who}`);
+      return role.roleId;
+    }
+    const principal = this.iam.principalOf(who.accessKeyId);
+    if (!principal) throw new Error(`unknown AccessKey ${who.accessKeyId}`);
+    return principal.ramId;
+  }
+
+  /** An ACK One fleet instance (its hub cluster id) whose members DescribeManagedClusters lists. */
+  addAckOneFleet(o: { accountId: string; region: string; hubClusterId: string; members: FleetMember[] }): void {
+    this.adcp.add(o);
+  }
+
+  // ---- RAM ----
+
+  /** Custom policies created through RAM CreatePolicy, by account. */
+  ramPolicies(accountId: string): CustomPolicy[] {
+    return [...this.ram.policies.values()].filter((p) => p.accountId === accountId).map((p) => ({ ...p }));
   }
 
   // ---- Function Compute 3.0 ----
@@ -227,6 +290,19 @@ export class AlibabaEmulator {
     return this.fc.asyncInvocations;
   }
 
+  /**
+   * The account's on-demand instance quota in a region (undefined: unlimited, the default). Over it a
+   * synchronous InvokeFunction is refused with 429 ResourceExhausted and an asynchronous one waits in the queue.
+   */
+  setFcInstanceQuota(o: { accountId: string; region: string; instances: number | undefined }): void {
+    this.fc.setQuota(o.accountId, o.region, o.instances);
+  }
+
+  /** Instances in use, the peak, and how often the quota refused or queued an invocation. */
+  fcInstanceUsage(accountId: string, region: string): FcInstanceUsage {
+    return this.fc.instanceUsage(accountId, region);
+  }
+
   /** Waits until every queued asynchronous invocation has run (those it queues too). */
   settled(): Promise<void> {
     return this.fc.settled();
@@ -245,6 +321,36 @@ export class AlibabaEmulator {
     latencyMs?: number;
   }): void {
     this.server.inject({ ...o, times: o.times ?? 1 });
+  }
+
+  /**
+   * Limits `action` (e.g. `GetAuthorizationToken`, both CR editions unless `product` narrows it) to a token
+   * bucket per caller: `burst` calls at once, refilled at `ratePerSecond`. Calls over it fail with
+   * `Throttling.User`. Off by default.
+   */
+  throttle(o: { action: string; product?: Product; ratePerSecond: number; burst?: number }): void {
+    this.server.throttle({ ...o, burst: o.burst ?? Math.max(1, Math.ceil(o.ratePerSecond)) });
+  }
+
+  /**
+   * A listener standing for a host a tenant controls (e.g. where a hostile regionId points the client). Every
+   * request is recorded in `requests` (product `hostile`, `listener` = the returned URL) and answered with a
+   * gzip bomb: `inflatedBytes` (default 1.6 GB, about 1.5 MB on the wire) of zeros, `content-encoding: gzip`,
+   * streamed. Returns its base URL and the exact sizes sent.
+   */
+  async hostileEndpoint(
+    o: { region?: string; inflatedBytes?: number; status?: number } = {},
+  ): Promise<{ url: string; compressedBytes: number; inflatedBytes: number }> {
+    const bytes = o.inflatedBytes ?? 1_600_000_000;
+    const size = gzipBombSize(bytes);
+    const url = await this.server.listen(o.region ?? 'hostile', (_req, res) => sendGzipBomb(res, bytes, o.status));
+    return { url, compressedBytes: size.compressed, inflatedBytes: size.inflated };
+  }
+
+  /** Requests that reached a listener (its base URL, as endpoint() or hostileEndpoint() gave it). */
+  requestsTo(url: string): readonly RequestRecord[] {
+    const base = new URL(url).origin;
+    return this.server.requests.filter((r) => r.listener === base);
   }
 
   /** Every request answered so far, in order. */

@@ -36,12 +36,19 @@ import {
 } from './signature.js';
 
 /** A product the emulator serves. */
-export type Product = 'cr' | 'sts' | 'kms' | 'cs' | 'fc';
+export type Product = 'cr' | 'sts' | 'kms' | 'cs' | 'fc' | 'adcp' | 'ram';
 
 /** One request the emulator answered. */
 export interface RequestRecord {
-  product: Product;
+  /** The product, or `hostile` for a listener started by `hostileEndpoint`. */
+  product: Product | 'hostile';
   region: string;
+  /** The listener's base URL (`http://127.0.0.1:<port>`), so a test can assert that no request reached it. */
+  listener: string;
+  /** The Host header the client sent (the SDK sends its configured endpoint). */
+  host: string;
+  method: string;
+  path: string;
   action: string;
   accessKeyId?: string;
   status: number;
@@ -107,6 +114,18 @@ export interface Fault {
   latencyMs?: number;
 }
 
+/**
+ * A token bucket for one API: `ratePerSecond` tokens refill continuously up to `burst`; each call of a caller
+ * takes one from that caller's own bucket. Real APIs limit per caller (the gateway's "user flow control").
+ */
+export interface Throttle {
+  action: string;
+  /** Limits only this product's API of that name (default: every product's). */
+  product?: Product;
+  ratePerSecond: number;
+  burst: number;
+}
+
 /** The gateway's clock tolerance for x-acs-date / Timestamp / Date. */
 const MAX_SKEW_MS = 15 * 60 * 1000;
 
@@ -164,6 +183,9 @@ export class ApiServer {
   private readonly faults: Fault[] = [];
   private readonly nonces = new Map<string, number>();
   private readonly listeners = new Map<string, { server: Server; url: string }>();
+  private readonly extraServers: Server[] = [];
+  private readonly throttles: Throttle[] = [];
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(
     private readonly iam: Iam,
@@ -175,12 +197,7 @@ export class ApiServer {
 
   /** Opens one listener per (product, region) on 127.0.0.1, each on its own port. */
   async start(): Promise<void> {
-    const tlsFiles = this.tls
-      ? {
-          cert: readFileSync(new URL('../tls/cert.pem', import.meta.url)),
-          key: readFileSync(new URL('../tls/key.pem', import.meta.url)),
-        }
-      : undefined;
+    const tlsFiles = this.tlsFiles();
     const products = [...new Set(this.modules.map((m) => m.product))];
     await Promise.all(
       products.flatMap((product) =>
@@ -210,6 +227,61 @@ export class ApiServer {
     return l.url;
   }
 
+  /** Limits an API per caller from now on (replacing an earlier limit of the same action and product). */
+  throttle(t: Throttle): void {
+    const i = this.throttles.findIndex((x) => x.action === t.action && x.product === t.product);
+    if (i >= 0) this.throttles.splice(i, 1);
+    this.throttles.push(t);
+  }
+
+  /**
+   * Opens one more listener on 127.0.0.1 that answers every request with `respond` and records it (product
+   * `hostile`): a host a tenant controls. Returns its base URL.
+   */
+  async listen(region: string, respond: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+    const tlsFiles = this.tlsFiles();
+    let url = '';
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
+      void (async () => {
+        for await (const _chunk of req) {
+          // drained: the body is not needed, only that the request arrived
+        }
+        const q = (req.url ?? '/').indexOf('?');
+        this.requests.push({
+          product: 'hostile',
+          region,
+          listener: url,
+          host: req.headers.host ?? '',
+          method: (req.method ?? 'GET').toUpperCase(),
+          path: q < 0 ? (req.url ?? '/') : (req.url ?? '/').slice(0, q),
+          action: req.headers['x-acs-action']?.toString() ?? '',
+          status: 200,
+          ...(typeof req.headers.authorization === 'string'
+            ? { accessKeyId: /Credential=([^,]+)/.exec(req.headers.authorization)?.[1] }
+            : {}),
+        });
+        respond(req, res);
+      })();
+    };
+    const server = tlsFiles ? createHttpsServer(tlsFiles, handler) : createHttpServer(handler);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    this.extraServers.push(server);
+    url = `${tlsFiles ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return url;
+  }
+
+  private tlsFiles(): { cert: Buffer; key: Buffer } | undefined {
+    return this.tls
+      ? {
+          cert: readFileSync(new URL('../tls/cert.pem', import.meta.url)),
+          key: readFileSync(new URL('../tls/key.pem', import.meta.url)),
+        }
+      : undefined;
+  }
+
   /** Queues a fault for the next matching calls. */
   inject(fault: Fault): void {
     this.faults.push(fault);
@@ -218,8 +290,8 @@ export class ApiServer {
   /** Stops every listener, dropping keep-alive connections the SDK agents hold. */
   async close(): Promise<void> {
     await Promise.all(
-      [...this.listeners.values()].map(
-        ({ server }) =>
+      [...[...this.listeners.values()].map((l) => l.server), ...this.extraServers].map(
+        (server) =>
           new Promise<void>((resolve) => {
             server.close(() => resolve());
             server.closeAllConnections();
@@ -227,12 +299,24 @@ export class ApiServer {
       ),
     );
     this.listeners.clear();
+    this.extraServers.length = 0;
   }
 
   private async handle(product: Product, region: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = randomUUID().toUpperCase();
     const host = `${product}.${region}.aliyuncs.com`;
-    const record: RequestRecord = { product, region, action: '', status: 200 };
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const record: RequestRecord = {
+      product,
+      region,
+      listener: this.listeners.get(`${product}/${region}`)?.url ?? '',
+      host: req.headers.host ?? '',
+      method: (req.method ?? 'GET').toUpperCase(),
+      path: q < 0 ? url : url.slice(0, q),
+      action: '',
+      status: 200,
+    };
     let status = 200;
     let body: unknown;
     try {
@@ -273,6 +357,7 @@ export class ApiServer {
     const { module, op } = this.route(product, inc, params, record);
     const now = Date.now();
     const caller = op.anonymous ? undefined : this.authenticate(inc, params, now, record);
+    if (caller) this.takeToken(product, op, caller, now);
     await this.applyFault(op.action, region);
     const ctx: Context = {
       product,
@@ -403,6 +488,25 @@ export class ApiServer {
     if (this.nonces.size > 10_000) {
       for (const [k, t] of this.nonces) if (now - t > 2 * MAX_SKEW_MS) this.nonces.delete(k);
     }
+  }
+
+  /**
+   * Token bucket per (caller, API): over the limit the gateway refuses with `Throttling.User` "Request was
+   * denied due to user flow control." (the gateway's message, quoted in many public reports; 400 assumed).
+   */
+  private takeToken(product: Product, op: Operation, caller: Principal, now: number): void {
+    const limit = this.throttles.find(
+      (t) => t.action === op.action && (t.product === undefined || t.product === product),
+    );
+    if (!limit) return;
+    // One bucket per API (product, version, action): CR EE and PE GetAuthorizationToken are separate APIs.
+    const key = `${product}\n${op.version}\n${op.action}\n${caller.callerArn}`;
+    const bucket = this.buckets.get(key) ?? { tokens: limit.burst, at: now };
+    bucket.tokens = Math.min(limit.burst, bucket.tokens + ((now - bucket.at) / 1000) * limit.ratePerSecond);
+    bucket.at = now;
+    this.buckets.set(key, bucket);
+    if (bucket.tokens < 1) throw new ApiError(400, 'Throttling.User', 'Request was denied due to user flow control.');
+    bucket.tokens -= 1;
   }
 
   /** Delays and/or fails the call if a fault is queued for it. */

@@ -183,7 +183,7 @@ export class Sts implements ProductModule {
         const base = { RequestId: ctx.requestId, AccountId: caller.accountId, Arn: caller.callerArn };
         if (caller.kind === 'root') return { ...base, IdentityType: 'Account', PrincipalId: caller.accountId };
         if (caller.kind === 'user')
-          return { ...base, IdentityType: 'RAMUser', PrincipalId: caller.displayName, UserId: caller.displayName };
+          return { ...base, IdentityType: 'RAMUser', PrincipalId: caller.ramId, UserId: caller.ramId };
         const role = this.iam.findRole(caller.identityArn);
         const session = caller.displayName.split(':')[1] ?? '';
         return {
