@@ -2,7 +2,9 @@
 import type { AlibabaEmulator } from '../emulators/alibaba/index.js';
 import type { KubeEmulator } from '../emulators/kube/index.js';
 
-export const SECRET = 'acr-credential-fleet';
+import { SECRET } from './fleet.js';
+
+export { SECRET } from './fleet.js';
 
 interface Auth {
   username: string;
