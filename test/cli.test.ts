@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import test from 'ava';
 import { sandbox, type Sandbox } from './support/sandbox.js';
 import { cli } from './support/cli.js';
+import { readReport } from './support/parse.js';
 import { SECRET, snapshot, writes } from './support/assert.js';
 
 const refresh = (
@@ -115,7 +116,7 @@ test('--cluster takes globs, and a glob that matches no cluster is a usage error
   const hz = await refresh(s, ['--cluster', 'hz-*', '--json']);
   t.is(hz.code, 0);
   t.deepEqual(
-    (JSON.parse(hz.stdout) as { clusters: { name: string }[] }).clusters.map((c) => c.name),
+    readReport(hz.stdout).clusters.map((c) => c.name),
     ['hz-prod-1', 'hz-dev-1'],
   );
   t.is(s.cluster('bj-prod-1').kube.requests.length, 0, 'an unselected cluster is not contacted');
@@ -203,9 +204,7 @@ test('--json carries the same plan as structured entries, without any data value
   await driftedFleet(s);
   const { code, stdout } = await refresh(s, ['--dry-run', '--json']);
   t.is(code, 0);
-  const plans = Object.fromEntries(
-    (JSON.parse(stdout) as { clusters: { name: string; plan: unknown[] }[] }).clusters.map((c) => [c.name, c.plan]),
-  );
+  const plans = Object.fromEntries(readReport(stdout).clusters.map((c) => [c.name, c.plan]));
   const expiresAt = (
     s.cluster('hz-prod-1').kube.get('secrets', 'team-a', SECRET) as {
       metadata: { annotations: Record<string, string> };

@@ -8,6 +8,7 @@ import type { FleetReport } from '../src/fleet/report.js';
 import { ConfigError } from '../src/errors.js';
 import { ACCOUNT, sandbox, type SandboxOptions } from './support/sandbox.js';
 import { loginDomains, pullSecrets, SECRET } from './support/assert.js';
+import { logLines } from './support/parse.js';
 
 /** As deployed: kubeconfigs in KMS, the handler pointed at the sandbox's fleet.yaml. */
 const FC: SandboxOptions = { kubeconfigs: 'kms', functionConfig: true };
@@ -32,7 +33,7 @@ test.serial('a timer invocation refreshes the fleet with the function role and r
   );
   t.deepEqual(s.cloud.requests.filter((r) => r.action === 'GetSecretValue').length, 3);
 
-  const logs = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  const logs = logLines(lines);
   t.true(logs.every((l) => typeof l.time === 'string' && typeof l.level === 'string' && l.requestId === 'req-1'));
   t.deepEqual(
     logs
@@ -69,7 +70,7 @@ test.serial(
     t.true(report.dryRun);
     t.is(report.clusters.find((c) => c.name === 'hz-prod-1')?.secrets.created, 3);
     for (const c of s.clusters) t.is(c.kube.list('secrets').length, 0);
-    const plan = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === 'plan');
+    const plan = logLines(lines).filter((l) => l.event === 'plan');
     t.deepEqual(
       plan.filter((l) => l.cluster === 'hz-dev-1').map(({ time, ...rest }) => (t.is(typeof time, 'string'), rest)),
       [
@@ -112,7 +113,7 @@ test.serial('a real run logs no plan lines', async (t) => {
   const s = await sandbox(t, FC);
   const lines: string[] = [];
   await handler(timerEvent(), { credentials: s.cloud.roleSession(s.functionRole) }, (l) => lines.push(l));
-  t.false(lines.some((l) => (JSON.parse(l) as { event?: string }).event === 'plan'));
+  t.false(logLines(lines).some((l) => l.event === 'plan'));
 });
 
 test.serial('the deployed function refuses kubeconfig files and a missing KMS secret, per cluster', async (t) => {
@@ -150,7 +151,7 @@ test.serial('an invalid config fails the invocation and logs the problems on one
     { instanceOf: ConfigError },
   );
   t.is(lines.length, 1);
-  t.like(JSON.parse(lines[0] ?? '{}'), { level: 'error', event: 'config-invalid' });
+  t.like(logLines(lines)[0], { level: 'error', event: 'config-invalid' });
   t.regex(lines[0] ?? '', /fleet\.yaml: clusters: expected at least 1 item\(s\)/);
 });
 

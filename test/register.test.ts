@@ -8,11 +8,11 @@ import test, { type ExecutionContext } from 'ava';
 import yaml from 'js-yaml';
 import { ApiException, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { KubeEmulator, type KubeKind } from './emulators/kube/index.js';
-import { ACCOUNT, sandbox, type Sandbox } from './support/sandbox.js';
-import { FLEET_SA_USER, NEW_CLUSTER } from './support/fleet.js';
+import { sandbox, type Sandbox } from './support/sandbox.js';
+import { FLEET_SA_USER, MANAGED_BY, MANAGED_BY_VALUE, NEW_CLUSTER } from './support/fleet.js';
 import { readReport } from './support/parse.js';
 import { cli } from './support/cli.js';
-import { loginDomains, pullSecrets, SECRET } from './support/assert.js';
+import { loginDomains, pullSecrets, SECRET, storedKubeconfig } from './support/assert.js';
 
 const KINDS: KubeKind[] = [
   'namespaces',
@@ -76,7 +76,7 @@ test('register, refresh and deregister leave the cluster exactly as it was, apar
   t.regex(reg.stderr, /^new-1: verify: can do exactly its job$/m);
   t.regex(reg.stderr, /^new-1: kms secret acr-fleet\/new-1: created$/m);
 
-  const stored = s.cloud.getKmsSecret(ACCOUNT, 'cn-hangzhou', 'acr-fleet/new-1');
+  const stored = storedKubeconfig(s.cloud, NEW_CLUSTER);
   t.truthy(stored);
   const kc = yaml.load(stored?.data ?? '') as { users: { user: { token: string } }[] };
   t.truthy(kc.users[0]?.user.token);
@@ -103,7 +103,7 @@ test('register, refresh and deregister leave the cluster exactly as it was, apar
   t.is(dereg.code, 0, dereg.stderr);
   t.regex(dereg.stderr, /^new-1: secrets and imagePullSecrets: 1 Secret\(s\) deleted, 1 ServiceAccount\(s\) cleaned$/m);
   t.deepEqual(world(kube), before);
-  t.is(s.cloud.getKmsSecret(ACCOUNT, 'cn-hangzhou', 'acr-fleet/new-1'), undefined);
+  t.is(storedKubeconfig(s.cloud, NEW_CLUSTER), undefined);
   t.deepEqual(yaml.load(await readFile(s.configFile, 'utf8')), yaml.load(fleetBefore));
 
   const twice = await run('deregister', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml');
@@ -126,7 +126,7 @@ test('an identity denied a verb it needs is reported at register time, and nothi
   t.is(r.code, 1);
   t.regex(r.stderr, /^new-1: clusterrolebinding acr-fleet: not ours: left alone$/m);
   t.regex(r.stderr, /^acr-fleet register: cluster new-1: verify: .*may not list namespaces/m);
-  t.is(s.cloud.getKmsSecret(ACCOUNT, 'cn-hangzhou', 'acr-fleet/new-1'), undefined);
+  t.is(storedKubeconfig(s.cloud, NEW_CLUSTER), undefined);
   t.is(await readFile(s.configFile, 'utf8'), fleetBefore);
   t.false(r.stderr.includes(ADMIN_TOKEN));
 });
@@ -148,9 +148,9 @@ test('register and deregister name what is missing', async (t) => {
 });
 
 /** Client-node clients authenticating with the kubeconfig register stored in KMS. */
-function identity(s: Sandbox, cluster = 'new-1') {
+function identity(s: Sandbox, cluster = NEW_CLUSTER) {
   const kc = new KubeConfig();
-  kc.loadFromString(s.cloud.getKmsSecret(ACCOUNT, 'cn-hangzhou', `acr-fleet/${cluster}`)?.data ?? '');
+  kc.loadFromString(storedKubeconfig(s.cloud, cluster)?.data ?? '');
   return kc.makeApiClient(CoreV1Api);
 }
 
@@ -203,7 +203,7 @@ test('the registered identity lists its Secrets by name and cannot list all, lis
   );
   t.is(await status(core.listSecretForAllNamespaces()), 403, 'list all Secrets');
   t.is(
-    await status(core.listSecretForAllNamespaces({ labelSelector: 'app.kubernetes.io/managed-by=acr-fleet' })),
+    await status(core.listSecretForAllNamespaces({ labelSelector: `${MANAGED_BY}=${MANAGED_BY_VALUE}` })),
     403,
     'list by label',
   );

@@ -11,6 +11,7 @@ import { resetWebhookInstance, webhook } from '../src/entry/webhook.js';
 import { urlSecret } from '../src/webhook/secret.js';
 import { ACCOUNT, sandbox, type Sandbox } from './support/sandbox.js';
 import { cli, printed } from './support/cli.js';
+import { MANAGED_BY, MANAGED_BY_VALUE } from './support/fleet.js';
 import { logLines } from './support/parse.js';
 import { auths, loginDomains, pullSecrets, SECRET, snapshot } from './support/assert.js';
 import { startFcHttpTrigger, TRIGGER_CA_FILE, type FcHttpTrigger } from './support/fc-http.js';
@@ -160,7 +161,7 @@ for (const [title, existing, expected] of [
         5,
         'the Secret holds working credentials for every domain, as a refresh writes it',
       );
-      t.is(kube.get('secrets', 'team-a', SECRET).metadata.labels['app.kubernetes.io/managed-by'], 'acr-fleet');
+      t.is(kube.get('secrets', 'team-a', SECRET).metadata.labels[MANAGED_BY], MANAGED_BY_VALUE);
 
       // A warm instance: tokens, key and connection are reused for the next namespace.
       const cloudCalls = s.cloud.requests.length;

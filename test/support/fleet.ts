@@ -24,9 +24,9 @@ export const PE_DOMAINS = [
 ];
 
 /** Registry names in the sandbox's fleet.yaml. */
-export const REGISTRY = { ee: 'acme-ee', personal: 'hz-personal' } as const;
+export const REGISTRY_NAMES = { ee: 'acme-ee', personal: 'hz-personal' } as const;
 /** Cluster names in the sandbox's fleet.yaml. */
-export const CLUSTER = { hzProd: 'hz-prod-1', bjProd: 'bj-prod-1', hzDev: 'hz-dev-1' } as const;
+export const CLUSTER_NAMES = { hzProd: 'hz-prod-1', bjProd: 'bj-prod-1', hzDev: 'hz-dev-1' } as const;
 /** The cluster `register` tests add to the fleet. */
 export const NEW_CLUSTER = 'new-1';
 

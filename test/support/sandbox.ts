@@ -17,6 +17,7 @@ import { parseFleet } from '../../src/config/load.js';
 import { rbacObjects, rbacSettingsOf } from '../../src/policy/rbac.js';
 import {
   ACCOUNT,
+  CLUSTER_NAMES,
   EE_INSTANCE,
   FLEET_SA_GROUPS,
   FLEET_SA_USER,
@@ -24,6 +25,7 @@ import {
   kmsKubeconfigName,
   PARTNER_ACCOUNT,
   PARTNER_INSTANCE,
+  REGISTRY_NAMES,
 } from './fleet.js';
 
 // Older imports take these from here.
@@ -124,14 +126,14 @@ async function addPartner(s: Sandbox, registry: Record<string, unknown>): Promis
       ...registry,
     });
     const clusters = d.clusters as { name: string; registries?: string[] }[];
-    clusters.find((c) => c.name === 'hz-dev-1')!.registries = ['partner'];
-    clusters.find((c) => c.name === 'hz-prod-1')!.registries = ['acme-ee', 'hz-personal'];
+    clusters.find((c) => c.name === CLUSTER_NAMES.hzDev)!.registries = ['partner'];
+    clusters.find((c) => c.name === CLUSTER_NAMES.hzProd)!.registries = [REGISTRY_NAMES.ee, REGISTRY_NAMES.personal];
   });
 }
 
 /** Namespaces and ServiceAccounts of each sandbox cluster (the emulator creates no default ServiceAccount). */
 const LAYOUT: Record<string, { namespaces: string[]; serviceAccounts: [string, string][] }> = {
-  'hz-prod-1': {
+  [CLUSTER_NAMES.hzProd]: {
     namespaces: ['team-a', 'team-b'],
     serviceAccounts: [
       ['default', 'default'],
@@ -141,7 +143,7 @@ const LAYOUT: Record<string, { namespaces: string[]; serviceAccounts: [string, s
       ['kube-system', 'default'],
     ],
   },
-  'bj-prod-1': {
+  [CLUSTER_NAMES.bjProd]: {
     namespaces: ['payments', 'search'],
     serviceAccounts: [
       ['payments', 'default'],
@@ -150,7 +152,7 @@ const LAYOUT: Record<string, { namespaces: string[]; serviceAccounts: [string, s
       ['default', 'default'],
     ],
   },
-  'hz-dev-1': { namespaces: [], serviceAccounts: [['default', 'default']] },
+  [CLUSTER_NAMES.hzDev]: { namespaces: [], serviceAccounts: [['default', 'default']] },
 };
 
 /** Starts the sandbox fleet (the emulators' part of `opts`). Call `close()` when done; tests use `sandbox(t)`. */
@@ -199,19 +201,27 @@ export async function startSandbox(
     endpoints: { cr: endpoints.cr, sts: endpoints.sts, kms: endpoints.kms, cs: endpoints.cs },
     defaults: { watchNamespace: 'default', serviceAccount: 'default', expiringThreshold: '15m' },
     registries: [
-      { name: 'acme-ee', instanceId: EE_INSTANCE, regionId: 'cn-beijing' },
-      { name: 'hz-personal', instanceId: '' },
+      { name: REGISTRY_NAMES.ee, instanceId: EE_INSTANCE, regionId: 'cn-beijing' },
+      { name: REGISTRY_NAMES.personal, instanceId: '' },
     ],
     clusters: [
-      { name: 'hz-prod-1', kubeconfig: { file: './kubeconfigs/hz-prod-1.yaml' }, watchNamespace: 'all' },
       {
-        name: 'bj-prod-1',
-        kubeconfig: { file: './kubeconfigs/bj-prod-1.yaml' },
+        name: CLUSTER_NAMES.hzProd,
+        kubeconfig: { file: `./kubeconfigs/${CLUSTER_NAMES.hzProd}.yaml` },
+        watchNamespace: 'all',
+      },
+      {
+        name: CLUSTER_NAMES.bjProd,
+        kubeconfig: { file: `./kubeconfigs/${CLUSTER_NAMES.bjProd}.yaml` },
         watchNamespace: ['payments', 'search'],
         serviceAccount: '*',
-        registries: ['acme-ee'],
+        registries: [REGISTRY_NAMES.ee],
       },
-      { name: 'hz-dev-1', kubeconfig: { file: './kubeconfigs/hz-dev-1.yaml' }, registries: ['hz-personal'] },
+      {
+        name: CLUSTER_NAMES.hzDev,
+        kubeconfig: { file: `./kubeconfigs/${CLUSTER_NAMES.hzDev}.yaml` },
+        registries: [REGISTRY_NAMES.personal],
+      },
     ],
   };
   await writeFile(configFile, yaml.dump(doc));
