@@ -5,11 +5,13 @@
  * parameter referenced exists, and every query reads log fields the function really writes.
  */
 import { readFile } from 'node:fs/promises';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import yaml from 'js-yaml';
 import * as z from 'zod';
 import { handler } from '../src/entry/fc.js';
-import { ACCOUNT, FLEET_SA_USER, startSandbox } from './support/sandbox.js';
+import { ACCOUNT, sandbox } from './support/sandbox.js';
+import { FLEET_SA_GROUPS, FLEET_SA_USER, kmsKubeconfigName } from './support/fleet.js';
+import { logLines } from './support/parse.js';
 
 type Json = unknown;
 interface Template {
@@ -290,48 +292,38 @@ test('alert windows follow the schedule: N runs for a failing cluster, two perio
 });
 
 /** Fields of each log event, as the deployed function writes them (events other helpers add: by contract). */
-async function loggedFields(): Promise<Map<string, Set<string>>> {
-  const s = await startSandbox();
+async function loggedFields(t: ExecutionContext): Promise<Map<string, Set<string>>> {
+  const s = await sandbox(t, { kubeconfigs: 'kms', functionConfig: true });
   const fields = new Map<string, Set<string>>();
-  try {
-    await s.kubeconfigsToKms();
-    process.env.ACR_FLEET_CONFIG = s.configFile;
-    await s.cluster('bj-prod-1').kube.close(); // a failing cluster, so its error field is logged too
-    // A registry whose token fails (token-failed) and a cluster credential 10 days from expiry (credential-expiry).
-    s.cloud.injectError({
-      action: 'GetAuthorizationToken',
-      status: 403,
-      code: 'NoPermission',
-      message: 'denied',
-      times: 100,
-    });
-    const dev = s.cluster('hz-dev-1');
-    const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
-    const expiring = `${b64url({ alg: 'RS256' })}.${b64url({ sub: FLEET_SA_USER, exp: Math.floor(Date.now() / 1000) + 10 * 86_400 })}.c2ln`;
-    dev.kube.addToken(expiring, {
-      name: FLEET_SA_USER,
-      groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
-    });
-    s.cloud.putKmsSecret({
-      accountId: ACCOUNT,
-      region: 'cn-hangzhou',
-      name: 'acr-fleet/hz-dev-1',
-      data: dev.kube.kubeconfig({ token: expiring, contextName: dev.name }),
-    });
-    await handler(Buffer.from('{}'), { credentials: s.cloud.roleSession(s.functionRole) }, (line) => {
-      const o = JSON.parse(line) as Record<string, unknown>;
-      if (typeof o.event === 'string')
-        for (const k of Object.keys(o)) (fields.get(o.event) ?? fields.set(o.event, new Set()).get(o.event)!).add(k);
-    });
-  } finally {
-    delete process.env.ACR_FLEET_CONFIG;
-    await s.close();
-  }
+  await s.cluster('bj-prod-1').kube.close(); // a failing cluster, so its error field is logged too
+  // A registry whose token fails (token-failed) and a cluster credential 10 days from expiry (credential-expiry).
+  s.cloud.injectError({
+    action: 'GetAuthorizationToken',
+    status: 403,
+    code: 'NoPermission',
+    message: 'denied',
+    times: 100,
+  });
+  const dev = s.cluster('hz-dev-1');
+  const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const expiring = `${b64url({ alg: 'RS256' })}.${b64url({ sub: FLEET_SA_USER, exp: Math.floor(Date.now() / 1000) + 10 * 86_400 })}.c2ln`;
+  dev.kube.addToken(expiring, { name: FLEET_SA_USER, groups: FLEET_SA_GROUPS });
+  s.cloud.putKmsSecret({
+    accountId: ACCOUNT,
+    region: 'cn-hangzhou',
+    name: kmsKubeconfigName('hz-dev-1'),
+    data: dev.kube.kubeconfig({ token: expiring, contextName: dev.name }),
+  });
+  await handler(Buffer.from('{}'), { credentials: s.cloud.roleSession(s.functionRole) }, (line) => {
+    const [o] = logLines([line]);
+    if (typeof o?.event === 'string')
+      for (const k of Object.keys(o)) (fields.get(o.event) ?? fields.set(o.event, new Set()).get(o.event)!).add(k);
+  });
   return fields;
 }
 
 test('every query reads only events and fields the function logs, and selects what its conditions, groups and annotations use', async (t) => {
-  const logged = await loggedFields();
+  const logged = await loggedFields(t);
   t.true(logged.get('cluster')?.has('error'), 'a failed cluster logs its error');
   const expected: Record<string, string> = {
     ClusterFailing: 'cluster',

@@ -4,14 +4,13 @@
  * `--version`) resolve from the compiled output.
  */
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { compileCli } from '../scripts/compile-cli.mjs';
-import { KubeEmulator } from './emulators/kube/index.js';
-import { ACCOUNT, startSandbox } from './support/sandbox.js';
+import { ADMIN_KUBECONFIG, sandbox } from './support/sandbox.js';
+import { NEW_CLUSTER } from './support/fleet.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = path.join(ROOT, 'bin/acr-fleet.js');
@@ -45,43 +44,27 @@ test('the compiled command prints the package version, found from its own locati
 });
 
 test('the compiled command validates a fleet in a plain node process', async (t) => {
-  const s = await startSandbox();
-  try {
-    const r = await acrFleet(['validate', '--config', 'fleet.yaml'], s.dir);
-    t.is(r.code, 0, r.stderr);
-    t.regex(r.stdout, /fleet\.yaml/);
-  } finally {
-    await s.close();
-  }
+  const s = await sandbox(t);
+  const r = await acrFleet(['validate', '--config', 'fleet.yaml'], s.dir);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /fleet\.yaml/);
 });
 
 test("the compiled register applies the cluster's RBAC", async (t) => {
-  const s = await startSandbox();
-  const kube = await KubeEmulator.start();
-  try {
-    kube.addToken('admin-token-compiled', { name: 'platform-admin', groups: ['system:masters'] });
-    await writeFile(
-      path.join(s.dir, 'admin.yaml'),
-      kube.kubeconfig({ token: 'admin-token-compiled', contextName: 'new-1' }),
-    );
-    const operator = s.cloud.addUser({
-      accountId: ACCOUNT,
-      name: 'operator',
-      actions: [
-        'kms:CreateSecret',
-        'kms:PutSecretValue',
-        'kms:GetSecretValue',
-        'cr:GetAuthorizationToken',
-        'cr:ListInstanceEndpoint',
-      ],
-    });
-    const r = await acrFleet(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], s.dir, {
-      ALIBABA_CLOUD_ACCESS_KEY_ID: operator.accessKeyId,
-      ALIBABA_CLOUD_ACCESS_KEY_SECRET: operator.accessKeySecret,
-    });
-    t.is(r.code, 0, r.stderr);
-    t.truthy(kube.get('clusterroles', undefined, 'acr-fleet'), 'the ClusterRole exists');
-  } finally {
-    await Promise.all([s.close(), kube.close()]);
-  }
+  const s = await sandbox(t);
+  const kube = await s.startCluster();
+  await s.adminKubeconfig(kube, { token: 'admin-token-compiled', contextName: NEW_CLUSTER });
+  const env = s.operatorEnv(
+    [
+      'kms:CreateSecret',
+      'kms:PutSecretValue',
+      'kms:GetSecretValue',
+      'cr:GetAuthorizationToken',
+      'cr:ListInstanceEndpoint',
+    ],
+    'operator',
+  );
+  const r = await acrFleet(['register', '--cluster', 'new-1', '--kubeconfig', ADMIN_KUBECONFIG], s.dir, env);
+  t.is(r.code, 0, r.stderr);
+  t.truthy(kube.get('clusterroles', undefined, 'acr-fleet'), 'the ClusterRole exists');
 });

@@ -7,8 +7,9 @@ import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import test from 'ava';
-import { withSandbox, type Sandbox } from './support/sandbox.js';
+import { sandbox, type Sandbox } from './support/sandbox.js';
 import { cli } from './support/cli.js';
+import { readReport } from './support/parse.js';
 import { SECRET, snapshot, writes } from './support/assert.js';
 
 const refresh = (
@@ -111,20 +112,19 @@ test('acr-fleet --help lists every command and the exit codes; with no command i
 });
 
 test('--cluster takes globs, and a glob that matches no cluster is a usage error naming it', async (t) => {
-  await withSandbox(async (s) => {
-    const hz = await refresh(s, ['--cluster', 'hz-*', '--json']);
-    t.is(hz.code, 0);
-    t.deepEqual(
-      (JSON.parse(hz.stdout) as { clusters: { name: string }[] }).clusters.map((c) => c.name),
-      ['hz-prod-1', 'hz-dev-1'],
-    );
-    t.is(s.cluster('bj-prod-1').kube.requests.length, 0, 'an unselected cluster is not contacted');
+  const s = await sandbox(t);
+  const hz = await refresh(s, ['--cluster', 'hz-*', '--json']);
+  t.is(hz.code, 0);
+  t.deepEqual(
+    readReport(hz.stdout).clusters.map((c) => c.name),
+    ['hz-prod-1', 'hz-dev-1'],
+  );
+  t.is(s.cluster('bj-prod-1').kube.requests.length, 0, 'an unselected cluster is not contacted');
 
-    for (const c of s.clusters) c.kube.resetRequests();
-    const none = await refresh(s, ['--cluster', 'bj-prod-1', '--cluster', 'sh-*']);
-    t.deepEqual(none, { code: 2, stdout: '', stderr: 'acr-fleet: --cluster sh-*: matches no cluster in fleet.yaml\n' });
-    for (const c of s.clusters) t.is(c.kube.requests.length, 0, c.name);
-  });
+  for (const c of s.clusters) c.kube.resetRequests();
+  const none = await refresh(s, ['--cluster', 'bj-prod-1', '--cluster', 'sh-*']);
+  t.deepEqual(none, { code: 2, stdout: '', stderr: 'acr-fleet: --cluster sh-*: matches no cluster in fleet.yaml\n' });
+  for (const c of s.clusters) t.is(c.kube.requests.length, 0, c.name);
 });
 
 /**
@@ -166,15 +166,15 @@ function t0(r: { code: number; stderr: string }): void {
 }
 
 test('a dry run prints the plan: per cluster and namespace, each change and why, and writes nothing', async (t) => {
-  await withSandbox(async (s) => {
-    await driftedFleet(s);
-    const before = s.clusters.map((c) => snapshot(c.kube));
-    for (const c of s.clusters) c.kube.resetRequests();
-    const { code, stdout } = await refresh(s, ['--dry-run']);
-    t.is(code, 0);
-    t.is(
-      stable(stdout),
-      `Dry run: nothing was written. A refresh would:
+  const s = await sandbox(t);
+  await driftedFleet(s);
+  const before = s.clusters.map((c) => snapshot(c.kube));
+  for (const c of s.clusters) c.kube.resetRequests();
+  const { code, stdout } = await refresh(s, ['--dry-run']);
+  t.is(code, 0);
+  t.is(
+    stable(stdout),
+    `Dry run: nothing was written. A refresh would:
 
 hz-prod-1
   ~ update Secret team-a/acr-credential-fleet (token expires in 12m)
@@ -191,171 +191,162 @@ hz-dev-1
 Plan: 1 to create, 2 to update, 1 to delete, 2 ServiceAccount(s) to patch; 1 conflict(s), 1 namespace(s) skipped.
 3 cluster(s): 3 ok, 0 failed (N ms)
 `,
-    );
-    t.deepEqual(
-      s.clusters.map((c) => snapshot(c.kube)),
-      before,
-    );
-    for (const c of s.clusters) t.deepEqual(writes(c.kube), [], c.name);
-  });
+  );
+  t.deepEqual(
+    s.clusters.map((c) => snapshot(c.kube)),
+    before,
+  );
+  for (const c of s.clusters) t.deepEqual(writes(c.kube), [], c.name);
 });
 
 test('--json carries the same plan as structured entries, without any data value', async (t) => {
-  await withSandbox(async (s) => {
-    await driftedFleet(s);
-    const { code, stdout } = await refresh(s, ['--dry-run', '--json']);
-    t.is(code, 0);
-    const plans = Object.fromEntries(
-      (JSON.parse(stdout) as { clusters: { name: string; plan: unknown[] }[] }).clusters.map((c) => [c.name, c.plan]),
-    );
-    const expiresAt = (
-      s.cluster('hz-prod-1').kube.get('secrets', 'team-a', SECRET) as {
-        metadata: { annotations: Record<string, string> };
-      }
-    ).metadata.annotations['acr-fleet.io/expires-at'];
-    t.deepEqual(plans['hz-prod-1'], [
-      {
-        action: 'update',
-        kind: 'Secret',
-        namespace: 'team-a',
-        name: SECRET,
-        reason: 'token expires in 12m',
-        expiresAt,
-      },
-      { action: 'skip', kind: 'Namespace', namespace: 'team-b', name: 'team-b', reason: 'terminating' },
-      { action: 'create', kind: 'Secret', namespace: 'team-c', name: SECRET, reason: 'missing' },
-      {
-        action: 'patch',
-        kind: 'ServiceAccount',
-        namespace: 'team-c',
-        name: 'default',
-        reason: `+${SECRET}`,
-        imagePullSecrets: { added: [SECRET], removed: [] },
-      },
-      {
-        action: 'conflict',
-        kind: 'Secret',
-        namespace: 'team-d',
-        name: SECRET,
-        reason: 'a Secret of that name is not managed by acr-fleet; left alone',
-      },
-    ]);
-    t.deepEqual(plans['bj-prod-1'], [
-      { action: 'delete', kind: 'Secret', namespace: 'search', name: SECRET, reason: 'namespace no longer watched' },
-      {
-        action: 'patch',
-        kind: 'ServiceAccount',
-        namespace: 'search',
-        name: 'default',
-        reason: `-${SECRET}`,
-        imagePullSecrets: { added: [], removed: [SECRET] },
-      },
-    ]);
-    t.deepEqual(plans['hz-dev-1'], [
-      {
-        action: 'update',
-        kind: 'Secret',
-        namespace: 'default',
-        name: SECRET,
-        reason: 'registries changed: +acme-ee',
-        registries: { added: ['acme-ee'], removed: [] },
-      },
-    ]);
-    for (const secret of [
-      ...s.cloud.tokens.map((tok) => tok.password),
-      'not-ours-4f1c9a',
-      Buffer.from('not-ours-4f1c9a').toString('base64'),
-    ])
-      t.false(stdout.includes(secret));
-    t.false(stdout.includes('dockerconfigjson'));
-  });
+  const s = await sandbox(t);
+  await driftedFleet(s);
+  const { code, stdout } = await refresh(s, ['--dry-run', '--json']);
+  t.is(code, 0);
+  const plans = Object.fromEntries(readReport(stdout).clusters.map((c) => [c.name, c.plan]));
+  const expiresAt = (
+    s.cluster('hz-prod-1').kube.get('secrets', 'team-a', SECRET) as {
+      metadata: { annotations: Record<string, string> };
+    }
+  ).metadata.annotations['acr-fleet.io/expires-at'];
+  t.deepEqual(plans['hz-prod-1'], [
+    {
+      action: 'update',
+      kind: 'Secret',
+      namespace: 'team-a',
+      name: SECRET,
+      reason: 'token expires in 12m',
+      expiresAt,
+    },
+    { action: 'skip', kind: 'Namespace', namespace: 'team-b', name: 'team-b', reason: 'terminating' },
+    { action: 'create', kind: 'Secret', namespace: 'team-c', name: SECRET, reason: 'missing' },
+    {
+      action: 'patch',
+      kind: 'ServiceAccount',
+      namespace: 'team-c',
+      name: 'default',
+      reason: `+${SECRET}`,
+      imagePullSecrets: { added: [SECRET], removed: [] },
+    },
+    {
+      action: 'conflict',
+      kind: 'Secret',
+      namespace: 'team-d',
+      name: SECRET,
+      reason: 'a Secret of that name is not managed by acr-fleet; left alone',
+    },
+  ]);
+  t.deepEqual(plans['bj-prod-1'], [
+    { action: 'delete', kind: 'Secret', namespace: 'search', name: SECRET, reason: 'namespace no longer watched' },
+    {
+      action: 'patch',
+      kind: 'ServiceAccount',
+      namespace: 'search',
+      name: 'default',
+      reason: `-${SECRET}`,
+      imagePullSecrets: { added: [], removed: [SECRET] },
+    },
+  ]);
+  t.deepEqual(plans['hz-dev-1'], [
+    {
+      action: 'update',
+      kind: 'Secret',
+      namespace: 'default',
+      name: SECRET,
+      reason: 'registries changed: +acme-ee',
+      registries: { added: ['acme-ee'], removed: [] },
+    },
+  ]);
+  for (const secret of [
+    ...s.cloud.tokens.map((tok) => tok.password),
+    'not-ours-4f1c9a',
+    Buffer.from('not-ours-4f1c9a').toString('base64'),
+  ])
+    t.false(stdout.includes(secret));
+  t.false(stdout.includes('dockerconfigjson'));
 });
 
 test('a dry run names a failed cluster and its error in the plan, and exits 1', async (t) => {
-  await withSandbox(async (s) => {
-    await revoke(s, 'bj-prod-1');
-    const { code, stdout } = await refresh(s, ['--dry-run', '--cluster', 'bj-*']);
-    t.is(code, 1);
-    t.regex(
-      stable(stdout),
-      /^bj-prod-1: failed\n {2}error: cluster bj-prod-1: list (namespaces|secrets|serviceaccounts): HTTP 401 Unauthorized\n\nPlan: 0 to create/m,
-    );
-  });
+  const s = await sandbox(t);
+  await revoke(s, 'bj-prod-1');
+  const { code, stdout } = await refresh(s, ['--dry-run', '--cluster', 'bj-*']);
+  t.is(code, 1);
+  t.regex(
+    stable(stdout),
+    /^bj-prod-1: failed\n {2}error: cluster bj-prod-1: list (namespaces|secrets|serviceaccounts): HTTP 401 Unauthorized\n\nPlan: 0 to create/m,
+  );
 });
 
 test('off a terminal, progress is one plain line per cluster; with --json stderr holds only JSON log lines', async (t) => {
-  await withSandbox(async (s) => {
-    const plain = await refresh(s, ['--cluster', 'hz-dev-1']);
-    t.is(
-      stable(plain.stderr).replace(/\d+ request\(s\)/, 'N request(s)'),
-      '[1/1] hz-dev-1: ok (1 secret write(s), N request(s), N ms)\n',
-    );
-    t.false((plain.stdout + plain.stderr).includes('\x1b'), 'no colour in a pipe');
-    const json = await refresh(s, ['--json', '--log-level', 'debug']);
-    const lines = json.stderr.trimEnd().split('\n');
-    t.true(lines.length >= 3);
-    for (const l of lines) t.notThrows(() => JSON.parse(l), l);
-  });
+  const s = await sandbox(t);
+  const plain = await refresh(s, ['--cluster', 'hz-dev-1']);
+  t.is(
+    stable(plain.stderr).replace(/\d+ request\(s\)/, 'N request(s)'),
+    '[1/1] hz-dev-1: ok (1 secret write(s), N request(s), N ms)\n',
+  );
+  t.false((plain.stdout + plain.stderr).includes('\x1b'), 'no colour in a pipe');
+  const json = await refresh(s, ['--json', '--log-level', 'debug']);
+  const lines = json.stderr.trimEnd().split('\n');
+  t.true(lines.length >= 3);
+  for (const l of lines) t.notThrows(() => JSON.parse(l), l);
 });
 
 test('on a terminal, progress is one live line rewritten in place, failures stay above it, and it is cleared at the end', async (t) => {
-  await withSandbox(async (s) => {
-    await revoke(s, 'bj-prod-1');
-    await s.editConfig((doc) => {
-      doc.concurrency = 1; // one cluster at a time: the order of lines is the fleet's
-    });
-    const { code, stderr } = await refresh(s, [], { stderr: true }, { NO_COLOR: '1' });
-    t.is(code, 1);
-    const CLEAR = '\r\x1b[2K';
-    // Which of the three lists is refused first varies.
-    const shown = stable(stderr).replace(/list (namespaces|secrets|serviceaccounts): HTTP 401 Unauthorized/g, '<401>');
-    t.is(
-      shown,
-      [
-        `${CLEAR}refreshing: 0/3 cluster(s) done`,
-        `${CLEAR}refreshing: 1/3 cluster(s) done`,
-        // The runner's error log line, then the live line again.
-        `${CLEAR}error: cluster bj-prod-1: <401> cluster=bj-prod-1\n`,
-        `${CLEAR}refreshing: 1/3 cluster(s) done`,
-        `${CLEAR}[2/3] bj-prod-1: failed (cluster bj-prod-1: <401>, N ms)\n`,
-        `${CLEAR}refreshing: 2/3 cluster(s) done, 1 failed`,
-        `${CLEAR}refreshing: 3/3 cluster(s) done, 1 failed`,
-        CLEAR,
-      ].join(''),
-    );
+  const s = await sandbox(t);
+  await revoke(s, 'bj-prod-1');
+  await s.editConfig((doc) => {
+    doc.concurrency = 1; // one cluster at a time: the order of lines is the fleet's
   });
+  const { code, stderr } = await refresh(s, [], { stderr: true }, { NO_COLOR: '1' });
+  t.is(code, 1);
+  const CLEAR = '\r\x1b[2K';
+  // Which of the three lists is refused first varies.
+  const shown = stable(stderr).replace(/list (namespaces|secrets|serviceaccounts): HTTP 401 Unauthorized/g, '<401>');
+  t.is(
+    shown,
+    [
+      `${CLEAR}refreshing: 0/3 cluster(s) done`,
+      `${CLEAR}refreshing: 1/3 cluster(s) done`,
+      // The runner's error log line, then the live line again.
+      `${CLEAR}error: cluster bj-prod-1: <401> cluster=bj-prod-1\n`,
+      `${CLEAR}refreshing: 1/3 cluster(s) done`,
+      `${CLEAR}[2/3] bj-prod-1: failed (cluster bj-prod-1: <401>, N ms)\n`,
+      `${CLEAR}refreshing: 2/3 cluster(s) done, 1 failed`,
+      `${CLEAR}refreshing: 3/3 cluster(s) done, 1 failed`,
+      CLEAR,
+    ].join(''),
+  );
 });
 
 test('colour only on a terminal, and never with NO_COLOR', async (t) => {
-  await withSandbox(async (s) => {
-    const coloured = await refresh(s, ['--cluster', 'hz-dev-1'], { stdout: true, stderr: true });
-    t.regex(esc(coloured.stdout), /^hz-dev-1 {2}ESC\[32mok {4}ESC\[39m/m);
-    t.regex(coloured.stdout, /^1 cluster\(s\): 1 ok, 0 failed/m);
-    const dry = await refresh(s, ['--cluster', 'hz-dev-1', '--dry-run'], { stdout: true });
-    t.regex(esc(dry.stdout), /^ESC\[1mhz-dev-1ESC\[22m: no changes \(1 Secret\(s\) up to date\)$/m);
-    const noColor = await refresh(s, ['--cluster', 'hz-dev-1'], { stdout: true, stderr: true }, { NO_COLOR: '1' });
-    t.false(noColor.stdout.includes('\x1b'));
-    t.false(noColor.stderr.replaceAll('\r\x1b[2K', '').includes('\x1b'), 'only the line-clearing control remains');
-  });
+  const s = await sandbox(t);
+  const coloured = await refresh(s, ['--cluster', 'hz-dev-1'], { stdout: true, stderr: true });
+  t.regex(esc(coloured.stdout), /^hz-dev-1 {2}ESC\[32mok {4}ESC\[39m/m);
+  t.regex(coloured.stdout, /^1 cluster\(s\): 1 ok, 0 failed/m);
+  const dry = await refresh(s, ['--cluster', 'hz-dev-1', '--dry-run'], { stdout: true });
+  t.regex(esc(dry.stdout), /^ESC\[1mhz-dev-1ESC\[22m: no changes \(1 Secret\(s\) up to date\)$/m);
+  const noColor = await refresh(s, ['--cluster', 'hz-dev-1'], { stdout: true, stderr: true }, { NO_COLOR: '1' });
+  t.false(noColor.stdout.includes('\x1b'));
+  t.false(noColor.stderr.replaceAll('\r\x1b[2K', '').includes('\x1b'), 'only the line-clearing control remains');
 });
 
 test('the installed command on a real pseudo-terminal shows the live line and colour', async (t) => {
-  await withSandbox(async (s) => {
-    const bin = new URL('../bin/acr-fleet.js', import.meta.url).pathname;
-    // script(1) runs the command on a new pseudo-terminal: stdout and stderr are both a TTY there.
-    const output = await new Promise<string>((resolve, reject) =>
-      execFile(
-        'script',
-        ['-qec', `${process.execPath} ${bin} refresh --config fleet.yaml`, '/dev/null'],
-        { cwd: s.dir, env: { PATH: process.env.PATH ?? '', TERM: 'xterm', ...s.env } },
-        (err, stdout) => (err ? reject(err) : resolve(stdout)),
-      ),
-    );
-    t.true(output.includes('\r\x1b[2Krefreshing: 3/3 cluster(s) done'));
-    t.regex(esc(output), /ESC\[32mok {4}ESC\[39m/);
-    t.regex(output, /3 cluster\(s\): 3 ok, 0 failed/);
-    t.false(output.includes(s.userCredentials.accessKeySecret));
-  });
+  const s = await sandbox(t);
+  const bin = new URL('../bin/acr-fleet.js', import.meta.url).pathname;
+  // script(1) runs the command on a new pseudo-terminal: stdout and stderr are both a TTY there.
+  const output = await new Promise<string>((resolve, reject) =>
+    execFile(
+      'script',
+      ['-qec', `${process.execPath} ${bin} refresh --config fleet.yaml`, '/dev/null'],
+      { cwd: s.dir, env: { PATH: process.env.PATH ?? '', TERM: 'xterm', ...s.env } },
+      (err, stdout) => (err ? reject(err) : resolve(stdout)),
+    ),
+  );
+  t.true(output.includes('\r\x1b[2Krefreshing: 3/3 cluster(s) done'));
+  t.regex(esc(output), /ESC\[32mok {4}ESC\[39m/);
+  t.regex(output, /3 cluster\(s\): 3 ok, 0 failed/);
+  t.false(output.includes(s.userCredentials.accessKeySecret));
 });
 
 test('the CLI module loads only commander, node built-ins and its formatting up front: everything heavy is imported by the command that runs', async (t) => {

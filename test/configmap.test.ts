@@ -6,7 +6,8 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import yaml from 'js-yaml';
-import { startSandbox, type Sandbox } from './support/sandbox.js';
+import { sandbox, type Sandbox } from './support/sandbox.js';
+import { readReport } from './support/parse.js';
 import { cli } from './support/cli.js';
 import { loginDomains, pullSecrets, SECRET } from './support/assert.js';
 
@@ -90,18 +91,14 @@ const VALID: [string, Record<string, string>, string][] = [
 
 for (const [what, data, expected] of VALID) {
   test(`validate --configmap accepts ${what}`, async (t) => {
-    const s = await startSandbox();
-    try {
-      const file = await configMapFile(s.dir, data);
-      const r = await cli(['validate', '--configmap', file], {
-        cwd: s.dir,
-        env: { ALIBABA_CLOUD_REGION_ID: 'cn-shanghai' },
-      });
-      t.is(r.stdout, `${expected.replace('cm', file)}\n`);
-      t.is(r.code, 0);
-    } finally {
-      await s.close();
-    }
+    const s = await sandbox(t);
+    const file = await configMapFile(s.dir, data);
+    const r = await cli(['validate', '--configmap', file], {
+      cwd: s.dir,
+      env: { ALIBABA_CLOUD_REGION_ID: 'cn-shanghai' },
+    });
+    t.is(r.stdout, `${expected.replace('cm', file)}\n`);
+    t.is(r.code, 0);
   });
 }
 
@@ -164,16 +161,12 @@ const INVALID: [string, Record<string, string>, string[]][] = [
 
 for (const [what, data, expected] of INVALID) {
   test(`validate --configmap explains ${what}`, async (t) => {
-    const s = await startSandbox();
-    try {
-      const file = await configMapFile(s.dir, data);
-      const r = await cli(['validate', '--configmap', file], { cwd: s.dir });
-      t.is(r.code, 2);
-      t.deepEqual(r.stderr.trim().split('\n').sort(), expected.map((e) => `${file}: ${e}`).sort());
-      t.false(r.stderr.includes('never-printed-secret') || r.stderr.includes('LTAIexample'));
-    } finally {
-      await s.close();
-    }
+    const s = await sandbox(t);
+    const file = await configMapFile(s.dir, data);
+    const r = await cli(['validate', '--configmap', file], { cwd: s.dir });
+    t.is(r.code, 2);
+    t.deepEqual(r.stderr.trim().split('\n').sort(), expected.map((e) => `${file}: ${e}`).sort());
+    t.false(r.stderr.includes('never-printed-secret') || r.stderr.includes('LTAIexample'));
   });
 }
 
@@ -193,40 +186,32 @@ async function migrate(s: Sandbox, data: Record<string, string> | undefined): Pr
 }
 
 test('a migrated cluster is refreshed with its ConfigMap settings and registries, each token shared with the fleet', async (t) => {
-  const s = await startSandbox();
-  try {
-    await migrate(s, {
-      'watch-namespace': 'apps',
-      'service-account': 'default,web',
-      'expiring-threshold': '15m',
-      'acr-api-version': '2018-12-01',
-      'acr-registry-info': '- instanceId: "cri-prod01"\n  regionId: "cn-beijing"\n- instanceId: ""\n',
-    });
-    const { code, stdout } = await cli(['refresh', '--config', 'fleet.yaml', '--json'], { cwd: s.dir, env: s.env });
-    t.is(code, 0, stdout);
-    const kube = s.cluster('hz-dev-1').kube;
-    t.is(loginDomains(s.cloud, kube, 'apps').length, 5, 'EE of cn-beijing and PE of the cluster region (cn-hangzhou)');
-    t.is(kube.get('secrets', 'default', SECRET), undefined, 'the ConfigMap replaced watchNamespace');
-    t.deepEqual(pullSecrets(kube, 'apps', 'web'), [SECRET]);
-    t.is(s.cloud.tokens.length, 2, "the migrated registries reuse the fleet registries' tokens");
-  } finally {
-    await s.close();
-  }
+  const s = await sandbox(t);
+  await migrate(s, {
+    'watch-namespace': 'apps',
+    'service-account': 'default,web',
+    'expiring-threshold': '15m',
+    'acr-api-version': '2018-12-01',
+    'acr-registry-info': '- instanceId: "cri-prod01"\n  regionId: "cn-beijing"\n- instanceId: ""\n',
+  });
+  const { code, stdout } = await cli(['refresh', '--config', 'fleet.yaml', '--json'], { cwd: s.dir, env: s.env });
+  t.is(code, 0, stdout);
+  const kube = s.cluster('hz-dev-1').kube;
+  t.is(loginDomains(s.cloud, kube, 'apps').length, 5, 'EE of cn-beijing and PE of the cluster region (cn-hangzhou)');
+  t.is(kube.get('secrets', 'default', SECRET), undefined, 'the ConfigMap replaced watchNamespace');
+  t.deepEqual(pullSecrets(kube, 'apps', 'web'), [SECRET]);
+  t.is(s.cloud.tokens.length, 2, "the migrated registries reuse the fleet registries' tokens");
 });
 
 test('a migrated cluster without the ConfigMap fails alone, saying so', async (t) => {
-  const s = await startSandbox();
-  try {
-    await migrate(s, undefined);
-    const { code, stdout } = await cli(['refresh', '--config', 'fleet.yaml', '--json'], { cwd: s.dir, env: s.env });
-    t.is(code, 1);
-    const clusters = (JSON.parse(stdout) as { clusters: { name: string; status: string; error?: string }[] }).clusters;
-    t.is(
-      clusters.find((c) => c.name === 'hz-dev-1')?.error,
-      'cluster hz-dev-1: kube-system/acr-configuration: not found (the cluster is set to settings: configmap)',
-    );
-    t.true(clusters.filter((c) => c.name !== 'hz-dev-1').every((c) => c.status === 'ok'));
-  } finally {
-    await s.close();
-  }
+  const s = await sandbox(t);
+  await migrate(s, undefined);
+  const { code, stdout } = await cli(['refresh', '--config', 'fleet.yaml', '--json'], { cwd: s.dir, env: s.env });
+  t.is(code, 1);
+  const clusters = readReport(stdout).clusters;
+  t.is(
+    clusters.find((c) => c.name === 'hz-dev-1')?.error,
+    'cluster hz-dev-1: kube-system/acr-configuration: not found (the cluster is set to settings: configmap)',
+  );
+  t.true(clusters.filter((c) => c.name !== 'hz-dev-1').every((c) => c.status === 'ok'));
 });

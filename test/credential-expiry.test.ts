@@ -9,7 +9,9 @@ import yaml from 'js-yaml';
 import { credentialExpiry } from '../src/kube/credential.js';
 import { readKubeconfig } from '../src/kube/kubeconfig.js';
 import { cli } from './support/cli.js';
-import { FLEET_SA_USER, startSandbox, type Sandbox } from './support/sandbox.js';
+import { sandbox, type Sandbox } from './support/sandbox.js';
+import { FLEET_SA_GROUPS, FLEET_SA_USER } from './support/fleet.js';
+import { logLines, readReport } from './support/parse.js';
 
 /** The emulators' certificate: notAfter Oct 30 09:40:11 2126 GMT (openssl x509 -enddate). */
 const CERT_PEM = readFileSync(new URL('./emulators/tls/cert.pem', import.meta.url));
@@ -110,26 +112,13 @@ async function tokenExpiringAt(s: Sandbox, cluster: string, exp: number): Promis
   const c = s.cluster(cluster);
   const token = jwt({ sub: FLEET_SA_USER, exp: Math.floor(exp / 1000) });
   // A static token (--token-auth-file) is accepted whatever its claims say: the warning is acr-fleet's reading of exp.
-  c.kube.addToken(token, {
-    name: FLEET_SA_USER,
-    groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
-  });
+  c.kube.addToken(token, { name: FLEET_SA_USER, groups: FLEET_SA_GROUPS });
   await writeFile(c.kubeconfigFile, c.kube.kubeconfig({ token, contextName: cluster }));
   return token;
 }
 
-interface LogLine {
-  level: string;
-  msg: string;
-  event?: string;
-  cluster?: string;
-  expiresAt?: string;
-  daysLeft?: number;
-}
-
 test('a kubeconfig credential near or past its expiry is reported, warned about or named as an error with the fix, and never printed', async (t) => {
-  const s = await startSandbox();
-  t.teardown(() => s.close());
+  const s = await sandbox(t);
   const soon = Math.floor((Date.now() + 10 * DAY + 3600_000) / 1000) * 1000;
   const past = Math.floor((Date.now() - 2 * DAY) / 1000) * 1000;
   const far = Math.floor((Date.now() + 400 * DAY) / 1000) * 1000;
@@ -144,17 +133,13 @@ test('a kubeconfig credential near or past its expiry is reported, warned about 
     env: s.env,
   });
   t.is(code, 0, 'an expiring credential is a warning, not a failure, while the server still accepts it');
-  const report = JSON.parse(stdout) as { clusters: { name: string; credentialExpiresAt?: string }[] };
+  const report = readReport(stdout);
   t.deepEqual(Object.fromEntries(report.clusters.map((c) => [c.name, c.credentialExpiresAt])), {
     'hz-prod-1': new Date(far).toISOString(),
     'bj-prod-1': new Date(past).toISOString(),
     'hz-dev-1': new Date(soon).toISOString(),
   });
-  const lines = stderr
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as LogLine)
-    .filter((l) => l.event === 'credential-expiry');
+  const lines = logLines(stderr).filter((l) => l.event === 'credential-expiry');
   t.deepEqual(
     lines
       .map(({ level, msg, cluster, expiresAt, daysLeft }) => ({ level, msg, cluster, expiresAt, daysLeft }))

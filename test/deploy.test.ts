@@ -11,7 +11,7 @@ import test from 'ava';
 import yaml from 'js-yaml';
 import * as z from 'zod';
 import { buildFunction } from '../scripts/build.js';
-import { startSandbox } from './support/sandbox.js';
+import { sandbox } from './support/sandbox.js';
 
 const REGIONS = [
   'ap-northeast-1',
@@ -224,56 +224,51 @@ test('timer crons are checked as FC reads them', (t) => {
 });
 
 test('the build bundles one ES module whose handler (s.yaml handler index.handler) refreshes the fleet', async (t) => {
-  const s = await startSandbox();
+  const s = await sandbox(t, { kubeconfigs: 'kms' });
+  t.teardown(() => void delete process.env.FC_FUNC_CODE_PATH);
   const out = await mkdtemp(path.join(tmpdir(), 'acr-fleet-dist-'));
-  try {
-    await s.kubeconfigsToKms();
-    const result = await buildFunction(out, s.configFile);
-    const { props: p } = await resolvedProps();
-    const [file, exported] = String(p.handler).split('.');
-    t.is(path.join(out, `${file}.mjs`), result.bundle, 'the handler file exists in the build output');
-    t.is(
-      await readFile(path.join(out, 'fleet.yaml'), 'utf8'),
-      await readFile(s.configFile, 'utf8'),
-      'the config ships beside the code',
-    );
-    const mod = (await import(pathToFileURL(result.bundle).href)) as Record<string, unknown>;
-    const handler = mod[exported ?? ''] as (
-      e: Buffer,
-      c: unknown,
-      w: (l: string) => void,
-    ) => Promise<{ summary: { ok: number; failed: number } }>;
-    t.is(typeof handler, 'function');
-    process.env.FC_FUNC_CODE_PATH = out;
-    const report = await handler(
-      Buffer.from('{"triggerName":"refresh","payload":"{}"}'),
-      { credentials: s.cloud.roleSession(s.functionRole) },
-      () => {},
-    );
-    t.deepEqual(report.summary, { clusters: 3, ok: 3, failed: 0 } as never);
-    const hook = mod.webhook as (
-      e: Buffer,
-      c: unknown,
-      w: (l: string) => void,
-    ) => Promise<{ statusCode: number; isBase64Encoded: boolean }>;
-    const event = {
-      version: 'v1',
-      rawPath: '/clusters/hz-prod-1/guess',
-      body: '{}',
-      isBase64Encoded: false,
-      headers: {},
-      queryParameters: {},
-      requestContext: { http: { method: 'POST', path: '/clusters/hz-prod-1/guess' } },
-    };
-    t.like(
-      await hook(Buffer.from(JSON.stringify(event)), { credentials: s.cloud.roleSession(s.functionRole) }, () => {}),
-      { statusCode: 401, isBase64Encoded: false },
-      'the bundle also exports the webhook handler (index.webhook)',
-    );
-  } finally {
-    delete process.env.FC_FUNC_CODE_PATH;
-    await s.close();
-  }
+  const result = await buildFunction(out, s.configFile);
+  const { props: p } = await resolvedProps();
+  const [file, exported] = String(p.handler).split('.');
+  t.is(path.join(out, `${file}.mjs`), result.bundle, 'the handler file exists in the build output');
+  t.is(
+    await readFile(path.join(out, 'fleet.yaml'), 'utf8'),
+    await readFile(s.configFile, 'utf8'),
+    'the config ships beside the code',
+  );
+  const mod = (await import(pathToFileURL(result.bundle).href)) as Record<string, unknown>;
+  const handler = mod[exported ?? ''] as (
+    e: Buffer,
+    c: unknown,
+    w: (l: string) => void,
+  ) => Promise<{ summary: { ok: number; failed: number } }>;
+  t.is(typeof handler, 'function');
+  process.env.FC_FUNC_CODE_PATH = out;
+  const report = await handler(
+    Buffer.from('{"triggerName":"refresh","payload":"{}"}'),
+    { credentials: s.cloud.roleSession(s.functionRole) },
+    () => {},
+  );
+  t.deepEqual(report.summary, { clusters: 3, ok: 3, failed: 0 } as never);
+  const hook = mod.webhook as (
+    e: Buffer,
+    c: unknown,
+    w: (l: string) => void,
+  ) => Promise<{ statusCode: number; isBase64Encoded: boolean }>;
+  const event = {
+    version: 'v1',
+    rawPath: '/clusters/hz-prod-1/guess',
+    body: '{}',
+    isBase64Encoded: false,
+    headers: {},
+    queryParameters: {},
+    requestContext: { http: { method: 'POST', path: '/clusters/hz-prod-1/guess' } },
+  };
+  t.like(
+    await hook(Buffer.from(JSON.stringify(event)), { credentials: s.cloud.roleSession(s.functionRole) }, () => {}),
+    { statusCode: 401, isBase64Encoded: false },
+    'the bundle also exports the webhook handler (index.webhook)',
+  );
 });
 
 test("s.yaml's documented deploy command sets every variable without a default, and every documented invoke names its function", async (t) => {

@@ -11,19 +11,14 @@ import test from 'ava';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../src/reconcile/state.js';
 import { cli } from './support/cli.js';
 import { loginDomains, pullSecrets, SECRET } from './support/assert.js';
-import { ACCOUNT, startSandbox, type Sandbox } from './support/sandbox.js';
+import { ACCOUNT, sandbox, type Sandbox } from './support/sandbox.js';
+import { EE_DOMAINS, FLEET_SA_USER, PE_DOMAINS } from './support/fleet.js';
+import { logLines, readReport } from './support/parse.js';
 
-const EE = ['acme-registry-vpc.cn-beijing.cr.aliyuncs.com', 'acme-registry.cn-beijing.cr.aliyuncs.com'];
-const PE = [
-  'registry-internal.cn-hangzhou.aliyuncs.com',
-  'registry-vpc.cn-hangzhou.aliyuncs.com',
-  'registry.cn-hangzhou.aliyuncs.com',
-];
 const CLUSTERS = ['hz-prod-1', 'bj-prod-1', 'hz-dev-1'] as const;
 type ClusterName = (typeof CLUSTERS)[number];
 const WRITES = ['POST', 'PUT', 'PATCH', 'DELETE'];
 const LISTS = /^\/api\/v1\/(namespaces|secrets|serviceaccounts)$/;
-const FLEET_SA = 'system:serviceaccount:kube-system:acr-fleet';
 
 /** What each cluster must hold after a refresh that converged. */
 const CONVERGED: Record<
@@ -31,7 +26,11 @@ const CONVERGED: Record<
   { secrets: Record<string, string[]>; serviceAccounts: Record<string, string[]>; noSecret: string[] }
 > = {
   'hz-prod-1': {
-    secrets: { default: [...EE, ...PE].sort(), 'team-a': [...EE, ...PE].sort(), 'team-b': [...EE, ...PE].sort() },
+    secrets: {
+      default: [...EE_DOMAINS, ...PE_DOMAINS].sort(),
+      'team-a': [...EE_DOMAINS, ...PE_DOMAINS].sort(),
+      'team-b': [...EE_DOMAINS, ...PE_DOMAINS].sort(),
+    },
     serviceAccounts: {
       'default/default': [SECRET],
       'team-a/default': [SECRET],
@@ -42,7 +41,7 @@ const CONVERGED: Record<
     noSecret: ['kube-system'],
   },
   'bj-prod-1': {
-    secrets: { payments: EE, search: EE },
+    secrets: { payments: EE_DOMAINS, search: EE_DOMAINS },
     serviceAccounts: {
       'payments/default': [SECRET],
       'payments/api': ['vendor-b', 'vendor-a', SECRET],
@@ -52,7 +51,11 @@ const CONVERGED: Record<
     // The stale Secret acr-fleet once wrote into `default` (no longer watched) is pruned.
     noSecret: ['default'],
   },
-  'hz-dev-1': { secrets: { default: PE }, serviceAccounts: { 'default/default': ['legacy', SECRET] }, noSecret: [] },
+  'hz-dev-1': {
+    secrets: { default: PE_DOMAINS },
+    serviceAccounts: { 'default/default': ['legacy', SECRET] },
+    noSecret: [],
+  },
 };
 
 /** Objects that are not acr-fleet's, and a stale Secret that is. */
@@ -261,7 +264,7 @@ const FAULTS: FaultCase[] = [
         ],
       }),
     failed: {
-      'bj-prod-1': `cluster bj-prod-1: patch serviceaccount payments/api: HTTP 403 Forbidden: serviceaccounts "api" is forbidden: User "${FLEET_SA}" cannot patch resource "serviceaccounts" in API group "" in the namespace "payments"`,
+      'bj-prod-1': `cluster bj-prod-1: patch serviceaccount payments/api: HTTP 403 Forbidden: serviceaccounts "api" is forbidden: User "${FLEET_SA_USER}" cannot patch resource "serviceaccounts" in API group "" in the namespace "payments"`,
     },
   },
   {
@@ -374,11 +377,6 @@ const FAULTS: FaultCase[] = [
   },
 ];
 
-interface Report {
-  clusters: { name: ClusterName; status: string; retries: number; error?: string }[];
-  tokens: { registry: string; retries: number }[];
-}
-
 for (const c of FAULTS) {
   const outcome = c.failed
     ? `fails ${Object.keys(c.failed).join(' and ')}, naming the cause; the others converge`
@@ -386,8 +384,7 @@ for (const c of FAULTS) {
   // One at a time: sixteen sandboxes at once would load the machine into timeouts of their own.
   test.serial(`fault: ${c.fault} (${c.where}) → ${outcome}; nothing unowned changed, lost or leaked`, async (t) => {
     t.timeout(60_000);
-    const s = await startSandbox();
-    t.teardown(() => s.close());
+    const s = await sandbox(t);
     seedWorld(s);
     await s.editConfig((d) => void (d.kubernetes = c.kubernetes ?? KUBERNETES));
     const unownedBefore = unowned(s);
@@ -402,11 +399,9 @@ for (const c of FAULTS) {
     t.is(
       code,
       Object.keys(failed).length ? 1 : 0,
-      stdout && code !== 2
-        ? JSON.stringify((JSON.parse(stdout) as Report).clusters.map((r) => [r.name, r.error]))
-        : stderr,
+      stdout && code !== 2 ? JSON.stringify(readReport(stdout).clusters.map((r) => [r.name, r.error])) : stderr,
     );
-    const report = JSON.parse(stdout) as Report;
+    const report = readReport(stdout);
     for (const name of CLUSTERS) {
       const row = report.clusters.find((r) => r.name === name);
       const expected = failed[name];
@@ -437,10 +432,7 @@ for (const c of FAULTS) {
         `${c.cloudCalls.action} calls`,
       );
     if (c.logged) {
-      const lines = stderr
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lines = logLines(stderr);
       t.true(
         lines.some((l) => Object.entries(c.logged ?? {}).every(([k, v]) => l[k] === v)),
         `a log line with ${JSON.stringify(c.logged)}`,
@@ -482,8 +474,7 @@ test('the README shows the fault matrix this suite proves', async (t) => {
 });
 
 test('the text summary shows retries per cluster and per registry', async (t) => {
-  const s = await startSandbox();
-  t.teardown(() => s.close());
+  const s = await sandbox(t);
   await s.editConfig((d) => void (d.kubernetes = KUBERNETES));
   kube(s, 'bj-prod-1').injectFault({ method: 'POST', path: /\/secrets$/, status: 503, times: 2 });
   s.cloud.injectError({

@@ -18,12 +18,12 @@ import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../src/reconcile/state.js';
 import { TokenBroker } from '../src/tokens/broker.js';
 import type { RegistryToken, TokenSource } from '../src/tokens/source.js';
 import { writes } from './support/assert.js';
-import { FLEET_SA_USER } from './support/sandbox.js';
+import { FLEET_SA_GROUPS, FLEET_SA_USER, SECRET } from './support/fleet.js';
 import { KubeEmulator, type KubeKind } from './emulators/kube/index.js';
 
 const NAMESPACES = ['default', 'ns-a', 'ns-b', 'ns-c', 'ns-d'] as const;
 const SERVICE_ACCOUNTS = ['default', 'builder', 'api'] as const;
-const SECRET_NAMES = ['acr-credential-fleet', 'pull-secret'] as const;
+const SECRET_NAMES = [SECRET, 'pull-secret'] as const;
 const DOMAIN = 'acme-registry.cn-beijing.cr.aliyuncs.com';
 const TOKEN_USER = 'cr_temp_user';
 const TOKEN_PASSWORD = 'property-token-password';
@@ -333,7 +333,7 @@ test("over random clusters, one refresh converges without touching what is not a
   t.teardown(() => kube.close());
   kube.addToken(FLEET_TOKEN, {
     name: FLEET_SA_USER,
-    groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
+    groups: FLEET_SA_GROUPS,
   });
   const now = Date.now();
   await fc.assert(

@@ -2,139 +2,113 @@
  * `acr-fleet policy`: the RAM policy generated from fleet.yaml is enough, and only just: a function role
  * holding exactly it refreshes the whole sandbox fleet, and without any one statement something fails.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { handler } from '../src/entry/fc.js';
 import type { FleetReport } from '../src/fleet/report.js';
-import { ACCOUNT, startSandbox, type Sandbox } from './support/sandbox.js';
+import { ACCOUNT, sandbox, type Sandbox } from './support/sandbox.js';
+import { PARTNER_ACCOUNT } from './support/fleet.js';
 import { cli } from './support/cli.js';
-
-const PARTNER = '2222222222222222';
 
 interface Policy {
   Version: string;
   Statement: { Effect: string; Action: string[]; Resource: string[] }[];
 }
 
-/** Sandbox with KMS kubeconfigs and one cross-account registry used by hz-dev-1. */
-async function fleetWithPartner(): Promise<Sandbox> {
-  const s = await startSandbox();
-  await s.kubeconfigsToKms();
-  s.cloud.createAccount(PARTNER);
-  s.cloud.addEnterpriseInstance({
-    accountId: PARTNER,
-    instanceId: 'cri-partner',
-    name: 'partner',
-    region: 'cn-beijing',
+/**
+ * Sandbox with KMS kubeconfigs and one cross-account registry used by hz-dev-1, reached through a role of
+ * the partner account; the FC handler reads its fleet.yaml.
+ */
+async function fleetWithPartner(t: ExecutionContext): Promise<Sandbox> {
+  const s = await sandbox(t, {
+    kubeconfigs: 'kms',
+    partner: { assumeRoleARN: `acs:ram::${PARTNER_ACCOUNT}:role/acr-pull` },
+    functionConfig: true,
   });
   s.cloud.addRole({
-    accountId: PARTNER,
+    accountId: PARTNER_ACCOUNT,
     name: 'acr-pull',
     actions: ['cr:GetAuthorizationToken', 'cr:ListInstanceEndpoint'],
     trustedPrincipals: [`acs:ram::${ACCOUNT}:root`],
-  });
-  await s.editConfig((d) => {
-    (d.registries as unknown[]).push({
-      name: 'partner',
-      instanceId: 'cri-partner',
-      regionId: 'cn-beijing',
-      assumeRoleARN: `acs:ram::${PARTNER}:role/acr-pull`,
-    });
-    const clusters = d.clusters as { name: string; registries?: string[] }[];
-    clusters.find((c) => c.name === 'hz-dev-1')!.registries = ['partner'];
-    clusters.find((c) => c.name === 'hz-prod-1')!.registries = ['acme-ee', 'hz-personal'];
   });
   return s;
 }
 
 async function refreshAs(s: Sandbox, policy: Policy, name: string) {
   const role = s.cloud.addRole({ accountId: ACCOUNT, name, actions: [], policy });
-  process.env.ACR_FLEET_CONFIG = s.configFile;
-  try {
-    return (await handler(undefined, { credentials: s.cloud.roleSession(role) }, () => {})) as FleetReport;
-  } finally {
-    delete process.env.ACR_FLEET_CONFIG;
-  }
+  return (await handler(undefined, { credentials: s.cloud.roleSession(role) }, () => {})) as FleetReport;
 }
 
 test.serial('a role with exactly the generated policy refreshes the whole fleet', async (t) => {
-  const s = await fleetWithPartner();
-  try {
-    const { code, stdout, stderr } = await cli(['policy', '--config', 'fleet.yaml', '--account-id', ACCOUNT], {
-      cwd: s.dir,
-    });
-    t.is(code, 0);
-    const policy = JSON.parse(stdout) as Policy;
-    t.deepEqual(policy, {
-      Version: '1',
-      Statement: [
-        {
-          Effect: 'Allow',
-          Action: ['cr:GetAuthorizationToken'],
-          Resource: [`acs:cr:cn-beijing:${ACCOUNT}:repository/cri-prod01`, `acs:cr:cn-hangzhou:${ACCOUNT}:*`],
-        },
-        {
-          Effect: 'Allow',
-          Action: ['cr:ListInstanceEndpoint'],
-          Resource: [`acs:cr:cn-beijing:${ACCOUNT}:instance/cri-prod01`],
-        },
-        {
-          Effect: 'Allow',
-          Action: ['kms:GetSecretValue'],
-          Resource: ['bj-prod-1', 'hz-dev-1', 'hz-prod-1'].map(
-            (c) => `acs:kms:cn-hangzhou:${ACCOUNT}:secret/acr-fleet/${c}`,
-          ),
-        },
-        { Effect: 'Allow', Action: ['sts:AssumeRole'], Resource: [`acs:ram::${PARTNER}:role/acr-pull`] },
-      ],
-    });
-    const [note, ...rbac] = stderr.trimEnd().split('\n');
-    t.is(
-      note,
-      `note: registry partner: role acs:ram::${PARTNER}:role/acr-pull needs cr:GetAuthorizationToken on acs:cr:cn-beijing:*:repository/cri-partner and cr:ListInstanceEndpoint on acs:cr:cn-beijing:*:instance/cri-partner`,
-    );
-    // Then each cluster's Kubernetes RBAC, rule by rule with its reason.
-    t.deepEqual(
-      rbac.filter((l) => !l.startsWith('  ')),
-      ['hz-prod-1', 'bj-prod-1', 'hz-dev-1'].map(
-        (c) =>
-          `kubernetes: cluster ${c}: ClusterRole acr-fleet for ServiceAccount kube-system/acr-fleet (applied by register; --kubernetes prints it) allows only:`,
-      ),
-    );
-    t.deepEqual(rbac.map((l) => l.replace(/: .*/, '')).slice(1, 6), [
-      '  list namespaces (cluster)',
-      '  list, get, update, delete secrets named acr-credential-fleet (all namespaces)',
-      '  create secrets (all namespaces)',
-      '  list serviceaccounts (all namespaces)',
-      '  get, patch serviceaccounts named default (all namespaces)',
-    ]);
-    t.regex(
-      rbac.join('\n'),
-      /^ {2}get, patch serviceaccounts \(all namespaces\): .*of any ServiceAccount: serviceAccount is "\*"\.$/m,
-      'bj-prod-1 selects "*"',
-    );
-    const report = await refreshAs(s, policy, 'exact');
-    t.deepEqual(report.summary, { clusters: 3, ok: 3, failed: 0 }, JSON.stringify(report.clusters.map((c) => c.error)));
-  } finally {
-    await s.close();
-  }
+  const s = await fleetWithPartner(t);
+  const { code, stdout, stderr } = await cli(['policy', '--config', 'fleet.yaml', '--account-id', ACCOUNT], {
+    cwd: s.dir,
+  });
+  t.is(code, 0);
+  const policy = JSON.parse(stdout) as Policy;
+  t.deepEqual(policy, {
+    Version: '1',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Action: ['cr:GetAuthorizationToken'],
+        Resource: [`acs:cr:cn-beijing:${ACCOUNT}:repository/cri-prod01`, `acs:cr:cn-hangzhou:${ACCOUNT}:*`],
+      },
+      {
+        Effect: 'Allow',
+        Action: ['cr:ListInstanceEndpoint'],
+        Resource: [`acs:cr:cn-beijing:${ACCOUNT}:instance/cri-prod01`],
+      },
+      {
+        Effect: 'Allow',
+        Action: ['kms:GetSecretValue'],
+        Resource: ['bj-prod-1', 'hz-dev-1', 'hz-prod-1'].map(
+          (c) => `acs:kms:cn-hangzhou:${ACCOUNT}:secret/acr-fleet/${c}`,
+        ),
+      },
+      { Effect: 'Allow', Action: ['sts:AssumeRole'], Resource: [`acs:ram::${PARTNER_ACCOUNT}:role/acr-pull`] },
+    ],
+  });
+  const [note, ...rbac] = stderr.trimEnd().split('\n');
+  t.is(
+    note,
+    `note: registry partner: role acs:ram::${PARTNER_ACCOUNT}:role/acr-pull needs cr:GetAuthorizationToken on acs:cr:cn-beijing:*:repository/cri-partner and cr:ListInstanceEndpoint on acs:cr:cn-beijing:*:instance/cri-partner`,
+  );
+  // Then each cluster's Kubernetes RBAC, rule by rule with its reason.
+  t.deepEqual(
+    rbac.filter((l) => !l.startsWith('  ')),
+    ['hz-prod-1', 'bj-prod-1', 'hz-dev-1'].map(
+      (c) =>
+        `kubernetes: cluster ${c}: ClusterRole acr-fleet for ServiceAccount kube-system/acr-fleet (applied by register; --kubernetes prints it) allows only:`,
+    ),
+  );
+  t.deepEqual(rbac.map((l) => l.replace(/: .*/, '')).slice(1, 6), [
+    '  list namespaces (cluster)',
+    '  list, get, update, delete secrets named acr-credential-fleet (all namespaces)',
+    '  create secrets (all namespaces)',
+    '  list serviceaccounts (all namespaces)',
+    '  get, patch serviceaccounts named default (all namespaces)',
+  ]);
+  t.regex(
+    rbac.join('\n'),
+    /^ {2}get, patch serviceaccounts \(all namespaces\): .*of any ServiceAccount: serviceAccount is "\*"\.$/m,
+    'bj-prod-1 selects "*"',
+  );
+  const report = await refreshAs(s, policy, 'exact');
+  t.deepEqual(report.summary, { clusters: 3, ok: 3, failed: 0 }, JSON.stringify(report.clusters.map((c) => c.error)));
 });
 
 test.serial('without any one statement of the generated policy, the refresh fails', async (t) => {
-  const s = await fleetWithPartner();
-  try {
-    const policy = JSON.parse(
-      (await cli(['policy', '-c', 'fleet.yaml', '--account-id', ACCOUNT], { cwd: s.dir })).stdout,
-    ) as Policy;
-    for (const [i, st] of policy.Statement.entries()) {
-      const report = await refreshAs(
-        s,
-        { ...policy, Statement: policy.Statement.filter((_, j) => j !== i) },
-        `without-${i}`,
-      );
-      t.true(report.summary.failed > 0, `${st.Action.join()} is needed`);
-    }
-  } finally {
-    await s.close();
+  const s = await fleetWithPartner(t);
+  const policy = JSON.parse(
+    (await cli(['policy', '-c', 'fleet.yaml', '--account-id', ACCOUNT], { cwd: s.dir })).stdout,
+  ) as Policy;
+  for (const [i, st] of policy.Statement.entries()) {
+    const report = await refreshAs(
+      s,
+      { ...policy, Statement: policy.Statement.filter((_, j) => j !== i) },
+      `without-${i}`,
+    );
+    t.true(report.summary.failed > 0, `${st.Action.join()} is needed`);
   }
 });
 
@@ -216,31 +190,25 @@ const SHARDING: [string, number, string | undefined, string | undefined][] = [
 ];
 for (const [what, shardSize, deployedAs, invoked] of SHARDING) {
   test.serial(what, async (t) => {
-    const s = await startSandbox();
-    try {
-      await s.editConfig((d) => (d.shardSize = shardSize));
-      const { stdout } = await cli(['policy', '--config', 'fleet.yaml', '--account-id', ACCOUNT], {
-        cwd: s.dir,
-        env: deployedAs ? { ACR_FLEET_FUNCTION_NAME: deployedAs } : {},
-      });
-      const statements = (JSON.parse(stdout) as Policy).Statement.filter((st) =>
-        st.Action.includes('fc:InvokeFunction'),
-      );
-      t.deepEqual(
-        statements,
-        invoked
-          ? [
-              {
-                Effect: 'Allow',
-                Action: ['fc:InvokeFunction'],
-                Resource: [`acs:fc:cn-hangzhou:${ACCOUNT}:functions/${invoked}`],
-              },
-            ]
-          : [],
-      );
-    } finally {
-      await s.close();
-    }
+    const s = await sandbox(t);
+    await s.editConfig((d) => (d.shardSize = shardSize));
+    const { stdout } = await cli(['policy', '--config', 'fleet.yaml', '--account-id', ACCOUNT], {
+      cwd: s.dir,
+      env: deployedAs ? { ACR_FLEET_FUNCTION_NAME: deployedAs } : {},
+    });
+    const statements = (JSON.parse(stdout) as Policy).Statement.filter((st) => st.Action.includes('fc:InvokeFunction'));
+    t.deepEqual(
+      statements,
+      invoked
+        ? [
+            {
+              Effect: 'Allow',
+              Action: ['fc:InvokeFunction'],
+              Resource: [`acs:fc:cn-hangzhou:${ACCOUNT}:functions/${invoked}`],
+            },
+          ]
+        : [],
+    );
   });
 }
 
@@ -253,52 +221,46 @@ test('the example RBAC manifests in infra/kubernetes are exactly what the render
 
 test("policy --kubernetes prints a cluster's RBAC manifest with every rule's reason", async (t) => {
   const yaml = (await import('js-yaml')).default;
-  const s = await startSandbox();
-  try {
-    const { code, stdout, stderr } = await cli(
-      ['policy', '-c', 'fleet.yaml', '--kubernetes', '--cluster', 'bj-prod-1'],
-      { cwd: s.dir },
-    );
-    t.is(code, 0, stderr);
-    t.is(stderr, '');
-    const docs = yaml.loadAll(stdout) as {
-      kind: string;
-      rules?: { resources: string[]; resourceNames?: string[]; verbs: string[] }[];
-    }[];
-    t.deepEqual(
-      docs.map((d) => d.kind),
-      ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding'],
-    );
-    t.deepEqual(
-      docs[1]?.rules?.map(
-        (r) =>
-          `${r.verbs.join(',')} ${r.resources.join(',')}${r.resourceNames ? ` [${r.resourceNames.join(',')}]` : ''}`,
-      ),
-      [
-        'list namespaces',
-        'list,get,update,delete secrets [acr-credential-fleet]',
-        'create secrets',
-        'list serviceaccounts',
-        'get,patch serviceaccounts',
-      ],
-      'serviceAccount "*" leaves get/patch unrestricted',
-    );
-    const lines = stdout.split('\n');
-    const rules = lines.flatMap((l, i) => (l.startsWith('  - apiGroups') ? [lines[i - 1] ?? ''] : []));
-    t.is(rules.length, 5);
-    t.true(
-      rules.every((l) => l.startsWith('  # ')),
-      'every rule is preceded by its reason',
-    );
-    t.regex(stdout, /^# cluster bj-prod-1: what acr-fleet register applies there \(from fleet\.yaml\)\.$/m);
-    t.regex(stdout, /^ {2}# .*RBAC cannot limit create by name/m);
-    const unknown = await cli(['policy', '-c', 'fleet.yaml', '--kubernetes', '--cluster', 'nope'], { cwd: s.dir });
-    t.deepEqual(unknown, {
-      code: 2,
-      stdout: '',
-      stderr: 'acr-fleet policy: --cluster: no cluster named nope in fleet.yaml\n',
-    });
-  } finally {
-    await s.close();
-  }
+  const s = await sandbox(t);
+  const { code, stdout, stderr } = await cli(['policy', '-c', 'fleet.yaml', '--kubernetes', '--cluster', 'bj-prod-1'], {
+    cwd: s.dir,
+  });
+  t.is(code, 0, stderr);
+  t.is(stderr, '');
+  const docs = yaml.loadAll(stdout) as {
+    kind: string;
+    rules?: { resources: string[]; resourceNames?: string[]; verbs: string[] }[];
+  }[];
+  t.deepEqual(
+    docs.map((d) => d.kind),
+    ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding'],
+  );
+  t.deepEqual(
+    docs[1]?.rules?.map(
+      (r) => `${r.verbs.join(',')} ${r.resources.join(',')}${r.resourceNames ? ` [${r.resourceNames.join(',')}]` : ''}`,
+    ),
+    [
+      'list namespaces',
+      'list,get,update,delete secrets [acr-credential-fleet]',
+      'create secrets',
+      'list serviceaccounts',
+      'get,patch serviceaccounts',
+    ],
+    'serviceAccount "*" leaves get/patch unrestricted',
+  );
+  const lines = stdout.split('\n');
+  const rules = lines.flatMap((l, i) => (l.startsWith('  - apiGroups') ? [lines[i - 1] ?? ''] : []));
+  t.is(rules.length, 5);
+  t.true(
+    rules.every((l) => l.startsWith('  # ')),
+    'every rule is preceded by its reason',
+  );
+  t.regex(stdout, /^# cluster bj-prod-1: what acr-fleet register applies there \(from fleet\.yaml\)\.$/m);
+  t.regex(stdout, /^ {2}# .*RBAC cannot limit create by name/m);
+  const unknown = await cli(['policy', '-c', 'fleet.yaml', '--kubernetes', '--cluster', 'nope'], { cwd: s.dir });
+  t.deepEqual(unknown, {
+    code: 2,
+    stdout: '',
+    stderr: 'acr-fleet policy: --cluster: no cluster named nope in fleet.yaml\n',
+  });
 });

@@ -3,15 +3,16 @@
  * started apart from what was asked, the admin kubeconfig is never stored or printed, and an identity
  * denied a verb it needs is reported at register time.
  */
-import { readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import test, { type ExecutionContext } from 'ava';
 import yaml from 'js-yaml';
 import { ApiException, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { KubeEmulator, type KubeKind } from './emulators/kube/index.js';
-import { ACCOUNT, startSandbox, type Sandbox } from './support/sandbox.js';
+import { sandbox, type Sandbox } from './support/sandbox.js';
+import { FLEET_SA_USER, MANAGED_BY, MANAGED_BY_VALUE, NEW_CLUSTER } from './support/fleet.js';
+import { readReport } from './support/parse.js';
 import { cli } from './support/cli.js';
-import { loginDomains, pullSecrets, SECRET } from './support/assert.js';
+import { loginDomains, pullSecrets, SECRET, storedKubeconfig } from './support/assert.js';
 
 const KINDS: KubeKind[] = [
   'namespaces',
@@ -35,34 +36,25 @@ function world(kube: KubeEmulator): unknown[] {
   );
 }
 
+/** A cluster outside fleet.yaml, its admin kubeconfig in admin.yaml, and an operator allowed to register it. */
 async function newCluster(s: Sandbox) {
-  const kube = await KubeEmulator.start();
-  kube.addToken(ADMIN_TOKEN, { name: 'platform-admin', groups: ['system:masters'] });
+  const kube = await s.startCluster();
   kube.seed('namespaces', { metadata: { name: 'shop' } });
   kube.seed('serviceaccounts', {
     metadata: { namespace: 'default', name: 'default' },
     imagePullSecrets: [{ name: 'docker-hub' }],
   });
   kube.seed('serviceaccounts', { metadata: { namespace: 'shop', name: 'default' } });
-  const admin = path.join(s.dir, 'admin.yaml');
-  await writeFile(admin, kube.kubeconfig({ token: ADMIN_TOKEN, contextName: 'new-1' }));
+  const admin = await s.adminKubeconfig(kube, { token: ADMIN_TOKEN, contextName: NEW_CLUSTER });
   // The operator running register may write KMS secrets; the sandbox's own user may not.
-  const operator = s.cloud.addUser({
-    accountId: ACCOUNT,
-    name: 'platform-operator',
-    actions: [
-      'kms:CreateSecret',
-      'kms:PutSecretValue',
-      'kms:DeleteSecret',
-      'kms:GetSecretValue',
-      'cr:GetAuthorizationToken',
-      'cr:ListInstanceEndpoint',
-    ],
-  });
-  const env = {
-    ALIBABA_CLOUD_ACCESS_KEY_ID: operator.accessKeyId,
-    ALIBABA_CLOUD_ACCESS_KEY_SECRET: operator.accessKeySecret,
-  };
+  const env = s.operatorEnv([
+    'kms:CreateSecret',
+    'kms:PutSecretValue',
+    'kms:DeleteSecret',
+    'kms:GetSecretValue',
+    'cr:GetAuthorizationToken',
+    'cr:ListInstanceEndpoint',
+  ]);
   return { kube, admin, env };
 }
 
@@ -84,7 +76,7 @@ test('register, refresh and deregister leave the cluster exactly as it was, apar
   t.regex(reg.stderr, /^new-1: verify: can do exactly its job$/m);
   t.regex(reg.stderr, /^new-1: kms secret acr-fleet\/new-1: created$/m);
 
-  const stored = s.cloud.getKmsSecret(ACCOUNT, 'cn-hangzhou', 'acr-fleet/new-1');
+  const stored = storedKubeconfig(s.cloud, NEW_CLUSTER);
   t.truthy(stored);
   const kc = yaml.load(stored?.data ?? '') as { users: { user: { token: string } }[] };
   t.truthy(kc.users[0]?.user.token);
@@ -103,7 +95,7 @@ test('register, refresh and deregister leave the cluster exactly as it was, apar
   t.is(loginDomains(s.cloud, kube, 'default').length, 5);
   t.deepEqual(pullSecrets(kube, 'default'), ['docker-hub', SECRET]);
   t.true(
-    kube.requests.some((r) => r.user === 'system:serviceaccount:kube-system:acr-fleet' && r.method === 'POST'),
+    kube.requests.some((r) => r.user === FLEET_SA_USER && r.method === 'POST'),
     'the refresh ran as the registered identity',
   );
 
@@ -111,7 +103,7 @@ test('register, refresh and deregister leave the cluster exactly as it was, apar
   t.is(dereg.code, 0, dereg.stderr);
   t.regex(dereg.stderr, /^new-1: secrets and imagePullSecrets: 1 Secret\(s\) deleted, 1 ServiceAccount\(s\) cleaned$/m);
   t.deepEqual(world(kube), before);
-  t.is(s.cloud.getKmsSecret(ACCOUNT, 'cn-hangzhou', 'acr-fleet/new-1'), undefined);
+  t.is(storedKubeconfig(s.cloud, NEW_CLUSTER), undefined);
   t.deepEqual(yaml.load(await readFile(s.configFile, 'utf8')), yaml.load(fleetBefore));
 
   const twice = await run('deregister', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml');
@@ -134,37 +126,31 @@ test('an identity denied a verb it needs is reported at register time, and nothi
   t.is(r.code, 1);
   t.regex(r.stderr, /^new-1: clusterrolebinding acr-fleet: not ours: left alone$/m);
   t.regex(r.stderr, /^acr-fleet register: cluster new-1: verify: .*may not list namespaces/m);
-  t.is(s.cloud.getKmsSecret(ACCOUNT, 'cn-hangzhou', 'acr-fleet/new-1'), undefined);
+  t.is(storedKubeconfig(s.cloud, NEW_CLUSTER), undefined);
   t.is(await readFile(s.configFile, 'utf8'), fleetBefore);
   t.false(r.stderr.includes(ADMIN_TOKEN));
 });
 
 test('register and deregister name what is missing', async (t) => {
-  const s = await startSandbox();
-  try {
-    const r = await cli(['register', '--cluster', 'x'], { cwd: s.dir, env: {} });
-    t.deepEqual(r, {
-      code: 2,
-      stdout: '',
-      stderr: 'acr-fleet: required option --kubeconfig <file> not specified (see acr-fleet register --help)\n',
-    });
-    const missing = await cli(['register', '--cluster', 'x', '--kubeconfig', 'nope.yaml'], { cwd: s.dir, env: s.env });
-    t.is(missing.code, 1);
-    t.regex(
-      missing.stderr,
-      /^acr-fleet register: cluster x: admin kubeconfig: kubeconfig .*nope\.yaml: file not found$/m,
-    );
-  } finally {
-    await s.close();
-  }
+  const s = await sandbox(t);
+  const r = await cli(['register', '--cluster', 'x'], { cwd: s.dir, env: {} });
+  t.deepEqual(r, {
+    code: 2,
+    stdout: '',
+    stderr: 'acr-fleet: required option --kubeconfig <file> not specified (see acr-fleet register --help)\n',
+  });
+  const missing = await cli(['register', '--cluster', 'x', '--kubeconfig', 'nope.yaml'], { cwd: s.dir, env: s.env });
+  t.is(missing.code, 1);
+  t.regex(
+    missing.stderr,
+    /^acr-fleet register: cluster x: admin kubeconfig: kubeconfig .*nope\.yaml: file not found$/m,
+  );
 });
 
-const FLEET_USER = 'system:serviceaccount:kube-system:acr-fleet';
-
 /** Client-node clients authenticating with the kubeconfig register stored in KMS. */
-function identity(s: Sandbox, cluster = 'new-1') {
+function identity(s: Sandbox, cluster = NEW_CLUSTER) {
   const kc = new KubeConfig();
-  kc.loadFromString(s.cloud.getKmsSecret(ACCOUNT, 'cn-hangzhou', `acr-fleet/${cluster}`)?.data ?? '');
+  kc.loadFromString(storedKubeconfig(s.cloud, cluster)?.data ?? '');
   return kc.makeApiClient(CoreV1Api);
 }
 
@@ -184,12 +170,8 @@ async function status(p: Promise<unknown>): Promise<number> {
  * `register` and `refresh --json` for it that must succeed.
  */
 async function registering(t: ExecutionContext) {
-  const s = await startSandbox();
+  const s = await sandbox(t);
   const c = await newCluster(s);
-  t.teardown(async () => {
-    await c.kube.close();
-    await s.close();
-  });
   const run = async (...args: string[]) => {
     const r = await cli(args, { cwd: s.dir, env: c.env });
     t.is(r.code, 0, r.stderr);
@@ -221,7 +203,7 @@ test('the registered identity lists its Secrets by name and cannot list all, lis
   );
   t.is(await status(core.listSecretForAllNamespaces()), 403, 'list all Secrets');
   t.is(
-    await status(core.listSecretForAllNamespaces({ labelSelector: 'app.kubernetes.io/managed-by=acr-fleet' })),
+    await status(core.listSecretForAllNamespaces({ labelSelector: `${MANAGED_BY}=${MANAGED_BY_VALUE}` })),
     403,
     'list by label',
   );
@@ -241,7 +223,7 @@ test('the registered identity lists its Secrets by name and cannot list all, lis
   t.truthy(kube.get('secrets', 'shop', 'db-password'));
   // What the refresh itself sent for Secrets: one list, by name.
   const secretLists = kube.requests.filter(
-    (r) => r.user === FLEET_USER && r.method === 'GET' && r.path === '/api/v1/secrets' && r.status === 200,
+    (r) => r.user === FLEET_SA_USER && r.method === 'GET' && r.path === '/api/v1/secrets' && r.status === 200,
   );
   t.true(
     secretLists.every((r) => r.query.includes(`fieldSelector=metadata.name%3D${SECRET}`)),
@@ -318,7 +300,7 @@ test('a secretName change leaves no Secret of the old name behind, and ends with
   const stale = await cli(['refresh', '--config', 'fleet.yaml', '--cluster', 'new-1', '--json'], { cwd: s.dir, env });
   t.is(stale.code, 1, 'the rules do not name the new secretName yet');
   t.is(
-    (JSON.parse(stale.stdout) as { clusters: { error: string }[] }).clusters[0]?.error,
+    readReport(stale.stdout).clusters[0]?.error,
     'cluster new-1: list secrets: HTTP 403 Forbidden: secrets "acr-pull" is forbidden: User "system:serviceaccount:kube-system:acr-fleet" cannot list resource "secrets" in API group "" at the cluster scope',
   );
   const reg = await register();
@@ -329,7 +311,7 @@ test('a secretName change leaves no Secret of the old name behind, and ends with
   t.deepEqual(secretNames(), ['acr-pull', SECRET], 'the rules carry both names meanwhile');
   t.deepEqual((await entry())?.previousSecretNames, [SECRET]);
 
-  const moved = JSON.parse((await refresh()).stdout) as { clusters: { secrets: Record<string, number> }[] };
+  const moved = readReport((await refresh()).stdout);
   t.like(moved.clusters[0]?.secrets, { created: 2, deleted: 2 });
   t.deepEqual(
     kube
@@ -347,7 +329,7 @@ test('a secretName change leaves no Secret of the old name behind, and ends with
 
   kube.resetRequests();
   await refresh();
-  const fleetRequests = kube.requests.filter((r) => r.user === FLEET_USER);
+  const fleetRequests = kube.requests.filter((r) => r.user === FLEET_SA_USER);
   const secretLists = fleetRequests
     .filter((r) => r.path === '/api/v1/secrets')
     .map((r) => new URLSearchParams(r.query).get('fieldSelector'));
@@ -361,9 +343,7 @@ test('a secretName change leaves no Secret of the old name behind, and ends with
   // A function still deployed with the old fleet.yaml lists the former name, which the rules no longer
   // grant: nothing is left under it, so the cluster is refreshed all the same.
   await editCluster(s, 'new-1', { previousSecretNames: [SECRET] });
-  const lagging = JSON.parse((await refresh()).stdout) as {
-    clusters: { status: string; secrets: Record<string, number> }[];
-  };
+  const lagging = readReport((await refresh()).stdout);
   t.like(lagging.clusters[0], { status: 'ok', secrets: { created: 0, updated: 0, unchanged: 2, deleted: 0 } });
 });
 
@@ -459,9 +439,7 @@ test("a ServiceAccount no longer selected that still names acr-fleet's Secret st
     /^new-1: serviceaccounts: also builder until the next refresh has removed their references to acr-fleet's Secret; then run register again$/m,
   );
   t.deepEqual(patchable(), ['default', 'builder']);
-  const cleaned = JSON.parse((await refresh()).stdout) as {
-    clusters: { status: string; secrets: Record<string, number> }[];
-  };
+  const cleaned = readReport((await refresh()).stdout);
   t.like(cleaned.clusters[0], { status: 'ok', secrets: { deleted: 1 } });
   t.deepEqual(pullSecrets(kube, 'shop', 'builder'), []);
   t.deepEqual(pullSecrets(kube, 'shop', 'default'), []);

@@ -3,16 +3,16 @@
  * emulated API server calls the real handler (`index.webhook`) through a local FC HTTP trigger, and
  * ServiceAccounts are created as kubectl creates them. Every test checks the final state of the cluster.
  */
-import { writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import test, { type ExecutionContext } from 'ava';
 import { resetWebhookInstance, webhook } from '../src/entry/webhook.js';
 import { urlSecret } from '../src/webhook/secret.js';
-import { ACCOUNT, startSandbox, type Sandbox } from './support/sandbox.js';
+import { ACCOUNT, sandbox, type Sandbox } from './support/sandbox.js';
 import { cli, printed } from './support/cli.js';
+import { MANAGED_BY, MANAGED_BY_VALUE } from './support/fleet.js';
+import { logLines } from './support/parse.js';
 import { auths, loginDomains, pullSecrets, SECRET, snapshot } from './support/assert.js';
 import { startFcHttpTrigger, TRIGGER_CA_FILE, type FcHttpTrigger } from './support/fc-http.js';
 import type { KubeEmulator } from './emulators/kube/index.js';
@@ -47,87 +47,83 @@ async function withWebhook(
     configMap?: Record<string, string>;
   } = {},
 ): Promise<void> {
-  const s = await startSandbox({ serviceAccountController: opts.serviceAccountController ?? false });
+  const s = await sandbox(t, {
+    serviceAccountController: opts.serviceAccountController ?? false,
+    kubeconfigs: 'kms',
+    functionConfig: true,
+  });
   const lines: string[] = [];
   let session = s.cloud.roleSession(s.functionRole);
   await resetWebhookInstance();
   const trigger = await startFcHttpTrigger((event, ctx) =>
     webhook(event, { requestId: ctx.requestId, credentials: session }, (l) => lines.push(l)),
   );
+  // Runs before the sandbox's own teardown.
+  t.teardown(async () => {
+    await resetWebhookInstance();
+    await trigger.close();
+  });
   const runAs = async (role: string) => {
     session = s.cloud.roleSession(role);
     await resetWebhookInstance();
   };
   const printedBefore = printed.length;
-  try {
-    await s.kubeconfigsToKms();
-    await s.editConfig((d) => {
-      d.webhook = { url: trigger.url, caFile: fileURLToPath(TRIGGER_CA_FILE) };
-      (d.defaults as Record<string, unknown>).webhook = {
-        enabled: true,
-        failurePolicy: opts.failurePolicy ?? 'Ignore',
-        timeoutSeconds: 5,
-      };
-      const c = (d.clusters as Record<string, unknown>[]).find((x) => x.name === CLUSTER);
-      if (c) c.serviceAccount = 'default,web';
-    });
-    process.env.ACR_FLEET_CONFIG = s.configFile;
-    const kube = s.cluster(CLUSTER).kube;
-    kube.addToken(ADMIN, { name: 'platform-admin', groups: ['system:masters'] });
-    await writeFile(path.join(s.dir, 'admin.yaml'), kube.kubeconfig({ token: ADMIN, contextName: CLUSTER }));
-    const operator = s.cloud.addUser({
-      accountId: ACCOUNT,
-      name: 'platform-operator',
-      actions: ['kms:CreateSecret', 'kms:PutSecretValue', 'kms:DeleteSecret', 'kms:GetSecretValue'],
-    });
-    const operatorEnv = {
-      ALIBABA_CLOUD_ACCESS_KEY_ID: operator.accessKeyId,
-      ALIBABA_CLOUD_ACCESS_KEY_SECRET: operator.accessKeySecret,
+  await s.editConfig((d) => {
+    d.webhook = { url: trigger.url, caFile: fileURLToPath(TRIGGER_CA_FILE) };
+    (d.defaults as Record<string, unknown>).webhook = {
+      enabled: true,
+      failurePolicy: opts.failurePolicy ?? 'Ignore',
+      timeoutSeconds: 5,
     };
-    if (opts.configMap)
-      kube.seed('configmaps', {
-        metadata: { namespace: 'kube-system', name: 'acr-configuration' },
-        data: opts.configMap,
-      });
-    const reg = await cli(
-      [
-        'register',
-        '--cluster',
-        CLUSTER,
-        '--kubeconfig',
-        'admin.yaml',
-        '--webhook',
-        ...(opts.configMap ? ['--with-configmap'] : []),
-      ],
-      { cwd: s.dir, env: operatorEnv },
-    );
-    t.is(reg.code, 0, reg.stderr);
-    t.regex(reg.stderr, /^hz-prod-1: webhook: configured \(URL secret derived from the KMS key\)$/m);
-    t.regex(reg.stderr, /^hz-prod-1: mutatingwebhookconfiguration acr-fleet: created$/m);
-    const kc = new KubeConfig();
-    kc.loadFromString(kube.kubeconfig({ token: ADMIN }));
-    await fn({ s, kube, core: kc.makeApiClient(CoreV1Api), trigger, lines, operatorEnv, runAs });
+    const c = (d.clusters as Record<string, unknown>[]).find((x) => x.name === CLUSTER);
+    if (c) c.serviceAccount = 'default,web';
+  });
+  const kube = s.cluster(CLUSTER).kube;
+  await s.adminKubeconfig(kube, { token: ADMIN, contextName: CLUSTER });
+  const operatorEnv = s.operatorEnv([
+    'kms:CreateSecret',
+    'kms:PutSecretValue',
+    'kms:DeleteSecret',
+    'kms:GetSecretValue',
+  ]);
+  if (opts.configMap)
+    kube.seed('configmaps', {
+      metadata: { namespace: 'kube-system', name: 'acr-configuration' },
+      data: opts.configMap,
+    });
+  const reg = await cli(
+    [
+      'register',
+      '--cluster',
+      CLUSTER,
+      '--kubeconfig',
+      'admin.yaml',
+      '--webhook',
+      ...(opts.configMap ? ['--with-configmap'] : []),
+    ],
+    { cwd: s.dir, env: operatorEnv },
+  );
+  t.is(reg.code, 0, reg.stderr);
+  t.regex(reg.stderr, /^hz-prod-1: webhook: configured \(URL secret derived from the KMS key\)$/m);
+  t.regex(reg.stderr, /^hz-prod-1: mutatingwebhookconfiguration acr-fleet: created$/m);
+  const kc = new KubeConfig();
+  kc.loadFromString(kube.kubeconfig({ token: ADMIN }));
+  await fn({ s, kube, core: kc.makeApiClient(CoreV1Api), trigger, lines, operatorEnv, runAs });
 
-    // Nothing secret in any output: the function's logs and every CLI run of this test.
-    const key = s.cloud.getKmsSecret(ACCOUNT, 'cn-hangzhou', KEY_SECRET)?.data ?? '';
-    t.true(key.length > 20, 'the webhook key is kept in KMS');
-    const passwords = s.clusters.flatMap((c) =>
-      c.kube
-        .list('secrets')
-        .filter((x: { metadata: { name: string } }) => x.metadata.name === SECRET)
-        .flatMap((x: { metadata: { namespace: string } }) =>
-          Object.values(auths(c.kube, x.metadata.namespace)).map((a) => a.password),
-        ),
-    );
-    const output = [...lines, ...printed.slice(printedBefore)].join('\n');
-    for (const secret of [key, urlSecret(key, CLUSTER), ADMIN, ...passwords])
-      t.false(output.includes(secret), 'no key, URL secret or token in any output');
-  } finally {
-    delete process.env.ACR_FLEET_CONFIG;
-    await resetWebhookInstance();
-    await trigger.close();
-    await s.close();
-  }
+  // Nothing secret in any output: the function's logs and every CLI run of this test.
+  const key = s.cloud.getKmsSecret(ACCOUNT, 'cn-hangzhou', KEY_SECRET)?.data ?? '';
+  t.true(key.length > 20, 'the webhook key is kept in KMS');
+  const passwords = s.clusters.flatMap((c) =>
+    c.kube
+      .list('secrets')
+      .filter((x: { metadata: { name: string } }) => x.metadata.name === SECRET)
+      .flatMap((x: { metadata: { namespace: string } }) =>
+        Object.values(auths(c.kube, x.metadata.namespace)).map((a) => a.password),
+      ),
+  );
+  const output = [...lines, ...printed.slice(printedBefore)].join('\n');
+  for (const secret of [key, urlSecret(key, CLUSTER), ADMIN, ...passwords])
+    t.false(output.includes(secret), 'no key, URL secret or token in any output');
 }
 
 const sa = (name: string, imagePullSecrets?: string[]) => ({
@@ -165,7 +161,7 @@ for (const [title, existing, expected] of [
         5,
         'the Secret holds working credentials for every domain, as a refresh writes it',
       );
-      t.is(kube.get('secrets', 'team-a', SECRET).metadata.labels['app.kubernetes.io/managed-by'], 'acr-fleet');
+      t.is(kube.get('secrets', 'team-a', SECRET).metadata.labels[MANAGED_BY], MANAGED_BY_VALUE);
 
       // A warm instance: tokens, key and connection are reused for the next namespace.
       const cloudCalls = s.cloud.requests.length;
@@ -273,10 +269,7 @@ test.serial('a handler failure is logged with the cluster and cause and the API 
     const created = await core.createNamespacedServiceAccount({ namespace: 'team-b', body: sa('web') });
     t.deepEqual(names(created), []);
     // On a loaded machine the API server may give up (and apply Ignore) before the function has logged.
-    const errorLines = () =>
-      lines
-        .map((l) => JSON.parse(l) as { level: string; msg: string; cluster?: string })
-        .filter((l) => l.level === 'error');
+    const errorLines = () => logLines(lines).filter((l) => l.level === 'error');
     for (let waited = 0; errorLines().length === 0 && waited < 10_000; waited += 100)
       await new Promise((resolve) => setTimeout(resolve, 100));
     const errors = errorLines();

@@ -2,7 +2,9 @@
 import type { AlibabaEmulator } from '../emulators/alibaba/index.js';
 import type { KubeEmulator } from '../emulators/kube/index.js';
 
-export const SECRET = 'acr-credential-fleet';
+import { ACCOUNT, HOME_REGION, kmsKubeconfigName, SECRET } from './fleet.js';
+
+export { SECRET } from './fleet.js';
 
 interface Auth {
   username: string;
@@ -54,4 +56,9 @@ export function snapshot(kube: KubeEmulator): string[] {
 /** Write requests (anything but GET) the cluster received. */
 export function writes(kube: KubeEmulator): string[] {
   return kube.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path}`);
+}
+
+/** The KMS secret (sandbox account, home region) `register` keeps a cluster's kubeconfig in, if any. */
+export function storedKubeconfig(cloud: AlibabaEmulator, cluster: string): { data: string } | undefined {
+  return cloud.getKmsSecret(ACCOUNT, HOME_REGION, kmsKubeconfigName(cluster));
 }

@@ -2,21 +2,37 @@
  * A complete local fleet: one Alibaba Cloud emulator (EE instance in cn-beijing, Personal Edition in
  * cn-hangzhou) and three Kubernetes emulators, each granting acr-fleet only the RBAC `register` renders
  * from that cluster's settings (src/policy/rbac.ts). Writes kubeconfigs and a fleet.yaml into a fresh folder.
- * Used by the tests and by `npm start`.
+ *
+ * Tests take it from `sandbox(t, options)`, which closes it when the test ends; `npm start` uses
+ * `startSandbox()` and closes it itself.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { ExecutionContext } from 'ava';
 import yaml from 'js-yaml';
 import { AlibabaEmulator, type Credentials } from '../emulators/alibaba/index.js';
 import { KubeEmulator, type KubeKind } from '../emulators/kube/index.js';
 import { parseFleet } from '../../src/config/load.js';
 import { rbacObjects, rbacSettingsOf } from '../../src/policy/rbac.js';
+import {
+  ACCOUNT,
+  CLUSTER_NAMES,
+  EE_INSTANCE,
+  FLEET_SA_GROUPS,
+  FLEET_SA_USER,
+  HOME_REGION,
+  kmsKubeconfigName,
+  PARTNER_ACCOUNT,
+  PARTNER_INSTANCE,
+  REGISTRY_NAMES,
+} from './fleet.js';
 
-export const ACCOUNT = '1234567890123456';
-export const EE_INSTANCE = 'cri-prod01';
-/** The identity acr-fleet authenticates as in every sandbox cluster. */
-export const FLEET_SA_USER = 'system:serviceaccount:kube-system:acr-fleet';
+// Older imports take these from here.
+export { ACCOUNT, EE_INSTANCE, FLEET_SA_USER } from './fleet.js';
+
+/** The admin kubeconfig `adminKubeconfig` writes, relative to the sandbox folder (what `--kubeconfig` is given). */
+export const ADMIN_KUBECONFIG = 'admin.yaml';
 
 export interface SandboxCluster {
   name: string;
@@ -44,6 +60,15 @@ export interface Sandbox {
   editConfig(edit: (doc: Record<string, unknown>) => void): Promise<void>;
   /** Grants each cluster the RBAC rendered from its settings in the current fleet.yaml, as `register` would. */
   grantRbac(): Promise<void>;
+  /** Starts a Kubernetes emulator outside fleet.yaml (a cluster to register), closed with the sandbox. */
+  startCluster(): Promise<KubeEmulator>;
+  /**
+   * Gives `kube` a cluster-admin token and writes a kubeconfig for it to `admin.yaml` in the sandbox folder
+   * (what `register --kubeconfig admin.yaml` reads). Returns the file's path.
+   */
+  adminKubeconfig(kube: KubeEmulator, opts: { token: string; contextName: string }): Promise<string>;
+  /** A RAM user of the sandbox account allowed `actions` (an operator running `register`): its CLI environment. */
+  operatorEnv(actions: string[], name?: string): Record<string, string>;
   close(): Promise<void>;
 }
 
@@ -52,11 +77,63 @@ export interface SandboxOptions {
   tokenTtlSeconds?: number;
   /** Run each cluster's service account controller (a new namespace gets its `default` ServiceAccount). */
   serviceAccountController?: boolean;
+  /** Where fleet.yaml takes kubeconfigs from: files (default) or KMS, as the deployed function does. */
+  kubeconfigs?: 'file' | 'kms';
+  /**
+   * Adds a second account (`PARTNER_ACCOUNT`) with an EE instance `cri-partner` in cn-beijing, and registry
+   * `partner` for it (these keys added to its fleet.yaml entry) used by hz-dev-1 alone.
+   */
+  partner?: Record<string, unknown>;
+  /** A change to fleet.yaml, applied (after `kubeconfigs` and `partner`) before the test starts. */
+  editConfig?: (doc: Record<string, unknown>) => void;
+  /**
+   * Point the FC handlers at this fleet.yaml (`ACR_FLEET_CONFIG`) for the test; unset at teardown. The variable
+   * is process-wide: tests that use it must be `test.serial`.
+   */
+  functionConfig?: boolean;
+}
+
+/**
+ * The sandbox fleet for one test: started with `opts`, closed (with every cluster `startCluster` added, and
+ * `ACR_FLEET_CONFIG` unset) by `t.teardown` when the test ends, pass or fail.
+ */
+export async function sandbox(t: ExecutionContext, opts: SandboxOptions = {}): Promise<Sandbox> {
+  const s = await startSandbox(opts);
+  t.teardown(async () => {
+    if (opts.functionConfig) delete process.env.ACR_FLEET_CONFIG;
+    await s.close();
+  });
+  if (opts.kubeconfigs === 'kms') await s.kubeconfigsToKms();
+  if (opts.partner) await addPartner(s, opts.partner);
+  if (opts.editConfig) await s.editConfig(opts.editConfig);
+  if (opts.functionConfig) process.env.ACR_FLEET_CONFIG = s.configFile;
+  return s;
+}
+
+async function addPartner(s: Sandbox, registry: Record<string, unknown>): Promise<void> {
+  s.cloud.createAccount(PARTNER_ACCOUNT);
+  s.cloud.addEnterpriseInstance({
+    accountId: PARTNER_ACCOUNT,
+    instanceId: PARTNER_INSTANCE,
+    name: 'partner',
+    region: 'cn-beijing',
+  });
+  await s.editConfig((d) => {
+    (d.registries as unknown[]).push({
+      name: 'partner',
+      instanceId: PARTNER_INSTANCE,
+      regionId: 'cn-beijing',
+      ...registry,
+    });
+    const clusters = d.clusters as { name: string; registries?: string[] }[];
+    clusters.find((c) => c.name === CLUSTER_NAMES.hzDev)!.registries = ['partner'];
+    clusters.find((c) => c.name === CLUSTER_NAMES.hzProd)!.registries = [REGISTRY_NAMES.ee, REGISTRY_NAMES.personal];
+  });
 }
 
 /** Namespaces and ServiceAccounts of each sandbox cluster (the emulator creates no default ServiceAccount). */
 const LAYOUT: Record<string, { namespaces: string[]; serviceAccounts: [string, string][] }> = {
-  'hz-prod-1': {
+  [CLUSTER_NAMES.hzProd]: {
     namespaces: ['team-a', 'team-b'],
     serviceAccounts: [
       ['default', 'default'],
@@ -66,7 +143,7 @@ const LAYOUT: Record<string, { namespaces: string[]; serviceAccounts: [string, s
       ['kube-system', 'default'],
     ],
   },
-  'bj-prod-1': {
+  [CLUSTER_NAMES.bjProd]: {
     namespaces: ['payments', 'search'],
     serviceAccounts: [
       ['payments', 'default'],
@@ -75,21 +152,13 @@ const LAYOUT: Record<string, { namespaces: string[]; serviceAccounts: [string, s
       ['default', 'default'],
     ],
   },
-  'hz-dev-1': { namespaces: [], serviceAccounts: [['default', 'default']] },
+  [CLUSTER_NAMES.hzDev]: { namespaces: [], serviceAccounts: [['default', 'default']] },
 };
 
-/** Runs `fn` with a fresh sandbox, closed afterwards whatever happens. */
-export async function withSandbox(fn: (s: Sandbox) => Promise<void>, opts?: SandboxOptions): Promise<void> {
-  const sandbox = await startSandbox(opts);
-  try {
-    await fn(sandbox);
-  } finally {
-    await sandbox.close();
-  }
-}
-
-/** Starts the sandbox fleet. Call `close()` when done. */
-export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
+/** Starts the sandbox fleet (the emulators' part of `opts`). Call `close()` when done; tests use `sandbox(t)`. */
+export async function startSandbox(
+  opts: Pick<SandboxOptions, 'tokenTtlSeconds' | 'serviceAccountController'> = {},
+): Promise<Sandbox> {
   const dir = await mkdtemp(path.join(tmpdir(), 'acr-fleet-sandbox-'));
   const cloud = await AlibabaEmulator.start({ regions: ['cn-hangzhou', 'cn-beijing'] });
   cloud.createAccount(ACCOUNT);
@@ -119,10 +188,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     for (const [ns, sa] of layout.serviceAccounts)
       kube.seed('serviceaccounts', { metadata: { namespace: ns, name: sa } });
     const token = `sandbox-token-${name}-${Math.random().toString(36).slice(2)}`;
-    kube.addToken(token, {
-      name: FLEET_SA_USER,
-      groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
-    });
+    kube.addToken(token, { name: FLEET_SA_USER, groups: FLEET_SA_GROUPS });
     const kubeconfigFile = path.join(dir, 'kubeconfigs', `${name}.yaml`);
     await writeFileDeep(kubeconfigFile, kube.kubeconfig({ token, contextName: name }));
     clusters.push({ name, kube, token, kubeconfigFile });
@@ -131,23 +197,31 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const endpoints = cloud.endpointsConfig();
   const configFile = path.join(dir, 'fleet.yaml');
   const doc = {
-    regionId: 'cn-hangzhou',
+    regionId: HOME_REGION,
     endpoints: { cr: endpoints.cr, sts: endpoints.sts, kms: endpoints.kms, cs: endpoints.cs },
     defaults: { watchNamespace: 'default', serviceAccount: 'default', expiringThreshold: '15m' },
     registries: [
-      { name: 'acme-ee', instanceId: EE_INSTANCE, regionId: 'cn-beijing' },
-      { name: 'hz-personal', instanceId: '' },
+      { name: REGISTRY_NAMES.ee, instanceId: EE_INSTANCE, regionId: 'cn-beijing' },
+      { name: REGISTRY_NAMES.personal, instanceId: '' },
     ],
     clusters: [
-      { name: 'hz-prod-1', kubeconfig: { file: './kubeconfigs/hz-prod-1.yaml' }, watchNamespace: 'all' },
       {
-        name: 'bj-prod-1',
-        kubeconfig: { file: './kubeconfigs/bj-prod-1.yaml' },
+        name: CLUSTER_NAMES.hzProd,
+        kubeconfig: { file: `./kubeconfigs/${CLUSTER_NAMES.hzProd}.yaml` },
+        watchNamespace: 'all',
+      },
+      {
+        name: CLUSTER_NAMES.bjProd,
+        kubeconfig: { file: `./kubeconfigs/${CLUSTER_NAMES.bjProd}.yaml` },
         watchNamespace: ['payments', 'search'],
         serviceAccount: '*',
-        registries: ['acme-ee'],
+        registries: [REGISTRY_NAMES.ee],
       },
-      { name: 'hz-dev-1', kubeconfig: { file: './kubeconfigs/hz-dev-1.yaml' }, registries: ['hz-personal'] },
+      {
+        name: CLUSTER_NAMES.hzDev,
+        kubeconfig: { file: `./kubeconfigs/${CLUSTER_NAMES.hzDev}.yaml` },
+        registries: [REGISTRY_NAMES.personal],
+      },
     ],
   };
   await writeFile(configFile, yaml.dump(doc));
@@ -165,6 +239,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     }
   };
   await grantRbac();
+  const extraClusters: KubeEmulator[] = [];
   return {
     dir,
     configFile,
@@ -185,20 +260,42 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       for (const c of clusters) {
         cloud.putKmsSecret({
           accountId: ACCOUNT,
-          region: 'cn-hangzhou',
-          name: `acr-fleet/${c.name}`,
+          region: HOME_REGION,
+          name: kmsKubeconfigName(c.name),
           data: c.kube.kubeconfig({ token: c.token, contextName: c.name }),
         });
       }
       await editConfig((d) => {
         for (const c of d.clusters as { name: string; kubeconfig: unknown }[])
-          c.kubeconfig = { kmsSecret: `acr-fleet/${c.name}` };
+          c.kubeconfig = { kmsSecret: kmsKubeconfigName(c.name) };
       });
     },
     editConfig,
     grantRbac,
+    async startCluster() {
+      const kube = await KubeEmulator.start();
+      extraClusters.push(kube);
+      return kube;
+    },
+    async adminKubeconfig(kube, { token, contextName }) {
+      kube.addToken(token, { name: 'platform-admin', groups: ['system:masters'] });
+      const file = path.join(dir, ADMIN_KUBECONFIG);
+      await writeFile(file, kube.kubeconfig({ token, contextName }));
+      return file;
+    },
+    operatorEnv(actions, name = 'platform-operator') {
+      const operator = cloud.addUser({ accountId: ACCOUNT, name, actions });
+      return {
+        ALIBABA_CLOUD_ACCESS_KEY_ID: operator.accessKeyId,
+        ALIBABA_CLOUD_ACCESS_KEY_SECRET: operator.accessKeySecret,
+      };
+    },
     async close() {
-      await Promise.all([cloud.close(), ...clusters.map((c) => c.kube.close())]);
+      await Promise.all([
+        cloud.close(),
+        ...clusters.map((c) => c.kube.close()),
+        ...extraClusters.map((k) => k.close()),
+      ]);
       await rm(dir, { recursive: true, force: true });
     },
   };
