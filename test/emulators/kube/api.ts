@@ -545,10 +545,14 @@ export class Api {
   }
 
   private deleteObject(t: ResourceType, existing: Obj, req?: RequestContext): Reply {
-    const m = existing.metadata;
-    const name = m.name as string;
     const warnings = this.admitPolicies(req, t, 'DELETE', null, existing);
-    if (req?.dryRun) return { status: 200, body: output(t, existing), warnings };
+    if (req?.dryRun) {
+      // What the delete would answer, with nothing changed: the object while finalizers hold it, else Success.
+      const m = existing.metadata;
+      const held = t.resource === 'namespaces' || ((m.finalizers as string[] | undefined) ?? []).length > 0;
+      if (held) return { status: 200, body: output(t, existing), warnings };
+      return { status: 200, body: successStatus(t, existing), warnings };
+    }
     const reply = this.deleteAdmitted(t, existing);
     return { ...reply, warnings };
   }
@@ -578,16 +582,7 @@ export class Api {
       return { status: 200, body: output(t, this.store.put(t.resource, next)) };
     }
     this.removeObject(t, existing);
-    return {
-      status: 200,
-      body: {
-        kind: 'Status',
-        apiVersion: 'v1',
-        metadata: {},
-        status: 'Success',
-        details: { name, ...(t.group ? { group: t.group } : {}), kind: t.resource, uid: m.uid },
-      },
-    };
+    return { status: 200, body: successStatus(t, existing) };
   }
 
   /** DELETE of a collection: deletes what the selectors match, answers with the deleted objects. */
@@ -729,6 +724,17 @@ export class Api {
       },
     };
   }
+}
+
+/** The Status a DELETE answers when the object is gone at once. */
+function successStatus(t: ResourceType, o: Obj): Json {
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Success',
+    details: { name: o.metadata.name, ...(t.group ? { group: t.group } : {}), kind: t.resource, uid: o.metadata.uid },
+  };
 }
 
 /** The etcd key order (namespace/name) used for paging. */

@@ -72,7 +72,7 @@ export class Hostility {
   static endlessPage(reply: Reply, url: URL): Reply {
     const body = reply.body as { metadata?: Record<string, unknown> };
     if (!body.metadata) return reply;
-    let page = 0;
+    let page: number;
     try {
       page = (
         JSON.parse(Buffer.from(url.searchParams.get('continue') ?? '', 'base64url').toString()) as { page: number }
