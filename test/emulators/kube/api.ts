@@ -247,7 +247,12 @@ export class Api {
       operation,
       t,
       name: (m.name as string | undefined) ?? '',
-      ...(t.namespaced && m.namespace ? { namespace: m.namespace as string } : {}),
+      // requestinfo: `/api/v1/namespaces/x` is in namespace x, so a Namespace's request.namespace is its name.
+      ...(t.namespaced && m.namespace
+        ? { namespace: m.namespace as string }
+        : t.resource === 'namespaces' && m.name
+          ? { namespace: m.name as string }
+          : {}),
       object,
       oldObject,
       user: req.user,

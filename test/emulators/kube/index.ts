@@ -202,12 +202,14 @@ export class KubeEmulator {
         this.store.remove('secrets', ns, name);
         return;
       }
+      // generateTokenIfNeeded: each of ca.crt, namespace and token is filled when missing (secretUpdateNeeded).
       const data = { ...((secret.data ?? {}) as Record<string, string>) };
-      if (data.token) return;
       const b64 = (v: string) => Buffer.from(v).toString('base64');
-      data.token = b64(this.auth.mintLegacy(ns, saName as string, sa.metadata.uid as string, name));
-      data.namespace = b64(ns);
-      if (this.caPem) data['ca.crt'] = b64(this.caPem);
+      const ca = this.caPem ? b64(this.caPem) : undefined;
+      if (data.token && data.namespace && (!ca || data['ca.crt'] === ca)) return;
+      data.token ||= b64(this.auth.mintLegacy(ns, saName as string, sa.metadata.uid as string, name));
+      data.namespace ||= b64(ns);
+      if (ca) data['ca.crt'] = ca;
       const next = clone(secret);
       next.data = Object.fromEntries(Object.entries(data).sort(([a], [b]) => (a < b ? -1 : 1)));
       next.metadata.annotations = { ...annotations, 'kubernetes.io/service-account.uid': sa.metadata.uid as string };
