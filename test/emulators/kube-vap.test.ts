@@ -558,6 +558,11 @@ test('hostile mode pages forever, echoes the Authorization header and puts escap
   t.true(poisoned.body.message?.includes('secrets "missing" not found'));
   t.true(poisoned.body.message?.includes('\u001b]52;c;'));
   t.true(poisoned.body.reason?.startsWith('NotFound\u001b]0;'));
+  // Injected faults are poisoned too.
+  emu.injectFault({ path: /\/secrets\/missing$/, status: 503 });
+  const fault = await call('GET', '/api/v1/namespaces/demo/secrets/missing');
+  t.is(fault.status, 503);
+  t.is(fault.body.message?.startsWith(HOSTILE_PREFIX), true);
 });
 
 test('without a policy, a service-account-token Secret gets a working token for its ServiceAccount; bootstrap tokens are ordinary Secrets', async (t) => {

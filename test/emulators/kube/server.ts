@@ -72,6 +72,8 @@ function readBody(req: IncomingMessage): Promise<string> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    // A client that hangs up mid-request: what arrived (the answer goes nowhere).
+    req.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
 }
@@ -254,16 +256,18 @@ export class Router {
       send(e.code, status, e.headers);
     };
     try {
-      const raw = await readBody(req);
-      if (this.latencyMs) await sleep(this.latencyMs);
+      // Faults go to requests in arrival order: taken before the body is read, so a request its client
+      // abandons early still takes its fault instead of passing it to the next one.
       const user = this.auth.authenticate(req.headers.authorization);
       record.user = user?.name ?? '';
       const fault = this.takeFault(method, url.pathname);
+      const raw = await readBody(req);
+      if (this.latencyMs) await sleep(this.latencyMs);
       if (fault) {
         if (fault.hang) {
           record.status = 0;
           // Resolves when the client (or close()) drops the connection; nothing is ever sent.
-          await new Promise<void>((resolve) => req.socket.once('close', () => resolve()));
+          if (!req.socket.destroyed) await new Promise<void>((resolve) => req.socket.once('close', () => resolve()));
           return;
         }
         if (fault.delayMs) await sleep(fault.delayMs);
@@ -281,7 +285,7 @@ export class Router {
           // The max-in-flight filter's 429 tells clients when to come back.
           const headers: Record<string, string> = fault.status === 429 ? { 'retry-after': '1' } : {};
           if (fault.status === 429) e.details!.retryAfterSeconds = 1;
-          return send(e.code, e.toStatus(), headers);
+          return sendError(new KubeStatusError(e.code, e.reason, e.message, e.details, headers));
         }
       }
       if (hostile?.echoHeaders) return sendError(Hostility.echo(req.headers, hostile));
