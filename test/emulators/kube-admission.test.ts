@@ -342,3 +342,54 @@ for (const [url, detail] of BAD_URLS) {
     t.true(e.message.includes(detail), e.message);
   });
 }
+
+test('validating admission policies run after the mutating webhooks and after validation, on the patched object', async (t) => {
+  const { emu, core, admission, seen } = await setup(
+    t,
+    allow([{ op: 'add', path: '/imagePullSecrets', value: [{ name: 'pull' }] }]),
+  );
+  await admission.createValidatingAdmissionPolicy({
+    body: {
+      metadata: { name: 'one-pull-secret' },
+      spec: {
+        matchConstraints: {
+          resourceRules: [
+            { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['serviceaccounts'] },
+          ],
+        },
+        validations: [
+          {
+            expression: 'has(object.imagePullSecrets) && object.imagePullSecrets.all(s, s.name == "pull")',
+            message: 'the pull secret is missing',
+          },
+        ],
+      },
+    },
+  });
+  await admission.createValidatingAdmissionPolicyBinding({
+    body: {
+      metadata: { name: 'one-pull-secret' },
+      spec: { policyName: 'one-pull-secret', validationActions: ['Deny'] },
+    },
+  });
+  // The webhook's patch makes the object pass: the policy saw the patched object.
+  await core.createNamespacedServiceAccount({ namespace: 'demo', body: { metadata: { name: 'web' } } });
+  t.deepEqual(emu.get('serviceaccounts', 'demo', 'web').imagePullSecrets, [{ name: 'pull' }]);
+  // An invalid name fails validation (422 is invalid) after the webhook was called, and the policy is never asked.
+  const invalid = await failure(
+    core.createNamespacedServiceAccount({ namespace: 'demo', body: { metadata: { name: 'Web' } } }),
+  );
+  t.is(invalid.code, 422);
+  t.regex(invalid.message, /^ServiceAccount "Web" is invalid/);
+  t.is(seen.length, 2, 'the webhook ran before validation');
+  // Without the webhook the same create is denied: the policy is live, and only the patch satisfied it.
+  await admission.deleteMutatingWebhookConfiguration({ name: 'test' });
+  const denied = await failure(
+    core.createNamespacedServiceAccount({ namespace: 'demo', body: { metadata: { name: 'web3' } } }),
+  );
+  t.is(denied.code, 422);
+  t.is(
+    denied.message,
+    `serviceaccounts "web3" is forbidden: ValidatingAdmissionPolicy 'one-pull-secret' with binding 'one-pull-secret' denied request: the pull secret is missing`,
+  );
+});

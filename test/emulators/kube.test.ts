@@ -873,7 +873,14 @@ test('a hung request never answers until the client gives up', async (t) => {
   const { emu } = await start(t, { tls: false });
   emu.injectFault({ path: /^\/api\/v1\/namespaces$/, hang: true });
   const controller = new AbortController();
-  setTimeout(() => controller.abort(), 200);
+  // Give up after 200 ms, but only once the server holds the request: on a loaded machine the request can
+  // reach the server after an early abort, and undici then keeps the half-used socket (and queues the next
+  // fetch behind it).
+  void (async () => {
+    await new Promise((r) => setTimeout(r, 200));
+    while (!emu.requests.some((r) => r.path === '/api/v1/namespaces')) await new Promise((r) => setTimeout(r, 10));
+    controller.abort();
+  })();
   const started = Date.now();
   const aborted = await fetch(`${emu.url}/api/v1/namespaces`, {
     signal: controller.signal,

@@ -30,6 +30,13 @@ import {
 } from './status.js';
 import { type Obj, type Store, clone, nowTimestamp } from './store.js';
 import { validateCreate, validateUpdate } from './validation.js';
+import type { PolicyAdmission } from './vap.js';
+
+/** Who asks, and whether only as a dry run: what the validating admission step needs from a request. */
+export interface RequestContext {
+  user: UserInfo;
+  dryRun: boolean;
+}
 
 /** What a handler answers: HTTP status, JSON body, and strict-decoding warnings. */
 export interface Reply {
@@ -120,6 +127,23 @@ function applyDefaults(kind: KubeKind, o: Json): void {
         for (const r of (w.rules ?? []) as Json[]) r.scope ??= '*';
       }
       break;
+    case 'validatingadmissionpolicies':
+    case 'validatingadmissionpolicybindings': {
+      // admissionregistration/v1 defaults.go: SetDefaults_ValidatingAdmissionPolicySpec, SetDefaults_MatchResources,
+      // SetDefaults_NamedRuleWithOperations (scope "*").
+      const spec = (o.spec ?? {}) as Json;
+      if (kind === 'validatingadmissionpolicies') spec.failurePolicy ??= 'Fail';
+      const mr = (kind === 'validatingadmissionpolicies' ? spec.matchConstraints : spec.matchResources) as
+        Json | undefined;
+      if (mr) {
+        mr.matchPolicy ??= 'Equivalent';
+        mr.namespaceSelector ??= {};
+        mr.objectSelector ??= {};
+        for (const r of [...((mr.resourceRules ?? []) as Json[]), ...((mr.excludeResourceRules ?? []) as Json[])])
+          r.scope ??= '*';
+      }
+      break;
+    }
     case 'rolebindings':
     case 'clusterrolebindings': {
       for (const s of (o.subjects ?? []) as Json[]) {
@@ -204,7 +228,37 @@ export class Api {
   constructor(
     private readonly store: Store,
     private readonly auth: Authenticator,
+    /** The ValidatingAdmissionPolicy plugin, when the server serves the policy kinds. */
+    private readonly policies?: () => PolicyAdmission | undefined,
   ) {}
+
+  /** ValidatingAdmissionPolicy admission (after validation, before storage, as createValidation/updateValidation). */
+  private admitPolicies(
+    req: RequestContext | undefined,
+    t: ResourceType,
+    operation: 'CREATE' | 'UPDATE' | 'DELETE',
+    object: Obj | null,
+    oldObject: Obj | null,
+  ): string[] {
+    const plugin = this.policies?.();
+    if (!req || !plugin) return [];
+    const m = (object ?? oldObject)?.metadata ?? {};
+    return plugin.validate({
+      operation,
+      t,
+      name: (m.name as string | undefined) ?? '',
+      // requestinfo: `/api/v1/namespaces/x` is in namespace x, so a Namespace's request.namespace is its name.
+      ...(t.namespaced && m.namespace
+        ? { namespace: m.namespace as string }
+        : t.resource === 'namespaces' && m.name
+          ? { namespace: m.name as string }
+          : {}),
+      object,
+      oldObject,
+      user: req.user,
+      dryRun: req.dryRun,
+    });
+  }
 
   // --- admission ------------------------------------------------------------------------------
 
@@ -267,11 +321,11 @@ export class Api {
   }
 
   /** The second half of a create: what the registry does. With `dryRun` nothing is stored. */
-  commitCreate(t: ResourceType, obj: Obj, dryRun: boolean): Reply {
-    return this.createObject(t, obj, dryRun);
+  commitCreate(t: ResourceType, obj: Obj, dryRun: boolean, req?: RequestContext): Reply {
+    return this.createObject(t, obj, dryRun, req);
   }
 
-  private createObject(t: ResourceType, obj: Obj, dryRun = false): Reply {
+  private createObject(t: ResourceType, obj: Obj, dryRun = false, req?: RequestContext): Reply {
     this.admitCreate(t, obj);
     const m = meta(obj);
     // rest.BeforeCreate: wipe what clients may not set, generate a name, then validate.
@@ -286,6 +340,7 @@ export class Api {
     }
     const errs = validateCreate(t.resource, obj);
     if (errs.length) throw invalid({ group: t.group, kind: t.kind }, m.name ?? '', errs);
+    const warnings = this.admitPolicies(req, t, 'CREATE', obj, null);
     // etcd3 store refuses objects that carry a resourceVersion (a plain error → 500).
     if (m.resourceVersion) throw plainError('resourceVersion should not be set on objects to be created');
     if (this.store.get(t.resource, m.namespace, m.name as string)) throw alreadyExists(gr(t), m.name as string);
@@ -297,9 +352,9 @@ export class Api {
       const pm = preview.metadata;
       pm.uid = randomUUID();
       pm.creationTimestamp = nowTimestamp();
-      return { status: 201, body: output(t, canonical(t, preview)) };
+      return { status: 201, body: output(t, canonical(t, preview)), warnings };
     }
-    return { status: 201, body: output(t, this.store.put(t.resource, canonical(t, obj))) };
+    return { status: 201, body: output(t, this.store.put(t.resource, canonical(t, obj))), warnings };
   }
 
   /** names.SimpleNameGenerator: prefix + 5 random characters from a vowel-free alphabet. */
@@ -368,20 +423,36 @@ export class Api {
   // --- update ---------------------------------------------------------------------------------
 
   /** PUT of one object. */
-  update(t: ResourceType, ns: string | undefined, name: string, raw: string, contentType: string | undefined): Reply {
+  update(
+    t: ResourceType,
+    ns: string | undefined,
+    name: string,
+    raw: string,
+    contentType: string | undefined,
+    req?: RequestContext,
+  ): Reply {
     const { obj, warnings } = decodeBody(t, raw, contentType);
     checkName(obj, name);
     ensureNamespace(t, obj, ns);
     const existing = this.store.get(t.resource, ns, name);
     if (!existing) {
       if (!t.allowCreateOnUpdate) throw notFound(gr(t), name);
-      return { ...this.createObject(t, obj), warnings };
+      const created = this.createObject(t, obj, req?.dryRun, req);
+      return { ...created, warnings: [...warnings, ...(created.warnings ?? [])] };
     }
-    return { ...this.commitUpdate(t, existing, obj), warnings };
+    const updated = this.commitUpdate(t, existing, obj, req);
+    return { ...updated, warnings: [...warnings, ...(updated.warnings ?? [])] };
   }
 
   /** PATCH of one object. */
-  patch(t: ResourceType, ns: string | undefined, name: string, raw: string, contentType: string | undefined): Reply {
+  patch(
+    t: ResourceType,
+    ns: string | undefined,
+    name: string,
+    raw: string,
+    contentType: string | undefined,
+    req?: RequestContext,
+  ): Reply {
     const type = (contentType ?? '').split(';')[0]?.trim() ?? '';
     if (!PATCH_TYPES.includes(type)) applyPatch(type, raw, {}, t.schema); // throws the 415
     const existing = this.store.get(t.resource, ns, name);
@@ -399,11 +470,12 @@ export class Api {
     }
     ensureNamespace(t, decoded.obj, ns);
     checkName(decoded.obj, name);
-    return { ...this.commitUpdate(t, existing, decoded.obj), warnings: decoded.warnings };
+    const updated = this.commitUpdate(t, existing, decoded.obj, req);
+    return { ...updated, warnings: [...decoded.warnings, ...(updated.warnings ?? [])] };
   }
 
   /** The storage half of update/patch: preconditions, strategy, validation, no-op detection. */
-  private commitUpdate(t: ResourceType, existing: Obj, next: Obj): Reply {
+  private commitUpdate(t: ResourceType, existing: Obj, next: Obj, req?: RequestContext): Reply {
     const om = existing.metadata;
     const nm = meta(next);
     const name = om.name as string;
@@ -435,20 +507,23 @@ export class Api {
     }
     const errs = validateUpdate(t.resource, next, existing);
     if (errs.length) throw invalid({ group: t.group, kind: t.kind }, name, errs);
-    if (isDeepStrictEqual(next, existing)) return { status: 200, body: output(t, existing) };
+    // Admission runs inside the storage update, before the no-op check, so no-op updates are admitted too.
+    const warnings = this.admitPolicies(req, t, 'UPDATE', next, existing);
+    if (isDeepStrictEqual(next, existing)) return { status: 200, body: output(t, existing), warnings };
+    if (req?.dryRun) return { status: 200, body: output(t, canonical(t, next)), warnings };
     delete nm.resourceVersion;
     const stored = this.store.put(t.resource, canonical(t, next));
     if (om.deletionTimestamp && !((nm.finalizers as string[] | undefined) ?? []).length) {
       // The last finalizer of an object being deleted is gone: the object goes away now.
       this.removeObject(t, stored);
     }
-    return { status: 200, body: output(t, stored) };
+    return { status: 200, body: output(t, stored), warnings };
   }
 
   // --- delete ---------------------------------------------------------------------------------
 
   /** DELETE of one object; `raw` may carry DeleteOptions with preconditions. */
-  delete(t: ResourceType, ns: string | undefined, name: string, raw: string): Reply {
+  delete(t: ResourceType, ns: string | undefined, name: string, raw: string, req?: RequestContext): Reply {
     const existing = this.store.get(t.resource, ns, name);
     if (!existing) throw notFound(gr(t), name);
     const pre = raw.trim() ? (((parseObjectBody(t, raw, 'application/json') as Json).preconditions ?? {}) as Json) : {};
@@ -471,10 +546,23 @@ export class Api {
         `Precondition failed: ResourceVersion in precondition: ${String(pre.resourceVersion)}, ResourceVersion in meta: ${String(m.resourceVersion)}`,
       );
     }
-    return this.deleteObject(t, existing);
+    return this.deleteObject(t, existing, req);
   }
 
-  private deleteObject(t: ResourceType, existing: Obj): Reply {
+  private deleteObject(t: ResourceType, existing: Obj, req?: RequestContext): Reply {
+    const warnings = this.admitPolicies(req, t, 'DELETE', null, existing);
+    if (req?.dryRun) {
+      // What the delete would answer, with nothing changed: the object while finalizers hold it, else Success.
+      const m = existing.metadata;
+      const held = t.resource === 'namespaces' || ((m.finalizers as string[] | undefined) ?? []).length > 0;
+      if (held) return { status: 200, body: output(t, existing), warnings };
+      return { status: 200, body: successStatus(t, existing), warnings };
+    }
+    const reply = this.deleteAdmitted(t, existing);
+    return { ...reply, warnings };
+  }
+
+  private deleteAdmitted(t: ResourceType, existing: Obj): Reply {
     const m = existing.metadata;
     const name = m.name as string;
     if (t.resource === 'namespaces') {
@@ -499,22 +587,16 @@ export class Api {
       return { status: 200, body: output(t, this.store.put(t.resource, next)) };
     }
     this.removeObject(t, existing);
-    return {
-      status: 200,
-      body: {
-        kind: 'Status',
-        apiVersion: 'v1',
-        metadata: {},
-        status: 'Success',
-        details: { name, ...(t.group ? { group: t.group } : {}), kind: t.resource, uid: m.uid },
-      },
-    };
+    return { status: 200, body: successStatus(t, existing) };
   }
 
   /** DELETE of a collection: deletes what the selectors match, answers with the deleted objects. */
-  deleteCollection(t: ResourceType, ns: string | undefined, q: ListQuery): Reply {
+  deleteCollection(t: ResourceType, ns: string | undefined, q: ListQuery, req?: RequestContext): Reply {
+    const warnings: string[] = [];
     const items = this.select(t, ns, q).map((o) => {
-      const r = this.deleteObject(t, o).body as Json;
+      const reply = this.deleteObject(t, o, req);
+      warnings.push(...(reply.warnings ?? []));
+      const r = reply.body as Json;
       const { kind: _k, apiVersion: _a, ...rest } = r.kind === 'Status' ? output(t, o) : r;
       return rest;
     });
@@ -526,6 +608,7 @@ export class Api {
         metadata: { resourceVersion: this.store.resourceVersion },
         items,
       },
+      warnings,
     };
   }
 
@@ -646,6 +729,17 @@ export class Api {
       },
     };
   }
+}
+
+/** The Status a DELETE answers when the object is gone at once. */
+function successStatus(t: ResourceType, o: Obj): Json {
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Success',
+    details: { name: o.metadata.name, ...(t.group ? { group: t.group } : {}), kind: t.resource, uid: o.metadata.uid },
+  };
 }
 
 /** The etcd key order (namespace/name) used for paging. */

@@ -30,6 +30,8 @@ const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64ur
 export class Authenticator {
   private readonly staticTokens = new Map<string, UserInfo>();
   private readonly boundTokens = new Map<string, BoundToken>();
+  /** Legacy (Secret-based) tokens by token text: valid while their Secret still holds them and the SA is the same. */
+  private readonly legacyTokens = new Map<string, BoundToken & { secret: string }>();
 
   constructor(private readonly store: Store) {}
 
@@ -65,6 +67,25 @@ export class Authenticator {
     return { token, expires: new Date(exp * 1000) };
   }
 
+  /**
+   * The token controller's legacy token for a `kubernetes.io/service-account-token` Secret
+   * (pkg/serviceaccount/legacy.go claims: issuer `kubernetes/serviceaccount`, namespace, secret name,
+   * service account name and uid). It authenticates as the ServiceAccount while the Secret exists and holds it.
+   */
+  mintLegacy(namespace: string, name: string, uid: string, secret: string): string {
+    const claims = {
+      iss: 'kubernetes/serviceaccount',
+      'kubernetes.io/serviceaccount/namespace': namespace,
+      'kubernetes.io/serviceaccount/secret.name': secret,
+      'kubernetes.io/serviceaccount/service-account.name': name,
+      'kubernetes.io/serviceaccount/service-account.uid': uid,
+      sub: `system:serviceaccount:${namespace}:${name}`,
+    };
+    const token = `${b64url({ alg: 'RS256', kid: 'kube-emulator' })}.${b64url(claims)}.${randomBytes(32).toString('base64url')}`;
+    this.legacyTokens.set(token, { namespace, name, uid, secret, expires: Infinity });
+    return token;
+  }
+
   /** Authenticates an Authorization header value. */
   authenticate(header: string | undefined): AuthResult {
     const parts = (header ?? '').split(' ');
@@ -73,7 +94,13 @@ export class Authenticator {
     const token = parts[1];
     const user = this.staticTokens.get(token);
     if (user) return { name: user.name, groups: withAuthenticated(user.groups) };
-    const bound = this.boundTokens.get(token);
+    const legacy = this.legacyTokens.get(token);
+    if (legacy) {
+      const secret = this.store.get('secrets', legacy.namespace, legacy.secret);
+      const held = (secret?.data as Record<string, string> | undefined)?.token;
+      if (!held || Buffer.from(held, 'base64').toString() !== token) return undefined;
+    }
+    const bound = this.boundTokens.get(token) ?? legacy;
     if (!bound || bound.expires <= Date.now()) return undefined;
     const sa = this.store.get('serviceaccounts', bound.namespace, bound.name);
     if (!sa || sa.metadata.uid !== bound.uid) return undefined;

@@ -12,12 +12,17 @@ import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import jsyaml from 'js-yaml';
 import { Authenticator } from './auth.js';
-import { type KubeKind, RESOURCES, apiVersionOf } from './kinds.js';
+import type { HostileRule } from './hostile.js';
+import { type KubeKind, type PolicyVersions, RESOURCES, apiVersionOf } from './kinds.js';
 import { bootstrapPolicy } from './rbac.js';
 import { type Fault, type RequestRecord, Router } from './server.js';
 import { Store, clone } from './store.js';
+import type { AuditAnnotation } from './vap.js';
 
-export type { KubeKind } from './kinds.js';
+export type { KubeKind, PolicyVersions } from './kinds.js';
+export type { HostileRule } from './hostile.js';
+export { HOSTILE_PREFIX, HOSTILE_SUFFIX } from './hostile.js';
+export type { AuditAnnotation } from './vap.js';
 export type { RequestRecord } from './server.js';
 export { KubeStatusError } from './status.js';
 
@@ -47,6 +52,18 @@ export interface KubeEmulatorOptions {
    * through the admission chain, so webhooks see it). Off by default so tests keep their explicit layout.
    */
   serviceAccountController?: boolean | { delayMs?: number };
+  /**
+   * Versions of admissionregistration.k8s.io under which ValidatingAdmissionPolicy(Binding) are served:
+   * `['v1', 'v1beta1']` (default, 1.30+), `['v1beta1']` (1.28/1.29), `[]` (older: no policies, no admission by them).
+   */
+  admissionPolicyVersions?: PolicyVersions;
+  /** Hostile rules from the start (see {@link KubeEmulator.hostile}). */
+  hostile?: HostileRule[];
+  /**
+   * The controller-manager's token controller for `kubernetes.io/service-account-token` Secrets (default on,
+   * `false` switches it off); see {@link KubeEmulator.start}.
+   */
+  tokenController?: boolean;
 }
 
 /** The identity the service account controller creates ServiceAccounts as. */
@@ -93,7 +110,8 @@ export class KubeEmulator {
     const store = new Store();
     const auth = new Authenticator(store);
     let address = '';
-    const router = new Router(store, auth, () => address, opts.latencyMs ?? 0);
+    const router = new Router(store, auth, () => address, opts.latencyMs ?? 0, opts.admissionPolicyVersions);
+    for (const rule of opts.hostile ?? []) router.hostility.add(rule);
     const handler = (req: Parameters<Router['handle']>[0], res: Parameters<Router['handle']>[1]) =>
       void router.handle(req, res);
     const cert = tls ? readFileSync(new URL('cert.pem', TLS_DIR), 'utf8') : undefined;
@@ -124,6 +142,7 @@ export class KubeEmulator {
       for (const s of sockets) s.destroy();
     };
     emu.bootstrap();
+    if (opts.tokenController !== false) emu.startTokenController();
     if (opts.serviceAccountController)
       emu.startServiceAccountController(opts.serviceAccountController === true ? {} : opts.serviceAccountController);
     return emu;
@@ -161,6 +180,72 @@ export class KubeEmulator {
     this.router.onNamespaceCreated = (ns) => {
       this.timers.add(setTimeout(() => void ensure(ns, 5), o.delayMs ?? 50));
     };
+  }
+
+  /**
+   * pkg/controller/serviceaccount/tokens_controller.go: a Secret of type `kubernetes.io/service-account-token`
+   * annotated `kubernetes.io/service-account.name` gets `data.token` (a legacy token that authenticates as
+   * that ServiceAccount), `data.ca.crt` (the cluster CA), `data.namespace` and the
+   * `kubernetes.io/service-account.uid` annotation, shortly after it is written; one naming a ServiceAccount
+   * that does not exist (or another uid) is deleted. Runs on the next turn of the event loop, as the real
+   * controller runs after the write.
+   */
+  private startTokenController(): void {
+    const sync = (ns: string, name: string) => {
+      const secret = this.store.get('secrets', ns, name);
+      if (!secret || secret.type !== 'kubernetes.io/service-account-token') return;
+      const annotations = (secret.metadata.annotations ?? {}) as Record<string, string>;
+      const saName = annotations['kubernetes.io/service-account.name'];
+      const sa = saName ? this.store.get('serviceaccounts', ns, saName) : undefined;
+      const wantUid = annotations['kubernetes.io/service-account.uid'];
+      if (!sa || (wantUid && wantUid !== sa.metadata.uid)) {
+        this.store.remove('secrets', ns, name);
+        return;
+      }
+      // generateTokenIfNeeded: each of ca.crt, namespace and token is filled when missing (secretUpdateNeeded).
+      const data = { ...((secret.data ?? {}) as Record<string, string>) };
+      const b64 = (v: string) => Buffer.from(v).toString('base64');
+      const ca = this.caPem ? b64(this.caPem) : undefined;
+      if (data.token && data.namespace && (!ca || data['ca.crt'] === ca)) return;
+      data.token ||= b64(this.auth.mintLegacy(ns, saName as string, sa.metadata.uid as string, name));
+      data.namespace ||= b64(ns);
+      if (ca) data['ca.crt'] = ca;
+      const next = clone(secret);
+      next.data = Object.fromEntries(Object.entries(data).sort(([a], [b]) => (a < b ? -1 : 1)));
+      next.metadata.annotations = { ...annotations, 'kubernetes.io/service-account.uid': sa.metadata.uid as string };
+      this.seed('secrets', next);
+    };
+    this.router.onSecretWritten = (ns, name) => {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        sync(ns, name);
+      }, 0);
+      this.timers.add(timer);
+    };
+  }
+
+  /**
+   * Makes this emulator hostile where `rule.path` matches (every path without one): endless bodies, endless
+   * list pages, Status messages echoing request headers, control characters in Status messages and reasons.
+   * Rules add up; {@link clearHostile} and {@link reset} drop them.
+   */
+  hostile(rule: HostileRule): void {
+    this.router.hostility.add(rule);
+  }
+
+  /** Drops every hostile rule. */
+  clearHostile(): void {
+    this.router.hostility.clear();
+  }
+
+  /** Bytes sent so far by endless bodies. */
+  get endlessBytes(): number {
+    return this.router.hostility.endlessBytes;
+  }
+
+  /** Audit annotations published by policy bindings with the Audit action, in order. */
+  get auditAnnotations(): AuditAnnotation[] {
+    return this.router.policies.audit;
   }
 
   /** Registers a static bearer token (like --token-auth-file). Group "system:masters" may do everything. */
@@ -252,6 +337,8 @@ export class KubeEmulator {
   reset(): void {
     this.store.clear();
     this.router.clearFaults();
+    this.router.hostility.clear();
+    this.router.policies.audit.length = 0;
     this.resetRequests();
     this.bootstrap();
   }

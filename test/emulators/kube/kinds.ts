@@ -16,7 +16,9 @@ export type KubeKind =
   | 'rolebindings'
   | 'clusterroles'
   | 'clusterrolebindings'
-  | 'mutatingwebhookconfigurations';
+  | 'mutatingwebhookconfigurations'
+  | 'validatingadmissionpolicies'
+  | 'validatingadmissionpolicybindings';
 
 type Obj = Record<string, unknown>;
 
@@ -98,13 +100,41 @@ export const RESOURCES: Record<KubeKind, ResourceType> = {
     ADMISSION_REGISTRATION,
     false,
   ),
+  validatingadmissionpolicies: rt(
+    'validatingadmissionpolicies',
+    'ValidatingAdmissionPolicy',
+    ADMISSION_REGISTRATION,
+    false,
+  ),
+  validatingadmissionpolicybindings: rt(
+    'validatingadmissionpolicybindings',
+    'ValidatingAdmissionPolicyBinding',
+    ADMISSION_REGISTRATION,
+    false,
+  ),
 };
+
+/** The admission policy kinds, served under admissionregistration.k8s.io v1 (1.30+) and v1beta1 (1.28+). */
+export const POLICY_KINDS: readonly KubeKind[] = ['validatingadmissionpolicies', 'validatingadmissionpolicybindings'];
+
+/** Which versions of the policy kinds a server serves: both (default), v1beta1 only (1.28/1.29) or none. */
+export type PolicyVersions = readonly ('v1' | 'v1beta1')[];
 
 /** `apiVersion` string of a resource type. */
 export const apiVersionOf = (t: ResourceType) => (t.group ? `${t.group}/${t.version}` : t.version);
 
 /** Finds the resource for a URL's group/version/resource, if served. */
-export function lookupResource(group: string, version: string, resource: string): ResourceType | undefined {
+export function lookupResource(
+  group: string,
+  version: string,
+  resource: string,
+  policyVersions: PolicyVersions = ['v1', 'v1beta1'],
+): ResourceType | undefined {
   const t = (RESOURCES as Record<string, ResourceType | undefined>)[resource];
-  return t && t.group === group && t.version === version ? t : undefined;
+  if (!t || t.group !== group) return undefined;
+  if (POLICY_KINDS.includes(t.resource)) {
+    // One storage, several served versions (the fields the emulator uses are the same in v1beta1 and v1).
+    return (policyVersions as string[]).includes(version) ? { ...t, version } : undefined;
+  }
+  return t.version === version ? t : undefined;
 }

@@ -188,6 +188,10 @@ export const SCHEMAS = {
     metadata: objectMeta,
     webhooks: list('[]v1.MutatingWebhook', mutatingWebhook, { merge: 'name' }),
   }),
+  // admissionregistration/v1 ValidatingAdmissionPolicy(Binding): the spec is kept as sent (field order of the
+  // request, not Go's; unknown spec fields are not reported).
+  validatingadmissionpolicies: struct('v1.ValidatingAdmissionPolicy', { metadata: objectMeta, spec: any, status: any }),
+  validatingadmissionpolicybindings: struct('v1.ValidatingAdmissionPolicyBinding', { metadata: objectMeta, spec: any }),
 } satisfies Record<string, StructSchema>;
 
 // ---------------------------------------------------------------------------------------------

@@ -10,15 +10,26 @@
  * never allows create (POST to the collection has no name) or deletecollection.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ListQuery, Reply } from './api.js';
+import type { ListQuery, Reply, RequestContext } from './api.js';
 import { Api } from './api.js';
 import { MutatingAdmission } from './admission.js';
 import type { Authenticator } from './auth.js';
-import { ADMISSION_REGISTRATION, RESOURCES, type ResourceType, apiVersionOf, lookupResource } from './kinds.js';
+import { Hostility } from './hostile.js';
+import {
+  ADMISSION_REGISTRATION,
+  POLICY_KINDS,
+  type PolicyVersions,
+  RESOURCES,
+  type ResourceType,
+  apiVersionOf,
+  lookupResource,
+} from './kinds.js';
+import { metadataOnly, wantsMetadata } from './metadata.js';
 import { type Attributes, type UserInfo, authorize, forbiddenError } from './rbac.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { KubeStatusError, generic, internalError, unauthorized } from './status.js';
 import type { Store } from './store.js';
+import { PolicyAdmission } from './vap.js';
 
 /** One line of the request log. */
 export interface RequestRecord {
@@ -61,6 +72,8 @@ function readBody(req: IncomingMessage): Promise<string> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    // A client that hangs up mid-request: what arrived (the answer goes nowhere).
+    req.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
 }
@@ -131,16 +144,24 @@ export class Router {
   private faults: (Fault & { remaining: number; seen: number })[] = [];
   private readonly api: Api;
   private readonly admission: MutatingAdmission;
+  /** The ValidatingAdmissionPolicy plugin (on while any version of the policy kinds is served). */
+  readonly policies: PolicyAdmission;
+  /** Hostile behaviour for tests of a misbehaving cluster; see hostile.ts. */
+  readonly hostility = new Hostility();
   /** Called after a Namespace was created through the API (the service account controller listens). */
   onNamespaceCreated?: (name: string) => void;
+  /** Called after a Secret was written through the API (the token controller listens). */
+  onSecretWritten?: (namespace: string, name: string) => void;
 
   constructor(
     private readonly store: Store,
     private readonly auth: Authenticator,
     private readonly serverAddress: () => string,
     private readonly latencyMs = 0,
+    private readonly policyVersions: PolicyVersions = ['v1', 'v1beta1'],
   ) {
-    this.api = new Api(store, auth);
+    this.policies = new PolicyAdmission(store);
+    this.api = new Api(store, auth, () => (this.policyVersions.length ? this.policies : undefined));
     this.admission = new MutatingAdmission(store);
   }
 
@@ -157,10 +178,11 @@ export class Router {
   ): Promise<Reply> {
     const { obj, warnings } = this.api.prepareCreate(t, ns, JSON.stringify(body), 'application/json');
     const admitted = await this.admission.admitCreate(t, obj, user, dryRun);
-    const reply = {
-      ...this.api.commitCreate(t, admitted === obj ? obj : this.api.redecode(t, admitted), dryRun),
-      warnings,
-    };
+    const committed = this.api.commitCreate(t, admitted === obj ? obj : this.api.redecode(t, admitted), dryRun, {
+      user,
+      dryRun,
+    });
+    const reply = { ...committed, warnings: [...warnings, ...(committed.warnings ?? [])] };
     if (t.resource === 'namespaces' && !dryRun)
       this.onNamespaceCreated?.((reply.body as { metadata: { name: string } }).metadata.name);
     return reply;
@@ -227,18 +249,25 @@ export class Router {
       });
       res.end(text);
     };
-    const sendError = (e: KubeStatusError) => send(e.code, e.toStatus(), e.headers);
+    const hostile = this.hostility.match(url.pathname);
+    const sendError = (e: KubeStatusError) => {
+      const status = e.toStatus();
+      if (hostile?.controlCharacters) Hostility.poison(status);
+      send(e.code, status, e.headers);
+    };
     try {
-      const raw = await readBody(req);
-      if (this.latencyMs) await sleep(this.latencyMs);
+      // Faults go to requests in arrival order: taken before the body is read, so a request its client
+      // abandons early still takes its fault instead of passing it to the next one.
       const user = this.auth.authenticate(req.headers.authorization);
       record.user = user?.name ?? '';
       const fault = this.takeFault(method, url.pathname);
+      const raw = await readBody(req);
+      if (this.latencyMs) await sleep(this.latencyMs);
       if (fault) {
         if (fault.hang) {
           record.status = 0;
           // Resolves when the client (or close()) drops the connection; nothing is ever sent.
-          await new Promise<void>((resolve) => req.socket.once('close', () => resolve()));
+          if (!req.socket.destroyed) await new Promise<void>((resolve) => req.socket.once('close', () => resolve()));
           return;
         }
         if (fault.delayMs) await sleep(fault.delayMs);
@@ -256,8 +285,13 @@ export class Router {
           // The max-in-flight filter's 429 tells clients when to come back.
           const headers: Record<string, string> = fault.status === 429 ? { 'retry-after': '1' } : {};
           if (fault.status === 429) e.details!.retryAfterSeconds = 1;
-          return send(e.code, e.toStatus(), headers);
+          return sendError(new KubeStatusError(e.code, e.reason, e.message, e.details, headers));
         }
+      }
+      if (hostile?.echoHeaders) return sendError(Hostility.echo(req.headers, hostile));
+      if (hostile?.endlessBody) {
+        record.status = 200;
+        return await this.hostility.endlessBody(res, hostile);
       }
       if (!user) return sendError(unauthorized());
       if (Buffer.byteLength(raw) > MAX_BODY) {
@@ -267,11 +301,14 @@ export class Router {
       }
       const info = requestInfo(method, url);
       const attrs: Attributes = { ...info, user };
+      const metadata = info.resourceRequest ? wantsMetadata(req.headers.accept) : undefined;
       const decision = authorize(this.store, attrs);
       if (!decision.allowed) return sendError(forbiddenError(attrs, decision.reason));
-      const reply = info.resourceRequest
+      let reply = info.resourceRequest
         ? await this.resource(info, url, raw, req.headers['content-type'], attrs)
         : this.nonResource(method, url.pathname);
+      if (info.verb === 'list' && hostile?.endlessPages) reply = Hostility.endlessPage(reply, url);
+      if (metadata && (info.verb === 'list' || info.verb === 'get')) reply = metadataOnly(reply, metadata);
       const headers: Record<string, string> = {};
       if (reply.warnings?.length) {
         headers.warning = reply.warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ');
@@ -304,7 +341,7 @@ export class Router {
       if (verb !== 'create') throw generic(405);
       return this.api.selfSubjectAccessReview(attrs.user, raw, contentType);
     }
-    const t = lookupResource(apiGroup, apiVersion, resource);
+    const t = lookupResource(apiGroup, apiVersion, resource, this.policyVersions);
     if (!t || (ns && !t.namespaced && resource !== 'namespaces') || info.parts.length > 3) throw generic(404);
     if (subresource) {
       if (resource === 'serviceaccounts' && subresource === 'token' && ns) {
@@ -314,6 +351,12 @@ export class Router {
       throw generic(404);
     }
     const nsArg = t.namespaced ? ns : undefined;
+    // Create/Update/Patch/DeleteOptions.dryRun: "All" is the only value (apimachinery ValidateDryRun).
+    const dryRuns = url.searchParams.getAll('dryRun');
+    const bad = dryRuns.find((v) => v !== 'All');
+    if (bad !== undefined && verb !== 'get' && verb !== 'list' && verb !== 'watch')
+      throw new KubeStatusError(400, 'BadRequest', `Unsupported value: "${bad}": supported values: "All"`);
+    const ctx: RequestContext = { user: attrs.user, dryRun: dryRuns.length > 0 };
     const collectionOnly = t.namespaced && !ns; // /api/v1/secrets: list across namespaces only
     switch (verb) {
       case 'list':
@@ -324,47 +367,63 @@ export class Router {
         return this.api.get(t, nsArg, name);
       case 'create': {
         if (collectionOnly || name) throw generic(405);
-        // CreateOptions.dryRun: "All" is the only value (apimachinery ValidateDryRun).
-        const dryRun = url.searchParams.getAll('dryRun');
-        const bad = dryRun.find((v) => v !== 'All');
-        if (bad !== undefined)
-          throw new KubeStatusError(400, 'BadRequest', `Unsupported value: "${bad}": supported values: "All"`);
         const { obj, warnings } = this.api.prepareCreate(t, nsArg, raw, contentType);
-        const admitted = await this.admission.admitCreate(t, obj, attrs.user, dryRun.length > 0);
-        const reply = {
-          ...this.api.commitCreate(t, admitted === obj ? obj : this.api.redecode(t, admitted), dryRun.length > 0),
-          warnings,
-        };
-        if (t.resource === 'namespaces' && !dryRun.length)
+        const admitted = await this.admission.admitCreate(t, obj, attrs.user, ctx.dryRun);
+        const committed = this.api.commitCreate(
+          t,
+          admitted === obj ? obj : this.api.redecode(t, admitted),
+          ctx.dryRun,
+          ctx,
+        );
+        const reply = { ...committed, warnings: [...warnings, ...(committed.warnings ?? [])] };
+        if (!ctx.dryRun) this.written(t, reply);
+        if (t.resource === 'namespaces' && !ctx.dryRun)
           this.onNamespaceCreated?.((reply.body as { metadata: { name: string } }).metadata.name);
         return reply;
       }
-      case 'update':
+      case 'update': {
         if (!name) throw generic(405);
-        return this.api.update(t, nsArg, name, raw, contentType);
-      case 'patch':
+        const reply = this.api.update(t, nsArg, name, raw, contentType, ctx);
+        if (!ctx.dryRun) this.written(t, reply);
+        return reply;
+      }
+      case 'patch': {
         if (!name) throw generic(405);
-        return this.api.patch(t, nsArg, name, raw, contentType);
+        const reply = this.api.patch(t, nsArg, name, raw, contentType, ctx);
+        if (!ctx.dryRun) this.written(t, reply);
+        return reply;
+      }
       case 'delete':
-        return this.api.delete(t, nsArg, name, raw);
+        return this.api.delete(t, nsArg, name, raw, ctx);
       case 'deletecollection':
         if (collectionOnly) throw generic(405);
-        return this.api.deleteCollection(t, nsArg, q);
+        return this.api.deleteCollection(t, nsArg, q, ctx);
       default:
         throw generic(405);
     }
+  }
+
+  private written(t: ResourceType, reply: Reply): void {
+    if (t.resource !== 'secrets') return;
+    const m = (reply.body as { metadata?: { namespace?: string; name?: string } }).metadata;
+    if (m?.namespace && m.name) this.onSecretWritten?.(m.namespace, m.name);
   }
 
   /** Discovery and version documents (enough for clients that discover before they call). */
   private nonResource(method: string, path: string): Reply {
     if (method !== 'GET') throw generic(405);
     const p = path.replace(/\/+$/, '') || '/';
-    const resourceList = (groupVersion: string, group: string) => ({
+    const resourceList = (groupVersion: string, group: string, only?: readonly string[]) => ({
       kind: 'APIResourceList',
       apiVersion: 'v1',
       groupVersion,
       resources: Object.values(RESOURCES)
-        .filter((t) => t.group === group)
+        .filter((t) => t.group === group && (only ?? Object.keys(RESOURCES)).includes(t.resource))
+        .filter(
+          (t) =>
+            !POLICY_KINDS.includes(t.resource) ||
+            (this.policyVersions as string[]).includes(groupVersion.split('/')[1] ?? ''),
+        )
         .flatMap((t) => [
           {
             name: t.resource,
@@ -414,7 +473,13 @@ export class Router {
             apiVersion: 'v1',
             groups: groups.map(([name, v]) => ({
               name,
-              versions: [{ groupVersion: `${name}/${v}`, version: v }],
+              versions: [
+                { groupVersion: `${name}/${v}`, version: v },
+                // The policy kinds' older version, served next to v1 (or alone: then v1 lists only webhooks).
+                ...(name === ADMISSION_REGISTRATION && this.policyVersions.includes('v1beta1')
+                  ? [{ groupVersion: `${name}/v1beta1`, version: 'v1beta1' }]
+                  : []),
+              ],
               preferredVersion: { groupVersion: `${name}/${v}`, version: v },
             })),
           },
@@ -423,6 +488,12 @@ export class Router {
         return { status: 200, body: resourceList(apiVersionOf(RESOURCES.roles), RESOURCES.roles.group) };
       case `/apis/${ADMISSION_REGISTRATION}/v1`:
         return { status: 200, body: resourceList(`${ADMISSION_REGISTRATION}/v1`, ADMISSION_REGISTRATION) };
+      case `/apis/${ADMISSION_REGISTRATION}/v1beta1`:
+        if (!this.policyVersions.includes('v1beta1')) throw generic(404);
+        return {
+          status: 200,
+          body: resourceList(`${ADMISSION_REGISTRATION}/v1beta1`, ADMISSION_REGISTRATION, POLICY_KINDS),
+        };
       case '/version':
         return {
           status: 200,

@@ -4,6 +4,7 @@
  * apimachinery/pkg/api/validation (ValidateObjectMeta), pkg/apis/core/validation (ValidateSecret,
  * ValidateSecretUpdate, ValidateConfigMap, ValidateNamespace) and pkg/apis/rbac/validation.
  */
+import { validatePolicyObject } from './vap.js';
 import { goJsonUnmarshalMapError } from './codec.js';
 import { type FieldError, fe } from './status.js';
 import type { KubeKind } from './kinds.js';
@@ -151,6 +152,8 @@ const NAME_RULES: Record<KubeKind, (v: string) => string[]> = {
   clusterroles: isValidPathSegmentName,
   clusterrolebindings: isValidPathSegmentName,
   mutatingwebhookconfigurations: isDNS1123Subdomain,
+  validatingadmissionpolicies: isDNS1123Subdomain,
+  validatingadmissionpolicybindings: isDNS1123Subdomain,
 };
 
 const STANDARD_FINALIZERS = new Set(['kubernetes', 'orphan', 'foregroundDeletion']);
@@ -362,6 +365,9 @@ export function validateCreate(kind: KubeKind, o: Obj): FieldError[] {
   switch (kind) {
     case 'mutatingwebhookconfigurations':
       return [...errs, ...validateWebhooks(o)];
+    case 'validatingadmissionpolicies':
+    case 'validatingadmissionpolicybindings':
+      return [...errs, ...validatePolicyObject(kind, o)];
     case 'secrets':
       return [...errs, ...validateSecret(o)];
     case 'configmaps':
