@@ -35,30 +35,48 @@ export function formatProblem(file: string, p: ConfigProblem): string {
   return p.path ? `${file}: ${p.path}: ${p.message}` : `${file}: ${p.message}`;
 }
 
+/** What a {@link CloudError} knows besides its message. */
+export interface CloudErrorOptions {
+  /** The service's error code (`NoPermission`, `Throttling.User`), or the errno when no answer came. */
+  code: string;
+  /** HTTP status of the answer; undefined when the endpoint was not reached. */
+  statusCode?: number | undefined;
+  requestId?: string | undefined;
+  cause?: unknown;
+}
+
 /** An Alibaba Cloud API call failed. `code` is the service's error code (e.g. `NoPermission`). */
 export class CloudError extends AcrFleetError {
   override readonly name = 'CloudError';
-  constructor(
-    message: string,
-    readonly code: string,
-    readonly statusCode: number | undefined,
-    readonly requestId: string | undefined,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+  readonly code: string;
+  readonly statusCode: number | undefined;
+  readonly requestId: string | undefined;
+  constructor(message: string, options: CloudErrorOptions) {
+    super(message, 'cause' in options ? { cause: options.cause } : undefined);
+    this.code = options.code;
+    this.statusCode = options.statusCode;
+    this.requestId = options.requestId;
   }
+}
+
+/** What a {@link KubeError} knows besides its message. */
+export interface KubeErrorOptions {
+  /** HTTP status; 0 when the server was not reached. */
+  status: number;
+  /** The Status `reason` (`NotFound`, `AlreadyExists`), or for status 0 what failed (`Timeout`, `ECONNRESET`). */
+  reason?: string | undefined;
+  cause?: unknown;
 }
 
 /** A Kubernetes API call failed. `status` is the HTTP status (0 when the server was not reached). */
 export class KubeError extends AcrFleetError {
   override readonly name = 'KubeError';
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly reason: string | undefined,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+  readonly status: number;
+  readonly reason: string | undefined;
+  constructor(message: string, options: KubeErrorOptions) {
+    super(message, 'cause' in options ? { cause: options.cause } : undefined);
+    this.status = options.status;
+    this.reason = options.reason;
   }
 }
 

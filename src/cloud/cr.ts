@@ -28,12 +28,11 @@ export class CrApi {
     });
     // The API may answer HTTP 200 with IsSuccess false and an error code.
     if (body.IsSuccess === false)
-      throw new CloudError(
-        `${action}: ${str(body.Code) || 'IsSuccess false'}`,
-        str(body.Code) || 'Failed',
-        200,
-        str(body.RequestId),
-      );
+      throw new CloudError(`${action}: ${str(body.Code) || 'IsSuccess false'}`, {
+        code: str(body.Code) || 'Failed',
+        statusCode: 200,
+        requestId: str(body.RequestId),
+      });
     return login(action, body.TempUsername, body.AuthorizationToken, body.ExpireTime);
   }
 
@@ -48,12 +47,11 @@ export class CrApi {
       query: { InstanceId: instanceId, ModuleName: 'Registry', Summary: false },
     });
     if (body.IsSuccess === false)
-      throw new CloudError(
-        `${action}: ${str(body.Code) || 'IsSuccess false'}`,
-        str(body.Code) || 'Failed',
-        200,
-        str(body.RequestId),
-      );
+      throw new CloudError(`${action}: ${str(body.Code) || 'IsSuccess false'}`, {
+        code: str(body.Code) || 'Failed',
+        statusCode: 200,
+        requestId: str(body.RequestId),
+      });
     if (!Array.isArray(body.Endpoints)) throw unexpected(action, 'Endpoints');
     return (body.Endpoints as Record<string, unknown>[]).flatMap((ep) =>
       (Array.isArray(ep.Domains) ? (ep.Domains as Record<string, unknown>[]) : []).flatMap((d) =>
@@ -88,7 +86,7 @@ function login(action: string, username: unknown, password: unknown, expiresAt: 
 }
 
 function unexpected(action: string, what: string): CloudError {
-  return new CloudError(`${action}: unexpected response (no ${what})`, 'UnexpectedResponse', undefined, undefined);
+  return new CloudError(`${action}: unexpected response (no ${what})`, { code: 'UnexpectedResponse' });
 }
 
 function str(v: unknown): string {

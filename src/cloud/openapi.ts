@@ -201,12 +201,7 @@ export class SdkOpenApiCaller implements OpenApiCaller {
     return this.withRetries(call, async () => {
       const res = (await send(client)) as { body?: unknown };
       if (res.body === null || typeof res.body !== 'object') {
-        throw new CloudError(
-          `${call.action}: unexpected response (not a JSON object)`,
-          'UnexpectedResponse',
-          undefined,
-          undefined,
-        );
+        throw new CloudError(`${call.action}: unexpected response (not a JSON object)`, { code: 'UnexpectedResponse' });
       }
       return res.body as Record<string, unknown>;
     });
@@ -286,13 +281,12 @@ export function toCloudError(action: string, err: unknown): CloudError {
   if (status !== undefined) {
     const code = pickString(e.data, 'Code', 'code') ?? (typeof e.code === 'string' ? e.code : 'Unknown');
     const message = sanitize(pickString(e.data, 'Message', 'message') ?? '');
-    return new CloudError(
-      `${action}: ${code} (HTTP ${status})${message ? `: ${message}` : ''}`,
+    return new CloudError(`${action}: ${code} (HTTP ${status})${message ? `: ${message}` : ''}`, {
       code,
-      status,
+      statusCode: status,
       requestId,
-      { cause: err },
-    );
+      cause: err,
+    });
   }
   // No HTTP answer: a network error. Name the errno, never the URL (it carries the query).
   const errno = typeof e.code === 'string' ? e.code : undefined;
@@ -301,13 +295,7 @@ export function toCloudError(action: string, err: unknown): CloudError {
     text,
   )?.[1];
   const reason = errno ?? known ?? 'request failed';
-  return new CloudError(
-    `${action}: ${reason} (endpoint not reachable)`,
-    errno ?? 'NetworkError',
-    undefined,
-    undefined,
-    { cause: err },
-  );
+  return new CloudError(`${action}: ${reason} (endpoint not reachable)`, { code: errno ?? 'NetworkError', cause: err });
 }
 
 function pickString(o: Record<string, unknown> | undefined, ...keys: string[]): string | undefined {

@@ -312,7 +312,7 @@ export async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
 function toKubeError(what: string, err: unknown): KubeError {
   if (err instanceof ApiException) {
     const e = statusError(what, err.code, typeof err.body === 'string' ? err.body : JSON.stringify(err.body ?? ''));
-    return new KubeError(e.message, e.status, e.reason, { cause: err });
+    return new KubeError(e.message, { status: e.status, reason: e.reason, cause: err });
   }
   return networkError(what, err);
 }

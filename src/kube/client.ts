@@ -133,7 +133,8 @@ export class KubeClusterClient implements ClusterPort {
     }
     // Ours from an attempt that took effect (or a concurrent writer of ours, the webhook): make it match.
     const current = await this.getSecret(secret.namespace, secret.name);
-    if (!current) throw new KubeError(`${what}: HTTP 409 AlreadyExists, then gone`, 409, 'Conflict');
+    if (!current)
+      throw new KubeError(`${what}: HTTP 409 AlreadyExists, then gone`, { status: 409, reason: 'Conflict' });
     if (current.metadata?.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) return 'exists';
     if (!sameSecret(current, secret)) await this.replaceSecret(secret, current.metadata?.resourceVersion ?? '');
     return 'created';

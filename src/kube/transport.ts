@@ -109,7 +109,8 @@ export class KubeTransport {
   /** Sends a request (retrying transient failures) and returns the parsed JSON answer. */
   async request<T>(req: KubeRequest): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      if (this.closed) throw new KubeError(`${req.what}: the cluster's connections were closed`, 0, 'Closed');
+      if (this.closed)
+        throw new KubeError(`${req.what}: the cluster's connections were closed`, { status: 0, reason: 'Closed' });
       const started = Date.now();
       this.stats.requests++;
       const outcome = await this.once(req).then(
@@ -316,7 +317,11 @@ function parseJson<T>(body: string, what: string): T {
   try {
     return JSON.parse(body) as T;
   } catch (err) {
-    throw new KubeError(`${what}: the API server's answer is not JSON`, 0, 'InvalidResponse', { cause: err });
+    throw new KubeError(`${what}: the API server's answer is not JSON`, {
+      status: 0,
+      reason: 'InvalidResponse',
+      cause: err,
+    });
   }
 }
 
@@ -334,7 +339,7 @@ export function statusError(what: string, status: number, body: string): KubeErr
   // A 401's Status message is just "Unauthorized": said once is enough.
   const message =
     typeof parsed?.message === 'string' && parsed.message && parsed.message !== reason ? `: ${parsed.message}` : '';
-  return new KubeError(`${what}: HTTP ${status}${reason ? ` ${reason}` : ''}${message}`, status, reason);
+  return new KubeError(`${what}: HTTP ${status}${reason ? ` ${reason}` : ''}${message}`, { status, reason });
 }
 
 /** The errno or TLS code of a failure without an HTTP answer (fetch wraps it in `cause`). */
@@ -353,8 +358,9 @@ function errnoOf(err: unknown): string {
 /** A failure without an HTTP answer: names the errno, never the URL. */
 export function networkError(what: string, err: unknown): KubeError {
   const code = errnoOf(err);
-  if (code === 'Timeout') return new KubeError(`${what}: request timed out`, 0, 'Timeout', { cause: err });
+  if (code === 'Timeout')
+    return new KubeError(`${what}: request timed out`, { status: 0, reason: 'Timeout', cause: err });
   if (code === 'Closed')
-    return new KubeError(`${what}: the cluster's connections were closed`, 0, 'Closed', { cause: err });
-  return new KubeError(`${what}: ${code} (API server not reachable)`, 0, code, { cause: err });
+    return new KubeError(`${what}: the cluster's connections were closed`, { status: 0, reason: 'Closed', cause: err });
+  return new KubeError(`${what}: ${code} (API server not reachable)`, { status: 0, reason: code, cause: err });
 }
