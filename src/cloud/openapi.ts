@@ -9,14 +9,13 @@
  * nothing in the client ever throws, so `autoretry: true` retried nothing.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import OpenApiModule from '@alicloud/openapi-client';
 import UtilModule from '@alicloud/tea-util';
 import { CloudError } from '../errors.js';
 import type { Endpoints } from '../config/resolve.js';
 import type { CredentialClient } from './credentials.js';
 import { resolveEndpoint, type Product } from './endpoints.js';
-import { backoffDelay, type Backoff } from '../retry.js';
+import { backoffDelay, retry, type RetryPolicy } from '../retry.js';
 
 const { default: Client, Config, Params, OpenApiRequest } = OpenApiModule;
 const { RuntimeOptions } = UtilModule;
@@ -74,15 +73,12 @@ export interface OpenApiOptions {
   credential: CredentialClient;
   /** Per-request timeout; the SDK's default read timeout is too long for a timer function. */
   timeoutMs?: number;
-  /** How transient failures are retried; DEFAULT_RETRY when absent. */
+  /** How transient failures are retried; OPENAPI_RETRY when absent. */
   retry?: RetryPolicy;
 }
 
-/** How transient cloud failures are retried: capped exponential backoff with jitter (src/retry.ts). */
-export type RetryPolicy = Backoff;
-
 /** Four tries within about 2 s of waiting: enough to ride out a throttled second, short for a timer tick. */
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 2000 };
+export const OPENAPI_RETRY: RetryPolicy = { maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 2000 };
 
 /**
  * Per-task retry counter: calls made inside `countRetries(fn)` add their retries to its count, so the
@@ -131,13 +127,13 @@ export function isTransient(err: CloudError, idempotent = true): boolean {
 export class SdkOpenApiCaller implements OpenApiCaller {
   private readonly clients = new Map<string, { sdk: SdkClass<SdkClient>; client: SdkClient }[]>();
   private readonly runtime: InstanceType<typeof RuntimeOptions>;
-  private readonly retry: RetryPolicy;
+  private readonly retryPolicy: RetryPolicy;
 
   constructor(private readonly opts: OpenApiOptions) {
     const timeout = opts.timeoutMs ?? 10_000;
     // autoretry off: retries are ours (see the module comment).
     this.runtime = new RuntimeOptions({ readTimeout: timeout, connectTimeout: timeout, autoretry: false });
-    this.retry = opts.retry ?? DEFAULT_RETRY;
+    this.retryPolicy = opts.retry ?? OPENAPI_RETRY;
   }
 
   async rpc(call: RpcCall): Promise<Record<string, unknown>> {
@@ -208,18 +204,17 @@ export class SdkOpenApiCaller implements OpenApiCaller {
   }
 
   /** Runs a call, retrying transient failures per the policy; each try is signed anew (fresh nonce and date). */
-  private async withRetries<T>(call: CallInfo, attemptOnce: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await attemptOnce();
-      } catch (err) {
-        const failure = toCloudError(call.action, err);
-        if (attempt >= this.retry.maxAttempts || !isTransient(failure, call.idempotent ?? true)) throw failure;
+  private withRetries<T>(call: CallInfo, attemptOnce: () => Promise<T>): Promise<T> {
+    const policy = this.retryPolicy;
+    return retry(() => attemptOnce().catch((err: unknown) => Promise.reject(toCloudError(call.action, err))), {
+      maxAttempts: policy.maxAttempts,
+      classify: (err) => (err instanceof CloudError && isTransient(err, call.idempotent ?? true) ? 'retry' : 'stop'),
+      delayMs: (attempt, random) => backoffDelay(policy, attempt, random),
+      onRetry: () => {
         const counter = retryScope.getStore();
         if (counter) counter.retries++;
-        await sleep(backoffDelay(this.retry, attempt));
-      }
-    }
+      },
+    });
   }
 
   /** One client per (product, region, account, SDK class) for the run, so connections and credentials are reused. */

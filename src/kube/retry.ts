@@ -6,16 +6,13 @@
  * (etcd leader changes, an apiserver restarting behind a load balancer), connection resets and refusals,
  * and timeouts. Never retried: every other status (401, 403, 404, 409, 422 are answers, not faults),
  * certificate errors and unknown hosts. Every write acr-fleet sends is safe to repeat (see client.ts).
+ * The loop itself is the shared one of src/retry.ts.
  */
-import { backoffDelay, type Backoff } from '../retry.js';
+import type { KubeError } from '../errors.js';
+import { backoffDelay, type RetryAllowance, type RetryPolicy, type RetryRules, type RetryVerdict } from '../retry.js';
 
-/** Tunables of the policy; {@link DEFAULT_RETRY} holds the values used in production. */
-export interface RetryPolicy extends Backoff {
-  /** A server's `Retry-After` is honoured up to this much. */
-  maxRetryAfterMs: number;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = {
+/** The values used in production. */
+export const KUBE_RETRY: Required<RetryPolicy> = {
   maxAttempts: 6,
   baseDelayMs: 200,
   maxDelayMs: 5_000,
@@ -52,15 +49,35 @@ export function isRetryable(f: AttemptFailure): boolean {
   return 'status' in f ? RETRYABLE_STATUS.has(f.status) : RETRYABLE_ERRNO.has(f.errno);
 }
 
-/** The wait before attempt `attempt + 1`: the server's `Retry-After` when it gave one (capped), else backoff. */
-export function retryDelay(
-  policy: RetryPolicy,
-  attempt: number,
-  f: AttemptFailure,
-  random: () => number = Math.random,
-): number {
-  if ('status' in f && f.retryAfterMs !== undefined) return Math.min(f.retryAfterMs, policy.maxRetryAfterMs);
-  return backoffDelay(policy, attempt, random);
+/** The verdict on one failure: the server's `Retry-After` when it gave one (capped), else backoff. */
+export function verdictOn(policy: RetryPolicy, f: AttemptFailure): RetryVerdict {
+  if (!isRetryable(f)) return 'stop';
+  if ('status' in f && f.retryAfterMs !== undefined)
+    return { retryAfterMs: Math.min(f.retryAfterMs, policy.maxRetryAfterMs ?? KUBE_RETRY.maxRetryAfterMs) };
+  return 'retry';
+}
+
+/**
+ * A failed attempt as the transport's loop sees it: the error the caller gets if it is final, and what
+ * the policy needs to know to judge it (the status or errno, the server's `Retry-After`).
+ */
+export class FailedAttempt extends Error {
+  constructor(
+    readonly error: KubeError,
+    readonly failure: AttemptFailure,
+  ) {
+    super(error.message);
+  }
+}
+
+/** The Kubernetes rules for {@link retry}: only {@link FailedAttempt}s are judged, anything else is final. */
+export function kubeRetryRules(policy: RetryPolicy, budget: RetryAllowance): RetryRules {
+  return {
+    maxAttempts: policy.maxAttempts,
+    classify: (err) => (err instanceof FailedAttempt ? verdictOn(policy, err.failure) : 'stop'),
+    delayMs: (attempt, random) => backoffDelay(policy, attempt, random),
+    budget,
+  };
 }
 
 /** `Retry-After` as seconds or an HTTP date, in ms; undefined when absent or unreadable. */
@@ -69,21 +86,4 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-/**
- * The time one cluster may lose to faults: failed attempts and the waits after them, summed over all of
- * its requests. When it is spent, the next failure is final, so one sick API server cannot hold a run.
- */
-export class RetryBudget {
-  private spentMs = 0;
-  constructor(private readonly totalMs: number) {}
-
-  /** Charges a failed attempt's duration and the planned wait; false when that would overspend. */
-  take(failedMs: number, waitMs: number): boolean {
-    this.spentMs += failedMs;
-    if (this.spentMs + waitMs > this.totalMs) return false;
-    this.spentMs += waitMs;
-    return true;
-  }
 }

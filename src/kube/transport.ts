@@ -2,7 +2,7 @@
  * The HTTP layer under the cluster client, in the spirit of client-go's transport: over HTTPS one HTTP/2
  * connection per cluster, every request of the run multiplexed on it (as client-go talks to kube-apiserver),
  * falling back to a keep-alive HTTP/1.1 pool of `maxConnections` when the server's ALPN offers no h2 (a proxy
- * in front); a timeout per attempt; and transient failures retried by the policy of retry.ts within the
+ * in front); a timeout per attempt; and transient failures retried by the rules of retry.ts within the
  * cluster's budget (a reset stream or a GOAWAY counts as a reset connection). Non-2xx answers become KubeError carrying the Status reason and message, never
  * a body dump. Credentials come from the kubeconfig once, when the cluster is opened (kubeconfig.ts).
  *
@@ -13,18 +13,10 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeError } from '../errors.js';
+import { retry, RetryBudget, type RetryPolicy, type RetryRules } from '../retry.js';
 import type { PortStats } from './port.js';
-import {
-  DEFAULT_RETRY,
-  isRetryable,
-  parseRetryAfter,
-  RetryBudget,
-  retryDelay,
-  type AttemptFailure,
-  type RetryPolicy,
-} from './retry.js';
+import { FailedAttempt, KUBE_RETRY, kubeRetryRules, parseRetryAfter, type AttemptFailure } from './retry.js';
 
 /** How to reach one API server, as read from a kubeconfig. */
 export interface Endpoint {
@@ -63,8 +55,7 @@ export class KubeTransport {
   readonly stats: PortStats = { requests: 0, retries: 0, connections: 0 };
   private readonly agent: http.Agent;
   private readonly base: URL;
-  private readonly budget: RetryBudget;
-  private readonly policy: RetryPolicy;
+  private readonly retryRules: RetryRules;
   /** Requests on the wire, so that close() can end them too. */
   private readonly inflight = new Set<{ destroy(err: Error): void }>();
   private closed = false;
@@ -79,9 +70,11 @@ export class KubeTransport {
     private readonly opts: TransportOptions,
   ) {
     this.base = new URL(endpoint.server);
-    this.policy = opts.retry ?? DEFAULT_RETRY;
-    this.budget = new RetryBudget(opts.retryBudgetMs);
     const stats = this.stats;
+    this.retryRules = {
+      ...kubeRetryRules(opts.retry ?? KUBE_RETRY, new RetryBudget(opts.retryBudgetMs)),
+      onRetry: () => stats.retries++,
+    };
     const pool = {
       keepAlive: true,
       maxSockets: opts.maxConnections,
@@ -108,33 +101,29 @@ export class KubeTransport {
 
   /** Sends a request (retrying transient failures) and returns the parsed JSON answer. */
   async request<T>(req: KubeRequest): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      if (this.closed)
-        throw new KubeError(`${req.what}: the cluster's connections were closed`, { status: 0, reason: 'Closed' });
-      const started = Date.now();
-      this.stats.requests++;
-      const outcome = await this.once(req).then(
-        (r) => r,
-        (err: unknown) => ({ error: err }),
-      );
-      if ('body' in outcome && outcome.status >= 200 && outcome.status < 300)
-        return parseJson<T>(outcome.body, req.what);
-      const failure: AttemptFailure =
-        'error' in outcome
-          ? { errno: errnoOf(outcome.error) }
-          : { status: outcome.status, retryAfterMs: parseRetryAfter(outcome.retryAfter, Date.now()) };
-      if (attempt < this.policy.maxAttempts && isRetryable(failure)) {
-        const wait = retryDelay(this.policy, attempt, failure);
-        if (this.budget.take(Date.now() - started, wait)) {
-          this.stats.retries++;
-          await sleep(wait);
-          continue;
-        }
-      }
-      throw 'error' in outcome
-        ? networkError(req.what, outcome.error)
-        : statusError(req.what, outcome.status, outcome.body);
+    const answer = await retry(() => this.attempt(req), this.retryRules).catch((err: unknown) => {
+      throw err instanceof FailedAttempt ? err.error : err;
+    });
+    return parseJson<T>(answer.body, req.what);
+  }
+
+  /** One try: a 2xx answer, or a {@link FailedAttempt} for the retry rules to judge. */
+  private async attempt(req: KubeRequest): Promise<Answer> {
+    if (this.closed)
+      throw new KubeError(`${req.what}: the cluster's connections were closed`, { status: 0, reason: 'Closed' });
+    this.stats.requests++;
+    let answer: Answer;
+    try {
+      answer = await this.once(req);
+    } catch (err) {
+      throw new FailedAttempt(networkError(req.what, err), { errno: errnoOf(err) });
     }
+    if (answer.status >= 200 && answer.status < 300) return answer;
+    const failure: AttemptFailure = {
+      status: answer.status,
+      retryAfterMs: parseRetryAfter(answer.retryAfter, Date.now()),
+    };
+    throw new FailedAttempt(statusError(req.what, answer.status, answer.body), failure);
   }
 
   /** Closes the pool: requests still on the wire are ended, and none is sent or retried after. */
