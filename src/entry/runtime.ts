@@ -12,7 +12,7 @@ import type { CredentialClient } from '../cloud/credentials.js';
 import { SdkOpenApiCaller } from '../cloud/openapi.js';
 import { connectCluster } from '../kube/client.js';
 import { credentialExpiry } from '../kube/credential.js';
-import { endpointOfKubeconfig, readKubeconfig, readText } from '../kube/kubeconfig.js';
+import { endpointOfContext, readKubeconfig, readText } from '../kube/kubeconfig.js';
 import type { Endpoint } from '../kube/transport.js';
 import type { ClusterPort } from '../kube/port.js';
 import type { Logger, Redactor } from '../log/logger.js';
@@ -70,7 +70,7 @@ export function createRunDeps(opts: RuntimeOptions): RunDeps {
       return connectCluster(await opts.resolvePlugin(text, source, baseDir), opts.fleet.kubernetes);
     }
     return connectCluster(
-      endpointOfKubeconfig(kubeconfig),
+      endpointOfContext(kubeconfig),
       opts.fleet.kubernetes,
       expires ? credentialExpiry(kubeconfig) : undefined,
     );

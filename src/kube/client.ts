@@ -6,9 +6,13 @@
  *   anyone else's is reported as `'exists'`;
  * - replace → 409 Conflict: a Secret already as desired counts as replaced;
  * - delete → 404 NotFound, or 409 on a Secret that is gone: counts as deleted.
+ *
+ * With an admin kubeconfig (register, deregister) the same client installs acr-fleet's own objects
+ * (any kind of the objects.ts table, one create-or-update for all), mints a ServiceAccount token and asks
+ * what an identity may do.
  */
 import type { KubeSettings } from '../config/resolve.js';
-import { KubeError } from '../errors.js';
+import { AcrFleetError, isConflict, isForbidden, isGone, isNotFound, KubeError } from '../errors.js';
 import {
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
@@ -17,6 +21,16 @@ import {
   type ObservedSecret,
   type ObservedServiceAccount,
 } from '../reconcile/state.js';
+import {
+  apiVersionOf,
+  describeObject,
+  isOurs,
+  kindPath,
+  objectPath,
+  sameContent,
+  type OwnedObject,
+  type WriteResult,
+} from './objects.js';
 import type { ClusterPort, PortStats, SecretQuery } from './port.js';
 import { KubeTransport, type Endpoint, type KubeRequest } from './transport.js';
 
@@ -33,6 +47,21 @@ export function connectCluster(
   });
   return new KubeClusterClient(transport, settings.pageSize, credentialExpiresAt);
 }
+
+/** One `kubectl auth can-i` question. */
+export interface AccessCheck {
+  verb: string;
+  resource: string;
+  namespace?: string;
+  name?: string;
+}
+
+/**
+ * A real request sent as the identity under test. Each is shaped to reveal nothing secret even if it is
+ * wrongly allowed: lists ask for at most one item, a get asks for a Secret that should not exist.
+ */
+export type SecretProbe =
+  { list: { fieldSelector?: string; labelSelector?: string } } | { get: { namespace: string; name: string } };
 
 interface Meta {
   name?: string;
@@ -73,6 +102,11 @@ export class KubeClusterClient implements ClusterPort {
 
   close(): void {
     this.http.close();
+  }
+
+  /** The API server's address, TLS material and credential this client uses. */
+  get endpoint(): Endpoint {
+    return this.http.endpointInUse;
   }
 
   async listNamespaces(): Promise<ObservedNamespace[]> {
@@ -129,7 +163,7 @@ export class KubeClusterClient implements ClusterPort {
       });
       return 'created';
     } catch (err) {
-      if (!(err instanceof KubeError && err.status === 409 && err.reason === 'AlreadyExists')) throw err;
+      if (!(isConflict(err) && err.reason === 'AlreadyExists')) throw err;
     }
     // Ours from an attempt that took effect (or a concurrent writer of ours, the webhook): make it match.
     const current = await this.getSecret(secret.namespace, secret.name);
@@ -152,7 +186,7 @@ export class KubeClusterClient implements ClusterPort {
     try {
       await this.http.request(req);
     } catch (err) {
-      if (!(err instanceof KubeError && err.status === 409)) throw err;
+      if (!isConflict(err)) throw err;
       // A retried PUT whose first attempt took effect meets its own resourceVersion bump.
       const current = await this.getSecret(secret.namespace, secret.name);
       if (!current || !sameSecret(current, secret)) throw err;
@@ -169,8 +203,8 @@ export class KubeClusterClient implements ClusterPort {
         what,
       });
     } catch (err) {
-      if (err instanceof KubeError && err.status === 404) return;
-      if (err instanceof KubeError && err.status === 409 && !(await this.getSecret(namespace, name))) return;
+      if (isNotFound(err)) return;
+      if (isConflict(err) && !(await this.getSecret(namespace, name))) return;
       throw err;
     }
   }
@@ -185,6 +219,131 @@ export class KubeClusterClient implements ClusterPort {
       body: { metadata: { resourceVersion }, imagePullSecrets: names.map((n) => ({ name: n })) },
       what: `patch serviceaccount ${namespace}/${name}`,
     });
+  }
+
+  /**
+   * Creates the object, or replaces it when it is ours and differs, as controller-runtime's CreateOrUpdate;
+   * an object of that name without acr-fleet's label is never touched (`'notOurs'`).
+   */
+  async createOrUpdate(
+    desired: OwnedObject,
+  ): Promise<Extract<WriteResult, 'created' | 'updated' | 'unchanged' | 'notOurs'>> {
+    const what = describeObject(desired);
+    const current = await this.readObject(desired);
+    if (!current) {
+      await this.http.request({
+        method: 'POST',
+        path: kindPath(desired.kind, desired.metadata?.namespace),
+        body: { apiVersion: apiVersionOf(desired.kind), ...desired },
+        what: `create ${what}`,
+      });
+      return 'created';
+    }
+    if (!isOurs(current)) return 'notOurs';
+    if (sameContent(current, desired)) return 'unchanged';
+    await this.http.request({
+      method: 'PUT',
+      path: objectPath(desired),
+      body: {
+        apiVersion: apiVersionOf(desired.kind),
+        ...desired,
+        metadata: { ...desired.metadata, resourceVersion: current.metadata?.resourceVersion },
+      },
+      what: `replace ${what}`,
+    });
+    return 'updated';
+  }
+
+  /** Deletes the object when it is ours: `'unchanged'` when there is none, `'notOurs'` when it is not ours. */
+  async remove(obj: OwnedObject): Promise<Extract<WriteResult, 'deleted' | 'unchanged' | 'notOurs'>> {
+    const current = await this.readObject(obj);
+    if (!current) return 'unchanged';
+    if (!isOurs(current)) return 'notOurs';
+    await this.http.request({ method: 'DELETE', path: objectPath(obj), what: `delete ${describeObject(obj)}` });
+    return 'deleted';
+  }
+
+  /** A bound token for a ServiceAccount (TokenRequest). */
+  async mintToken(namespace: string, name: string, expirationSeconds: number): Promise<string> {
+    const what = `create token for serviceaccount ${namespace}/${name}`;
+    const answer = await this.http.request<{ status?: { token?: string } } | undefined>({
+      method: 'POST',
+      path: `${path(namespace, 'serviceaccounts', name)}/token`,
+      body: {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        spec: { audiences: [], expirationSeconds },
+      },
+      what,
+    });
+    const token = answer?.status?.token;
+    if (!token) throw new AcrFleetError(`${what}: no token in the answer`);
+    return token;
+  }
+
+  /** Asks the API server, as this client's identity, whether each check is allowed (SelfSubjectAccessReview). */
+  async reviewAccess(checks: readonly AccessCheck[]): Promise<{ check: AccessCheck; allowed: boolean }[]> {
+    return Promise.all(
+      checks.map(async (check) => {
+        const review = await this.http.request<{ status?: { allowed?: boolean } } | undefined>({
+          method: 'POST',
+          path: '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+          body: {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SelfSubjectAccessReview',
+            spec: {
+              resourceAttributes: {
+                verb: check.verb,
+                resource: check.resource,
+                group: '',
+                ...(check.namespace ? { namespace: check.namespace } : {}),
+                ...(check.name ? { name: check.name } : {}),
+              },
+            },
+          },
+          what: `review access to ${check.verb} ${check.resource}`,
+        });
+        return { check, allowed: review?.status?.allowed === true };
+      }),
+    );
+  }
+
+  /**
+   * Sends each probe as this client's identity: true when the API server authorized it (a get answered
+   * 404 was authorized too), false when it answered 403. Any other failure throws.
+   */
+  async probeSecrets(probes: readonly SecretProbe[]): Promise<boolean[]> {
+    return Promise.all(
+      probes.map(async (probe) => {
+        try {
+          if ('list' in probe)
+            await this.http.request({
+              method: 'GET',
+              path: '/api/v1/secrets',
+              query: { ...probe.list, limit: 1 },
+              what: 'list secrets',
+            });
+          else
+            await this.http.request({
+              method: 'GET',
+              path: path(probe.get.namespace, 'secrets', probe.get.name),
+              what: `get secret ${probe.get.namespace}/${probe.get.name}`,
+            });
+          return true;
+        } catch (err) {
+          if (isForbidden(err)) return false;
+          if (isNotFound(err) && 'get' in probe) return true;
+          throw err;
+        }
+      }),
+    );
+  }
+
+  /** The object as the server holds it; undefined when there is none. */
+  private readObject(obj: OwnedObject): Promise<OwnedObject | undefined> {
+    return orUndefinedOn404(
+      this.http.request<OwnedObject>({ method: 'GET', path: objectPath(obj), what: `get ${describeObject(obj)}` }),
+    );
   }
 
   /** The RBAC grants `get` on Secrets by name (resourceNames): acr-fleet's own names only. */
@@ -224,7 +383,7 @@ export class KubeClusterClient implements ClusterPort {
         } while (next);
         return out;
       } catch (err) {
-        if (restarted || !(err instanceof KubeError && err.status === 410 && next)) throw err;
+        if (restarted || !(isGone(err) && next)) throw err;
       }
     }
   }
@@ -238,7 +397,7 @@ async function orUndefinedOn404<T>(p: Promise<T>): Promise<T | undefined> {
   try {
     return await p;
   } catch (err) {
-    if (err instanceof KubeError && err.status === 404) return undefined;
+    if (isNotFound(err)) return undefined;
     throw err;
   }
 }

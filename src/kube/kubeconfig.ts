@@ -5,7 +5,8 @@
  * and YAML parser messages quote the offending line.
  *
  * Credential plugins (`exec`, `auth-provider`) run commands or talk to identity providers; they are not
- * read here. The CLI resolves them through client-node (see runtime.ts); the deployed function refuses them.
+ * read here. Local runs resolve them through client-node (client-node-config.ts, loaded lazily and injected
+ * by the CLI); the deployed function refuses them (connect.ts).
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -15,7 +16,7 @@ import { AcrFleetError } from '../errors.js';
 import type { Endpoint } from './transport.js';
 
 /** What acr-fleet uses of a kubeconfig's current context. */
-export interface Kubeconfig {
+export interface KubeconfigContext {
   server: string;
   /** PEM: the cluster's CA, the client certificate and key. */
   ca?: Buffer;
@@ -32,7 +33,7 @@ export interface Kubeconfig {
 type Entry = Record<string, unknown>;
 
 /** Reads kubeconfig text. `source` names it in errors; `baseDir` anchors relative file paths. */
-export function readKubeconfig(text: string, source: string, baseDir?: string): Kubeconfig {
+export function readKubeconfig(text: string, source: string, baseDir?: string): KubeconfigContext {
   let doc: unknown;
   try {
     doc = yaml.load(text, { schema: yaml.CORE_SCHEMA });
@@ -86,7 +87,7 @@ export function readKubeconfig(text: string, source: string, baseDir?: string): 
   const token = str(user, 'token', 'user') ?? tokenFile?.toString('utf8').trim();
   const username = str(user, 'username', 'user');
   const plugin = user.exec !== undefined ? 'exec' : user['auth-provider'] !== undefined ? 'auth-provider' : undefined;
-  const out: Kubeconfig = { server: server.replace(/\/+$/, ''), insecureSkipTlsVerify: insecure };
+  const out: KubeconfigContext = { server: server.replace(/\/+$/, ''), insecureSkipTlsVerify: insecure };
   const ca = pem(cluster, 'certificate-authority-data', 'certificate-authority', 'cluster');
   const cert = pem(user, 'client-certificate-data', 'client-certificate', 'user');
   const key = pem(user, 'client-key-data', 'client-key', 'user');
@@ -99,11 +100,6 @@ export function readKubeconfig(text: string, source: string, baseDir?: string): 
   if (username) out.basicAuth = { username, password: str(user, 'password', 'user') ?? '' };
   if (plugin) out.plugin = plugin;
   return out;
-}
-
-/** Reads a kubeconfig file. */
-export async function readKubeconfigFile(file: string, display: string): Promise<Kubeconfig> {
-  return readKubeconfig(await readText(file, display), `kubeconfig ${display}`, path.dirname(file));
 }
 
 /** A kubeconfig file's text, or an error naming it. */
@@ -119,7 +115,7 @@ export async function readText(file: string, display: string): Promise<string> {
 }
 
 /** How to reach and authenticate to the server (the transport's input). */
-export function endpointOfKubeconfig(k: Kubeconfig): Endpoint {
+export function endpointOfContext(k: KubeconfigContext): Endpoint {
   const headers: Record<string, string> = {};
   if (k.token) headers.Authorization = `Bearer ${k.token}`;
   else if (k.basicAuth)
@@ -135,6 +131,30 @@ export function endpointOfKubeconfig(k: Kubeconfig): Endpoint {
     },
     headers,
   };
+}
+
+/** A kubeconfig for the endpoint's API server (its address, CA and server name) that authenticates with `token` only. */
+export function tokenKubeconfig(endpoint: Endpoint, token: string, clusterName: string): string {
+  const { ca, servername, rejectUnauthorized } = endpoint.tls;
+  const caData = ca === undefined ? undefined : Buffer.from(Array.isArray(ca) ? ca.join('\n') : ca).toString('base64');
+  return yaml.dump({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [
+      {
+        name: clusterName,
+        cluster: {
+          server: endpoint.server,
+          ...(caData ? { 'certificate-authority-data': caData } : {}),
+          ...(rejectUnauthorized === false ? { 'insecure-skip-tls-verify': true } : {}),
+          ...(servername ? { 'tls-server-name': servername } : {}),
+        },
+      },
+    ],
+    users: [{ name: 'acr-fleet', user: { token } }],
+    contexts: [{ name: clusterName, context: { cluster: clusterName, user: 'acr-fleet' } }],
+    'current-context': clusterName,
+  });
 }
 
 function isEntry(v: unknown): v is Entry {

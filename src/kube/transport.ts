@@ -99,6 +99,11 @@ export class KubeTransport {
     this.h2 = this.base.protocol === 'https:';
   }
 
+  /** Where this transport sends its requests, and as whom. */
+  get endpointInUse(): Endpoint {
+    return this.endpoint;
+  }
+
   /** Sends a request (retrying transient failures) and returns the parsed JSON answer. */
   async request<T>(req: KubeRequest): Promise<T> {
     const answer = await retry(() => this.attempt(req), this.retryRules).catch((err: unknown) => {
