@@ -7,12 +7,10 @@
  * - replace → 409 Conflict: a Secret already as desired counts as replaced;
  * - delete → 404 NotFound, or 409 on a Secret that is gone: counts as deleted.
  *
- * With an admin kubeconfig (register, deregister) the same client installs acr-fleet's own objects
- * (any kind of the objects.ts table, one create-or-update for all), mints a ServiceAccount token and asks
- * what an identity may do.
+ * admin.ts extends it with what register and deregister do with an admin kubeconfig.
  */
 import type { KubeSettings } from '../config/resolve.js';
-import { AcrFleetError, isConflict, isForbidden, isGone, isNotFound, KubeError } from '../errors.js';
+import { isConflict, isGone, isNotFound, KubeError } from '../errors.js';
 import {
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
@@ -21,16 +19,6 @@ import {
   type ObservedSecret,
   type ObservedServiceAccount,
 } from '../reconcile/state.js';
-import {
-  apiVersionOf,
-  describeObject,
-  isOurs,
-  kindPath,
-  objectPath,
-  sameContent,
-  type OwnedObject,
-  type WriteResult,
-} from './objects.js';
 import type { ClusterPort, PortStats, SecretQuery } from './port.js';
 import { KubeTransport, type Endpoint, type KubeRequest } from './transport.js';
 
@@ -40,28 +28,17 @@ export function connectCluster(
   settings: KubeSettings,
   credentialExpiresAt?: number,
 ): KubeClusterClient {
-  const transport = new KubeTransport(endpoint, {
+  return new KubeClusterClient(transportFor(endpoint, settings), settings.pageSize, credentialExpiresAt);
+}
+
+/** The cluster's connection pool, as fleet.yaml `kubernetes:` sizes it. */
+export function transportFor(endpoint: Endpoint, settings: KubeSettings): KubeTransport {
+  return new KubeTransport(endpoint, {
     maxConnections: settings.writeConcurrency,
     requestTimeoutMs: settings.requestTimeoutMs,
     retryBudgetMs: settings.retryBudgetMs,
   });
-  return new KubeClusterClient(transport, settings.pageSize, credentialExpiresAt);
 }
-
-/** One `kubectl auth can-i` question. */
-export interface AccessCheck {
-  verb: string;
-  resource: string;
-  namespace?: string;
-  name?: string;
-}
-
-/**
- * A real request sent as the identity under test. Each is shaped to reveal nothing secret even if it is
- * wrongly allowed: lists ask for at most one item, a get asks for a Secret that should not exist.
- */
-export type SecretProbe =
-  { list: { fieldSelector?: string; labelSelector?: string } } | { get: { namespace: string; name: string } };
 
 interface Meta {
   name?: string;
@@ -91,7 +68,7 @@ interface ServiceAccountBody {
 
 export class KubeClusterClient implements ClusterPort {
   constructor(
-    private readonly http: KubeTransport,
+    protected readonly http: KubeTransport,
     private readonly pageSize: number,
     readonly credentialExpiresAt?: number,
   ) {}
@@ -102,11 +79,6 @@ export class KubeClusterClient implements ClusterPort {
 
   close(): void {
     this.http.close();
-  }
-
-  /** The API server's address, TLS material and credential this client uses. */
-  get endpoint(): Endpoint {
-    return this.http.endpointInUse;
   }
 
   async listNamespaces(): Promise<ObservedNamespace[]> {
@@ -127,13 +99,7 @@ export class KubeClusterClient implements ClusterPort {
   }
 
   async readServiceAccount(namespace: string, name: string): Promise<ObservedServiceAccount> {
-    return observeServiceAccount(
-      await this.http.request<ServiceAccountBody>({
-        method: 'GET',
-        path: path(namespace, 'serviceaccounts', name),
-        what: `get serviceaccount ${namespace}/${name}`,
-      }),
-    );
+    return observeServiceAccount(await this.get<ServiceAccountBody>(namespace, 'serviceaccounts', name));
   }
 
   async readSecret(namespace: string, name: string): Promise<ObservedSecret | undefined> {
@@ -142,13 +108,7 @@ export class KubeClusterClient implements ClusterPort {
   }
 
   async readConfigMap(namespace: string, name: string): Promise<Record<string, string> | undefined> {
-    const cm = await orUndefinedOn404(
-      this.http.request<{ data?: Record<string, string> }>({
-        method: 'GET',
-        path: path(namespace, 'configmaps', name),
-        what: `get configmap ${namespace}/${name}`,
-      }),
-    );
+    const cm = await orUndefinedOn404(this.get<{ data?: Record<string, string> }>(namespace, 'configmaps', name));
     return cm && (cm.data ?? {});
   }
 
@@ -221,140 +181,18 @@ export class KubeClusterClient implements ClusterPort {
     });
   }
 
-  /**
-   * Creates the object, or replaces it when it is ours and differs, as controller-runtime's CreateOrUpdate;
-   * an object of that name without acr-fleet's label is never touched (`'notOurs'`).
-   */
-  async createOrUpdate(
-    desired: OwnedObject,
-  ): Promise<Extract<WriteResult, 'created' | 'updated' | 'unchanged' | 'notOurs'>> {
-    const what = describeObject(desired);
-    const current = await this.readObject(desired);
-    if (!current) {
-      await this.http.request({
-        method: 'POST',
-        path: kindPath(desired.kind, desired.metadata?.namespace),
-        body: { apiVersion: apiVersionOf(desired.kind), ...desired },
-        what: `create ${what}`,
-      });
-      return 'created';
-    }
-    if (!isOurs(current)) return 'notOurs';
-    if (sameContent(current, desired)) return 'unchanged';
-    await this.http.request({
-      method: 'PUT',
-      path: objectPath(desired),
-      body: {
-        apiVersion: apiVersionOf(desired.kind),
-        ...desired,
-        metadata: { ...desired.metadata, resourceVersion: current.metadata?.resourceVersion },
-      },
-      what: `replace ${what}`,
-    });
-    return 'updated';
-  }
-
-  /** Deletes the object when it is ours: `'unchanged'` when there is none, `'notOurs'` when it is not ours. */
-  async remove(obj: OwnedObject): Promise<Extract<WriteResult, 'deleted' | 'unchanged' | 'notOurs'>> {
-    const current = await this.readObject(obj);
-    if (!current) return 'unchanged';
-    if (!isOurs(current)) return 'notOurs';
-    await this.http.request({ method: 'DELETE', path: objectPath(obj), what: `delete ${describeObject(obj)}` });
-    return 'deleted';
-  }
-
-  /** A bound token for a ServiceAccount (TokenRequest). */
-  async mintToken(namespace: string, name: string, expirationSeconds: number): Promise<string> {
-    const what = `create token for serviceaccount ${namespace}/${name}`;
-    const answer = await this.http.request<{ status?: { token?: string } } | undefined>({
-      method: 'POST',
-      path: `${path(namespace, 'serviceaccounts', name)}/token`,
-      body: {
-        apiVersion: 'authentication.k8s.io/v1',
-        kind: 'TokenRequest',
-        spec: { audiences: [], expirationSeconds },
-      },
-      what,
-    });
-    const token = answer?.status?.token;
-    if (!token) throw new AcrFleetError(`${what}: no token in the answer`);
-    return token;
-  }
-
-  /** Asks the API server, as this client's identity, whether each check is allowed (SelfSubjectAccessReview). */
-  async reviewAccess(checks: readonly AccessCheck[]): Promise<{ check: AccessCheck; allowed: boolean }[]> {
-    return Promise.all(
-      checks.map(async (check) => {
-        const review = await this.http.request<{ status?: { allowed?: boolean } } | undefined>({
-          method: 'POST',
-          path: '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
-          body: {
-            apiVersion: 'authorization.k8s.io/v1',
-            kind: 'SelfSubjectAccessReview',
-            spec: {
-              resourceAttributes: {
-                verb: check.verb,
-                resource: check.resource,
-                group: '',
-                ...(check.namespace ? { namespace: check.namespace } : {}),
-                ...(check.name ? { name: check.name } : {}),
-              },
-            },
-          },
-          what: `review access to ${check.verb} ${check.resource}`,
-        });
-        return { check, allowed: review?.status?.allowed === true };
-      }),
-    );
-  }
-
-  /**
-   * Sends each probe as this client's identity: true when the API server authorized it (a get answered
-   * 404 was authorized too), false when it answered 403. Any other failure throws.
-   */
-  async probeSecrets(probes: readonly SecretProbe[]): Promise<boolean[]> {
-    return Promise.all(
-      probes.map(async (probe) => {
-        try {
-          if ('list' in probe)
-            await this.http.request({
-              method: 'GET',
-              path: '/api/v1/secrets',
-              query: { ...probe.list, limit: 1 },
-              what: 'list secrets',
-            });
-          else
-            await this.http.request({
-              method: 'GET',
-              path: path(probe.get.namespace, 'secrets', probe.get.name),
-              what: `get secret ${probe.get.namespace}/${probe.get.name}`,
-            });
-          return true;
-        } catch (err) {
-          if (isForbidden(err)) return false;
-          if (isNotFound(err) && 'get' in probe) return true;
-          throw err;
-        }
-      }),
-    );
-  }
-
-  /** The object as the server holds it; undefined when there is none. */
-  private readObject(obj: OwnedObject): Promise<OwnedObject | undefined> {
-    return orUndefinedOn404(
-      this.http.request<OwnedObject>({ method: 'GET', path: objectPath(obj), what: `get ${describeObject(obj)}` }),
-    );
-  }
-
   /** The RBAC grants `get` on Secrets by name (resourceNames): acr-fleet's own names only. */
   private getSecret(namespace: string, name: string): Promise<SecretBody | undefined> {
-    return orUndefinedOn404(
-      this.http.request<SecretBody>({
-        method: 'GET',
-        path: path(namespace, 'secrets', name),
-        what: `get secret ${namespace}/${name}`,
-      }),
-    );
+    return orUndefinedOn404(this.get<SecretBody>(namespace, 'secrets', name));
+  }
+
+  /** GET of one namespaced object; `resource` is plural (`secrets`), named singular in errors. */
+  private get<T>(namespace: string, resource: string, name: string): Promise<T> {
+    return this.http.request<T>({
+      method: 'GET',
+      path: path(namespace, resource, name),
+      what: `get ${resource.slice(0, -1)} ${namespace}/${name}`,
+    });
   }
 
   /**
@@ -389,11 +227,13 @@ export class KubeClusterClient implements ClusterPort {
   }
 }
 
-function path(namespace: string, resource: string, name?: string): string {
+/** `/api/v1/namespaces/NS/RESOURCE[/NAME]`, each part encoded. */
+export function path(namespace: string, resource: string, name?: string): string {
   return `/api/v1/namespaces/${encodeURIComponent(namespace)}/${resource}${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
 }
 
-async function orUndefinedOn404<T>(p: Promise<T>): Promise<T | undefined> {
+/** The answer, or undefined when the server said 404. */
+export async function orUndefinedOn404<T>(p: Promise<T>): Promise<T | undefined> {
   try {
     return await p;
   } catch (err) {

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import type { Cluster, KubeSettings } from '../config/resolve.js';
 import { AcrFleetError } from '../errors.js';
-import { connectCluster, type KubeClusterClient } from './client.js';
+import { connectCluster } from './client.js';
 import { credentialExpiry } from './credential.js';
 import { endpointOfContext, readKubeconfig, readText } from './kubeconfig.js';
 import type { ClusterPort } from './port.js';
@@ -47,75 +47,45 @@ export interface KubeconfigEndpoint {
 export async function endpointOfKubeconfig(
   text: string,
   source: string,
-  opts: { baseDir?: string | undefined; resolvePlugin?: PluginResolver | undefined },
-): Promise<KubeconfigEndpoint> {
-  const context = readKubeconfig(text, source, opts.baseDir);
-  if (context.plugin) {
-    if (!opts.resolvePlugin) {
-      throw new AcrFleetError(
-        `${source}: its user is an ${context.plugin} credential plugin, which runs a command; the deployed function takes a token or client-certificate kubeconfig (acr-fleet register stores one)`,
-      );
-    }
-    return { endpoint: await opts.resolvePlugin(text, source, opts.baseDir) };
-  }
-  return { endpoint: endpointOfContext(context), credentialExpiresAt: credentialExpiry(context) };
-}
-
-/** Opens a local kubeconfig file (an admin's for register, any in a local refresh). */
-export async function connectKubeconfigFile(
-  file: string,
-  display: string,
-  kubernetes: KubeSettings,
+  baseDir?: string,
   resolvePlugin?: PluginResolver,
-): Promise<KubeClusterClient> {
-  const text = await readText(file, display);
-  const { endpoint } = await endpointOfKubeconfig(text, `kubeconfig ${display}`, {
-    baseDir: path.dirname(file),
-    resolvePlugin,
-  });
-  return connectCluster(endpoint, kubernetes);
-}
-
-/** Opens a cluster client from kubeconfig text (the one register minted, say). */
-export async function connectKubeconfigText(
-  text: string,
-  source: string,
-  kubernetes: KubeSettings,
-): Promise<KubeClusterClient> {
-  const { endpoint } = await endpointOfKubeconfig(text, source, {});
-  return connectCluster(endpoint, kubernetes);
+): Promise<KubeconfigEndpoint> {
+  const context = readKubeconfig(text, source, baseDir);
+  if (!context.plugin) return { endpoint: endpointOfContext(context), credentialExpiresAt: credentialExpiry(context) };
+  if (!resolvePlugin)
+    throw new AcrFleetError(
+      `${source}: its user is an ${context.plugin} credential plugin, which runs a command; the deployed function takes a token or client-certificate kubeconfig (acr-fleet register stores one)`,
+    );
+  return { endpoint: await resolvePlugin(text, source, baseDir) };
 }
 
 /** `connect(cluster)` for the runner: finds the cluster's kubeconfig and opens it. */
 export function clusterConnector(opts: ConnectorOptions): (cluster: Cluster) => Promise<ClusterPort> {
-  /** `reportExpiry`: whether the credential's expiry is worth reporting. */
-  const open = async (text: string, source: string, baseDir: string | undefined, reportExpiry: boolean) => {
-    const { endpoint, credentialExpiresAt } = await endpointOfKubeconfig(text, source, {
-      baseDir,
-      resolvePlugin: opts.resolvePlugin,
-    });
-    return connectCluster(endpoint, opts.kubernetes, reportExpiry ? credentialExpiresAt : undefined);
-  };
-  return async (cluster) => {
-    const ref = cluster.kubeconfig;
+  return async ({ kubeconfig: ref }) => {
+    let text: string;
+    let source: string;
+    let baseDir: string | undefined;
     if (ref.kind === 'file') {
-      if (!opts.allowFileKubeconfig) {
+      if (!opts.allowFileKubeconfig)
         throw new AcrFleetError(
           `kubeconfig ${ref.display}: kubeconfig files are for local runs; the deployed function reads kubeconfigs from KMS ({ kmsSecret: NAME })`,
         );
-      }
-      return open(await readText(ref.path, ref.display), `kubeconfig ${ref.display}`, path.dirname(ref.path), true);
+      source = `kubeconfig ${ref.display}`;
+      text = await readText(ref.path, ref.display);
+      baseDir = path.dirname(ref.path);
+    } else {
+      source =
+        ref.kind === 'kms' ? `kubeconfig kmsSecret ${ref.secretName}` : `kubeconfig ackClusterId ${ref.clusterId}`;
+      text = await (
+        ref.kind === 'kms'
+          ? opts.fetchers.kmsSecret(ref.regionId, ref.secretName)
+          : opts.fetchers.ackKubeconfig(ref.regionId, ref.clusterId, ref.privateIpAddress)
+      ).catch((err: unknown) => {
+        throw new AcrFleetError(`${source}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      });
     }
-    const source =
-      ref.kind === 'kms' ? `kubeconfig kmsSecret ${ref.secretName}` : `kubeconfig ackClusterId ${ref.clusterId}`;
-    const fetched =
-      ref.kind === 'kms'
-        ? opts.fetchers.kmsSecret(ref.regionId, ref.secretName)
-        : opts.fetchers.ackKubeconfig(ref.regionId, ref.clusterId, ref.privateIpAddress);
-    const text = await fetched.catch((err: unknown) => {
-      throw new AcrFleetError(`${source}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    });
+    const { endpoint, credentialExpiresAt } = await endpointOfKubeconfig(text, source, baseDir, opts.resolvePlugin);
     // An ACK kubeconfig is issued anew for minutes each run: its expiry is no one's to act on.
-    return open(text, source, undefined, ref.kind === 'kms');
+    return connectCluster(endpoint, opts.kubernetes, ref.kind === 'ack' ? undefined : credentialExpiresAt);
   };
 }

@@ -68,8 +68,7 @@ export function readKubeconfig(text: string, source: string, baseDir?: string): 
     try {
       return readFileSync(baseDir ? path.resolve(baseDir, p) : p);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      return fail(`${where}.${key}: ${code === 'ENOENT' ? 'file not found' : `cannot read (${code ?? 'error'})`}`);
+      return fail(`${where}.${key}: ${readFailure(err)}`);
     }
   };
   const pem = (o: Entry, dataKey: string, fileKey: string, where: string): Buffer | undefined => {
@@ -77,12 +76,12 @@ export function readKubeconfig(text: string, source: string, baseDir?: string): 
     return data !== undefined ? Buffer.from(data, 'base64') : file(o, fileKey, where);
   };
 
-  const server = str(cluster, 'server', 'cluster') ?? fail(`cluster "${String(clusterName)}": server is missing`);
-  if (!/^https?:\/\//.test(server)) fail(`cluster "${String(clusterName)}": server: expected an http(s) URL`);
-  if (cluster['proxy-url'] !== undefined) fail(`cluster "${String(clusterName)}": proxy-url is not supported`);
+  const failCluster = (message: string) => fail(`cluster "${String(clusterName)}": ${message}`);
+  const server = str(cluster, 'server', 'cluster') ?? failCluster('server is missing');
+  if (!/^https?:\/\//.test(server)) failCluster('server: expected an http(s) URL');
+  if (cluster['proxy-url'] !== undefined) failCluster('proxy-url is not supported');
   const insecure = cluster['insecure-skip-tls-verify'] === true;
-  if (server.startsWith('http:') && !insecure)
-    fail(`cluster "${String(clusterName)}": plain http needs insecure-skip-tls-verify`);
+  if (server.startsWith('http:') && !insecure) failCluster('plain http needs insecure-skip-tls-verify');
   const tokenFile = file(user, 'tokenFile', 'user');
   const token = str(user, 'token', 'user') ?? tokenFile?.toString('utf8').trim();
   const username = str(user, 'username', 'user');
@@ -107,10 +106,7 @@ export async function readText(file: string, display: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new AcrFleetError(
-      `kubeconfig ${display}: ${code === 'ENOENT' ? 'file not found' : `cannot read (${code ?? 'error'})`}`,
-    );
+    throw new AcrFleetError(`kubeconfig ${display}: ${readFailure(err)}`);
   }
 }
 
@@ -133,28 +129,10 @@ export function endpointOfContext(k: KubeconfigContext): Endpoint {
   };
 }
 
-/** A kubeconfig for the endpoint's API server (its address, CA and server name) that authenticates with `token` only. */
-export function tokenKubeconfig(endpoint: Endpoint, token: string, clusterName: string): string {
-  const { ca, servername, rejectUnauthorized } = endpoint.tls;
-  const caData = ca === undefined ? undefined : Buffer.from(Array.isArray(ca) ? ca.join('\n') : ca).toString('base64');
-  return yaml.dump({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [
-      {
-        name: clusterName,
-        cluster: {
-          server: endpoint.server,
-          ...(caData ? { 'certificate-authority-data': caData } : {}),
-          ...(rejectUnauthorized === false ? { 'insecure-skip-tls-verify': true } : {}),
-          ...(servername ? { 'tls-server-name': servername } : {}),
-        },
-      },
-    ],
-    users: [{ name: 'acr-fleet', user: { token } }],
-    contexts: [{ name: clusterName, context: { cluster: clusterName, user: 'acr-fleet' } }],
-    'current-context': clusterName,
-  });
+/** Why a file could not be read, without its path: `file not found`, `cannot read (EACCES)`. */
+function readFailure(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' ? 'file not found' : `cannot read (${code ?? 'error'})`;
 }
 
 function isEntry(v: unknown): v is Entry {

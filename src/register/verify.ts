@@ -6,8 +6,7 @@
 import { ACR_CONFIGURATION } from '../config/configmap.js';
 import { AcrFleetError } from '../errors.js';
 import type { KubeSettings } from '../config/resolve.js';
-import type { AccessCheck, KubeClusterClient, SecretProbe } from '../kube/client.js';
-import { connectKubeconfigText } from '../kube/connect.js';
+import { connectKubeconfigText, type AccessCheck, type KubeAdminClient, type SecretProbe } from '../kube/admin.js';
 import type { RbacSettings } from '../policy/rbac.js';
 import { OWNED_SELECTOR } from '../reconcile/state.js';
 
@@ -78,7 +77,7 @@ export async function verifyIdentity(kubeconfig: string, s: RbacSettings, kube: 
   }
 }
 
-async function verifyAs(identity: KubeClusterClient, s: RbacSettings): Promise<string[]> {
+async function verifyAs(identity: KubeAdminClient, s: RbacSettings): Promise<string[]> {
   const needed = neededChecks(s);
   const excess = excessChecks(s);
   const reviews = await identity.reviewAccess([...needed, ...excess.map((e) => e.check)]);
