@@ -4,6 +4,7 @@
  * retrying is each protocol's rule ({@link RetryRules.classify}); how often, how long to wait and how much
  * time may be lost in all are decided here, the same way for all of them.
  */
+import { setTimeout as timerSleep } from 'node:timers/promises';
 
 /** How many tries and how long the waits between them (capped exponential backoff). */
 export interface RetryPolicy {
@@ -35,12 +36,12 @@ export interface RetryAllowance {
 }
 
 export interface RetryRules {
-  /** Tries in all, the first included. */
-  maxAttempts: number;
+  /** How many tries, and the backoff between them when neither the verdict nor `delayMs` names a wait. */
+  policy: RetryPolicy;
   /** Whether a failure is worth another try (and after how long, when the failure says so). */
   classify(err: unknown, attempt: number): RetryVerdict;
-  /** The wait after failed attempt `attempt` when the verdict names none. */
-  delayMs(attempt: number, random: () => number): number;
+  /** The wait after failed attempt `attempt`, replacing the policy's backoff (e.g. a short linear one). */
+  delayMs?(attempt: number, random: () => number): number;
   /** Shared by several loops (all the requests to one cluster): when spent, the next failure is final. */
   budget?: RetryAllowance;
   /** Told before each wait: for counting retries. */
@@ -49,8 +50,6 @@ export interface RetryRules {
   sleep?(ms: number): Promise<unknown>;
   /** Injectable for tests; default: Math.random. */
   random?(): number;
-  /** Injectable for tests; default: Date.now. */
-  now?(): number;
 }
 
 /**
@@ -58,19 +57,23 @@ export interface RetryRules {
  * attempts are used up, or the budget is spent); the final failure is thrown as `attempt` threw it.
  */
 export async function retry<T>(attempt: (n: number) => Promise<T>, rules: RetryRules): Promise<T> {
-  const sleep = rules.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
+  const sleep = rules.sleep ?? timerSleep;
   const random = rules.random ?? Math.random;
-  const now = rules.now ?? Date.now;
   for (let n = 1; ; n++) {
-    const started = now();
+    const started = Date.now();
     try {
       return await attempt(n);
     } catch (err) {
-      if (n >= rules.maxAttempts) throw err;
+      if (n >= rules.policy.maxAttempts) throw err;
       const verdict = rules.classify(err, n);
       if (verdict === 'stop') throw err;
-      const wait = verdict === 'retry' ? rules.delayMs(n, random) : verdict.retryAfterMs;
-      if (rules.budget && !rules.budget.take(now() - started, wait)) throw err;
+      const wait =
+        verdict !== 'retry'
+          ? verdict.retryAfterMs
+          : rules.delayMs
+            ? rules.delayMs(n, random)
+            : backoffDelay(rules.policy, n, random);
+      if (rules.budget && !rules.budget.take(Date.now() - started, wait)) throw err;
       rules.onRetry?.(err, n, wait);
       await sleep(wait);
     }

@@ -15,7 +15,7 @@ import { CloudError } from '../errors.js';
 import type { Endpoints } from '../config/resolve.js';
 import type { CredentialClient } from './credentials.js';
 import { resolveEndpoint, type Product } from './endpoints.js';
-import { backoffDelay, retry, type RetryPolicy } from '../retry.js';
+import { retry, type RetryPolicy } from '../retry.js';
 
 const { default: Client, Config, Params, OpenApiRequest } = OpenApiModule;
 const { RuntimeOptions } = UtilModule;
@@ -137,41 +137,19 @@ export class SdkOpenApiCaller implements OpenApiCaller {
   }
 
   async rpc(call: RpcCall): Promise<Record<string, unknown>> {
-    const params = new Params({
-      action: call.action,
-      version: call.version,
-      protocol: 'HTTPS',
-      pathname: '/',
-      method: 'POST',
-      authType: 'AK',
-      style: 'RPC',
-      reqBodyType: 'formData',
-      bodyType: 'json',
-    });
     return this.send(
       { ...call, idempotent: call.idempotent ?? true },
-      params,
-      new OpenApiRequest({ query: stringify(call.query) }),
+      { pathname: '/', method: 'POST', style: 'RPC', reqBodyType: 'formData' },
+      call.query,
     );
   }
 
   async roa(call: RoaCall): Promise<Record<string, unknown>> {
-    const params = new Params({
-      action: call.action,
-      version: call.version,
-      protocol: 'HTTPS',
-      pathname: call.pathname,
-      method: call.method,
-      authType: 'AK',
-      style: 'ROA',
-      reqBodyType: 'json',
-      bodyType: 'json',
-    });
     // acr-fleet's ROA calls are reads (PE GET /tokens, CS GET user_config).
     return this.send(
       { ...call, idempotent: call.method === 'GET' },
-      params,
-      new OpenApiRequest({ query: stringify(call.query ?? {}) }),
+      { pathname: call.pathname, method: call.method, style: 'ROA', reqBodyType: 'json' },
+      call.query ?? {},
     );
   }
 
@@ -180,11 +158,21 @@ export class SdkOpenApiCaller implements OpenApiCaller {
     return this.withRetries(call, () => call.send(client, this.runtime));
   }
 
+  /** An RPC or ROA call through the base client's `callApi`, as the generated SDKs make it. */
   private async send(
-    call: CallInfo,
-    params: InstanceType<typeof Params>,
-    request: InstanceType<typeof OpenApiRequest>,
+    call: CallInfo & { version: string },
+    style: { pathname: string; method: string; style: 'RPC' | 'ROA'; reqBodyType: 'formData' | 'json' },
+    query: Record<string, string | number | boolean | undefined>,
   ): Promise<Record<string, unknown>> {
+    const params = new Params({
+      action: call.action,
+      version: call.version,
+      protocol: 'HTTPS',
+      authType: 'AK',
+      bodyType: 'json',
+      ...style,
+    });
+    const request = new OpenApiRequest({ query: stringify(query) });
     return this.invoke(call, (client) => client.callApi(params, request, this.runtime));
   }
 
@@ -205,11 +193,9 @@ export class SdkOpenApiCaller implements OpenApiCaller {
 
   /** Runs a call, retrying transient failures per the policy; each try is signed anew (fresh nonce and date). */
   private withRetries<T>(call: CallInfo, attemptOnce: () => Promise<T>): Promise<T> {
-    const policy = this.retryPolicy;
     return retry(() => attemptOnce().catch((err: unknown) => Promise.reject(toCloudError(call.action, err))), {
-      maxAttempts: policy.maxAttempts,
+      policy: this.retryPolicy,
       classify: (err) => (err instanceof CloudError && isTransient(err, call.idempotent ?? true) ? 'retry' : 'stop'),
-      delayMs: (attempt, random) => backoffDelay(policy, attempt, random),
       onRetry: () => {
         const counter = retryScope.getStore();
         if (counter) counter.retries++;

@@ -8,8 +8,8 @@
  * certificate errors and unknown hosts. Every write acr-fleet sends is safe to repeat (see client.ts).
  * The loop itself is the shared one of src/retry.ts.
  */
-import type { KubeError } from '../errors.js';
-import { backoffDelay, type RetryAllowance, type RetryPolicy, type RetryRules, type RetryVerdict } from '../retry.js';
+import { KubeError } from '../errors.js';
+import { type RetryAllowance, type RetryPolicy, type RetryRules } from '../retry.js';
 
 /** The values used in production. */
 export const KUBE_RETRY: Required<RetryPolicy> = {
@@ -41,41 +41,24 @@ const RETRYABLE_ERRNO = new Set([
   'ERR_HTTP2_INVALID_SESSION',
 ]);
 
-/** What went wrong with one attempt: an HTTP status, or a network error code (`Timeout` for ours). */
-export type AttemptFailure = { status: number; retryAfterMs?: number | undefined } | { errno: string };
-
-/** Whether this failure is transient. */
-export function isRetryable(f: AttemptFailure): boolean {
-  return 'status' in f ? RETRYABLE_STATUS.has(f.status) : RETRYABLE_ERRNO.has(f.errno);
-}
-
-/** The verdict on one failure: the server's `Retry-After` when it gave one (capped), else backoff. */
-export function verdictOn(policy: RetryPolicy, f: AttemptFailure): RetryVerdict {
-  if (!isRetryable(f)) return 'stop';
-  if ('status' in f && f.retryAfterMs !== undefined)
-    return { retryAfterMs: Math.min(f.retryAfterMs, policy.maxRetryAfterMs ?? KUBE_RETRY.maxRetryAfterMs) };
-  return 'retry';
+/** Whether this failure is transient: by its status, or by its errno (`Timeout` for ours) when there was no answer. */
+export function isRetryable(err: KubeError): boolean {
+  return err.status ? RETRYABLE_STATUS.has(err.status) : RETRYABLE_ERRNO.has(err.reason ?? '');
 }
 
 /**
- * A failed attempt as the transport's loop sees it: the error the caller gets if it is final, and what
- * the policy needs to know to judge it (the status or errno, the server's `Retry-After`).
+ * The Kubernetes rules for {@link retry}: a transient KubeError is tried again after the server's
+ * `Retry-After` when it gave one (capped), else after backoff; anything else is final.
  */
-export class FailedAttempt extends Error {
-  constructor(
-    readonly error: KubeError,
-    readonly failure: AttemptFailure,
-  ) {
-    super(error.message);
-  }
-}
-
-/** The Kubernetes rules for {@link retry}: only {@link FailedAttempt}s are judged, anything else is final. */
 export function kubeRetryRules(policy: RetryPolicy, budget: RetryAllowance): RetryRules {
   return {
-    maxAttempts: policy.maxAttempts,
-    classify: (err) => (err instanceof FailedAttempt ? verdictOn(policy, err.failure) : 'stop'),
-    delayMs: (attempt, random) => backoffDelay(policy, attempt, random),
+    policy,
+    classify: (err) =>
+      !(err instanceof KubeError && isRetryable(err))
+        ? 'stop'
+        : err.retryAfterMs === undefined
+          ? 'retry'
+          : { retryAfterMs: Math.min(err.retryAfterMs, policy.maxRetryAfterMs ?? KUBE_RETRY.maxRetryAfterMs) },
     budget,
   };
 }

@@ -16,7 +16,7 @@ import type { Duplex } from 'node:stream';
 import { KubeError } from '../errors.js';
 import { retry, RetryBudget, type RetryPolicy, type RetryRules } from '../retry.js';
 import type { PortStats } from './port.js';
-import { FailedAttempt, KUBE_RETRY, kubeRetryRules, parseRetryAfter, type AttemptFailure } from './retry.js';
+import { KUBE_RETRY, kubeRetryRules, parseRetryAfter } from './retry.js';
 
 /** How to reach one API server, as read from a kubeconfig. */
 export interface Endpoint {
@@ -99,42 +99,30 @@ export class KubeTransport {
     this.h2 = this.base.protocol === 'https:';
   }
 
-  /** Where this transport sends its requests, and as whom. */
-  get endpointInUse(): Endpoint {
-    return this.endpoint;
-  }
-
   /** Sends a request (retrying transient failures) and returns the parsed JSON answer. */
   async request<T>(req: KubeRequest): Promise<T> {
-    const answer = await retry(() => this.attempt(req), this.retryRules).catch((err: unknown) => {
-      throw err instanceof FailedAttempt ? err.error : err;
-    });
+    const answer = await retry(() => this.attempt(req), this.retryRules);
     return parseJson<T>(answer.body, req.what);
   }
 
-  /** One try: a 2xx answer, or a {@link FailedAttempt} for the retry rules to judge. */
+  /** One try: a 2xx answer, or a KubeError for the retry rules to judge. */
   private async attempt(req: KubeRequest): Promise<Answer> {
-    if (this.closed)
-      throw new KubeError(`${req.what}: the cluster's connections were closed`, { status: 0, reason: 'Closed' });
+    if (this.closed) throw networkError(req.what, { code: 'Closed' });
     this.stats.requests++;
     let answer: Answer;
     try {
       answer = await this.once(req);
     } catch (err) {
-      throw new FailedAttempt(networkError(req.what, err), { errno: errnoOf(err) });
+      throw networkError(req.what, err);
     }
     if (answer.status >= 200 && answer.status < 300) return answer;
-    const failure: AttemptFailure = {
-      status: answer.status,
-      retryAfterMs: parseRetryAfter(answer.retryAfter, Date.now()),
-    };
-    throw new FailedAttempt(statusError(req.what, answer.status, answer.body), failure);
+    throw statusError(req.what, answer.status, answer.body, parseRetryAfter(answer.retryAfter, Date.now()));
   }
 
   /** Closes the pool: requests still on the wire are ended, and none is sent or retried after. */
   close(): void {
     this.closed = true;
-    for (const r of this.inflight) r.destroy(Object.assign(new Error('closed'), { code: 'Closed' }));
+    for (const r of this.inflight) r.destroy(codedError('closed', 'Closed'));
     this.session?.destroy();
     this.agent.destroy();
   }
@@ -182,8 +170,7 @@ export class KubeTransport {
     session.on('goaway', forget);
     session.on('close', forget);
     session.on('connect', () => {
-      if (session.alpnProtocol !== 'h2')
-        session.destroy(Object.assign(new Error('no HTTP/2'), { code: 'ERR_ALPN_NO_H2' }));
+      if (session.alpnProtocol !== 'h2') session.destroy(codedError('no HTTP/2', 'ERR_ALPN_NO_H2'));
     });
     this.session = session;
     return session;
@@ -224,7 +211,7 @@ export class KubeTransport {
       };
       this.inflight.add(stream);
       const timer = setTimeout(() => {
-        const timeout = Object.assign(new Error('request timed out'), { code: 'Timeout' });
+        const timeout = codedError('request timed out', 'Timeout');
         stream.destroy(timeout);
         // The connection may be dead without knowing it (a NAT or load balancer dropped it): as an HTTP/1.1
         // socket would be, it is dropped (its other requests fail as timed out too, and are retried), and the
@@ -241,13 +228,12 @@ export class KubeTransport {
       });
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
-        if (!status)
-          fail(Object.assign(new Error('stream ended without an answer'), { code: 'ERR_HTTP2_STREAM_ERROR' }));
+        if (!status) fail(codedError('stream ended without an answer', 'ERR_HTTP2_STREAM_ERROR'));
         else finish(() => resolve({ status, body: Buffer.concat(chunks).toString('utf8'), retryAfter }));
       });
       stream.on('error', fail);
       // A stream reset by the server, or cut with its connection, may close without an error of its own.
-      stream.on('close', () => fail(Object.assign(new Error('stream closed'), { code: 'ERR_HTTP2_STREAM_ERROR' })));
+      stream.on('close', () => fail(codedError('stream closed', 'ERR_HTTP2_STREAM_ERROR')));
       if (payload !== undefined) stream.end(payload);
     });
   }
@@ -280,10 +266,7 @@ export class KubeTransport {
       this.inflight.add(r);
       r.on('close', () => this.inflight.delete(r));
       // One limit for the whole exchange: a server that accepts and never answers is a timeout too.
-      const timer = setTimeout(
-        () => r.destroy(Object.assign(new Error('request timed out'), { code: 'Timeout' })),
-        this.opts.requestTimeoutMs,
-      );
+      const timer = setTimeout(() => r.destroy(codedError('request timed out', 'Timeout')), this.opts.requestTimeoutMs);
       r.on('error', (e) => {
         clearTimeout(timer);
         reject(e);
@@ -298,6 +281,11 @@ interface Answer {
   status: number;
   body: string;
   retryAfter: string | undefined;
+}
+
+/** An Error with a `code`, as Node's own network errors carry one (read by errnoOf). */
+function codedError(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
 }
 
 /** The server's TLS said it speaks no HTTP/2 (ALPN). */
@@ -319,8 +307,8 @@ function parseJson<T>(body: string, what: string): T {
   }
 }
 
-/** Non-2xx → KubeError `what: HTTP 403 Forbidden: <Status message>`. */
-export function statusError(what: string, status: number, body: string): KubeError {
+/** Non-2xx → KubeError `what: HTTP 403 Forbidden: <Status message>`, with the server's `Retry-After` (ms) if any. */
+export function statusError(what: string, status: number, body: string, retryAfterMs?: number): KubeError {
   let parsed: { reason?: unknown; message?: unknown } | undefined;
   try {
     const v: unknown = JSON.parse(body);
@@ -333,7 +321,11 @@ export function statusError(what: string, status: number, body: string): KubeErr
   // A 401's Status message is just "Unauthorized": said once is enough.
   const message =
     typeof parsed?.message === 'string' && parsed.message && parsed.message !== reason ? `: ${parsed.message}` : '';
-  return new KubeError(`${what}: HTTP ${status}${reason ? ` ${reason}` : ''}${message}`, { status, reason });
+  return new KubeError(`${what}: HTTP ${status}${reason ? ` ${reason}` : ''}${message}`, {
+    status,
+    reason,
+    retryAfterMs,
+  });
 }
 
 /** The errno or TLS code of a failure without an HTTP answer (fetch wraps it in `cause`). */
@@ -352,9 +344,11 @@ function errnoOf(err: unknown): string {
 /** A failure without an HTTP answer: names the errno, never the URL. */
 export function networkError(what: string, err: unknown): KubeError {
   const code = errnoOf(err);
-  if (code === 'Timeout')
-    return new KubeError(`${what}: request timed out`, { status: 0, reason: 'Timeout', cause: err });
-  if (code === 'Closed')
-    return new KubeError(`${what}: the cluster's connections were closed`, { status: 0, reason: 'Closed', cause: err });
-  return new KubeError(`${what}: ${code} (API server not reachable)`, { status: 0, reason: code, cause: err });
+  const message =
+    code === 'Timeout'
+      ? 'request timed out'
+      : code === 'Closed'
+        ? "the cluster's connections were closed"
+        : `${code} (API server not reachable)`;
+  return new KubeError(`${what}: ${message}`, { status: 0, reason: code, cause: err });
 }
