@@ -7,8 +7,10 @@
 /** Base class of every error acr-fleet raises on purpose. */
 export class AcrFleetError extends Error {
   override readonly name: string = 'AcrFleetError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /** `fields` are the subclass's own (declared there): one constructor for every error's options object. */
+  constructor(message: string, { cause, ...fields }: { cause?: unknown } = {}) {
+    super(message, cause === undefined ? undefined : { cause });
+    Object.assign(this, fields);
   }
 }
 
@@ -35,29 +37,45 @@ export function formatProblem(file: string, p: ConfigProblem): string {
   return p.path ? `${file}: ${p.path}: ${p.message}` : `${file}: ${p.message}`;
 }
 
+/** What a {@link CloudError} knows besides its message. */
+export interface CloudErrorOptions {
+  /** The service's error code (`NoPermission`, `Throttling.User`), or the errno when no answer came. */
+  code: string;
+  /** HTTP status of the answer; undefined when the endpoint was not reached. */
+  statusCode?: number | undefined;
+  requestId?: string | undefined;
+  cause?: unknown;
+}
+
 /** An Alibaba Cloud API call failed. `code` is the service's error code (e.g. `NoPermission`). */
 export class CloudError extends AcrFleetError {
   override readonly name = 'CloudError';
-  constructor(
-    message: string,
-    readonly code: string,
-    readonly statusCode: number | undefined,
-    readonly requestId: string | undefined,
-    options?: { cause?: unknown },
-  ) {
+  declare readonly code: string;
+  declare readonly statusCode: number | undefined;
+  declare readonly requestId: string | undefined;
+  constructor(message: string, options: CloudErrorOptions) {
     super(message, options);
   }
+}
+
+/** What a {@link KubeError} knows besides its message. */
+export interface KubeErrorOptions {
+  /** HTTP status; 0 when the server was not reached. */
+  status: number;
+  /** The Status `reason` (`NotFound`, `AlreadyExists`), or for status 0 what failed (`Timeout`, `ECONNRESET`). */
+  reason?: string | undefined;
+  retryAfterMs?: number | undefined;
+  cause?: unknown;
 }
 
 /** A Kubernetes API call failed. `status` is the HTTP status (0 when the server was not reached). */
 export class KubeError extends AcrFleetError {
   override readonly name = 'KubeError';
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly reason: string | undefined,
-    options?: { cause?: unknown },
-  ) {
+  declare readonly status: number;
+  declare readonly reason: string | undefined;
+  /** How long the server asked to wait before trying again (`Retry-After`, 429/503), in ms. */
+  declare readonly retryAfterMs: number | undefined;
+  constructor(message: string, options: KubeErrorOptions) {
     super(message, options);
   }
 }
@@ -74,22 +92,20 @@ function firstLine(s: string): string {
   return i < 0 ? s : s.slice(0, i);
 }
 
+/** A predicate on a KubeError's HTTP status, as apimachinery's `IsNotFound` and its siblings. */
+const hasStatus =
+  (status: number) =>
+  (err: unknown): err is KubeError =>
+    err instanceof KubeError && err.status === status;
+
 /** The Kubernetes object does not exist (HTTP 404), as apimachinery's `IsNotFound`. */
-export function isNotFound(err: unknown): err is KubeError {
-  return err instanceof KubeError && err.status === 404;
-}
+export const isNotFound = hasStatus(404);
 
 /** The write lost a race: the object changed since it was read, or already exists (HTTP 409). */
-export function isConflict(err: unknown): err is KubeError {
-  return err instanceof KubeError && err.status === 409;
-}
+export const isConflict = hasStatus(409);
 
 /** The identity may not do this (HTTP 403). */
-export function isForbidden(err: unknown): err is KubeError {
-  return err instanceof KubeError && err.status === 403;
-}
+export const isForbidden = hasStatus(403);
 
 /** A list's continue token expired (HTTP 410): the list must start again. */
-export function isGone(err: unknown): err is KubeError {
-  return err instanceof KubeError && err.status === 410;
-}
+export const isGone = hasStatus(410);

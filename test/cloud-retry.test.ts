@@ -3,7 +3,7 @@ import test from 'ava';
 import { isTransient } from '../src/cloud/openapi.js';
 import { CloudError } from '../src/errors.js';
 
-const err = (code: string, status: number | undefined) => new CloudError(`X: ${code}`, code, status, undefined);
+const err = (code: string, statusCode: number | undefined) => new CloudError(`X: ${code}`, { code, statusCode });
 
 const CASES: [code: string, status: number | undefined, idempotent: boolean, expected: boolean][] = [
   ['Throttling', 400, true, true],

@@ -27,13 +27,7 @@ export class CrApi {
       query: { InstanceId: instanceId },
     });
     // The API may answer HTTP 200 with IsSuccess false and an error code.
-    if (body.IsSuccess === false)
-      throw new CloudError(
-        `${action}: ${str(body.Code) || 'IsSuccess false'}`,
-        str(body.Code) || 'Failed',
-        200,
-        str(body.RequestId),
-      );
+    if (body.IsSuccess === false) throw notSuccessful(action, body);
     return login(action, body.TempUsername, body.AuthorizationToken, body.ExpireTime);
   }
 
@@ -47,13 +41,7 @@ export class CrApi {
       version: '2018-12-01',
       query: { InstanceId: instanceId, ModuleName: 'Registry', Summary: false },
     });
-    if (body.IsSuccess === false)
-      throw new CloudError(
-        `${action}: ${str(body.Code) || 'IsSuccess false'}`,
-        str(body.Code) || 'Failed',
-        200,
-        str(body.RequestId),
-      );
+    if (body.IsSuccess === false) throw notSuccessful(action, body);
     if (!Array.isArray(body.Endpoints)) throw unexpected(action, 'Endpoints');
     return (body.Endpoints as Record<string, unknown>[]).flatMap((ep) =>
       (Array.isArray(ep.Domains) ? (ep.Domains as Record<string, unknown>[]) : []).flatMap((d) =>
@@ -87,8 +75,18 @@ function login(action: string, username: unknown, password: unknown, expiresAt: 
   return { username, password, expiresAt: expiry };
 }
 
+/** An HTTP 200 answer with `IsSuccess: false` and the error code in the body. */
+function notSuccessful(action: string, body: Record<string, unknown>): CloudError {
+  const code = str(body.Code);
+  return new CloudError(`${action}: ${code || 'IsSuccess false'}`, {
+    code: code || 'Failed',
+    statusCode: 200,
+    requestId: str(body.RequestId),
+  });
+}
+
 function unexpected(action: string, what: string): CloudError {
-  return new CloudError(`${action}: unexpected response (no ${what})`, 'UnexpectedResponse', undefined, undefined);
+  return new CloudError(`${action}: unexpected response (no ${what})`, { code: 'UnexpectedResponse' });
 }
 
 function str(v: unknown): string {

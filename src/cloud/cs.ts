@@ -21,7 +21,7 @@ export class CsApi {
       query: { PrivateIpAddress: privateIpAddress, TemporaryDurationMinutes: TEMPORARY_MINUTES },
     });
     if (typeof body.config !== 'string' || !body.config)
-      throw new CloudError(`${action}: unexpected response (no config)`, 'UnexpectedResponse', undefined, undefined);
+      throw new CloudError(`${action}: unexpected response (no config)`, { code: 'UnexpectedResponse' });
     return body.config;
   }
 }

@@ -16,12 +16,10 @@ export class KmsApi {
       query: { SecretName: secretName, VersionStage: 'ACSCurrent' },
     });
     if (typeof body.SecretData !== 'string')
-      throw new CloudError(
-        `${action}: unexpected response (no SecretData)`,
-        'UnexpectedResponse',
-        undefined,
-        str(body.RequestId),
-      );
+      throw new CloudError(`${action}: unexpected response (no SecretData)`, {
+        code: 'UnexpectedResponse',
+        requestId: str(body.RequestId),
+      });
     return body.SecretDataType === 'binary' ? Buffer.from(body.SecretData, 'base64').toString('utf8') : body.SecretData;
   }
 }

@@ -9,14 +9,13 @@
  * nothing in the client ever throws, so `autoretry: true` retried nothing.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import OpenApiModule from '@alicloud/openapi-client';
 import UtilModule from '@alicloud/tea-util';
 import { CloudError } from '../errors.js';
 import type { Endpoints } from '../config/resolve.js';
 import type { CredentialClient } from './credentials.js';
 import { resolveEndpoint, type Product } from './endpoints.js';
-import { backoffDelay, type Backoff } from '../retry.js';
+import { retry, type RetryPolicy } from '../retry.js';
 
 const { default: Client, Config, Params, OpenApiRequest } = OpenApiModule;
 const { RuntimeOptions } = UtilModule;
@@ -74,15 +73,12 @@ export interface OpenApiOptions {
   credential: CredentialClient;
   /** Per-request timeout; the SDK's default read timeout is too long for a timer function. */
   timeoutMs?: number;
-  /** How transient failures are retried; DEFAULT_RETRY when absent. */
+  /** How transient failures are retried; OPENAPI_RETRY when absent. */
   retry?: RetryPolicy;
 }
 
-/** How transient cloud failures are retried: capped exponential backoff with jitter (src/retry.ts). */
-export type RetryPolicy = Backoff;
-
 /** Four tries within about 2 s of waiting: enough to ride out a throttled second, short for a timer tick. */
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 2000 };
+export const OPENAPI_RETRY: RetryPolicy = { maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 2000 };
 
 /**
  * Per-task retry counter: calls made inside `countRetries(fn)` add their retries to its count, so the
@@ -131,51 +127,29 @@ export function isTransient(err: CloudError, idempotent = true): boolean {
 export class SdkOpenApiCaller implements OpenApiCaller {
   private readonly clients = new Map<string, { sdk: SdkClass<SdkClient>; client: SdkClient }[]>();
   private readonly runtime: InstanceType<typeof RuntimeOptions>;
-  private readonly retry: RetryPolicy;
+  private readonly retryPolicy: RetryPolicy;
 
   constructor(private readonly opts: OpenApiOptions) {
     const timeout = opts.timeoutMs ?? 10_000;
     // autoretry off: retries are ours (see the module comment).
     this.runtime = new RuntimeOptions({ readTimeout: timeout, connectTimeout: timeout, autoretry: false });
-    this.retry = opts.retry ?? DEFAULT_RETRY;
+    this.retryPolicy = opts.retry ?? OPENAPI_RETRY;
   }
 
   async rpc(call: RpcCall): Promise<Record<string, unknown>> {
-    const params = new Params({
-      action: call.action,
-      version: call.version,
-      protocol: 'HTTPS',
-      pathname: '/',
-      method: 'POST',
-      authType: 'AK',
-      style: 'RPC',
-      reqBodyType: 'formData',
-      bodyType: 'json',
-    });
     return this.send(
       { ...call, idempotent: call.idempotent ?? true },
-      params,
-      new OpenApiRequest({ query: stringify(call.query) }),
+      { pathname: '/', method: 'POST', style: 'RPC', reqBodyType: 'formData' },
+      call.query,
     );
   }
 
   async roa(call: RoaCall): Promise<Record<string, unknown>> {
-    const params = new Params({
-      action: call.action,
-      version: call.version,
-      protocol: 'HTTPS',
-      pathname: call.pathname,
-      method: call.method,
-      authType: 'AK',
-      style: 'ROA',
-      reqBodyType: 'json',
-      bodyType: 'json',
-    });
     // acr-fleet's ROA calls are reads (PE GET /tokens, CS GET user_config).
     return this.send(
       { ...call, idempotent: call.method === 'GET' },
-      params,
-      new OpenApiRequest({ query: stringify(call.query ?? {}) }),
+      { pathname: call.pathname, method: call.method, style: 'ROA', reqBodyType: 'json' },
+      call.query ?? {},
     );
   }
 
@@ -184,11 +158,21 @@ export class SdkOpenApiCaller implements OpenApiCaller {
     return this.withRetries(call, () => call.send(client, this.runtime));
   }
 
+  /** An RPC or ROA call through the base client's `callApi`, as the generated SDKs make it. */
   private async send(
-    call: CallInfo,
-    params: InstanceType<typeof Params>,
-    request: InstanceType<typeof OpenApiRequest>,
+    call: CallInfo & { version: string },
+    style: { pathname: string; method: string; style: 'RPC' | 'ROA'; reqBodyType: 'formData' | 'json' },
+    query: Record<string, string | number | boolean | undefined>,
   ): Promise<Record<string, unknown>> {
+    const params = new Params({
+      action: call.action,
+      version: call.version,
+      protocol: 'HTTPS',
+      authType: 'AK',
+      bodyType: 'json',
+      ...style,
+    });
+    const request = new OpenApiRequest({ query: stringify(query) });
     return this.invoke(call, (client) => client.callApi(params, request, this.runtime));
   }
 
@@ -201,30 +185,22 @@ export class SdkOpenApiCaller implements OpenApiCaller {
     return this.withRetries(call, async () => {
       const res = (await send(client)) as { body?: unknown };
       if (res.body === null || typeof res.body !== 'object') {
-        throw new CloudError(
-          `${call.action}: unexpected response (not a JSON object)`,
-          'UnexpectedResponse',
-          undefined,
-          undefined,
-        );
+        throw new CloudError(`${call.action}: unexpected response (not a JSON object)`, { code: 'UnexpectedResponse' });
       }
       return res.body as Record<string, unknown>;
     });
   }
 
   /** Runs a call, retrying transient failures per the policy; each try is signed anew (fresh nonce and date). */
-  private async withRetries<T>(call: CallInfo, attemptOnce: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await attemptOnce();
-      } catch (err) {
-        const failure = toCloudError(call.action, err);
-        if (attempt >= this.retry.maxAttempts || !isTransient(failure, call.idempotent ?? true)) throw failure;
+  private withRetries<T>(call: CallInfo, attemptOnce: () => Promise<T>): Promise<T> {
+    return retry(() => attemptOnce().catch((err: unknown) => Promise.reject(toCloudError(call.action, err))), {
+      policy: this.retryPolicy,
+      classify: (err) => (err instanceof CloudError && isTransient(err, call.idempotent ?? true) ? 'retry' : 'stop'),
+      onRetry: () => {
         const counter = retryScope.getStore();
         if (counter) counter.retries++;
-        await sleep(backoffDelay(this.retry, attempt));
-      }
-    }
+      },
+    });
   }
 
   /** One client per (product, region, account, SDK class) for the run, so connections and credentials are reused. */
@@ -286,13 +262,12 @@ export function toCloudError(action: string, err: unknown): CloudError {
   if (status !== undefined) {
     const code = pickString(e.data, 'Code', 'code') ?? (typeof e.code === 'string' ? e.code : 'Unknown');
     const message = sanitize(pickString(e.data, 'Message', 'message') ?? '');
-    return new CloudError(
-      `${action}: ${code} (HTTP ${status})${message ? `: ${message}` : ''}`,
+    return new CloudError(`${action}: ${code} (HTTP ${status})${message ? `: ${message}` : ''}`, {
       code,
-      status,
+      statusCode: status,
       requestId,
-      { cause: err },
-    );
+      cause: err,
+    });
   }
   // No HTTP answer: a network error. Name the errno, never the URL (it carries the query).
   const errno = typeof e.code === 'string' ? e.code : undefined;
@@ -301,13 +276,7 @@ export function toCloudError(action: string, err: unknown): CloudError {
     text,
   )?.[1];
   const reason = errno ?? known ?? 'request failed';
-  return new CloudError(
-    `${action}: ${reason} (endpoint not reachable)`,
-    errno ?? 'NetworkError',
-    undefined,
-    undefined,
-    { cause: err },
-  );
+  return new CloudError(`${action}: ${reason} (endpoint not reachable)`, { code: errno ?? 'NetworkError', cause: err });
 }
 
 function pickString(o: Record<string, unknown> | undefined, ...keys: string[]): string | undefined {

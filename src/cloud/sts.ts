@@ -68,7 +68,7 @@ function session(
 ): StsSession {
   const expiresAt = typeof c?.expiration === 'string' ? Date.parse(c.expiration) : NaN;
   if (!c?.accessKeyId || !c.accessKeySecret || !c.securityToken || Number.isNaN(expiresAt)) {
-    throw new CloudError(`${action}: unexpected response (no Credentials)`, 'UnexpectedResponse', undefined, undefined);
+    throw new CloudError(`${action}: unexpected response (no Credentials)`, { code: 'UnexpectedResponse' });
   }
   return { accessKeyId: c.accessKeyId, accessKeySecret: c.accessKeySecret, securityToken: c.securityToken, expiresAt };
 }

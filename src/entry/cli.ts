@@ -295,6 +295,10 @@ async function envRedactor(env: CliIo['env']): Promise<Redactor> {
   return redactor;
 }
 
+/** Credential plugins of local kubeconfigs (`exec`): client-node runs them, loaded only when one is met. */
+const localPlugins = async (text: string, source: string, baseDir?: string) =>
+  (await import('../kube/client-node-config.js')).pluginEndpoint(text, source, baseDir);
+
 async function membership(ctx: Ctx, command: 'register' | 'deregister', opts: RegisterOptions): Promise<number> {
   const [flows, { credentialFromEnv }, { ConfigError, describeError }] = await Promise.all([
     import('../register/flows.js'),
@@ -307,6 +311,7 @@ async function membership(ctx: Ctx, command: 'register' | 'deregister', opts: Re
     configPath: ctx.configPath,
     env: ctx.io.env,
     credential: credentialFromEnv(ctx.io.env),
+    resolvePlugin: localPlugins,
     progress: (line: string) => ctx.io.stderr(`${redactor.redact(line)}\n`),
   };
   try {
@@ -460,10 +465,7 @@ async function refreshFleetCommand(ctx: Ctx, dryRun: boolean, globs: readonly st
     redactor,
     allowFileKubeconfig: true,
     // A local kubeconfig may authenticate through a plugin (exec): client-node runs it, once per cluster.
-    resolvePlugin: async (text, source, baseDir) => {
-      const { endpointOf, kubeConfigFromText } = await import('../kube/client-node-config.js');
-      return endpointOf(kubeConfigFromText(text, source, baseDir));
-    },
+    resolvePlugin: localPlugins,
   });
   if (progress) deps.onCluster = (r) => progress.cluster(r);
   progress?.start();

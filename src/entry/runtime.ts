@@ -2,19 +2,13 @@
  * The composition root: real SDK clients and the real Kubernetes client, wired into the runner's
  * ports. Shared by the CLI and the FC handler so both run the very same refresh.
  */
-import path from 'node:path';
-import type { Cluster, Fleet, Registry } from '../config/resolve.js';
+import type { Fleet, Registry } from '../config/resolve.js';
 import { CrApi } from '../cloud/cr.js';
 import { CsApi } from '../cloud/cs.js';
 import { KmsApi } from '../cloud/kms.js';
-import { AcrFleetError } from '../errors.js';
 import type { CredentialClient } from '../cloud/credentials.js';
 import { SdkOpenApiCaller } from '../cloud/openapi.js';
-import { connectCluster } from '../kube/client.js';
-import { credentialExpiry } from '../kube/credential.js';
-import { endpointOfKubeconfig, readKubeconfig, readText } from '../kube/kubeconfig.js';
-import type { Endpoint } from '../kube/transport.js';
-import type { ClusterPort } from '../kube/port.js';
+import { clusterConnector, type PluginResolver } from '../kube/connect.js';
 import type { Logger, Redactor } from '../log/logger.js';
 import type { RunDeps } from '../fleet/run.js';
 import { TokenBroker } from '../tokens/broker.js';
@@ -34,7 +28,7 @@ export interface RuntimeOptions {
    * Resolves a kubeconfig whose user is a credential plugin (`exec`, `auth-provider`). Local runs only:
    * the deployed function has none and refuses such kubeconfigs (a plugin runs a command).
    */
-  resolvePlugin?: (text: string, source: string, baseDir?: string) => Promise<Endpoint>;
+  resolvePlugin?: PluginResolver;
 }
 
 /** Runner dependencies over the real clouds. */
@@ -53,50 +47,16 @@ export function createRunDeps(opts: RuntimeOptions): RunDeps {
     },
     opts.log,
   );
-  /** Opens a cluster from kubeconfig text; `expires` says whether its credential's expiry is worth reporting. */
-  const open = async (
-    text: string,
-    source: string,
-    baseDir: string | undefined,
-    expires: boolean,
-  ): Promise<ClusterPort> => {
-    const kubeconfig = readKubeconfig(text, source, baseDir);
-    if (kubeconfig.plugin) {
-      if (!opts.resolvePlugin) {
-        throw new AcrFleetError(
-          `${source}: its user is an ${kubeconfig.plugin} credential plugin, which runs a command; the deployed function takes a token or client-certificate kubeconfig (acr-fleet register stores one)`,
-        );
-      }
-      return connectCluster(await opts.resolvePlugin(text, source, baseDir), opts.fleet.kubernetes);
-    }
-    return connectCluster(
-      endpointOfKubeconfig(kubeconfig),
-      opts.fleet.kubernetes,
-      expires ? credentialExpiry(kubeconfig) : undefined,
-    );
-  };
-  const connect = async (cluster: Cluster): Promise<ClusterPort> => {
-    const ref = cluster.kubeconfig;
-    if (ref.kind === 'file') {
-      if (!opts.allowFileKubeconfig) {
-        throw new AcrFleetError(
-          `kubeconfig ${ref.display}: kubeconfig files are for local runs; the deployed function reads kubeconfigs from KMS ({ kmsSecret: NAME })`,
-        );
-      }
-      return open(await readText(ref.path, ref.display), `kubeconfig ${ref.display}`, path.dirname(ref.path), true);
-    }
-    const source =
-      ref.kind === 'kms' ? `kubeconfig kmsSecret ${ref.secretName}` : `kubeconfig ackClusterId ${ref.clusterId}`;
-    const fetched =
-      ref.kind === 'kms'
-        ? kms.secretValue(ref.regionId, ref.secretName)
-        : cs.temporaryKubeconfig(ref.regionId, ref.clusterId, ref.privateIpAddress);
-    const text = await fetched.catch((err: unknown) => {
-      throw new AcrFleetError(`${source}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    });
-    // An ACK kubeconfig is issued fresh for minutes each run: its expiry is no one's to act on.
-    return open(text, source, undefined, ref.kind === 'kms');
-  };
+  const connect = clusterConnector({
+    kubernetes: opts.fleet.kubernetes,
+    fetchers: {
+      kmsSecret: (regionId, secretName) => kms.secretValue(regionId, secretName),
+      ackKubeconfig: (regionId, clusterId, privateIpAddress) =>
+        cs.temporaryKubeconfig(regionId, clusterId, privateIpAddress),
+    },
+    allowFileKubeconfig: opts.allowFileKubeconfig,
+    resolvePlugin: opts.resolvePlugin,
+  });
   return { broker, connect, log: opts.log };
 }
 

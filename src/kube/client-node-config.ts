@@ -1,17 +1,17 @@
 /**
- * Kubeconfigs through @kubernetes/client-node, for what only it can do: the admin kubeconfig of
- * `register` / `deregister` (its typed RBAC, TokenRequest and access-review APIs), and credential plugins
- * (`exec`, `auth-provider`) in local CLI runs. Never imported by the deployed function's refresh path.
+ * Credential plugins (`exec`, `auth-provider`) of local kubeconfig files, through @kubernetes/client-node:
+ * the one thing acr-fleet's own reader (kubeconfig.ts) does not do, since a plugin runs a command. Loaded
+ * lazily, by local runs only (the CLI injects {@link pluginEndpoint}); never part of the deployed function.
  */
-import path from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import type https from 'node:https';
+import { KubeConfig } from '@kubernetes/client-node';
 import { AcrFleetError } from '../errors.js';
-import { readKubeconfig, readText } from './kubeconfig.js';
+import { readKubeconfig } from './kubeconfig.js';
 import type { Endpoint } from './transport.js';
 
-/** A client-node KubeConfig from kubeconfig text, checked first by acr-fleet's own reader (its error texts). */
-export function kubeConfigFromText(text: string, source: string, baseDir?: string): KubeConfig {
+/** The endpoint of kubeconfig text whose user is a credential plugin: runs the plugin once. */
+export async function pluginEndpoint(text: string, source: string, baseDir?: string): Promise<Endpoint> {
+  // acr-fleet's own reader first, for its error texts.
   readKubeconfig(text, source, baseDir);
   const kc = new KubeConfig();
   try {
@@ -21,15 +21,10 @@ export function kubeConfigFromText(text: string, source: string, baseDir?: strin
     throw new AcrFleetError(`${source}: ${err instanceof Error ? err.message.split('\n')[0] : 'invalid kubeconfig'}`);
   }
   if (baseDir) kc.makePathsAbsolute(baseDir);
-  return kc;
+  return endpointOf(kc);
 }
 
-/** Reads a kubeconfig file into a client-node KubeConfig. */
-export async function kubeConfigFromFile(file: string, display: string): Promise<KubeConfig> {
-  return kubeConfigFromText(await readText(file, display), `kubeconfig ${display}`, path.dirname(file));
-}
-
-/** The server address, TLS material and auth headers of a KubeConfig (runs credential plugins once). */
+/** The server address, TLS material and auth headers of a client-node KubeConfig (runs credential plugins once). */
 export async function endpointOf(kc: KubeConfig): Promise<Endpoint> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new AcrFleetError('kubeconfig has no current cluster');

@@ -6,9 +6,11 @@
  *   anyone else's is reported as `'exists'`;
  * - replace → 409 Conflict: a Secret already as desired counts as replaced;
  * - delete → 404 NotFound, or 409 on a Secret that is gone: counts as deleted.
+ *
+ * admin.ts extends it with what register and deregister do with an admin kubeconfig.
  */
 import type { KubeSettings } from '../config/resolve.js';
-import { KubeError } from '../errors.js';
+import { isConflict, isGone, isNotFound, KubeError } from '../errors.js';
 import {
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
@@ -26,12 +28,16 @@ export function connectCluster(
   settings: KubeSettings,
   credentialExpiresAt?: number,
 ): KubeClusterClient {
-  const transport = new KubeTransport(endpoint, {
+  return new KubeClusterClient(transportFor(endpoint, settings), settings.pageSize, credentialExpiresAt);
+}
+
+/** The cluster's connection pool, as fleet.yaml `kubernetes:` sizes it. */
+export function transportFor(endpoint: Endpoint, settings: KubeSettings): KubeTransport {
+  return new KubeTransport(endpoint, {
     maxConnections: settings.writeConcurrency,
     requestTimeoutMs: settings.requestTimeoutMs,
     retryBudgetMs: settings.retryBudgetMs,
   });
-  return new KubeClusterClient(transport, settings.pageSize, credentialExpiresAt);
 }
 
 interface Meta {
@@ -62,7 +68,7 @@ interface ServiceAccountBody {
 
 export class KubeClusterClient implements ClusterPort {
   constructor(
-    private readonly http: KubeTransport,
+    protected readonly http: KubeTransport,
     private readonly pageSize: number,
     readonly credentialExpiresAt?: number,
   ) {}
@@ -93,13 +99,7 @@ export class KubeClusterClient implements ClusterPort {
   }
 
   async readServiceAccount(namespace: string, name: string): Promise<ObservedServiceAccount> {
-    return observeServiceAccount(
-      await this.http.request<ServiceAccountBody>({
-        method: 'GET',
-        path: path(namespace, 'serviceaccounts', name),
-        what: `get serviceaccount ${namespace}/${name}`,
-      }),
-    );
+    return observeServiceAccount(await this.get<ServiceAccountBody>(namespace, 'serviceaccounts', name));
   }
 
   async readSecret(namespace: string, name: string): Promise<ObservedSecret | undefined> {
@@ -108,13 +108,7 @@ export class KubeClusterClient implements ClusterPort {
   }
 
   async readConfigMap(namespace: string, name: string): Promise<Record<string, string> | undefined> {
-    const cm = await orUndefinedOn404(
-      this.http.request<{ data?: Record<string, string> }>({
-        method: 'GET',
-        path: path(namespace, 'configmaps', name),
-        what: `get configmap ${namespace}/${name}`,
-      }),
-    );
+    const cm = await orUndefinedOn404(this.get<{ data?: Record<string, string> }>(namespace, 'configmaps', name));
     return cm && (cm.data ?? {});
   }
 
@@ -129,11 +123,12 @@ export class KubeClusterClient implements ClusterPort {
       });
       return 'created';
     } catch (err) {
-      if (!(err instanceof KubeError && err.status === 409 && err.reason === 'AlreadyExists')) throw err;
+      if (!(isConflict(err) && err.reason === 'AlreadyExists')) throw err;
     }
     // Ours from an attempt that took effect (or a concurrent writer of ours, the webhook): make it match.
     const current = await this.getSecret(secret.namespace, secret.name);
-    if (!current) throw new KubeError(`${what}: HTTP 409 AlreadyExists, then gone`, 409, 'Conflict');
+    if (!current)
+      throw new KubeError(`${what}: HTTP 409 AlreadyExists, then gone`, { status: 409, reason: 'Conflict' });
     if (current.metadata?.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) return 'exists';
     if (!sameSecret(current, secret)) await this.replaceSecret(secret, current.metadata?.resourceVersion ?? '');
     return 'created';
@@ -151,7 +146,7 @@ export class KubeClusterClient implements ClusterPort {
     try {
       await this.http.request(req);
     } catch (err) {
-      if (!(err instanceof KubeError && err.status === 409)) throw err;
+      if (!isConflict(err)) throw err;
       // A retried PUT whose first attempt took effect meets its own resourceVersion bump.
       const current = await this.getSecret(secret.namespace, secret.name);
       if (!current || !sameSecret(current, secret)) throw err;
@@ -168,8 +163,8 @@ export class KubeClusterClient implements ClusterPort {
         what,
       });
     } catch (err) {
-      if (err instanceof KubeError && err.status === 404) return;
-      if (err instanceof KubeError && err.status === 409 && !(await this.getSecret(namespace, name))) return;
+      if (isNotFound(err)) return;
+      if (isConflict(err) && !(await this.getSecret(namespace, name))) return;
       throw err;
     }
   }
@@ -188,13 +183,16 @@ export class KubeClusterClient implements ClusterPort {
 
   /** The RBAC grants `get` on Secrets by name (resourceNames): acr-fleet's own names only. */
   private getSecret(namespace: string, name: string): Promise<SecretBody | undefined> {
-    return orUndefinedOn404(
-      this.http.request<SecretBody>({
-        method: 'GET',
-        path: path(namespace, 'secrets', name),
-        what: `get secret ${namespace}/${name}`,
-      }),
-    );
+    return orUndefinedOn404(this.get<SecretBody>(namespace, 'secrets', name));
+  }
+
+  /** GET of one namespaced object; `resource` is plural (`secrets`), named singular in errors. */
+  private get<T>(namespace: string, resource: string, name: string): Promise<T> {
+    return this.http.request<T>({
+      method: 'GET',
+      path: path(namespace, resource, name),
+      what: `get ${resource.slice(0, -1)} ${namespace}/${name}`,
+    });
   }
 
   /**
@@ -223,21 +221,23 @@ export class KubeClusterClient implements ClusterPort {
         } while (next);
         return out;
       } catch (err) {
-        if (restarted || !(err instanceof KubeError && err.status === 410 && next)) throw err;
+        if (restarted || !(isGone(err) && next)) throw err;
       }
     }
   }
 }
 
-function path(namespace: string, resource: string, name?: string): string {
+/** `/api/v1/namespaces/NS/RESOURCE[/NAME]`, each part encoded. */
+export function path(namespace: string, resource: string, name?: string): string {
   return `/api/v1/namespaces/${encodeURIComponent(namespace)}/${resource}${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
 }
 
-async function orUndefinedOn404<T>(p: Promise<T>): Promise<T | undefined> {
+/** The answer, or undefined when the server said 404. */
+export async function orUndefinedOn404<T>(p: Promise<T>): Promise<T | undefined> {
   try {
     return await p;
   } catch (err) {
-    if (err instanceof KubeError && err.status === 404) return undefined;
+    if (isNotFound(err)) return undefined;
     throw err;
   }
 }

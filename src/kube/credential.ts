@@ -4,13 +4,13 @@
  * ever putting the credential into an error or a log line.
  */
 import { X509Certificate } from 'node:crypto';
-import type { Kubeconfig } from './kubeconfig.js';
+import type { KubeconfigContext } from './kubeconfig.js';
 
 /**
  * The earliest expiry (epoch ms) of the kubeconfig's bearer token and client certificate; undefined when
  * neither tells (opaque token, credential plugin, no credential) or on any odd input.
  */
-export function credentialExpiry(k: Pick<Kubeconfig, 'token' | 'cert'>): number | undefined {
+export function credentialExpiry(k: Pick<KubeconfigContext, 'token' | 'cert'>): number | undefined {
   const found = [tokenExpiry(k.token), certificateExpiry(k.cert)].filter((t): t is number => t !== undefined);
   return found.length ? Math.min(...found) : undefined;
 }

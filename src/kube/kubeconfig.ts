@@ -5,7 +5,8 @@
  * and YAML parser messages quote the offending line.
  *
  * Credential plugins (`exec`, `auth-provider`) run commands or talk to identity providers; they are not
- * read here. The CLI resolves them through client-node (see runtime.ts); the deployed function refuses them.
+ * read here. Local runs resolve them through client-node (client-node-config.ts, loaded lazily and injected
+ * by the CLI); the deployed function refuses them (connect.ts).
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -15,7 +16,7 @@ import { AcrFleetError } from '../errors.js';
 import type { Endpoint } from './transport.js';
 
 /** What acr-fleet uses of a kubeconfig's current context. */
-export interface Kubeconfig {
+export interface KubeconfigContext {
   server: string;
   /** PEM: the cluster's CA, the client certificate and key. */
   ca?: Buffer;
@@ -32,7 +33,7 @@ export interface Kubeconfig {
 type Entry = Record<string, unknown>;
 
 /** Reads kubeconfig text. `source` names it in errors; `baseDir` anchors relative file paths. */
-export function readKubeconfig(text: string, source: string, baseDir?: string): Kubeconfig {
+export function readKubeconfig(text: string, source: string, baseDir?: string): KubeconfigContext {
   let doc: unknown;
   try {
     doc = yaml.load(text, { schema: yaml.CORE_SCHEMA });
@@ -67,8 +68,7 @@ export function readKubeconfig(text: string, source: string, baseDir?: string): 
     try {
       return readFileSync(baseDir ? path.resolve(baseDir, p) : p);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      return fail(`${where}.${key}: ${code === 'ENOENT' ? 'file not found' : `cannot read (${code ?? 'error'})`}`);
+      return fail(`${where}.${key}: ${readFailure(err)}`);
     }
   };
   const pem = (o: Entry, dataKey: string, fileKey: string, where: string): Buffer | undefined => {
@@ -76,17 +76,17 @@ export function readKubeconfig(text: string, source: string, baseDir?: string): 
     return data !== undefined ? Buffer.from(data, 'base64') : file(o, fileKey, where);
   };
 
-  const server = str(cluster, 'server', 'cluster') ?? fail(`cluster "${String(clusterName)}": server is missing`);
-  if (!/^https?:\/\//.test(server)) fail(`cluster "${String(clusterName)}": server: expected an http(s) URL`);
-  if (cluster['proxy-url'] !== undefined) fail(`cluster "${String(clusterName)}": proxy-url is not supported`);
+  const failCluster = (message: string) => fail(`cluster "${String(clusterName)}": ${message}`);
+  const server = str(cluster, 'server', 'cluster') ?? failCluster('server is missing');
+  if (!/^https?:\/\//.test(server)) failCluster('server: expected an http(s) URL');
+  if (cluster['proxy-url'] !== undefined) failCluster('proxy-url is not supported');
   const insecure = cluster['insecure-skip-tls-verify'] === true;
-  if (server.startsWith('http:') && !insecure)
-    fail(`cluster "${String(clusterName)}": plain http needs insecure-skip-tls-verify`);
+  if (server.startsWith('http:') && !insecure) failCluster('plain http needs insecure-skip-tls-verify');
   const tokenFile = file(user, 'tokenFile', 'user');
   const token = str(user, 'token', 'user') ?? tokenFile?.toString('utf8').trim();
   const username = str(user, 'username', 'user');
   const plugin = user.exec !== undefined ? 'exec' : user['auth-provider'] !== undefined ? 'auth-provider' : undefined;
-  const out: Kubeconfig = { server: server.replace(/\/+$/, ''), insecureSkipTlsVerify: insecure };
+  const out: KubeconfigContext = { server: server.replace(/\/+$/, ''), insecureSkipTlsVerify: insecure };
   const ca = pem(cluster, 'certificate-authority-data', 'certificate-authority', 'cluster');
   const cert = pem(user, 'client-certificate-data', 'client-certificate', 'user');
   const key = pem(user, 'client-key-data', 'client-key', 'user');
@@ -101,25 +101,17 @@ export function readKubeconfig(text: string, source: string, baseDir?: string): 
   return out;
 }
 
-/** Reads a kubeconfig file. */
-export async function readKubeconfigFile(file: string, display: string): Promise<Kubeconfig> {
-  return readKubeconfig(await readText(file, display), `kubeconfig ${display}`, path.dirname(file));
-}
-
 /** A kubeconfig file's text, or an error naming it. */
 export async function readText(file: string, display: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new AcrFleetError(
-      `kubeconfig ${display}: ${code === 'ENOENT' ? 'file not found' : `cannot read (${code ?? 'error'})`}`,
-    );
+    throw new AcrFleetError(`kubeconfig ${display}: ${readFailure(err)}`);
   }
 }
 
 /** How to reach and authenticate to the server (the transport's input). */
-export function endpointOfKubeconfig(k: Kubeconfig): Endpoint {
+export function endpointOfContext(k: KubeconfigContext): Endpoint {
   const headers: Record<string, string> = {};
   if (k.token) headers.Authorization = `Bearer ${k.token}`;
   else if (k.basicAuth)
@@ -135,6 +127,12 @@ export function endpointOfKubeconfig(k: Kubeconfig): Endpoint {
     },
     headers,
   };
+}
+
+/** Why a file could not be read, without its path: `file not found`, `cannot read (EACCES)`. */
+function readFailure(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' ? 'file not found' : `cannot read (${code ?? 'error'})`;
 }
 
 function isEntry(v: unknown): v is Entry {

@@ -6,16 +6,13 @@
  * (etcd leader changes, an apiserver restarting behind a load balancer), connection resets and refusals,
  * and timeouts. Never retried: every other status (401, 403, 404, 409, 422 are answers, not faults),
  * certificate errors and unknown hosts. Every write acr-fleet sends is safe to repeat (see client.ts).
+ * The loop itself is the shared one of src/retry.ts.
  */
-import { backoffDelay, type Backoff } from '../retry.js';
+import { KubeError } from '../errors.js';
+import { type RetryAllowance, type RetryPolicy, type RetryRules } from '../retry.js';
 
-/** Tunables of the policy; {@link DEFAULT_RETRY} holds the values used in production. */
-export interface RetryPolicy extends Backoff {
-  /** A server's `Retry-After` is honoured up to this much. */
-  maxRetryAfterMs: number;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = {
+/** The values used in production. */
+export const KUBE_RETRY: Required<RetryPolicy> = {
   maxAttempts: 6,
   baseDelayMs: 200,
   maxDelayMs: 5_000,
@@ -44,23 +41,26 @@ const RETRYABLE_ERRNO = new Set([
   'ERR_HTTP2_INVALID_SESSION',
 ]);
 
-/** What went wrong with one attempt: an HTTP status, or a network error code (`Timeout` for ours). */
-export type AttemptFailure = { status: number; retryAfterMs?: number | undefined } | { errno: string };
-
-/** Whether this failure is transient. */
-export function isRetryable(f: AttemptFailure): boolean {
-  return 'status' in f ? RETRYABLE_STATUS.has(f.status) : RETRYABLE_ERRNO.has(f.errno);
+/** Whether this failure is transient: by its status, or by its errno (`Timeout` for ours) when there was no answer. */
+export function isRetryable(err: KubeError): boolean {
+  return err.status ? RETRYABLE_STATUS.has(err.status) : RETRYABLE_ERRNO.has(err.reason ?? '');
 }
 
-/** The wait before attempt `attempt + 1`: the server's `Retry-After` when it gave one (capped), else backoff. */
-export function retryDelay(
-  policy: RetryPolicy,
-  attempt: number,
-  f: AttemptFailure,
-  random: () => number = Math.random,
-): number {
-  if ('status' in f && f.retryAfterMs !== undefined) return Math.min(f.retryAfterMs, policy.maxRetryAfterMs);
-  return backoffDelay(policy, attempt, random);
+/**
+ * The Kubernetes rules for {@link retry}: a transient KubeError is tried again after the server's
+ * `Retry-After` when it gave one (capped), else after backoff; anything else is final.
+ */
+export function kubeRetryRules(policy: RetryPolicy, budget: RetryAllowance): RetryRules {
+  return {
+    policy,
+    classify: (err) =>
+      !(err instanceof KubeError && isRetryable(err))
+        ? 'stop'
+        : err.retryAfterMs === undefined
+          ? 'retry'
+          : { retryAfterMs: Math.min(err.retryAfterMs, policy.maxRetryAfterMs ?? KUBE_RETRY.maxRetryAfterMs) },
+    budget,
+  };
 }
 
 /** `Retry-After` as seconds or an HTTP date, in ms; undefined when absent or unreadable. */
@@ -69,21 +69,4 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-/**
- * The time one cluster may lose to faults: failed attempts and the waits after them, summed over all of
- * its requests. When it is spent, the next failure is final, so one sick API server cannot hold a run.
- */
-export class RetryBudget {
-  private spentMs = 0;
-  constructor(private readonly totalMs: number) {}
-
-  /** Charges a failed attempt's duration and the planned wait; false when that would overspend. */
-  take(failedMs: number, waitMs: number): boolean {
-    this.spentMs += failedMs;
-    if (this.spentMs + waitMs > this.totalMs) return false;
-    this.spentMs += waitMs;
-    return true;
-  }
 }

@@ -2,7 +2,7 @@
  * The HTTP layer under the cluster client, in the spirit of client-go's transport: over HTTPS one HTTP/2
  * connection per cluster, every request of the run multiplexed on it (as client-go talks to kube-apiserver),
  * falling back to a keep-alive HTTP/1.1 pool of `maxConnections` when the server's ALPN offers no h2 (a proxy
- * in front); a timeout per attempt; and transient failures retried by the policy of retry.ts within the
+ * in front); a timeout per attempt; and transient failures retried by the rules of retry.ts within the
  * cluster's budget (a reset stream or a GOAWAY counts as a reset connection). Non-2xx answers become KubeError carrying the Status reason and message, never
  * a body dump. Credentials come from the kubeconfig once, when the cluster is opened (kubeconfig.ts).
  *
@@ -13,18 +13,10 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeError } from '../errors.js';
+import { retry, RetryBudget, type RetryPolicy, type RetryRules } from '../retry.js';
 import type { PortStats } from './port.js';
-import {
-  DEFAULT_RETRY,
-  isRetryable,
-  parseRetryAfter,
-  RetryBudget,
-  retryDelay,
-  type AttemptFailure,
-  type RetryPolicy,
-} from './retry.js';
+import { KUBE_RETRY, kubeRetryRules, parseRetryAfter } from './retry.js';
 
 /** How to reach one API server, as read from a kubeconfig. */
 export interface Endpoint {
@@ -63,8 +55,7 @@ export class KubeTransport {
   readonly stats: PortStats = { requests: 0, retries: 0, connections: 0 };
   private readonly agent: http.Agent;
   private readonly base: URL;
-  private readonly budget: RetryBudget;
-  private readonly policy: RetryPolicy;
+  private readonly retryRules: RetryRules;
   /** Requests on the wire, so that close() can end them too. */
   private readonly inflight = new Set<{ destroy(err: Error): void }>();
   private closed = false;
@@ -79,9 +70,11 @@ export class KubeTransport {
     private readonly opts: TransportOptions,
   ) {
     this.base = new URL(endpoint.server);
-    this.policy = opts.retry ?? DEFAULT_RETRY;
-    this.budget = new RetryBudget(opts.retryBudgetMs);
     const stats = this.stats;
+    this.retryRules = {
+      ...kubeRetryRules(opts.retry ?? KUBE_RETRY, new RetryBudget(opts.retryBudgetMs)),
+      onRetry: () => stats.retries++,
+    };
     const pool = {
       keepAlive: true,
       maxSockets: opts.maxConnections,
@@ -108,38 +101,28 @@ export class KubeTransport {
 
   /** Sends a request (retrying transient failures) and returns the parsed JSON answer. */
   async request<T>(req: KubeRequest): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      if (this.closed) throw new KubeError(`${req.what}: the cluster's connections were closed`, 0, 'Closed');
-      const started = Date.now();
-      this.stats.requests++;
-      const outcome = await this.once(req).then(
-        (r) => r,
-        (err: unknown) => ({ error: err }),
-      );
-      if ('body' in outcome && outcome.status >= 200 && outcome.status < 300)
-        return parseJson<T>(outcome.body, req.what);
-      const failure: AttemptFailure =
-        'error' in outcome
-          ? { errno: errnoOf(outcome.error) }
-          : { status: outcome.status, retryAfterMs: parseRetryAfter(outcome.retryAfter, Date.now()) };
-      if (attempt < this.policy.maxAttempts && isRetryable(failure)) {
-        const wait = retryDelay(this.policy, attempt, failure);
-        if (this.budget.take(Date.now() - started, wait)) {
-          this.stats.retries++;
-          await sleep(wait);
-          continue;
-        }
-      }
-      throw 'error' in outcome
-        ? networkError(req.what, outcome.error)
-        : statusError(req.what, outcome.status, outcome.body);
+    const answer = await retry(() => this.attempt(req), this.retryRules);
+    return parseJson<T>(answer.body, req.what);
+  }
+
+  /** One try: a 2xx answer, or a KubeError for the retry rules to judge. */
+  private async attempt(req: KubeRequest): Promise<Answer> {
+    if (this.closed) throw networkError(req.what, { code: 'Closed' });
+    this.stats.requests++;
+    let answer: Answer;
+    try {
+      answer = await this.once(req);
+    } catch (err) {
+      throw networkError(req.what, err);
     }
+    if (answer.status >= 200 && answer.status < 300) return answer;
+    throw statusError(req.what, answer.status, answer.body, parseRetryAfter(answer.retryAfter, Date.now()));
   }
 
   /** Closes the pool: requests still on the wire are ended, and none is sent or retried after. */
   close(): void {
     this.closed = true;
-    for (const r of this.inflight) r.destroy(Object.assign(new Error('closed'), { code: 'Closed' }));
+    for (const r of this.inflight) r.destroy(codedError('closed', 'Closed'));
     this.session?.destroy();
     this.agent.destroy();
   }
@@ -187,8 +170,7 @@ export class KubeTransport {
     session.on('goaway', forget);
     session.on('close', forget);
     session.on('connect', () => {
-      if (session.alpnProtocol !== 'h2')
-        session.destroy(Object.assign(new Error('no HTTP/2'), { code: 'ERR_ALPN_NO_H2' }));
+      if (session.alpnProtocol !== 'h2') session.destroy(codedError('no HTTP/2', 'ERR_ALPN_NO_H2'));
     });
     this.session = session;
     return session;
@@ -229,7 +211,7 @@ export class KubeTransport {
       };
       this.inflight.add(stream);
       const timer = setTimeout(() => {
-        const timeout = Object.assign(new Error('request timed out'), { code: 'Timeout' });
+        const timeout = codedError('request timed out', 'Timeout');
         stream.destroy(timeout);
         // The connection may be dead without knowing it (a NAT or load balancer dropped it): as an HTTP/1.1
         // socket would be, it is dropped (its other requests fail as timed out too, and are retried), and the
@@ -246,13 +228,12 @@ export class KubeTransport {
       });
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
-        if (!status)
-          fail(Object.assign(new Error('stream ended without an answer'), { code: 'ERR_HTTP2_STREAM_ERROR' }));
+        if (!status) fail(codedError('stream ended without an answer', 'ERR_HTTP2_STREAM_ERROR'));
         else finish(() => resolve({ status, body: Buffer.concat(chunks).toString('utf8'), retryAfter }));
       });
       stream.on('error', fail);
       // A stream reset by the server, or cut with its connection, may close without an error of its own.
-      stream.on('close', () => fail(Object.assign(new Error('stream closed'), { code: 'ERR_HTTP2_STREAM_ERROR' })));
+      stream.on('close', () => fail(codedError('stream closed', 'ERR_HTTP2_STREAM_ERROR')));
       if (payload !== undefined) stream.end(payload);
     });
   }
@@ -285,10 +266,7 @@ export class KubeTransport {
       this.inflight.add(r);
       r.on('close', () => this.inflight.delete(r));
       // One limit for the whole exchange: a server that accepts and never answers is a timeout too.
-      const timer = setTimeout(
-        () => r.destroy(Object.assign(new Error('request timed out'), { code: 'Timeout' })),
-        this.opts.requestTimeoutMs,
-      );
+      const timer = setTimeout(() => r.destroy(codedError('request timed out', 'Timeout')), this.opts.requestTimeoutMs);
       r.on('error', (e) => {
         clearTimeout(timer);
         reject(e);
@@ -305,6 +283,11 @@ interface Answer {
   retryAfter: string | undefined;
 }
 
+/** An Error with a `code`, as Node's own network errors carry one (read by errnoOf). */
+function codedError(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
 /** The server's TLS said it speaks no HTTP/2 (ALPN). */
 function noH2(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
@@ -316,12 +299,16 @@ function parseJson<T>(body: string, what: string): T {
   try {
     return JSON.parse(body) as T;
   } catch (err) {
-    throw new KubeError(`${what}: the API server's answer is not JSON`, 0, 'InvalidResponse', { cause: err });
+    throw new KubeError(`${what}: the API server's answer is not JSON`, {
+      status: 0,
+      reason: 'InvalidResponse',
+      cause: err,
+    });
   }
 }
 
-/** Non-2xx → KubeError `what: HTTP 403 Forbidden: <Status message>`. */
-export function statusError(what: string, status: number, body: string): KubeError {
+/** Non-2xx → KubeError `what: HTTP 403 Forbidden: <Status message>`, with the server's `Retry-After` (ms) if any. */
+export function statusError(what: string, status: number, body: string, retryAfterMs?: number): KubeError {
   let parsed: { reason?: unknown; message?: unknown } | undefined;
   try {
     const v: unknown = JSON.parse(body);
@@ -334,7 +321,11 @@ export function statusError(what: string, status: number, body: string): KubeErr
   // A 401's Status message is just "Unauthorized": said once is enough.
   const message =
     typeof parsed?.message === 'string' && parsed.message && parsed.message !== reason ? `: ${parsed.message}` : '';
-  return new KubeError(`${what}: HTTP ${status}${reason ? ` ${reason}` : ''}${message}`, status, reason);
+  return new KubeError(`${what}: HTTP ${status}${reason ? ` ${reason}` : ''}${message}`, {
+    status,
+    reason,
+    retryAfterMs,
+  });
 }
 
 /** The errno or TLS code of a failure without an HTTP answer (fetch wraps it in `cause`). */
@@ -353,8 +344,11 @@ function errnoOf(err: unknown): string {
 /** A failure without an HTTP answer: names the errno, never the URL. */
 export function networkError(what: string, err: unknown): KubeError {
   const code = errnoOf(err);
-  if (code === 'Timeout') return new KubeError(`${what}: request timed out`, 0, 'Timeout', { cause: err });
-  if (code === 'Closed')
-    return new KubeError(`${what}: the cluster's connections were closed`, 0, 'Closed', { cause: err });
-  return new KubeError(`${what}: ${code} (API server not reachable)`, 0, code, { cause: err });
+  const message =
+    code === 'Timeout'
+      ? 'request timed out'
+      : code === 'Closed'
+        ? "the cluster's connections were closed"
+        : `${code} (API server not reachable)`;
+  return new KubeError(`${what}: ${message}`, { status: 0, reason: code, cause: err });
 }

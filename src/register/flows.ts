@@ -13,9 +13,9 @@ import { SdkOpenApiCaller } from '../cloud/openapi.js';
 import { AcrFleetError, describeError } from '../errors.js';
 import { emptyClusterReport } from '../fleet/report.js';
 import { applyChanges } from '../fleet/run.js';
-import { ClusterAdmin, describeObject, type OwnedObject } from '../kube/admin.js';
-import { connectCluster } from '../kube/client.js';
-import { endpointOf, kubeConfigFromFile, kubeConfigFromText } from '../kube/client-node-config.js';
+import { connectKubeconfigFile, tokenKubeconfig } from '../kube/admin.js';
+import type { PluginResolver } from '../kube/connect.js';
+import { describeObject, type OwnedObject, type WriteResult } from '../kube/objects.js';
 import { configMapObjects, IDENTITY, rbacObjects, rbacSettingsOf } from '../policy/rbac.js';
 import { planRemoval } from '../reconcile/plan.js';
 import { OWNED_SELECTOR } from '../reconcile/state.js';
@@ -28,6 +28,8 @@ export interface FlowContext {
   configPath: string;
   env: Record<string, string | undefined>;
   credential: CredentialClient;
+  /** Runs credential plugins (`exec`) of an admin kubeconfig; without it such a kubeconfig is refused. */
+  resolvePlugin?: PluginResolver;
   /** One line per step. */
   progress(line: string): void;
 }
@@ -66,102 +68,96 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
   };
   const step = stepper(ctx, opts.cluster);
 
-  const adminKc = await step(
+  const admin = await step(
     'admin kubeconfig',
-    async () => kubeConfigFromFile(opts.adminKubeconfig, opts.adminKubeconfig),
+    () => connectKubeconfigFile(opts.adminKubeconfig, opts.adminKubeconfig, fleet.kubernetes, ctx.resolvePlugin),
     () => 'loaded (used in memory only)',
   );
-  const cluster = clusterIn(upsertCluster(text, entry), ctx, opts.cluster);
-  const retiring = await step(
-    'secret names',
-    async () => {
-      // The admin lists by label: every Secret acr-fleet owns here, whatever its name; and the
-      // ServiceAccounts still pointing at one, which the refresh may have to clean.
-      const port = connectCluster(await endpointOf(adminKc), fleet.kubernetes);
-      const [owned, accounts] = await Promise.all([
-        port.listSecrets({ labelSelector: OWNED_SELECTOR }),
-        port.listServiceAccounts(),
-      ]).finally(() => port.close());
-      const former = owned.filter((x) => x.name !== cluster.secretName);
-      const ours = new Set([cluster.secretName, ...owned.map((x) => x.name)]);
-      const referencing = accounts.filter((sa) => sa.imagePullSecrets.some((n) => ours.has(n))).map((sa) => sa.name);
-      return { names: [...new Set(former.map((x) => x.name))].sort(), count: former.length, referencing };
-    },
-    (r) =>
-      r.names.length
-        ? `${cluster.secretName}, and ${r.names.join(', ')} until the next refresh has deleted its ${r.count} Secret(s); then run register again`
-        : cluster.secretName,
-  );
-  const settings = rbacSettingsOf({ ...cluster, previousSecretNames: retiring.names }, retiring.referencing);
-  if (settings.retiringServiceAccounts.length) {
-    ctx.progress(
-      `${opts.cluster}: serviceaccounts: also ${settings.retiringServiceAccounts.join(', ')} until the next refresh has removed their references to acr-fleet's Secret; then run register again`,
+  try {
+    const cluster = clusterIn(upsertCluster(text, entry), ctx, opts.cluster);
+    const retiring = await step(
+      'secret names',
+      async () => {
+        // The admin lists by label: every Secret acr-fleet owns here, whatever its name; and the
+        // ServiceAccounts still pointing at one, which the refresh may have to clean.
+        const [owned, accounts] = await Promise.all([
+          admin.listSecrets({ labelSelector: OWNED_SELECTOR }),
+          admin.listServiceAccounts(),
+        ]);
+        const former = owned.filter((x) => x.name !== cluster.secretName);
+        const ours = new Set([cluster.secretName, ...owned.map((x) => x.name)]);
+        const referencing = accounts.filter((sa) => sa.imagePullSecrets.some((n) => ours.has(n))).map((sa) => sa.name);
+        return { names: [...new Set(former.map((x) => x.name))].sort(), count: former.length, referencing };
+      },
+      (r) =>
+        r.names.length
+          ? `${cluster.secretName}, and ${r.names.join(', ')} until the next refresh has deleted its ${r.count} Secret(s); then run register again`
+          : cluster.secretName,
     );
-  }
-  const admin = new ClusterAdmin(adminKc);
-  for (const obj of rbacObjects(settings) as OwnedObject[])
-    await step(
-      describeObject(obj),
-      () => admin.apply(obj),
-      (r) => r,
-    );
-  if (!settings.configmap) {
-    // A cluster that no longer reads the add-on ConfigMap loses the right to.
-    for (const obj of configMapObjects() as OwnedObject[])
-      if ((await admin.remove(obj)) === 'deleted') ctx.progress(`${opts.cluster}: ${describeObject(obj)}: deleted`);
-  }
-
-  const seconds = opts.tokenSeconds ?? 365 * 24 * 3600;
-  const token = await step(
-    `token for serviceaccount ${IDENTITY.namespace}/${IDENTITY.name}`,
-    () => admin.mintToken(IDENTITY.namespace, IDENTITY.name, seconds),
-    () => `minted (valid ${Math.round(seconds / 3600)}h)`,
-  );
-  const kubeconfig = await admin.kubeconfigFor(token, opts.cluster);
-
-  await step(
-    'verify',
-    () => verifyIdentity(kubeConfigFromText(kubeconfig, 'acr-fleet kubeconfig'), settings, fleet.kubernetes),
-    (excess) =>
-      excess.length ? `can do its job; warning: it may also ${excess.join(', ')}` : 'can do exactly its job',
-  );
-
-  const kms = new KmsWriter(new SdkOpenApiCaller({ endpoints: fleet.endpoints, credential: ctx.credential }));
-  await step(
-    `kms secret ${kmsName}`,
-    () => kms.store(region, kmsName, kubeconfig, `acr-fleet kubeconfig for cluster ${opts.cluster}`),
-    (r) => r,
-  );
-
-  await step(
-    ctx.configDisplay,
-    async () => {
-      // Re-read: the file may have changed while the cluster was being set up.
-      const current = await readFile(ctx.configPath, 'utf8');
-      await writeFleet(
-        ctx.configPath,
-        ctx.configDisplay,
-        upsertCluster(current, { ...entry, previousSecretNames: retiring.names }),
-        ctx.env,
+    const settings = rbacSettingsOf({ ...cluster, previousSecretNames: retiring.names }, retiring.referencing);
+    if (settings.retiringServiceAccounts.length) {
+      ctx.progress(
+        `${opts.cluster}: serviceaccounts: also ${settings.retiringServiceAccounts.join(', ')} until the next refresh has removed their references to acr-fleet's Secret; then run register again`,
       );
-    },
-    () =>
-      `cluster ${opts.cluster} uses kubeconfig { kmsSecret: ${kmsName} }${retiring.names.length ? `, previousSecretNames: [${retiring.names.join(', ')}]` : ''}`,
-  );
+    }
+    for (const obj of rbacObjects(settings) as OwnedObject[])
+      await step(describeObject(obj), () => admin.createOrUpdate(obj), written);
+    if (!settings.configmap) {
+      // A cluster that no longer reads the add-on ConfigMap loses the right to.
+      for (const obj of configMapObjects() as OwnedObject[])
+        if ((await admin.remove(obj)) === 'deleted') ctx.progress(`${opts.cluster}: ${describeObject(obj)}: deleted`);
+    }
 
-  if (opts.webhook) {
-    const updated = await loadFleet({ file: ctx.configDisplay, path: ctx.configPath, env: ctx.env });
-    const caller = new SdkOpenApiCaller({ endpoints: updated.endpoints, credential: ctx.credential });
-    const obj = await step(
-      'webhook',
-      () => desiredWebhook(updated, opts.cluster, adminKc, caller),
-      () => 'configured (URL secret derived from the KMS key)',
+    const seconds = opts.tokenSeconds ?? 365 * 24 * 3600;
+    const token = await step(
+      `token for serviceaccount ${IDENTITY.namespace}/${IDENTITY.name}`,
+      () => admin.mintToken(IDENTITY.namespace, IDENTITY.name, seconds),
+      () => `minted (valid ${Math.round(seconds / 3600)}h)`,
     );
+    const kubeconfig = tokenKubeconfig(admin.endpoint, token, opts.cluster);
+
     await step(
-      describeObject(obj),
-      () => admin.apply(obj),
+      'verify',
+      () => verifyIdentity(kubeconfig, settings, fleet.kubernetes),
+      (excess) =>
+        excess.length ? `can do its job; warning: it may also ${excess.join(', ')}` : 'can do exactly its job',
+    );
+
+    const kms = new KmsWriter(new SdkOpenApiCaller({ endpoints: fleet.endpoints, credential: ctx.credential }));
+    await step(
+      `kms secret ${kmsName}`,
+      () => kms.store(region, kmsName, kubeconfig, `acr-fleet kubeconfig for cluster ${opts.cluster}`),
       (r) => r,
     );
+
+    await step(
+      ctx.configDisplay,
+      async () => {
+        // Re-read: the file may have changed while the cluster was being set up.
+        const current = await readFile(ctx.configPath, 'utf8');
+        await writeFleet(
+          ctx.configPath,
+          ctx.configDisplay,
+          upsertCluster(current, { ...entry, previousSecretNames: retiring.names }),
+          ctx.env,
+        );
+      },
+      () =>
+        `cluster ${opts.cluster} uses kubeconfig { kmsSecret: ${kmsName} }${retiring.names.length ? `, previousSecretNames: [${retiring.names.join(', ')}]` : ''}`,
+    );
+
+    if (opts.webhook) {
+      const updated = await loadFleet({ file: ctx.configDisplay, path: ctx.configPath, env: ctx.env });
+      const caller = new SdkOpenApiCaller({ endpoints: updated.endpoints, credential: ctx.credential });
+      const obj = await step(
+        'webhook',
+        () => desiredWebhook(updated, opts.cluster, admin, caller),
+        () => 'configured (URL secret derived from the KMS key)',
+      );
+      await step(describeObject(obj), () => admin.createOrUpdate(obj), written);
+    }
+  } finally {
+    admin.close();
   }
 }
 
@@ -189,58 +185,47 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
     opts.kmsSecret ?? (entry?.kubeconfig.kind === 'kms' ? entry.kubeconfig.secretName : `acr-fleet/${opts.cluster}`);
   const step = stepper(ctx, opts.cluster);
 
-  const adminKc = await step(
+  const admin = await step(
     'admin kubeconfig',
-    async () => kubeConfigFromFile(opts.adminKubeconfig, opts.adminKubeconfig),
+    () => connectKubeconfigFile(opts.adminKubeconfig, opts.adminKubeconfig, fleet.kubernetes, ctx.resolvePlugin),
     () => 'loaded (used in memory only)',
   );
-  // The webhook goes first: nothing may re-create a Secret while they are being removed.
-  await step(
-    describeObject(WEBHOOK_OBJECT),
-    () => new ClusterAdmin(adminKc).remove(WEBHOOK_OBJECT),
-    (r) => r,
-  );
-  await step(
-    'secrets and imagePullSecrets',
-    async () => {
-      const port = connectCluster(await endpointOf(adminKc), fleet.kubernetes);
-      try {
+  try {
+    // The webhook goes first: nothing may re-create a Secret while they are being removed.
+    await step(describeObject(WEBHOOK_OBJECT), () => admin.remove(WEBHOOK_OBJECT), removed);
+    await step(
+      'secrets and imagePullSecrets',
+      async () => {
         // The admin lists by label: every Secret acr-fleet ever owned here, whatever its name.
         const [namespaces, secrets, serviceAccounts] = await Promise.all([
-          port.listNamespaces(),
-          port.listSecrets({ labelSelector: OWNED_SELECTOR }),
-          port.listServiceAccounts(),
+          admin.listNamespaces(),
+          admin.listSecrets({ labelSelector: OWNED_SELECTOR }),
+          admin.listServiceAccounts(),
         ]);
         const report = emptyClusterReport(opts.cluster);
         await applyChanges(
           planRemoval({ namespaces, secrets, serviceAccounts }),
-          port,
+          admin,
           report,
           fleet.kubernetes.writeConcurrency,
         );
         if (report.error) throw new AcrFleetError(report.error);
         return report;
-      } finally {
-        port.close();
-      }
-    },
-    (r) => `${r.secrets.deleted} Secret(s) deleted, ${r.serviceAccounts.patched} ServiceAccount(s) cleaned`,
-  );
-
-  const admin = new ClusterAdmin(adminKc);
-  // Only kinds and names matter for removal: every object any settings install.
-  const objects = rbacObjects({
-    secretNames: [],
-    serviceAccounts: '*',
-    retiringServiceAccounts: [],
-    configmap: true,
-  }).reverse() as OwnedObject[];
-  for (const obj of objects)
-    await step(
-      describeObject(obj),
-      () => admin.remove(obj),
-      (r) => r,
+      },
+      (r) => `${r.secrets.deleted} Secret(s) deleted, ${r.serviceAccounts.patched} ServiceAccount(s) cleaned`,
     );
+
+    // Only kinds and names matter for removal: every object any settings install.
+    const objects = rbacObjects({
+      secretNames: [],
+      serviceAccounts: '*',
+      retiringServiceAccounts: [],
+      configmap: true,
+    }).reverse() as OwnedObject[];
+    for (const obj of objects) await step(describeObject(obj), () => admin.remove(obj), removed);
+  } finally {
+    admin.close();
+  }
 
   const kms = new KmsWriter(new SdkOpenApiCaller({ endpoints: fleet.endpoints, credential: ctx.credential }));
   await step(
@@ -266,6 +251,16 @@ function requireRegion(fleet: Fleet): string {
       `${fleet.file}: regionId: required to store kubeconfigs in KMS (or set ALIBABA_CLOUD_REGION_ID)`,
     );
   return fleet.regionId;
+}
+
+/** How a write is shown in a step's line. */
+function written(r: WriteResult): string {
+  return r === 'notOurs' ? 'not ours: left alone' : r;
+}
+
+/** How a removal is shown: nothing to remove is `absent`. */
+function removed(r: WriteResult): string {
+  return r === 'unchanged' ? 'absent' : written(r);
 }
 
 /** Runs one step: prints `cluster: step: outcome`, or throws `step: cause`. */

@@ -3,13 +3,10 @@
  * (SelfSubjectAccessReview) for every right its RBAC should and should not give, and real requests for what
  * a review cannot express (a list by field selector or by label selector).
  */
-import type { KubeConfig } from '@kubernetes/client-node';
 import { ACR_CONFIGURATION } from '../config/configmap.js';
 import { AcrFleetError } from '../errors.js';
-import { accessReview, probeSecrets, type AccessCheck, type SecretProbe } from '../kube/admin.js';
 import type { KubeSettings } from '../config/resolve.js';
-import { connectCluster } from '../kube/client.js';
-import { endpointOf } from '../kube/client-node-config.js';
+import { connectKubeconfigText, type AccessCheck, type KubeAdminClient, type SecretProbe } from '../kube/admin.js';
 import type { RbacSettings } from '../policy/rbac.js';
 import { OWNED_SELECTOR } from '../reconcile/state.js';
 
@@ -67,13 +64,23 @@ function excessChecks(s: RbacSettings): { check: AccessCheck; right: string }[] 
 }
 
 /**
- * Checks the identity of `kc` against the settings' RBAC. Throws naming every missing right; returns the
- * rights it has beyond them (for a warning: someone bound more to it).
+ * Checks the identity of `kubeconfig` (text) against the settings' RBAC. Throws naming every missing right;
+ * returns the rights it has beyond them (for a warning: someone bound more to it).
  */
-export async function verifyIdentity(kc: KubeConfig, s: RbacSettings, kube: KubeSettings): Promise<string[]> {
+export async function verifyIdentity(kubeconfig: string, s: RbacSettings, kube: KubeSettings): Promise<string[]> {
+  // The adapter a refresh uses: proves the server address, CA and token work together.
+  const identity = await connectKubeconfigText(kubeconfig, 'acr-fleet kubeconfig', kube);
+  try {
+    return await verifyAs(identity, s);
+  } finally {
+    identity.close();
+  }
+}
+
+async function verifyAs(identity: KubeAdminClient, s: RbacSettings): Promise<string[]> {
   const needed = neededChecks(s);
   const excess = excessChecks(s);
-  const reviews = await accessReview(kc, [...needed, ...excess.map((e) => e.check)]);
+  const reviews = await identity.reviewAccess([...needed, ...excess.map((e) => e.check)]);
   const denied = reviews
     .slice(0, needed.length)
     .filter((r) => !r.allowed)
@@ -92,12 +99,8 @@ export async function verifyIdentity(kc: KubeConfig, s: RbacSettings, kube: Kube
     },
   ];
   const [probed] = await Promise.all([
-    probeSecrets(kc, [...jobProbes, ...extraProbes.map((p) => p.probe)]),
-    // Proves the server address, CA and token work together, through the adapter a refresh uses.
-    endpointOf(kc).then((endpoint) => {
-      const port = connectCluster(endpoint, kube);
-      return port.listNamespaces().finally(() => port.close());
-    }),
+    identity.probeSecrets([...jobProbes, ...extraProbes.map((p) => p.probe)]),
+    identity.listNamespaces(),
   ]);
   s.secretNames.forEach((name, i) => {
     if (!probed[i]) denied.push(`list secrets by fieldSelector=metadata.name=${name}`);

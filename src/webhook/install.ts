@@ -4,15 +4,13 @@
  * is derived from the fleet's KMS key (created at first use). The key and the URL are never printed.
  */
 import { readFile } from 'node:fs/promises';
-import type { KubeConfig } from '@kubernetes/client-node';
-import type { Cluster, Fleet, WebhookSettings } from '../config/resolve.js';
+import type { Fleet } from '../config/resolve.js';
 import { KmsApi, KmsWriter } from '../cloud/kms.js';
 import type { OpenApiCaller } from '../cloud/openapi.js';
 import { AcrFleetError, CloudError } from '../errors.js';
 import { fromConfigMap } from '../fleet/run.js';
-import { connectCluster } from '../kube/client.js';
-import { endpointOf } from '../kube/client-node-config.js';
-import type { OwnedObject } from '../kube/admin.js';
+import type { ClusterPort } from '../kube/port.js';
+import type { OwnedObject } from '../kube/objects.js';
 import { webhookConfiguration, WEBHOOK_CONFIGURATION_NAME } from './configuration.js';
 import { clusterUrl, newWebhookKey } from './secret.js';
 
@@ -27,7 +25,7 @@ export const WEBHOOK_OBJECT: OwnedObject = {
 export async function desiredWebhook(
   fleet: Fleet,
   clusterName: string,
-  adminKc: KubeConfig,
+  admin: ClusterPort,
   caller: OpenApiCaller,
 ): Promise<OwnedObject> {
   const endpoint = fleet.webhook;
@@ -38,7 +36,7 @@ export async function desiredWebhook(
   const cluster = fleet.clusters.find((c) => c.name === clusterName);
   if (!cluster) throw new AcrFleetError(`${fleet.file}: no cluster ${clusterName}`);
   const settings =
-    cluster.settingsSource === 'configmap' ? await configMapWebhook(fleet, cluster, adminKc) : cluster.webhook;
+    cluster.settingsSource === 'configmap' ? (await fromConfigMap(cluster, admin)).settings.webhook : cluster.webhook;
   if (!settings.enabled) {
     const where =
       cluster.settingsSource === 'configmap'
@@ -60,16 +58,6 @@ export async function desiredWebhook(
     settings,
     excludeNamespaces: cluster.namespaces.all ? cluster.namespaces.exclude : cluster.excludeNamespaces,
   });
-}
-
-/** A `settings: configmap` cluster's webhook settings, read with the admin kubeconfig. */
-async function configMapWebhook(fleet: Fleet, cluster: Cluster, adminKc: KubeConfig): Promise<WebhookSettings> {
-  const port = connectCluster(await endpointOf(adminKc), fleet.kubernetes);
-  try {
-    return (await fromConfigMap(cluster, port)).settings.webhook;
-  } finally {
-    port.close();
-  }
 }
 
 /**
