@@ -11,7 +11,7 @@
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { loadFleet } from '../config/load.js';
-import { credentialFromFc, type FcCredentials } from '../cloud/credentials.js';
+import { credentialFromFc } from '../cloud/credentials.js';
 import type { FunctionRef } from '../cloud/fc.js';
 import { SdkOpenApiCaller } from '../cloud/openapi.js';
 import type { Fleet } from '../config/resolve.js';
@@ -21,16 +21,8 @@ import type { FleetReport } from '../fleet/report.js';
 import { shardClusters, type Shard } from '../fleet/shard.js';
 import type { Logger } from '../log/logger.js';
 import { createLogger, Redactor } from '../log/logger.js';
+import type { FcContext, LineWriter } from './fc-context.js';
 import { createRunDeps } from './runtime.js';
-
-/** The parts of the FC 3.0 context acr-fleet reads. */
-export interface FcContext {
-  requestId?: string;
-  credentials: FcCredentials;
-  region?: string;
-  accountId?: string;
-  function?: { name?: string; qualifier?: string };
-}
 
 /** What a dispatching timer run returns: one entry per shard invocation queued (or refused). */
 export interface DispatchReport {
@@ -38,9 +30,6 @@ export interface DispatchReport {
   dispatch: { shards: number; clusters: number; queued: number; failed: number };
   invocations: { shard: number; clusters: number; requestId?: string; error?: string }[];
 }
-
-/** Writes one log line; FC ships stdout to the function's SLS logstore. */
-export type LineWriter = (line: string) => void;
 
 interface Payload {
   dryRun?: boolean;
@@ -218,6 +207,3 @@ function parsePayload(event: Buffer | string | undefined): Payload {
     return {};
   }
 }
-
-// The admission webhook is a second export of the same bundle (handler `index.webhook`).
-export { webhook } from './webhook.js';

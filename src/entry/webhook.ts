@@ -9,10 +9,13 @@
  */
 import path from 'node:path';
 import { loadFleet } from '../config/load.js';
-import { credentialFromFc } from '../cloud/credentials.js';
+import { credentialFromFc, type CredentialClient } from '../cloud/credentials.js';
+import { KmsApi } from '../cloud/kms.js';
+import { SdkOpenApiCaller } from '../cloud/openapi.js';
 import { createLogger, Redactor } from '../log/logger.js';
-import { WebhookService, type WebhookResponse } from '../webhook/service.js';
-import type { FcContext, LineWriter } from './fc.js';
+import { WebhookService, type WebhookClientFactory, type WebhookResponse } from '../webhook/service.js';
+import type { FcContext, LineWriter } from './fc-context.js';
+import { createRunDeps } from './runtime.js';
 
 /** The FC 3.0 HTTP-trigger event (payload format v1), the parts the webhook reads. */
 export interface FcHttpEvent {
@@ -69,7 +72,7 @@ export async function webhook(
         key,
         redactor,
         service: new WebhookService(
-          { fleet, credential: credentialFromFc(creds), redactor, allowFileKubeconfig: false },
+          { fleet, redactor, clients: webhookClients(credentialFromFc(creds), redactor) },
           log,
         ),
       };
@@ -91,6 +94,14 @@ export async function resetWebhookInstance(): Promise<void> {
   const previous = instance;
   instance = undefined;
   await previous?.service.close();
+}
+
+/** The deployed function's clients: the role's credential, kubeconfigs from KMS or ACK only (no files). */
+function webhookClients(credential: CredentialClient, redactor: Redactor): WebhookClientFactory {
+  return (fleet, log) => {
+    const { broker, connect } = createRunDeps({ fleet, credential, log, redactor, allowFileKubeconfig: false });
+    return { broker, connect, kms: new KmsApi(new SdkOpenApiCaller({ endpoints: fleet.endpoints, credential })) };
+  };
 }
 
 function parseEvent(event: Buffer | string): { method: string; path: string; body: string } {

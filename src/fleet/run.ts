@@ -4,20 +4,19 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
-import type { Cluster, Fleet, Registry } from '../config/resolve.js';
-import { ACR_CONFIGURATION, parseAcrConfiguration } from '../config/configmap.js';
-import { AcrFleetError, describeError, KubeError } from '../errors.js';
+import type { Cluster, Fleet } from '../config/resolve.js';
+import { describeError, KubeError } from '../errors.js';
 import type { ClusterPort } from '../kube/port.js';
 import type { Logger } from '../log/logger.js';
 import {
   desiredPullSecrets,
   planCluster,
   type Plan,
-  type PlanSettings,
   type SecretAction,
   type ServiceAccountPatch,
 } from '../reconcile/plan.js';
 import { planEntries } from '../reconcile/explain.js';
+import { selectionOf } from '../reconcile/selection.js';
 import type { Observed } from '../reconcile/state.js';
 import type { TokenBroker } from '../tokens/broker.js';
 import { emptyClusterReport, type ClusterReport, type FleetReport } from './report.js';
@@ -47,12 +46,11 @@ export async function refreshFleet(fleet: Fleet, deps: RunDeps, opts: RunOptions
   const now = deps.now ?? Date.now;
   const clusters = opts.only ? fleet.clusters.filter((c) => opts.only?.includes(c.name)) : fleet.clusters;
   const limit = pLimit(fleet.concurrency);
-  const registries = new Map(fleet.registries.map((r) => [r.name, r]));
   let done = 0;
   const reports = await Promise.all(
     clusters.map((cluster) =>
       limit(async () => {
-        const report = await refreshCluster(cluster, fleet, registries, deps, opts.dryRun ?? false, now);
+        const report = await refreshCluster(cluster, fleet, deps, opts.dryRun ?? false, now);
         deps.onCluster?.(report, ++done, clusters.length);
         return report;
       }),
@@ -78,7 +76,6 @@ export async function refreshFleet(fleet: Fleet, deps: RunDeps, opts: RunOptions
 async function refreshCluster(
   cluster: Cluster,
   fleet: Fleet,
-  registries: ReadonlyMap<string, Registry>,
   deps: RunDeps,
   dryRun: boolean,
   now: () => number,
@@ -94,11 +91,7 @@ async function refreshCluster(
     const observing = observe(connected, secretNamesOf(cluster));
     // Awaited below; this only keeps a failure of the ConfigMap step from leaving it unhandled.
     observing.catch(() => undefined);
-    const effective =
-      cluster.settingsSource === 'configmap'
-        ? await fromConfigMap(cluster, connected)
-        : // Names were checked against the fleet's registries when the config was loaded.
-          { settings: cluster, registries: cluster.registries.flatMap((n) => registries.get(n) ?? []) };
+    const effective = await selectionOf(cluster, fleet.registries, connected);
     const [tokens, observed] = await Promise.all([
       Promise.all(effective.registries.map((r) => deps.broker.get(r))),
       observing,
@@ -162,25 +155,8 @@ function checkCredentialExpiry(
     );
 }
 
-/** A migrated cluster's settings and registries, read from its add-on ConfigMap as the add-on would. */
-export async function fromConfigMap(
-  cluster: Cluster,
-  port: ClusterPort,
-): Promise<{ settings: PlanSettings & Pick<Cluster, 'webhook'>; registries: Registry[] }> {
-  const { namespace, name } = ACR_CONFIGURATION;
-  const data = await port.readConfigMap(namespace, name);
-  if (!data) throw new AcrFleetError(`${namespace}/${name}: not found (the cluster is set to settings: configmap)`);
-  const parsed = parseAcrConfiguration(data, `${namespace}/${name}`, {
-    clusterName: cluster.name,
-    regionId: cluster.regionId,
-    excludeNamespaces: cluster.excludeNamespaces,
-    ...(cluster.oidcTokenFile ? { oidcTokenFile: cluster.oidcTokenFile } : {}),
-  });
-  return {
-    settings: { ...cluster, ...parsed.settings, webhook: { ...cluster.webhook, ...parsed.settings.webhook } },
-    registries: parsed.registries,
-  };
-}
+// Moved to the selection module; kept until webhook/install.ts imports it from there (then delete this line).
+export { fromConfigMap } from '../reconcile/selection.js';
 
 /**
  * The Secret names a cluster's identity may see: the one it writes, then former names still being cleaned
