@@ -1,5 +1,10 @@
-/** The refresh report: what `--json` prints and the FC handler returns. */
-import type { PlanEntry } from '../reconcile/explain.js';
+/**
+ * The refresh report: what `--json` prints and the FC handler returns. A cluster's row is a pure tally of
+ * what its refresh came to ({@link tallyCluster}): the plan, the apply's per-object results, the failure.
+ */
+import { countResults, type ApplyResult } from '../reconcile/apply.js';
+import { planEntries, type PlanEntry } from '../reconcile/explain.js';
+import type { Plan } from '../reconcile/plan.js';
 
 export interface ClusterReport {
   name: string;
@@ -21,10 +26,8 @@ export interface ClusterReport {
   durationMs: number;
   /** When the kubeconfig's credential stops working (RFC 3339), when it tells: register the cluster again before. */
   credentialExpiresAt?: string;
-  /** First failure, naming the cluster and the cause. */
+  /** The first failure, naming the cluster and the cause (each failure is logged). */
   error?: string;
-  /** Every failure, when more than one namespace or object failed. */
-  errors?: string[];
   /** Dry run only: each change a refresh would make, with its reason. */
   plan?: PlanEntry[];
 }
@@ -45,6 +48,65 @@ export interface FleetReport {
   clusters: ClusterReport[];
   tokens: TokenReport[];
   summary: { clusters: number; ok: number; failed: number };
+}
+
+/** What one cluster's refresh came to, before counting. */
+export interface ClusterOutcome {
+  name: string;
+  dryRun: boolean;
+  /** Absent when the cluster failed before it could be planned. */
+  plan?: Plan;
+  /** The apply's results; a dry run's are the ones predicted from the plan. */
+  results: readonly ApplyResult[];
+  /** What stopped the cluster before it could be applied (connect, ConfigMap, tokens, lists). */
+  failure?: string;
+  credentialExpiresAt?: string;
+  stats?: { requests: number; retries: number; connections: number };
+  durationMs: number;
+}
+
+/** Every failure of a cluster, each naming the cluster: the one that stopped it, or each object's. */
+export function failuresOf(o: Pick<ClusterOutcome, 'name' | 'failure' | 'results'>): string[] {
+  const causes = o.failure !== undefined ? [o.failure] : o.results.flatMap((r) => (r.error ? [r.error] : []));
+  return causes.map((c) => `cluster ${o.name}: ${c}`);
+}
+
+/** The report row of one cluster: counts of the results, the plan's unchanged objects, the first failure. */
+export function tallyCluster(o: ClusterOutcome): ClusterReport {
+  const report = emptyClusterReport(o.name);
+  const { Secret: secrets, ServiceAccount: accounts } = countResults(o.results);
+  report.secrets = {
+    created: secrets.created,
+    updated: secrets.updated,
+    unchanged: o.plan?.unchangedSecrets ?? 0,
+    deleted: secrets.deleted,
+  };
+  report.serviceAccounts = {
+    patched: accounts.patched,
+    unchanged: (o.plan?.unchangedServiceAccounts ?? 0) + accounts.unchanged,
+  };
+  if (o.credentialExpiresAt !== undefined) report.credentialExpiresAt = o.credentialExpiresAt;
+  if (o.plan) {
+    report.namespaces = o.plan.namespaces.length;
+    report.skipped = [...o.plan.skipped];
+    report.conflicts = [...o.plan.conflicts];
+    if (o.dryRun) report.plan = planEntries(o.plan);
+  }
+  for (const r of o.results)
+    if (r.kind === 'Secret' && r.outcome === 'conflict')
+      report.conflicts.push({ namespace: r.namespace, name: r.name });
+  if (o.stats) {
+    report.requests = o.stats.requests;
+    report.retries = o.stats.retries;
+    report.connections = o.stats.connections;
+  }
+  report.durationMs = o.durationMs;
+  const [error] = failuresOf(o);
+  if (error !== undefined) {
+    report.status = 'failed';
+    report.error = error;
+  }
+  return report;
 }
 
 /** A report row for a cluster before any work. */

@@ -11,8 +11,7 @@ import type { CredentialClient } from '../cloud/credentials.js';
 import { KmsWriter } from '../cloud/kms.js';
 import { SdkOpenApiCaller } from '../cloud/openapi.js';
 import { AcrFleetError, describeError } from '../errors.js';
-import { emptyClusterReport } from '../fleet/report.js';
-import { applyChanges } from '../fleet/run.js';
+import { applyChanges, countResults } from '../reconcile/apply.js';
 import { ClusterAdmin, describeObject, type OwnedObject } from '../kube/admin.js';
 import { connectCluster } from '../kube/client.js';
 import { endpointOf, kubeConfigFromFile, kubeConfigFromText } from '../kube/client-node-config.js';
@@ -211,20 +210,19 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
           port.listSecrets({ labelSelector: OWNED_SELECTOR }),
           port.listServiceAccounts(),
         ]);
-        const report = emptyClusterReport(opts.cluster);
-        await applyChanges(
+        const results = await applyChanges(
           planRemoval({ namespaces, secrets, serviceAccounts }),
           port,
-          report,
           fleet.kubernetes.writeConcurrency,
         );
-        if (report.error) throw new AcrFleetError(report.error);
-        return report;
+        const failed = results.find((r) => r.outcome === 'failed');
+        if (failed) throw new AcrFleetError(`cluster ${opts.cluster}: ${failed.error ?? 'failed'}`);
+        return countResults(results);
       } finally {
         port.close();
       }
     },
-    (r) => `${r.secrets.deleted} Secret(s) deleted, ${r.serviceAccounts.patched} ServiceAccount(s) cleaned`,
+    (n) => `${n.Secret.deleted} Secret(s) deleted, ${n.ServiceAccount.patched} ServiceAccount(s) cleaned`,
   );
 
   const admin = new ClusterAdmin(adminKc);
