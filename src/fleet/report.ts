@@ -2,7 +2,7 @@
  * The refresh report: what `--json` prints and the FC handler returns. A cluster's row is a pure tally of
  * what its refresh came to ({@link tallyCluster}): the plan, the apply's per-object results, the failure.
  */
-import { countResults, type ApplyResult } from '../reconcile/apply.js';
+import type { ApplyResult } from '../reconcile/apply.js';
 import { planEntries, type PlanEntry } from '../reconcile/explain.js';
 import type { Plan } from '../reconcile/plan.js';
 
@@ -73,55 +73,32 @@ export function failuresOf(o: Pick<ClusterOutcome, 'name' | 'failure' | 'results
 
 /** The report row of one cluster: counts of the results, the plan's unchanged objects, the first failure. */
 export function tallyCluster(o: ClusterOutcome): ClusterReport {
-  const report = emptyClusterReport(o.name);
-  const { Secret: secrets, ServiceAccount: accounts } = countResults(o.results);
-  report.secrets = {
-    created: secrets.created,
-    updated: secrets.updated,
-    unchanged: o.plan?.unchangedSecrets ?? 0,
-    deleted: secrets.deleted,
-  };
-  report.serviceAccounts = {
-    patched: accounts.patched,
-    unchanged: (o.plan?.unchangedServiceAccounts ?? 0) + accounts.unchanged,
+  const { plan, stats } = o;
+  const report: ClusterReport = {
+    name: o.name,
+    status: 'ok',
+    namespaces: plan?.namespaces.length ?? 0,
+    secrets: { created: 0, updated: 0, unchanged: plan?.unchangedSecrets ?? 0, deleted: 0 },
+    serviceAccounts: { patched: 0, unchanged: plan?.unchangedServiceAccounts ?? 0 },
+    conflicts: [...(plan?.conflicts ?? [])],
+    skipped: plan?.skipped ?? [],
+    requests: stats?.requests ?? 0,
+    retries: stats?.retries ?? 0,
+    connections: stats?.connections ?? 0,
+    durationMs: o.durationMs,
   };
   if (o.credentialExpiresAt !== undefined) report.credentialExpiresAt = o.credentialExpiresAt;
-  if (o.plan) {
-    report.namespaces = o.plan.namespaces.length;
-    report.skipped = [...o.plan.skipped];
-    report.conflicts = [...o.plan.conflicts];
-    if (o.dryRun) report.plan = planEntries(o.plan);
+  if (plan && o.dryRun) report.plan = planEntries(plan);
+  for (const r of o.results) {
+    // A Secret counts as created, updated or deleted; a ServiceAccount as patched or unchanged; the rest do not.
+    const counts: Record<string, number> = r.kind === 'Secret' ? report.secrets : report.serviceAccounts;
+    if (r.outcome === 'conflict') report.conflicts.push({ namespace: r.namespace, name: r.name });
+    else if (r.outcome in counts) counts[r.outcome] = (counts[r.outcome] ?? 0) + 1;
   }
-  for (const r of o.results)
-    if (r.kind === 'Secret' && r.outcome === 'conflict')
-      report.conflicts.push({ namespace: r.namespace, name: r.name });
-  if (o.stats) {
-    report.requests = o.stats.requests;
-    report.retries = o.stats.retries;
-    report.connections = o.stats.connections;
-  }
-  report.durationMs = o.durationMs;
   const [error] = failuresOf(o);
   if (error !== undefined) {
     report.status = 'failed';
     report.error = error;
   }
   return report;
-}
-
-/** A report row for a cluster before any work. */
-export function emptyClusterReport(name: string): ClusterReport {
-  return {
-    name,
-    status: 'ok',
-    namespaces: 0,
-    secrets: { created: 0, updated: 0, unchanged: 0, deleted: 0 },
-    serviceAccounts: { patched: 0, unchanged: 0 },
-    conflicts: [],
-    skipped: [],
-    requests: 0,
-    retries: 0,
-    connections: 0,
-    durationMs: 0,
-  };
 }

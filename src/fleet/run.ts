@@ -96,7 +96,7 @@ async function refreshCluster(
     outcome.failure = describeError(err);
   }
   if (port) {
-    outcome.stats = { ...port.stats };
+    outcome.stats = port.stats;
     port.close();
   }
   const report = tallyCluster({ ...outcome, durationMs: Date.now() - started });

@@ -21,20 +21,21 @@ export interface ClusterWriter {
 }
 
 /**
- * What happened to one Secret: `conflict` when a create met someone else's Secret of that name; `skipped`
- * when a delete waited for its namespace's references, which could not be moved off it this time.
+ * What applying one change did, one vocabulary for both kinds: a Secret is `created`, `updated`, `deleted`, or
+ * a `conflict` (a create met someone else's Secret of that name); a ServiceAccount is `patched`, or
+ * `unchanged` (someone else's change meanwhile left nothing to do). `skipped`: not attempted, because its
+ * namespace's Secret is not in place (no reference to it is added, and no Secret still referenced is deleted).
  */
-export type SecretOutcome = 'created' | 'updated' | 'deleted' | 'conflict' | 'failed' | 'skipped';
-/**
- * What happened to one ServiceAccount: `unchanged` when someone else's change meanwhile left nothing to do;
- * `skipped` when its namespace's Secret is not in place (no reference to a missing Secret is added).
- */
-export type ServiceAccountOutcome = 'patched' | 'unchanged' | 'failed' | 'skipped';
+export type Outcome = 'created' | 'updated' | 'deleted' | 'patched' | 'unchanged' | 'conflict' | 'failed' | 'skipped';
 
 /** What applying one change did. `error` (for `failed`) names the request and its cause. */
-export type ApplyResult =
-  | { kind: 'Secret'; namespace: string; name: string; outcome: SecretOutcome; error?: string }
-  | { kind: 'ServiceAccount'; namespace: string; name: string; outcome: ServiceAccountOutcome; error?: string };
+export interface ApplyResult {
+  kind: 'Secret' | 'ServiceAccount';
+  namespace: string;
+  name: string;
+  outcome: Outcome;
+  error?: string;
+}
 
 /** The changes an apply takes: a refresh's plan, or a removal (`planRemoval`). */
 export type Changes = Pick<Plan, 'secrets' | 'serviceAccounts'>;
@@ -56,11 +57,16 @@ export async function applyChanges(
   /** Namespaces where something did not go through: nothing that depends on it happens there this run. */
   const blocked = new Set<string>();
   const limit = pLimit(writeConcurrency);
-  const run = <T, R extends ApplyResult>(items: readonly T[], write: (item: T) => Promise<R>) =>
+  const run = <T>(items: readonly T[], ref: (item: T) => Ref, write: (item: T) => Outcome | Promise<Outcome>) =>
     Promise.all(
       items.map((item) =>
         limit(async () => {
-          const result = await write(item);
+          const result: ApplyResult = { ...ref(item), outcome: 'failed' };
+          try {
+            result.outcome = await write(item);
+          } catch (err) {
+            result.error = describeError(err);
+          }
           if (result.outcome === 'failed' || result.outcome === 'conflict') blocked.add(result.namespace);
           return result;
         }),
@@ -69,32 +75,33 @@ export async function applyChanges(
   const writes = changes.secrets.filter((a) => a.op !== 'delete');
   const deletes = changes.secrets.filter((a) => a.op === 'delete');
   // A Secret that turned out to be someone else's blocks its namespace too: no reference is added to it.
-  const written = await run(writes, (a) => applySecret(a, writer));
-  const patched = await run(changes.serviceAccounts, (p) =>
-    blocked.has(p.namespace) ? Promise.resolve(skipped(p)) : applyServiceAccount(p, writer),
+  const written = await run(writes, secretRef, (a) => writeSecret(a, writer));
+  const patched = await run(changes.serviceAccounts, accountRef, async (p) =>
+    blocked.has(p.namespace) ? 'skipped' : (await patchOnConflict(p, writer)) ? 'patched' : 'unchanged',
   );
-  const deleted = await run(deletes, (a) =>
-    blocked.has(namespaceOf(a)) ? Promise.resolve(skipped(a)) : applySecret(a, writer),
+  const deleted = await run(deletes, secretRef, (a) =>
+    blocked.has(secretRef(a).namespace) ? 'skipped' : writeSecret(a, writer),
   );
   return [...written, ...patched, ...deleted];
 }
 
 /** How many objects came to each outcome, per kind. */
-export interface ResultCounts {
-  Secret: Record<SecretOutcome, number>;
-  ServiceAccount: Record<ServiceAccountOutcome, number>;
-}
+export type ResultCounts = Record<ApplyResult['kind'], Record<Outcome, number>>;
 
 /** Counts results by kind and outcome. */
 export function countResults(results: readonly ApplyResult[]): ResultCounts {
-  const counts: ResultCounts = {
-    Secret: { created: 0, updated: 0, deleted: 0, conflict: 0, failed: 0, skipped: 0 },
-    ServiceAccount: { patched: 0, unchanged: 0, failed: 0, skipped: 0 },
-  };
-  for (const r of results) {
-    if (r.kind === 'Secret') counts.Secret[r.outcome]++;
-    else counts.ServiceAccount[r.outcome]++;
-  }
+  const zero = (): Record<Outcome, number> => ({
+    created: 0,
+    updated: 0,
+    deleted: 0,
+    patched: 0,
+    unchanged: 0,
+    conflict: 0,
+    failed: 0,
+    skipped: 0,
+  });
+  const counts: ResultCounts = { Secret: zero(), ServiceAccount: zero() };
+  for (const r of results) counts[r.kind][r.outcome]++;
   return counts;
 }
 
@@ -107,38 +114,24 @@ export function predictedResults(changes: Changes): ApplyResult[] {
   ];
 }
 
-async function applySecret(action: SecretAction, writer: ClusterWriter): Promise<ApplyResult> {
-  const ref = secretRef(action);
-  try {
-    switch (action.op) {
-      case 'create':
-        return { ...ref, outcome: (await writer.createSecret(action.secret)) === 'exists' ? 'conflict' : 'created' };
-      case 'update':
-        await writer.replaceSecret(action.secret, action.resourceVersion);
-        return { ...ref, outcome: 'updated' };
-      case 'delete':
-        await writer.deleteSecret(action.namespace, action.name, action.resourceVersion);
-        return { ...ref, outcome: 'deleted' };
-    }
-  } catch (err) {
-    return { ...ref, outcome: 'failed', error: describeError(err) };
+async function writeSecret(action: SecretAction, writer: ClusterWriter): Promise<Outcome> {
+  switch (action.op) {
+    case 'create':
+      return (await writer.createSecret(action.secret)) === 'exists' ? 'conflict' : 'created';
+    case 'update':
+      await writer.replaceSecret(action.secret, action.resourceVersion);
+      return 'updated';
+    case 'delete':
+      await writer.deleteSecret(action.namespace, action.name, action.resourceVersion);
+      return 'deleted';
   }
 }
 
 /**
- * Patches a ServiceAccount. On a 409 (someone changed it since it was read) re-reads it and re-applies the
- * same intent to the entries read again, a few times, as client-go's RetryOnConflict does.
+ * Patches a ServiceAccount; true when patched, false when someone else's change left nothing to do. On a 409
+ * (someone changed it since it was read) re-reads it and re-applies the same intent to the entries read
+ * again, a few times, as client-go's RetryOnConflict does.
  */
-async function applyServiceAccount(patch: ServiceAccountPatch, writer: ClusterWriter): Promise<ApplyResult> {
-  const ref = accountRef(patch);
-  try {
-    return { ...ref, outcome: (await patchOnConflict(patch, writer)) ? 'patched' : 'unchanged' };
-  } catch (err) {
-    return { ...ref, outcome: 'failed', error: describeError(err) };
-  }
-}
-
-/** True when patched; false when someone else's change left nothing to do. */
 async function patchOnConflict(patch: ServiceAccountPatch, writer: ClusterWriter): Promise<boolean> {
   let target = { resourceVersion: patch.resourceVersion, imagePullSecrets: patch.imagePullSecrets };
   for (let attempt = 1; ; attempt++) {
@@ -158,20 +151,13 @@ async function patchOnConflict(patch: ServiceAccountPatch, writer: ClusterWriter
   }
 }
 
-function skipped(change: SecretAction | ServiceAccountPatch): ApplyResult {
-  return 'op' in change ? { ...secretRef(change), outcome: 'skipped' } : { ...accountRef(change), outcome: 'skipped' };
+type Ref = Pick<ApplyResult, 'kind' | 'namespace' | 'name'>;
+
+function secretRef(a: SecretAction): Ref {
+  const { namespace, name } = a.op === 'delete' ? a : a.secret;
+  return { kind: 'Secret', namespace, name };
 }
 
-function secretRef(a: SecretAction) {
-  return a.op === 'delete'
-    ? { kind: 'Secret' as const, namespace: a.namespace, name: a.name }
-    : { kind: 'Secret' as const, namespace: a.secret.namespace, name: a.secret.name };
-}
-
-function accountRef(p: ServiceAccountPatch) {
-  return { kind: 'ServiceAccount' as const, namespace: p.namespace, name: p.name };
-}
-
-function namespaceOf(a: SecretAction): string {
-  return secretRef(a).namespace;
+function accountRef(p: ServiceAccountPatch): Ref {
+  return { kind: 'ServiceAccount', namespace: p.namespace, name: p.name };
 }

@@ -108,9 +108,10 @@ export function planCluster(
 ): Plan {
   const template = secretTemplate(tokens);
   const { targets, skipped, terminating } = targetNamespaces(settings.namespaces, observed);
-  const found = foundSecrets(settings, observed, new Set(targets), terminating);
+  const targetSet = new Set(targets);
+  const found = foundSecrets(settings, observed, targetSet, terminating);
   const writes = secretWrites(settings, template, targets, found, now);
-  const accounts = serviceAccountChanges(settings, observed, new Set(targets), found, terminating);
+  const accounts = serviceAccountChanges(settings, observed, targetSet, found, terminating);
   return {
     namespaces: targets,
     // Removals first, as the planner has always listed them; the apply orders the writes itself.

@@ -42,12 +42,11 @@ export async function selectionOf(
   reader: ConfigMapReader,
 ): Promise<ClusterSelection> {
   if (cluster.settingsSource === 'configmap') return fromConfigMap(cluster, reader);
-  return { settings: cluster, registries: registriesOf(cluster, fleetRegistries) };
-}
-
-/** The fleet registries a cluster names (names were checked against them when the config was loaded). */
-export function registriesOf(cluster: Pick<Cluster, 'registries'>, fleetRegistries: readonly Registry[]): Registry[] {
-  return cluster.registries.flatMap((n) => fleetRegistries.find((r) => r.name === n) ?? []);
+  // Names were checked against the fleet's registries when the config was loaded.
+  return {
+    settings: cluster,
+    registries: cluster.registries.flatMap((n) => fleetRegistries.find((r) => r.name === n) ?? []),
+  };
 }
 
 /** A migrated cluster's settings and registries, read from its add-on ConfigMap as the add-on would. */
@@ -78,28 +77,22 @@ export function selectsServiceAccount(selection: Cluster['serviceAccounts'], nam
 }
 
 /**
- * The namespaces that get the Secret (sorted), those asked for but left alone, and those being deleted
- * (never written to). Every live namespace the selection watches is a target.
+ * The namespaces that get the Secret (sorted), those asked for but left alone (missing or being deleted), and
+ * those being deleted (never written to). Every live namespace the selection watches is a target.
  */
 export function targetNamespaces(
   selection: NamespaceSelection,
   observed: Pick<Observed, 'namespaces'>,
 ): { targets: string[]; skipped: SkippedNamespace[]; terminating: Set<string> } {
   const terminating = new Set(observed.namespaces.filter((n) => n.terminating).map((n) => n.name));
-  const live = observed.namespaces.filter((n) => !n.terminating).map((n) => n.name);
+  const live = new Set(observed.namespaces.filter((n) => !n.terminating).map((n) => n.name));
+  const targets: string[] = [];
   const skipped: SkippedNamespace[] = [];
-  let targets: string[];
-  if (selection.all) {
-    targets = live.filter((n) => watchesNamespace(selection, n));
-    for (const name of terminating)
-      if (watchesNamespace(selection, name)) skipped.push({ namespace: name, reason: 'terminating' });
-  } else {
-    const liveSet = new Set(live);
-    targets = [];
-    for (const name of selection.names) {
-      if (liveSet.has(name)) targets.push(name);
-      else skipped.push({ namespace: name, reason: terminating.has(name) ? 'terminating' : 'not found' });
-    }
+  // "All" asks for every namespace there is; a list may name one that is not there.
+  for (const name of selection.all ? observed.namespaces.map((n) => n.name) : selection.names) {
+    if (!watchesNamespace(selection, name)) continue;
+    if (live.has(name)) targets.push(name);
+    else skipped.push({ namespace: name, reason: terminating.has(name) ? 'terminating' : 'not found' });
   }
   return { targets: targets.sort(), skipped, terminating };
 }

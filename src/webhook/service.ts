@@ -10,7 +10,7 @@ import type { Cluster, Fleet, Registry } from '../config/resolve.js';
 import type { KmsApi } from '../cloud/kms.js';
 import { AcrFleetError, describeError } from '../errors.js';
 import type { ClusterPort } from '../kube/port.js';
-import type { Logger, Redactor } from '../log/logger.js';
+import type { Fields, Logger, Redactor } from '../log/logger.js';
 import { desiredSecret, secretTemplate } from '../reconcile/dockerconfig.js';
 import { selectionOf, type ConfigMapReader } from '../reconcile/selection.js';
 import type { RegistryToken } from '../tokens/source.js';
@@ -67,11 +67,14 @@ export interface WebhookServiceOptions {
 /** What one admission request led to, for the log line and the tests. */
 export type Outcome = 'patched' | 'created and patched' | 'skipped' | 'conflict';
 
-const json = (statusCode: number, body: unknown): WebhookResponse => ({
+/** A JSON answer. */
+export const json = (statusCode: number, body: unknown): WebhookResponse => ({
   statusCode,
   headers: { 'content-type': 'application/json' },
   body: JSON.stringify(body),
 });
+
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 export class WebhookService {
   private readonly clients: WebhookClients;
@@ -102,12 +105,9 @@ export class WebhookService {
       },
     };
     // One set of clients for the instance's life; its logs go to whichever invocation is current.
-    const current: Logger = {
-      debug: (m, f) => this.log.debug(m, f),
-      info: (m, f) => this.log.info(m, f),
-      warn: (m, f) => this.log.warn(m, f),
-      error: (m, f) => this.log.error(m, f),
-    };
+    const current = Object.fromEntries(
+      LEVELS.map((level) => [level, (msg: string, fields?: Fields) => this.log[level](msg, fields)]),
+    ) as Record<(typeof LEVELS)[number], Logger['info']>;
     this.clients = opts.clients(this.opts.fleet, current);
   }
 
