@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import yaml from 'js-yaml';
 import { resetWebhookInstance, webhook } from '../src/entry/webhook.js';
-import { urlSecret } from '../src/webhook/secret.js';
+import { urlSecret } from '../src/policy/webhook-url.js';
 import { AlibabaEmulator } from '../test/emulators/alibaba/index.js';
 import { KubeEmulator, type KubeKind } from '../test/emulators/kube/index.js';
 

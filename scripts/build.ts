@@ -1,6 +1,6 @@
 /**
  * `npm run build`: the deployable code for Function Compute in `dist/`: one bundled ES module
- * (`index.mjs`, handler `index.handler`) and the fleet config it reads (`fleet.yaml`). The config comes
+ * (`index.mjs` from `src/entry/index.ts`, handlers `index.handler` and `index.webhook`) and the fleet config it reads (`fleet.yaml`). The config comes
  * from $ACR_FLEET_CONFIG, else ./fleet.yaml; it is validated before anything is written.
  */
 import { copyFile, mkdir, rm, stat } from 'node:fs/promises';
@@ -17,14 +17,14 @@ export interface BuildResult {
   bytes: number;
 }
 
-/** Bundles the FC handler into `outDir` and ships `config` (when given) as `outDir/fleet.yaml`. */
+/** Bundles the FC handlers into `outDir` and ships `config` (when given) as `outDir/fleet.yaml`. */
 export async function buildFunction(outDir: string, config?: string): Promise<BuildResult> {
   if (config) await loadFleet({ file: config, env: { FC_REGION: process.env.FC_REGION ?? 'cn-hangzhou' } });
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
   const bundle = path.join(outDir, 'index.mjs');
   await build({
-    entryPoints: [path.join(ROOT, 'src/entry/fc.ts')],
+    entryPoints: [path.join(ROOT, 'src/entry/index.ts')],
     outfile: bundle,
     bundle: true,
     platform: 'node',

@@ -4,6 +4,8 @@ import fc from 'fast-check';
 import { duration, planEntries } from '../src/reconcile/explain.js';
 import { desiredPullSecrets, planCluster, registriesDiff, type PlanSettings } from '../src/reconcile/plan.js';
 import type { Observed } from '../src/reconcile/state.js';
+import { predictedResults, type ApplyResult } from '../src/reconcile/apply.js';
+import { tallyCluster } from '../src/fleet/report.js';
 import type { RegistryToken } from '../src/tokens/source.js';
 
 const NOW = Date.parse('2026-11-23T10:00:00Z');
@@ -229,4 +231,56 @@ test('plan entries name every planned action once and never carry a credential o
     ),
   );
   t.pass();
+});
+
+test('a cluster report is the tally of its results: counts, unchanged objects from the plan, conflicts, the first failure', (t) => {
+  const plan = planCluster(
+    settings,
+    [token('r', ['r.example'])],
+    { ...empty, serviceAccounts: [{ namespace: 'a', name: 'default', resourceVersion: '1', imagePullSecrets: [] }] },
+    NOW,
+  );
+  const results: ApplyResult[] = [
+    { kind: 'Secret', namespace: 'a', name: 'acr', outcome: 'created' },
+    { kind: 'Secret', namespace: 'b', name: 'acr', outcome: 'conflict' },
+    { kind: 'ServiceAccount', namespace: 'a', name: 'default', outcome: 'unchanged' },
+    { kind: 'ServiceAccount', namespace: 'b', name: 'x', outcome: 'skipped' },
+    { kind: 'Secret', namespace: 'c', name: 'acr', outcome: 'failed', error: 'delete secret c/acr: HTTP 403' },
+    {
+      kind: 'ServiceAccount',
+      namespace: 'c',
+      name: 'y',
+      outcome: 'failed',
+      error: 'patch serviceaccount c/y: HTTP 500',
+    },
+  ];
+  const report = tallyCluster({ name: 'one', dryRun: false, plan, results, durationMs: 5 });
+  t.like(report, {
+    name: 'one',
+    status: 'failed',
+    namespaces: 2,
+    secrets: { created: 1, updated: 0, unchanged: 0, deleted: 0 },
+    serviceAccounts: { patched: 0, unchanged: 1 },
+    conflicts: [{ namespace: 'b', name: 'acr' }],
+    error: 'cluster one: delete secret c/acr: HTTP 403',
+    durationMs: 5,
+  });
+  t.false('errors' in report, 'one failure field');
+  t.false('plan' in report, 'a real run carries no plan');
+});
+
+test('a dry run tallies what the plan predicts, and a cluster that failed before planning reports only its failure', (t) => {
+  const plan = planCluster(settings, [token('r', ['r.example'])], empty, NOW);
+  const dry = tallyCluster({ name: 'one', dryRun: true, plan, results: predictedResults(plan), durationMs: 1 });
+  t.like(dry, { status: 'ok', secrets: { created: 2, updated: 0, unchanged: 0, deleted: 0 } });
+  t.is(dry.plan?.length, planEntries(plan).length);
+  t.false('error' in dry);
+  const down = tallyCluster({
+    name: 'two',
+    dryRun: false,
+    results: [],
+    failure: 'list namespaces: HTTP 401',
+    durationMs: 1,
+  });
+  t.like(down, { status: 'failed', namespaces: 0, error: 'cluster two: list namespaces: HTTP 401' });
 });

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import test, { type ExecutionContext } from 'ava';
 import { resetWebhookInstance, webhook } from '../src/entry/webhook.js';
-import { urlSecret } from '../src/webhook/secret.js';
+import { urlSecret } from '../src/policy/webhook-url.js';
 import { ACCOUNT, sandbox, type Sandbox } from './support/sandbox.js';
 import { cli, printed } from './support/cli.js';
 import { MANAGED_BY, MANAGED_BY_VALUE } from './support/fleet.js';

@@ -8,10 +8,8 @@
  * per shard (src/fleet/shard.ts) with `{"shard": {"index", "count"}, "clusters": [...]}`, and each shard
  * invocation fetches its own tokens (a payload never carries a credential).
  */
-import path from 'node:path';
 import pLimit from 'p-limit';
-import { loadFleet } from '../config/load.js';
-import { credentialFromFc, type FcCredentials } from '../cloud/credentials.js';
+import { credentialFromFc } from '../cloud/credentials.js';
 import type { FunctionRef } from '../cloud/fc.js';
 import { SdkOpenApiCaller } from '../cloud/openapi.js';
 import type { Fleet } from '../config/resolve.js';
@@ -21,16 +19,8 @@ import type { FleetReport } from '../fleet/report.js';
 import { shardClusters, type Shard } from '../fleet/shard.js';
 import type { Logger } from '../log/logger.js';
 import { createLogger, Redactor } from '../log/logger.js';
+import { configFile, loadFunctionFleet, toStdout, type FcContext, type LineWriter } from './fc-context.js';
 import { createRunDeps } from './runtime.js';
-
-/** The parts of the FC 3.0 context acr-fleet reads. */
-export interface FcContext {
-  requestId?: string;
-  credentials: FcCredentials;
-  region?: string;
-  accountId?: string;
-  function?: { name?: string; qualifier?: string };
-}
 
 /** What a dispatching timer run returns: one entry per shard invocation queued (or refused). */
 export interface DispatchReport {
@@ -38,9 +28,6 @@ export interface DispatchReport {
   dispatch: { shards: number; clusters: number; queued: number; failed: number };
   invocations: { shard: number; clusters: number; requestId?: string; error?: string }[];
 }
-
-/** Writes one log line; FC ships stdout to the function's SLS logstore. */
-export type LineWriter = (line: string) => void;
 
 interface Payload {
   dryRun?: boolean;
@@ -58,26 +45,19 @@ const DISPATCH_CONCURRENCY = 8;
 export async function handler(
   event: Buffer | string | undefined,
   context: FcContext,
-  write: LineWriter = (l) => process.stdout.write(`${l}\n`),
+  write: LineWriter = toStdout,
 ): Promise<FleetReport | DispatchReport> {
   const redactor = new Redactor();
+  const redacted = <T>(value: T): T => JSON.parse(redactor.redact(JSON.stringify(value))) as T;
   redactor.add(context.credentials.accessKeySecret);
   redactor.add(context.credentials.securityToken);
   const payload = parsePayload(event);
   const shardTag = payload.shard ? { shard: `${payload.shard.index + 1}/${payload.shard.count}` } : {};
   const log = createLogger({ format: 'json', write, redactor, base: { requestId: context.requestId, ...shardTag } });
-  const file = process.env.ACR_FLEET_CONFIG ?? path.join(process.env.FC_FUNC_CODE_PATH ?? process.cwd(), 'fleet.yaml');
-  const env = { ...process.env, FC_REGION: process.env.FC_REGION ?? context.region };
-  let fleet;
-  try {
-    fleet = await loadFleet({ file, env });
-  } catch (err) {
-    log.error(err instanceof Error ? err.message.replaceAll('\n', '; ') : String(err), { event: 'config-invalid' });
-    throw err;
-  }
+  const fleet = await loadFunctionFleet(configFile(), context, log);
   if (!payload.clusters && fleet.clusters.length > fleet.shardSize) {
     const dispatched = await dispatch(fleet, context, payload.dryRun ?? false, log);
-    return JSON.parse(redactor.redact(JSON.stringify(dispatched))) as DispatchReport;
+    return redacted(dispatched);
   }
   const deps = createRunDeps({
     fleet,
@@ -127,8 +107,8 @@ export async function handler(
     failed: report.summary.failed,
     durationMs: report.durationMs,
   });
-  // Round-trip through the redactor: the report is returned to FC, which may log it.
-  return JSON.parse(redactor.redact(JSON.stringify(report))) as FleetReport;
+  // Round-trip through the redactor (as the dispatch report above): the report is returned to FC, which may log it.
+  return redacted(report);
 }
 
 /** Invokes this function once per shard, asynchronously; the shards refresh, this run only queues them. */
@@ -218,6 +198,3 @@ function parsePayload(event: Buffer | string | undefined): Payload {
     return {};
   }
 }
-
-// The admission webhook is a second export of the same bundle (handler `index.webhook`).
-export { webhook } from './webhook.js';

@@ -114,7 +114,7 @@ function notesOf(c: ClusterReport, style: Style): string[] {
   return notes;
 }
 
-const errorsOf = (c: ClusterReport) => c.errors ?? (c.error ? [c.error] : []);
+const errorsOf = (c: ClusterReport) => (c.error ? [c.error] : []);
 
 const SYMBOL: Record<PlanEntry['action'], [string, keyof Omit<Style, 'bold'> | undefined]> = {
   create: ['+', 'green'],

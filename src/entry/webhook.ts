@@ -7,12 +7,13 @@
  * Event and response formats: "Use an HTTP trigger to invoke a function" (FC 3.0, built-in runtimes),
  * https://www.alibabacloud.com/help/en/functioncompute/fc-3-0/user-guide/http-trigger-invoking-function
  */
-import path from 'node:path';
-import { loadFleet } from '../config/load.js';
-import { credentialFromFc } from '../cloud/credentials.js';
+import { credentialFromFc, type CredentialClient } from '../cloud/credentials.js';
+import { KmsApi } from '../cloud/kms.js';
+import { SdkOpenApiCaller } from '../cloud/openapi.js';
 import { createLogger, Redactor } from '../log/logger.js';
-import { WebhookService, type WebhookResponse } from '../webhook/service.js';
-import type { FcContext, LineWriter } from './fc.js';
+import { json, WebhookService, type WebhookClientFactory, type WebhookResponse } from '../webhook/service.js';
+import { configFile, loadFunctionFleet, toStdout, type FcContext, type LineWriter } from './fc-context.js';
+import { createRunDeps } from './runtime.js';
 
 /** The FC 3.0 HTTP-trigger event (payload format v1), the parts the webhook reads. */
 export interface FcHttpEvent {
@@ -36,9 +37,9 @@ let instance: { key: string; service: WebhookService; redactor: Redactor } | und
 export async function webhook(
   event: Buffer | string,
   context: FcContext,
-  write: LineWriter = (l) => process.stdout.write(`${l}\n`),
+  write: LineWriter = toStdout,
 ): Promise<FcHttpResponse> {
-  const file = process.env.ACR_FLEET_CONFIG ?? path.join(process.env.FC_FUNC_CODE_PATH ?? process.cwd(), 'fleet.yaml');
+  const file = configFile();
   const creds = context.credentials;
   const key = JSON.stringify([file, creds.accessKeyId, creds.securityToken ?? '']);
   const redactor = instance?.key === key ? instance.redactor : new Redactor();
@@ -50,36 +51,25 @@ export async function webhook(
   try {
     request = parseEvent(event);
   } catch {
-    return respond({
-      statusCode: 400,
-      headers: { 'content-type': 'application/json' },
-      body: '{"message":"not an HTTP trigger event"}',
-    });
+    return respond(json(400, { message: 'not an HTTP trigger event' }));
   }
   if (instance?.key !== key) {
     const previous = instance;
     instance = undefined;
     await previous?.service.close();
     try {
-      const fleet = await loadFleet({
-        file,
-        env: { ...process.env, FC_REGION: process.env.FC_REGION ?? context.region },
-      });
+      // An unusable config is logged there.
+      const fleet = await loadFunctionFleet(file, context, log);
       instance = {
         key,
         redactor,
         service: new WebhookService(
-          { fleet, credential: credentialFromFc(creds), redactor, allowFileKubeconfig: false },
+          { fleet, redactor, clients: webhookClients(credentialFromFc(creds), redactor) },
           log,
         ),
       };
-    } catch (err) {
-      log.error(err instanceof Error ? err.message.replaceAll('\n', '; ') : String(err), { event: 'config-invalid' });
-      return respond({
-        statusCode: 500,
-        headers: { 'content-type': 'application/json' },
-        body: '{"message":"invalid configuration"}',
-      });
+    } catch {
+      return respond(json(500, { message: 'invalid configuration' }));
     }
   }
   instance.service.useLogger(log);
@@ -91,6 +81,14 @@ export async function resetWebhookInstance(): Promise<void> {
   const previous = instance;
   instance = undefined;
   await previous?.service.close();
+}
+
+/** The deployed function's clients: the role's credential, kubeconfigs from KMS or ACK only (no files). */
+function webhookClients(credential: CredentialClient, redactor: Redactor): WebhookClientFactory {
+  return (fleet, log) => ({
+    ...createRunDeps({ fleet, credential, log, redactor, allowFileKubeconfig: false }),
+    kms: new KmsApi(new SdkOpenApiCaller({ endpoints: fleet.endpoints, credential })),
+  });
 }
 
 function parseEvent(event: Buffer | string): { method: string; path: string; body: string } {

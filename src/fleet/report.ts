@@ -1,5 +1,10 @@
-/** The refresh report: what `--json` prints and the FC handler returns. */
-import type { PlanEntry } from '../reconcile/explain.js';
+/**
+ * The refresh report: what `--json` prints and the FC handler returns. A cluster's row is a pure tally of
+ * what its refresh came to ({@link tallyCluster}): the plan, the apply's per-object results, the failure.
+ */
+import type { ApplyResult } from '../reconcile/apply.js';
+import { planEntries, type PlanEntry } from '../reconcile/explain.js';
+import type { Plan } from '../reconcile/plan.js';
 
 export interface ClusterReport {
   name: string;
@@ -21,10 +26,8 @@ export interface ClusterReport {
   durationMs: number;
   /** When the kubeconfig's credential stops working (RFC 3339), when it tells: register the cluster again before. */
   credentialExpiresAt?: string;
-  /** First failure, naming the cluster and the cause. */
+  /** The first failure, naming the cluster and the cause (each failure is logged). */
   error?: string;
-  /** Every failure, when more than one namespace or object failed. */
-  errors?: string[];
   /** Dry run only: each change a refresh would make, with its reason. */
   plan?: PlanEntry[];
 }
@@ -47,19 +50,55 @@ export interface FleetReport {
   summary: { clusters: number; ok: number; failed: number };
 }
 
-/** A report row for a cluster before any work. */
-export function emptyClusterReport(name: string): ClusterReport {
-  return {
-    name,
+/** What one cluster's refresh came to, before counting. */
+export interface ClusterOutcome {
+  name: string;
+  dryRun: boolean;
+  /** Absent when the cluster failed before it could be planned. */
+  plan?: Plan;
+  /** The apply's results; a dry run's are the ones predicted from the plan. */
+  results: readonly ApplyResult[];
+  /** What stopped the cluster before it could be applied (connect, ConfigMap, tokens, lists). */
+  failure?: string;
+  credentialExpiresAt?: string;
+  stats?: { requests: number; retries: number; connections: number };
+  durationMs: number;
+}
+
+/** Every failure of a cluster, each naming the cluster: the one that stopped it, or each object's. */
+export function failuresOf(o: Pick<ClusterOutcome, 'name' | 'failure' | 'results'>): string[] {
+  const causes = o.failure !== undefined ? [o.failure] : o.results.flatMap((r) => (r.error ? [r.error] : []));
+  return causes.map((c) => `cluster ${o.name}: ${c}`);
+}
+
+/** The report row of one cluster: counts of the results, the plan's unchanged objects, the first failure. */
+export function tallyCluster(o: ClusterOutcome): ClusterReport {
+  const { plan, stats } = o;
+  const report: ClusterReport = {
+    name: o.name,
     status: 'ok',
-    namespaces: 0,
-    secrets: { created: 0, updated: 0, unchanged: 0, deleted: 0 },
-    serviceAccounts: { patched: 0, unchanged: 0 },
-    conflicts: [],
-    skipped: [],
-    requests: 0,
-    retries: 0,
-    connections: 0,
-    durationMs: 0,
+    namespaces: plan?.namespaces.length ?? 0,
+    secrets: { created: 0, updated: 0, unchanged: plan?.unchangedSecrets ?? 0, deleted: 0 },
+    serviceAccounts: { patched: 0, unchanged: plan?.unchangedServiceAccounts ?? 0 },
+    conflicts: [...(plan?.conflicts ?? [])],
+    skipped: plan?.skipped ?? [],
+    requests: stats?.requests ?? 0,
+    retries: stats?.retries ?? 0,
+    connections: stats?.connections ?? 0,
+    durationMs: o.durationMs,
   };
+  if (o.credentialExpiresAt !== undefined) report.credentialExpiresAt = o.credentialExpiresAt;
+  if (plan && o.dryRun) report.plan = planEntries(plan);
+  for (const r of o.results) {
+    // A Secret counts as created, updated or deleted; a ServiceAccount as patched or unchanged; the rest do not.
+    const counts: Record<string, number> = r.kind === 'Secret' ? report.secrets : report.serviceAccounts;
+    if (r.outcome === 'conflict') report.conflicts.push({ namespace: r.namespace, name: r.name });
+    else if (r.outcome in counts) counts[r.outcome] = (counts[r.outcome] ?? 0) + 1;
+  }
+  const [error] = failuresOf(o);
+  if (error !== undefined) {
+    report.status = 'failed';
+    report.error = error;
+  }
+  return report;
 }

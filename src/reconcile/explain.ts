@@ -36,49 +36,24 @@ export function planEntries(plan: Pick<Plan, 'secrets' | 'serviceAccounts' | 'co
       reason: 'a Secret of that name is not managed by acr-fleet; left alone',
     });
   for (const a of plan.secrets) {
-    switch (a.op) {
-      case 'create':
-        entries.push({
-          action: 'create',
-          kind: 'Secret',
-          namespace: a.secret.namespace,
-          name: a.secret.name,
-          reason: a.reason,
-        });
-        break;
-      case 'update':
-        if (a.reason === 'inputs changed') {
-          const { added, removed } = a.registries;
-          const diff = [...added.map((r) => `+${r}`), ...removed.map((r) => `-${r}`)].join(' ');
-          entries.push({
-            action: 'update',
-            kind: 'Secret',
-            namespace: a.secret.namespace,
-            name: a.secret.name,
-            reason: diff ? `registries changed: ${diff}` : 'registry domains changed',
-            registries: a.registries,
-          });
-        } else {
-          entries.push({
-            action: 'update',
-            kind: 'Secret',
-            namespace: a.secret.namespace,
-            name: a.secret.name,
-            reason: expiryReason(a.expiresInMs),
-            ...(a.expiresAt !== undefined && !Number.isNaN(a.expiresInMs) ? { expiresAt: a.expiresAt } : {}),
-          });
-        }
-        break;
-      case 'delete':
-        entries.push({
-          action: 'delete',
-          kind: 'Secret',
-          namespace: a.namespace,
-          name: a.name,
-          reason: DELETE_REASONS[a.reason],
-        });
-        break;
-    }
+    const { namespace, name } = a.op === 'delete' ? a : a.secret;
+    const entry = { action: a.op, kind: 'Secret' as const, namespace, name };
+    if (a.op === 'create') entries.push({ ...entry, reason: a.reason });
+    else if (a.op === 'delete') entries.push({ ...entry, reason: DELETE_REASONS[a.reason] });
+    else if (a.reason === 'inputs changed') {
+      const { added, removed } = a.registries;
+      const diff = [...added.map((r) => `+${r}`), ...removed.map((r) => `-${r}`)].join(' ');
+      entries.push({
+        ...entry,
+        reason: diff ? `registries changed: ${diff}` : 'registry domains changed',
+        registries: a.registries,
+      });
+    } else
+      entries.push({
+        ...entry,
+        reason: expiryReason(a.expiresInMs),
+        ...(a.expiresAt !== undefined && !Number.isNaN(a.expiresInMs) ? { expiresAt: a.expiresAt } : {}),
+      });
   }
   for (const p of plan.serviceAccounts) {
     const added = p.add !== undefined ? [p.add] : [];

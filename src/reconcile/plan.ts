@@ -10,13 +10,15 @@
  */
 import type { Cluster } from '../config/resolve.js';
 import type { RegistryToken } from '../tokens/source.js';
-import { desiredSecret, secretTemplate } from './dockerconfig.js';
+import { desiredSecret, secretTemplate, type SecretTemplate } from './dockerconfig.js';
+import { selectsServiceAccount, targetNamespaces, type SkippedNamespace } from './selection.js';
 import {
   EXPIRES_AT_ANNOTATION,
   INPUTS_HASH_ANNOTATION,
   REGISTRIES_ANNOTATION,
   type DesiredSecret,
   type Observed,
+  type ObservedSecret,
   type ObservedServiceAccount,
 } from './state.js';
 
@@ -74,12 +76,6 @@ export interface Conflict {
   name: string;
 }
 
-/** A namespace that was asked for but is left alone, and why. */
-export interface SkippedNamespace {
-  namespace: string;
-  reason: 'not found' | 'terminating';
-}
-
 export interface Plan {
   /** Namespaces that get a Secret. */
   namespaces: string[];
@@ -94,10 +90,16 @@ export interface Plan {
   expiresAt: number;
 }
 
-/** The cluster-level settings planning needs. */
+export type { SkippedNamespace };
+
+/** The cluster-level settings planning needs (a cluster's selection, `reconcile/selection.ts`). */
 export type PlanSettings = Pick<Cluster, 'namespaces' | 'serviceAccounts' | 'expiringThresholdMs' | 'secretName'>;
 
-/** Computes the plan for one cluster. Throws only when the tokens cannot form one Secret. */
+/**
+ * Computes the plan for one cluster, in three passes: the Secrets found (kept, removed, or someone else's),
+ * the Secrets to write in the target namespaces, and the ServiceAccounts' references. Throws only when the
+ * tokens cannot form one Secret.
+ */
 export function planCluster(
   settings: PlanSettings,
   tokens: readonly RegistryToken[],
@@ -105,18 +107,49 @@ export function planCluster(
   now: number,
 ): Plan {
   const template = secretTemplate(tokens);
-  const { targets, skipped, terminating } = targetNamespaces(settings, observed);
+  const { targets, skipped, terminating } = targetNamespaces(settings.namespaces, observed);
   const targetSet = new Set(targets);
+  const found = foundSecrets(settings, observed, targetSet, terminating);
+  const writes = secretWrites(settings, template, targets, found, now);
+  const accounts = serviceAccountChanges(settings, observed, targetSet, found, terminating);
+  return {
+    namespaces: targets,
+    // Removals first, as the planner has always listed them; the apply orders the writes itself.
+    secrets: [...found.removals, ...writes.actions],
+    unchangedSecrets: writes.unchanged,
+    serviceAccounts: accounts.patches,
+    unchangedServiceAccounts: accounts.unchanged,
+    skipped,
+    conflicts: found.conflicts,
+    expiresAt: template.expiresAt,
+  };
+}
 
-  const secrets: SecretAction[] = [];
-  let unchangedSecrets = 0;
-  const current = new Map<string, (typeof observed.secrets)[number]>();
-  const conflicts: Conflict[] = [];
-  /** Owned Secrets being deleted, by namespace: references to them go too. */
+/** Pass 1 — the Secrets found under acr-fleet's names: ours to keep, ours to remove, or someone else's. */
+interface FoundSecrets {
+  /** The owned Secret of each target namespace. */
+  current: Map<string, ObservedSecret>;
+  removals: SecretAction[];
+  /** Owned Secrets being removed, by namespace: references to them go too. */
+  pruned: Map<string, Set<string>>;
+  conflicts: Conflict[];
+  /** Namespaces of the conflicts: no Secret is written and no reference added there. */
+  conflicted: Set<string>;
+}
+
+function foundSecrets(
+  settings: PlanSettings,
+  observed: Observed,
+  targets: ReadonlySet<string>,
+  terminating: ReadonlySet<string>,
+): FoundSecrets {
+  const current = new Map<string, ObservedSecret>();
+  const removals: SecretAction[] = [];
   const pruned = new Map<string, Set<string>>();
+  const conflicts: Conflict[] = [];
   for (const s of observed.secrets) {
     if (terminating.has(s.namespace)) continue;
-    const wanted = targetSet.has(s.namespace) && s.name === settings.secretName;
+    const wanted = targets.has(s.namespace) && s.name === settings.secretName;
     if (!s.owned) {
       if (wanted) conflicts.push({ namespace: s.namespace, name: s.name });
       continue;
@@ -125,23 +158,35 @@ export function planCluster(
       current.set(s.namespace, s);
     } else {
       const reason = s.name === settings.secretName ? 'not watched' : 'name changed';
-      secrets.push({ op: 'delete', namespace: s.namespace, name: s.name, resourceVersion: s.resourceVersion, reason });
+      removals.push({ op: 'delete', namespace: s.namespace, name: s.name, resourceVersion: s.resourceVersion, reason });
       pruned.set(s.namespace, (pruned.get(s.namespace) ?? new Set()).add(s.name));
     }
   }
-  const conflicted = new Set(conflicts.map((c) => c.namespace));
+  return { current, removals, pruned, conflicts, conflicted: new Set(conflicts.map((c) => c.namespace)) };
+}
+
+/** Pass 2 — the Secret each target namespace should hold: created when missing, updated when stale or expiring. */
+function secretWrites(
+  settings: PlanSettings,
+  template: SecretTemplate,
+  targets: readonly string[],
+  found: FoundSecrets,
+  now: number,
+): { actions: SecretAction[]; unchanged: number } {
+  const actions: SecretAction[] = [];
+  let unchanged = 0;
   for (const ns of targets) {
-    if (conflicted.has(ns)) continue;
+    if (found.conflicted.has(ns)) continue;
     const secret = desiredSecret(template, ns, settings.secretName);
-    const existing = current.get(ns);
+    const existing = found.current.get(ns);
     if (!existing) {
-      secrets.push({ op: 'create', secret, reason: 'missing' });
+      actions.push({ op: 'create', secret, reason: 'missing' });
     } else if (existing.annotations[INPUTS_HASH_ANNOTATION] !== template.inputsHash) {
       const registries = registriesDiff(
         existing.annotations[REGISTRIES_ANNOTATION],
         secret.annotations[REGISTRIES_ANNOTATION],
       );
-      secrets.push({
+      actions.push({
         op: 'update',
         secret,
         resourceVersion: existing.resourceVersion,
@@ -150,7 +195,7 @@ export function planCluster(
       });
     } else if (expiresWithin(existing.annotations[EXPIRES_AT_ANNOTATION], now, settings.expiringThresholdMs)) {
       const expiresAt = existing.annotations[EXPIRES_AT_ANNOTATION];
-      secrets.push({
+      actions.push({
         op: 'update',
         secret,
         resourceVersion: existing.resourceVersion,
@@ -159,21 +204,33 @@ export function planCluster(
         expiresInMs: (expiresAt ? Date.parse(expiresAt) : NaN) - now,
       });
     } else {
-      unchangedSecrets++;
+      unchanged++;
     }
   }
+  return { actions, unchanged };
+}
 
-  const serviceAccounts: ServiceAccountPatch[] = [];
-  let unchangedServiceAccounts = 0;
+/** Pass 3 — each ServiceAccount's imagePullSecrets: the Secret added where selected, removed Secrets dropped. */
+function serviceAccountChanges(
+  settings: PlanSettings,
+  observed: Observed,
+  targets: ReadonlySet<string>,
+  found: FoundSecrets,
+  terminating: ReadonlySet<string>,
+): { patches: ServiceAccountPatch[]; unchanged: number } {
+  const patches: ServiceAccountPatch[] = [];
+  let unchanged = 0;
   for (const sa of observed.serviceAccounts) {
     if (terminating.has(sa.namespace)) continue;
     const wanted =
-      targetSet.has(sa.namespace) && !conflicted.has(sa.namespace) && selects(settings.serviceAccounts, sa.name);
+      targets.has(sa.namespace) &&
+      !found.conflicted.has(sa.namespace) &&
+      selectsServiceAccount(settings.serviceAccounts, sa.name);
     const add = wanted ? settings.secretName : undefined;
-    const remove = pruned.get(sa.namespace);
+    const remove = found.pruned.get(sa.namespace);
     const next = desiredPullSecrets(sa, add, remove);
     if (next) {
-      serviceAccounts.push({
+      patches.push({
         namespace: sa.namespace,
         name: sa.name,
         resourceVersion: sa.resourceVersion,
@@ -181,19 +238,9 @@ export function planCluster(
         ...(add !== undefined ? { add } : {}),
         remove: [...(remove ?? [])],
       });
-    } else if (wanted) unchangedServiceAccounts++;
+    } else if (wanted) unchanged++;
   }
-
-  return {
-    namespaces: targets,
-    secrets,
-    unchangedSecrets,
-    serviceAccounts,
-    unchangedServiceAccounts,
-    skipped,
-    conflicts,
-    expiresAt: template.expiresAt,
-  };
+  return { patches, unchanged };
 }
 
 /** Removing acr-fleet from a cluster: every owned Secret deleted, every reference to one dropped. */
@@ -248,32 +295,8 @@ export function registriesDiff(before: string | undefined, after: string | undef
   return { added: [...now].filter((r) => !was.has(r)), removed: [...was].filter((r) => !now.has(r)) };
 }
 
-function selects(selection: PlanSettings['serviceAccounts'], name: string): boolean {
-  return selection === '*' || selection.includes(name);
-}
-
 function expiresWithin(expiresAt: string | undefined, now: number, thresholdMs: number): boolean {
   const t = expiresAt ? Date.parse(expiresAt) : NaN;
   // An unreadable expiry is treated as expired: rewriting is always safe.
   return Number.isNaN(t) || t - now <= thresholdMs;
-}
-
-function targetNamespaces(settings: PlanSettings, observed: Observed) {
-  const terminating = new Set(observed.namespaces.filter((n) => n.terminating).map((n) => n.name));
-  const live = observed.namespaces.filter((n) => !n.terminating).map((n) => n.name);
-  const skipped: SkippedNamespace[] = [];
-  let targets: string[];
-  if (settings.namespaces.all) {
-    const exclude = new Set(settings.namespaces.exclude);
-    targets = live.filter((n) => !exclude.has(n));
-    for (const name of terminating) if (!exclude.has(name)) skipped.push({ namespace: name, reason: 'terminating' });
-  } else {
-    const liveSet = new Set(live);
-    targets = [];
-    for (const name of settings.namespaces.names) {
-      if (liveSet.has(name)) targets.push(name);
-      else skipped.push({ namespace: name, reason: terminating.has(name) ? 'terminating' : 'not found' });
-    }
-  }
-  return { targets: targets.sort(), skipped, terminating };
 }

@@ -11,15 +11,14 @@ import type { CredentialClient } from '../cloud/credentials.js';
 import { KmsWriter } from '../cloud/kms.js';
 import { SdkOpenApiCaller } from '../cloud/openapi.js';
 import { AcrFleetError, describeError } from '../errors.js';
-import { emptyClusterReport } from '../fleet/report.js';
-import { applyChanges } from '../fleet/run.js';
+import { applyChanges, countResults } from '../reconcile/apply.js';
 import { connectKubeconfigFile, tokenKubeconfig } from '../kube/admin.js';
 import type { PluginResolver } from '../kube/connect.js';
 import { describeObject, type OwnedObject, type WriteResult } from '../kube/objects.js';
 import { configMapObjects, IDENTITY, rbacObjects, rbacSettingsOf } from '../policy/rbac.js';
 import { planRemoval } from '../reconcile/plan.js';
 import { OWNED_SELECTOR } from '../reconcile/state.js';
-import { desiredWebhook, WEBHOOK_OBJECT } from '../webhook/install.js';
+import { desiredWebhook, WEBHOOK_OBJECT } from './webhook.js';
 import { verifyIdentity } from './verify.js';
 
 export interface FlowContext {
@@ -202,17 +201,16 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
           admin.listSecrets({ labelSelector: OWNED_SELECTOR }),
           admin.listServiceAccounts(),
         ]);
-        const report = emptyClusterReport(opts.cluster);
-        await applyChanges(
+        const results = await applyChanges(
           planRemoval({ namespaces, secrets, serviceAccounts }),
           admin,
-          report,
           fleet.kubernetes.writeConcurrency,
         );
-        if (report.error) throw new AcrFleetError(report.error);
-        return report;
+        const failed = results.find((r) => r.outcome === 'failed');
+        if (failed) throw new AcrFleetError(`cluster ${opts.cluster}: ${failed.error ?? 'failed'}`);
+        return countResults(results);
       },
-      (r) => `${r.secrets.deleted} Secret(s) deleted, ${r.serviceAccounts.patched} ServiceAccount(s) cleaned`,
+      (n) => `${n.Secret.deleted} Secret(s) deleted, ${n.ServiceAccount.patched} ServiceAccount(s) cleaned`,
     );
 
     // Only kinds and names matter for removal: every object any settings install.

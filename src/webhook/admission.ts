@@ -2,8 +2,7 @@
  * AdmissionReview v1 (admission.k8s.io/v1), the pure part of the webhook: which requests it acts on
  * and the JSONPatch that appends the Secret to a ServiceAccount's imagePullSecrets. No I/O.
  */
-import type { NamespaceSelection } from '../config/resolve.js';
-import type { PlanSettings } from '../reconcile/plan.js';
+import { selectsServiceAccount, watchesNamespace, type SelectionSettings } from '../reconcile/selection.js';
 
 /** The fields of an AdmissionRequest the webhook reads. */
 export interface AdmissionRequest {
@@ -47,10 +46,10 @@ export function parseReview(body: string): AdmissionReview | undefined {
   }
 }
 
-/** Whether a request is a ServiceAccount create the cluster's settings select. */
+/** Whether a request is a ServiceAccount create the cluster's selection picks (the same rule as the planner's). */
 export function decide(
   req: AdmissionRequest,
-  settings: Pick<PlanSettings, 'namespaces' | 'serviceAccounts'>,
+  settings: Pick<SelectionSettings, 'namespaces' | 'serviceAccounts'>,
 ): Decision {
   const k = req.kind;
   if (k?.group !== '' || k.version !== 'v1' || k.kind !== 'ServiceAccount')
@@ -58,15 +57,10 @@ export function decide(
   if (req.operation !== 'CREATE') return { act: false, why: 'not a create' };
   const namespace = req.namespace ?? req.object?.metadata?.namespace ?? '';
   const name = req.object?.metadata?.name ?? '';
-  if (!watched(settings.namespaces, namespace)) return { act: false, why: 'namespace not watched' };
+  if (!watchesNamespace(settings.namespaces, namespace)) return { act: false, why: 'namespace not watched' };
   // A generateName create has no name yet: only "*" can select it.
-  if (settings.serviceAccounts !== '*' && !settings.serviceAccounts.includes(name))
-    return { act: false, why: 'ServiceAccount not selected' };
+  if (!selectsServiceAccount(settings.serviceAccounts, name)) return { act: false, why: 'ServiceAccount not selected' };
   return { act: true, namespace, name };
-}
-
-function watched(sel: NamespaceSelection, namespace: string): boolean {
-  return sel.all ? !sel.exclude.includes(namespace) : sel.names.includes(namespace);
 }
 
 /**

@@ -7,16 +7,14 @@
  * applies the configured failurePolicy, and the next refresh repairs what was missed.
  */
 import type { Cluster, Fleet, Registry } from '../config/resolve.js';
-import type { CredentialClient } from '../cloud/credentials.js';
-import { KmsApi } from '../cloud/kms.js';
-import { SdkOpenApiCaller } from '../cloud/openapi.js';
+import type { KmsApi } from '../cloud/kms.js';
 import { AcrFleetError, describeError } from '../errors.js';
-import { fromConfigMap, type RunDeps } from '../fleet/run.js';
 import type { ClusterPort } from '../kube/port.js';
-import type { Logger, Redactor } from '../log/logger.js';
+import type { Fields, Logger, Redactor } from '../log/logger.js';
 import { desiredSecret, secretTemplate } from '../reconcile/dockerconfig.js';
+import { selectionOf, type ConfigMapReader } from '../reconcile/selection.js';
 import type { RegistryToken } from '../tokens/source.js';
-import { createRunDeps } from '../entry/runtime.js';
+import type { TokenBroker } from '../tokens/broker.js';
 import {
   decide,
   parseReview,
@@ -25,7 +23,7 @@ import {
   type AdmissionRequest,
   type PatchOp,
 } from './admission.js';
-import { parsePath, secretMatches } from './secret.js';
+import { parsePath, secretMatches } from '../policy/webhook-url.js';
 
 /** An HTTP request as the function sees it (already decoded from the trigger's event). */
 export interface WebhookRequest {
@@ -41,11 +39,24 @@ export interface WebhookResponse {
   body: string;
 }
 
+/** The clients the service works through, built by the entry point (the only place that builds clients). */
+export interface WebhookClients {
+  broker: TokenBroker;
+  /** Opens a cluster (loads its kubeconfig). */
+  connect(cluster: Cluster): Promise<ClusterPort>;
+  kms: Pick<KmsApi, 'secretValue'>;
+}
+
+/**
+ * Builds the clients for the fleet as the service tightens it (its Kubernetes budgets fit the API server's
+ * webhook timeout); their logs go to `log`.
+ */
+export type WebhookClientFactory = (fleet: Fleet, log: Logger) => WebhookClients;
+
 export interface WebhookServiceOptions {
   fleet: Fleet;
-  credential: CredentialClient;
   redactor: Redactor;
-  allowFileKubeconfig: boolean;
+  clients: WebhookClientFactory;
   now?: () => number;
   /** How long a cluster connection is reused (default 5 min; never past the kubeconfig credential's expiry). */
   portTtlMs?: number;
@@ -56,15 +67,17 @@ export interface WebhookServiceOptions {
 /** What one admission request led to, for the log line and the tests. */
 export type Outcome = 'patched' | 'created and patched' | 'skipped' | 'conflict';
 
-const json = (statusCode: number, body: unknown): WebhookResponse => ({
+/** A JSON answer. */
+export const json = (statusCode: number, body: unknown): WebhookResponse => ({
   statusCode,
   headers: { 'content-type': 'application/json' },
   body: JSON.stringify(body),
 });
 
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
 export class WebhookService {
-  private readonly deps: RunDeps;
-  private readonly kms: KmsApi;
+  private readonly clients: WebhookClients;
   private readonly ports = new Map<string, { port: Promise<ClusterPort>; until: number }>();
   private key: { value: Promise<string>; until: number } | undefined;
   private readonly now: () => number;
@@ -92,20 +105,10 @@ export class WebhookService {
       },
     };
     // One set of clients for the instance's life; its logs go to whichever invocation is current.
-    const current: Logger = {
-      debug: (m, f) => this.log.debug(m, f),
-      info: (m, f) => this.log.info(m, f),
-      warn: (m, f) => this.log.warn(m, f),
-      error: (m, f) => this.log.error(m, f),
-    };
-    this.deps = createRunDeps({
-      fleet: this.opts.fleet,
-      credential: opts.credential,
-      log: current,
-      redactor: opts.redactor,
-      allowFileKubeconfig: opts.allowFileKubeconfig,
-    });
-    this.kms = new KmsApi(new SdkOpenApiCaller({ endpoints: opts.fleet.endpoints, credential: opts.credential }));
+    const current = Object.fromEntries(
+      LEVELS.map((level) => [level, (msg: string, fields?: Fields) => this.log[level](msg, fields)]),
+    ) as Record<(typeof LEVELS)[number], Logger['info']>;
+    this.clients = opts.clients(this.opts.fleet, current);
   }
 
   /** Logs of the current invocation go here (FC gives each its request id). */
@@ -185,21 +188,18 @@ export class WebhookService {
     cluster: Cluster,
     request: AdmissionRequest,
   ): Promise<{ outcome: Outcome; why?: string; patch?: PatchOp[] }> {
-    let settings: Pick<Cluster, 'namespaces' | 'serviceAccounts' | 'secretName' | 'expiringThresholdMs' | 'webhook'> =
-      cluster;
-    let registries: Registry[] | undefined;
-    let port: ClusterPort | undefined;
-    if (cluster.settingsSource === 'configmap') {
-      port = await this.port(cluster);
-      ({ settings, registries } = await fromConfigMap(cluster, port));
-    }
+    // The cluster is connected only when its selection lives in its ConfigMap, or when there is work.
+    const lazy: ConfigMapReader = {
+      readConfigMap: async (namespace, name) => (await this.port(cluster)).readConfigMap(namespace, name),
+    };
+    const { settings, registries } = await selectionOf(cluster, this.opts.fleet.registries, lazy);
     if (!settings.webhook.enabled) return { outcome: 'skipped', why: 'webhook not enabled' };
     const decision = decide(request, settings);
     if (!decision.act) return { outcome: 'skipped', why: decision.why };
     const patch = pullSecretPatch(request.object, settings.secretName);
     if (!patch.length) return { outcome: 'skipped', why: 'already referenced' };
 
-    port ??= await this.port(cluster);
+    const port = await this.port(cluster);
     const name = settings.secretName;
     const existing = await port.readSecret(decision.namespace, name);
     if (existing) {
@@ -208,9 +208,7 @@ export class WebhookService {
     }
     // Dry run: say what a real create would get, write nothing.
     if (request.dryRun === true) return { outcome: 'patched', why: 'dry run', patch };
-    const wanted =
-      registries ?? cluster.registries.flatMap((n) => this.opts.fleet.registries.find((r) => r.name === n) ?? []);
-    const tokens = await this.tokens(wanted, settings.expiringThresholdMs);
+    const tokens = await this.tokens(registries, settings.expiringThresholdMs);
     // 'exists' means someone else's Secret of that name (one of ours counts as created).
     const created = await port.createSecret(desiredSecret(secretTemplate(tokens), decision.namespace, name));
     if (created === 'exists')
@@ -220,7 +218,7 @@ export class WebhookService {
 
   /** Tokens kept while they outlive the cluster's threshold, fetched anew otherwise (as a refresh would rewrite them). */
   private tokens(registries: Registry[], thresholdMs: number): Promise<RegistryToken[]> {
-    return Promise.all(registries.map((r) => this.deps.broker.fresh(r, thresholdMs, this.now())));
+    return Promise.all(registries.map((r) => this.clients.broker.fresh(r, thresholdMs, this.now())));
   }
 
   private port(cluster: Cluster): Promise<ClusterPort> {
@@ -229,7 +227,7 @@ export class WebhookService {
     if (hit && hit.until > now) return hit.port;
     if (hit) this.forgetPort(cluster.name);
     const ttl = this.opts.portTtlMs ?? 5 * 60_000;
-    const entry = { port: this.deps.connect(cluster), until: now + ttl };
+    const entry = { port: this.clients.connect(cluster), until: now + ttl };
     entry.port.then(
       (p) => {
         if (p.credentialExpiresAt !== undefined) entry.until = Math.min(entry.until, p.credentialExpiresAt - 60_000);
@@ -256,7 +254,7 @@ export class WebhookService {
     const now = this.now();
     if (this.key && this.key.until > now) return this.key.value;
     const entry = {
-      value: this.kms.secretValue(region, secretName).then((k) => {
+      value: this.clients.kms.secretValue(region, secretName).then((k) => {
         this.opts.redactor.add(k);
         if (!k.trim()) throw new AcrFleetError('the KMS secret is empty');
         return k.trim();

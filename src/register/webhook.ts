@@ -8,11 +8,11 @@ import type { Fleet } from '../config/resolve.js';
 import { KmsApi, KmsWriter } from '../cloud/kms.js';
 import type { OpenApiCaller } from '../cloud/openapi.js';
 import { AcrFleetError, CloudError } from '../errors.js';
-import { fromConfigMap } from '../fleet/run.js';
+import { fromConfigMap } from '../reconcile/selection.js';
 import type { ClusterPort } from '../kube/port.js';
 import type { OwnedObject } from '../kube/objects.js';
-import { webhookConfiguration, WEBHOOK_CONFIGURATION_NAME } from './configuration.js';
-import { clusterUrl, newWebhookKey } from './secret.js';
+import { webhookConfiguration, WEBHOOK_CONFIGURATION_NAME } from '../policy/webhook-configuration.js';
+import { clusterUrl, newWebhookKey } from '../policy/webhook-url.js';
 
 /** The object deregister removes (only its kind and name matter). */
 export const WEBHOOK_OBJECT: OwnedObject = {
