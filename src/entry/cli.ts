@@ -272,18 +272,36 @@ async function load(ctx: Ctx): Promise<Fleet | undefined> {
   }
 }
 
+/**
+ * `validate`: one pass, every problem at once (errors and warnings), each `file: key.path: message`. With
+ * `--json`, exactly one document `{"valid","problems":[{file,path,message,severity}]}` on stdout, whatever
+ * went wrong (a missing file, a YAML syntax error), and nothing else.
+ */
 async function validateFleet(ctx: Ctx): Promise<number> {
-  const fleet = await load(ctx);
-  if (!fleet) return EXIT.invalid;
-  if (ctx.json)
-    ctx.io.stdout(
-      `${JSON.stringify({ valid: true, file: ctx.configArg, registries: fleet.registries.length, clusters: fleet.clusters.length })}\n`,
-    );
-  else
-    ctx.io.stdout(
-      `${ctx.configArg}: valid (${fleet.registries.length} registries, ${fleet.clusters.length} clusters)\n`,
-    );
-  return EXIT.ok;
+  const [{ checkFleet }, { formatProblem }] = await Promise.all([import('../config/load.js'), import('../errors.js')]);
+  const file = ctx.configArg;
+  let result: Awaited<ReturnType<typeof checkFleet>>;
+  try {
+    const text = await readText(ctx.configPath, file);
+    result = checkFleet(text, { file, path: ctx.configPath, env: ctx.io.env, checkFiles: true });
+  } catch (err) {
+    const { ConfigError } = await import('../errors.js');
+    if (!(err instanceof ConfigError)) throw err;
+    result = { problems: err.problems.map((p) => ({ ...p, severity: 'error' as const })) };
+  }
+  const { problems, fleet } = result;
+  if (ctx.json) {
+    const listed = problems.map((p) => ({ file, path: p.path, message: p.message, severity: p.severity }));
+    ctx.io.stdout(`${JSON.stringify({ valid: fleet !== undefined, problems: listed })}\n`);
+  } else {
+    for (const p of problems)
+      ctx.io.stderr(
+        `${formatProblem(file, p.severity === 'warning' ? { path: p.path, message: `warning: ${p.message}` } : p)}\n`,
+      );
+    if (fleet)
+      ctx.io.stdout(`${file}: valid (${fleet.registries.length} registries, ${fleet.clusters.length} clusters)\n`);
+  }
+  return fleet ? EXIT.ok : EXIT.invalid;
 }
 
 /** A redactor that already knows the caller's own AccessKey secret and STS token. */
