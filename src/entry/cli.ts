@@ -355,7 +355,8 @@ async function policyCommand(ctx: Ctx, opts: PolicyOptions): Promise<number> {
   const out = policyOutput(fleet, opts);
   if ('error' in out) {
     ctx.io.stderr(`acr-fleet policy: ${out.error}\n`);
-    return EXIT.invalid;
+    // A fleet RAM cannot hold in one document fails like a run; bad options are usage errors.
+    return out.code ?? EXIT.invalid;
   }
   ctx.io.stdout(out.stdout);
   ctx.io.stderr(out.stderr);
