@@ -156,3 +156,35 @@ test('validate --json prints exactly one JSON document on stdout, also for a mis
       'warn.yaml: defaults.expiringThreshold: warning: 1h is not below the shortest token lifetime (1h, registry prod): every run would rewrite every Secret\n',
   });
 });
+
+test('a settings: configmap cluster allowed no registry is a warning naming the key to set', (t) => {
+  t.deepEqual(
+    problems(
+      `regionId: cn-hangzhou\n${REGISTRIES}clusters: [{name: a, kubeconfig: {kmsSecret: acr-fleet/a}, settings: configmap}]\n`,
+    ),
+    [
+      'clusters[0].configmap.registries: warning: none allowed: every registry its ConfigMap names will be refused (list the registries it may pick)',
+    ],
+  );
+});
+
+test('register can write what a cluster gets and what its ConfigMap may pick, and the result validates', async (t) => {
+  const { upsertCluster } = await import('../src/config/edit.js');
+  const { parseFleet } = await import('../src/config/load.js');
+  const text = upsertCluster(
+    `regionId: cn-hangzhou\n${REGISTRIES}clusters:\n  - {name: a, kubeconfig: {kmsSecret: acr-fleet/a}}\n`,
+    {
+      name: 'legacy',
+      kmsSecret: 'acr-fleet/legacy',
+      settings: 'configmap',
+      configmapRegistries: ['prod', 'pe'],
+    },
+  );
+  const fleet = parseFleet(text, { file: 'fleet.yaml', env: {} });
+  t.deepEqual(fleet.clusters.find((c) => c.name === 'legacy')?.configmapRegistries, ['prod', 'pe']);
+  const pinned = parseFleet(upsertCluster(text, { name: 'a', kmsSecret: 'acr-fleet/a', registries: ['pe'] }), {
+    file: 'fleet.yaml',
+    env: {},
+  });
+  t.deepEqual(pinned.clusters.find((c) => c.name === 'a')?.registries, ['pe']);
+});

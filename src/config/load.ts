@@ -90,6 +90,7 @@ export function checkFleet(text: string, opts: LoadOptions & { checkFiles?: bool
     ...[...inline, ...structural, ...crossCheck(doc)].map((p) => error(p.path, p.message)),
     ...(opts.checkFiles ? missingFiles(doc, baseDir).map((p) => error(p.path, p.message)) : []),
     ...thresholdWarnings(doc),
+    ...configmapWarnings(doc),
   ];
   if (!parsed.success || problems.some((p) => p.severity === 'error')) return { problems };
   try {
@@ -236,6 +237,23 @@ function thresholdWarnings(doc: unknown): Problem[] {
     });
   });
   return out;
+}
+
+/** A `settings: configmap` cluster that fleet.yaml allows no registry gets none from its ConfigMap. */
+function configmapWarnings(doc: unknown): Problem[] {
+  if (!isMap(doc)) return [];
+  return listOf(doc.clusters).flatMap((c, i) =>
+    isMap(c) && c.settings === 'configmap' && !(isMap(c.configmap) && listOf(c.configmap.registries).length)
+      ? [
+          {
+            path: `clusters[${i}].configmap.registries`,
+            severity: 'warning' as const,
+            message:
+              'none allowed: every registry its ConfigMap names will be refused (list the registries it may pick)',
+          },
+        ]
+      : [],
+  );
 }
 
 function formatMs(ms: number): string {
