@@ -80,8 +80,9 @@ test.serial('a role with exactly the generated policy refreshes the whole fleet'
         {
           Effect: 'Allow',
           Action: ['kms:GetSecretValue'],
-          // Issue 17: one pattern for the secrets under register's prefix, not one ARN per cluster.
-          Resource: [`acs:kms:cn-hangzhou:${ACCOUNT}:secret/acr-fleet/*`],
+          Resource: ['bj-prod-1', 'hz-dev-1', 'hz-prod-1'].map(
+            (c) => `acs:kms:cn-hangzhou:${ACCOUNT}:secret/acr-fleet/${c}`,
+          ),
         },
         { Effect: 'Allow', Action: ['sts:AssumeRole'], Resource: [`acs:ram::${PARTNER}:role/acr-pull`] },
       ],
@@ -388,4 +389,20 @@ test("the README's RAM policy is exactly what policy prints for the example flee
   });
   t.is(r.code, 0, r.stderr);
   t.is(block?.[1], r.stdout);
+});
+
+test('KMS secrets stay named one by one while the document fits RAM, a pattern only past it', async (t) => {
+  const { parseFleet } = await import('../src/config/load.js');
+  const { functionPolicy } = await import('../src/policy/ram.js');
+  const kms = (n: number) =>
+    functionPolicy(
+      parseFleet(
+        bigFleet(n, (i) => `{name: c-${i}, kubeconfig: {kmsSecret: acr-fleet/c-${i}}}`),
+        { file: 'fleet.yaml', env: {} },
+      ),
+      '111111111111',
+    ).policy.Statement.find((s) => s.Action[0] === 'kms:GetSecretValue')?.Resource;
+  t.is(kms(20)?.length, 20);
+  t.true(kms(20)?.includes('acs:kms:cn-hangzhou:111111111111:secret/acr-fleet/c-7'));
+  t.deepEqual(kms(100), ['acs:kms:cn-hangzhou:111111111111:secret/acr-fleet/*']);
 });

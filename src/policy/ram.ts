@@ -24,9 +24,9 @@ export const RAM_POLICY_MAX_CHARS = 6144;
  * invocations; `functionName` is the deployed function's name (s.yaml's default).
  *
  * Every resource is named: Enterprise Edition instances (also those a `settings: configmap` cluster's
- * ConfigMap may pick, from its `configmap.registries`), KMS secrets, ACK clusters, roles. KMS secrets that
- * share a folder-like prefix in one region (`acr-fleet/…`, register's default) become one pattern
- * (`secret/acr-fleet/*`), so the document does not grow with the fleet.
+ * ConfigMap may pick, from its `configmap.registries`), KMS secrets, ACK clusters, roles. Only when that
+ * document is over RAM's limit, KMS secrets that share a folder-like prefix in one region (`acr-fleet/…`,
+ * register's default) become one pattern (`secret/acr-fleet/*`), so the document does not grow with the fleet.
  */
 export function functionPolicy(
   fleet: Fleet,
@@ -58,19 +58,39 @@ export function functionPolicy(
   if (webhook && fleet.clusters.some((c) => c.webhook.enabled || c.settingsSource === 'configmap')) {
     secret(webhook.regionId, webhook.keySecret);
   }
-  for (const resource of secretResources(secrets, accountId)) allow('kms:GetSecretValue', resource);
   // One statement per action keeps the document readable and diffable.
-  const Statement = [...acc.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([action, resources]) => ({ Effect: 'Allow' as const, Action: [action], Resource: [...resources].sort() }));
-  return { policy: { Version: '1', Statement }, notes };
+  const document = (kms: string[]): PolicyDocument => {
+    const all = new Map(acc);
+    if (kms.length) all.set('kms:GetSecretValue', new Set(kms));
+    const Statement = [...all.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([action, resources]) => ({ Effect: 'Allow' as const, Action: [action], Resource: [...resources].sort() }));
+    return { Version: '1', Statement };
+  };
+  // Each secret by name while the document fits RAM's limit; past it, shared prefixes become patterns.
+  const named = document(secretResources(secrets, accountId, false));
+  if (policyText(named).length <= RAM_POLICY_MAX_CHARS) return { policy: named, notes };
+  const patterns = secretResources(secrets, accountId, true);
+  for (const pattern of patterns.filter((r) => r.endsWith('/*'))) {
+    const covered = webhook && `acs:kms:${webhook.regionId}:${accountId}:secret/${webhook.keySecret}`;
+    if (covered && !patterns.includes(covered) && globCovers(pattern, covered))
+      notes.push(`${pattern} also covers the webhook key ${webhook.keySecret}`);
+  }
+  return { policy: document(patterns), notes };
 }
 
+const globCovers = (pattern: string, arn: string) => arn.startsWith(pattern.slice(0, -1));
+
 /**
- * KMS secret ARNs: secrets of one region that share a prefix ending in "/" (two or more of them) are one
- * `secret/<prefix>*` pattern; the others are named one by one.
+ * KMS secret ARNs, each by name; with `patterns`, secrets of one region that share a prefix ending in "/"
+ * (two or more of them) are one `secret/<prefix>*` pattern.
  */
-function secretResources(secrets: readonly { regionId: string; name: string }[], accountId: string): string[] {
+function secretResources(
+  secrets: readonly { regionId: string; name: string }[],
+  accountId: string,
+  patterns: boolean,
+): string[] {
+  if (!patterns) return [...new Set(secrets.map((x) => `acs:kms:${x.regionId}:${accountId}:secret/${x.name}`))];
   const groups = new Map<string, Set<string>>();
   for (const { regionId, name } of secrets) {
     const slash = name.indexOf('/');
