@@ -188,3 +188,12 @@ test('register can write what a cluster gets and what its ConfigMap may pick, an
   });
   t.deepEqual(pinned.clusters.find((c) => c.name === 'a')?.registries, ['pe']);
 });
+
+test('a longer STS session lengthens the token lifetime the threshold is compared with', (t) => {
+  t.deepEqual(
+    problems(
+      `regionId: cn-hangzhou\nregistries: [{name: partner, instanceId: cri-p, assumeRoleARN: "acs:ram::2:role/r", expireDuration: 7200}]\nclusters: [{name: a, kubeconfig: {kmsSecret: acr-fleet/a}, expiringThreshold: 1h}]\n`,
+    ),
+    [],
+  );
+});

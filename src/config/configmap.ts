@@ -187,9 +187,9 @@ export function parseAcrConfiguration(
   return { settings, registries, refused, warnings };
 }
 
-/** A token lives 1 h, or as long as the session of the role it was fetched with. */
+/** A token lives 1 h, or, fetched with an STS session, as long as the session. */
 function tokenLifetimeMs(r: Registry): number {
-  return Math.min(3600, r.credential.assumeRole?.durationSeconds ?? 3600) * 1000;
+  return (r.credential.assumeRole?.durationSeconds ?? 3600) * 1000;
 }
 
 /** Personal Edition hosts of a region: the only domains a Personal Edition entry may name. */

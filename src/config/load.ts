@@ -200,7 +200,8 @@ function missingFiles(doc: unknown, baseDir: string): ConfigProblem[] {
 
 /**
  * A Secret is rewritten when its token expires within `expiringThreshold`: a threshold at or above a token's
- * whole lifetime rewrites every Secret on every run. Tokens live 1 h, or as long as the assumed role's session.
+ * whole lifetime rewrites every Secret on every run. A token lives 1 h, or, fetched with an STS session, as long
+ * as the session (`expireDuration`).
  */
 function thresholdWarnings(doc: unknown): Problem[] {
   if (!isMap(doc)) return [];
@@ -208,7 +209,7 @@ function thresholdWarnings(doc: unknown): Problem[] {
   for (const r of listOf(doc.registries)) {
     if (!isMap(r) || typeof r.name !== 'string') continue;
     const seconds = r.assumeRoleARN && typeof r.expireDuration === 'number' ? r.expireDuration : 3600;
-    lifetimes.set(r.name, Math.min(seconds, 3600) * 1000);
+    lifetimes.set(r.name, seconds * 1000);
   }
   const defaults = isMap(doc.defaults) ? doc.defaults : {};
   const seen = new Set<string>();
