@@ -80,16 +80,16 @@ const INVALID: [string, string, string[]][] = [
   ],
   [
     'unknown keys, at any depth',
-    `regionId: x\nregistrys: []\nregistries: [{name: r, instance: cri-a}]\nclusters: [{name: a, kubeconfig: {file: a}, watchNamespaces: all}]\n`,
+    `regionId: cn-x\nregistrys: []\nregistries: [{name: r, instance: cri-a}]\nclusters: [{name: a, kubeconfig: {file: a}, watchNamespaces: all}]\n`,
     [
-      'fleet.yaml: registries[0].instance: unknown key',
-      'fleet.yaml: clusters[0].watchNamespaces: unknown key',
-      'fleet.yaml: registrys: unknown key',
+      'fleet.yaml: registries[0].instance: unknown key; did you mean instanceId?',
+      'fleet.yaml: clusters[0].watchNamespaces: unknown key; did you mean watchNamespace?',
+      'fleet.yaml: registrys: unknown key; did you mean registries?',
     ],
   ],
   [
     'duplicate names and unknown registry references',
-    `regionId: x\nregistries: [{name: r}, {name: r}]\nclusters: [{name: a, kubeconfig: {file: a}}, {name: a, kubeconfig: {file: b}, registries: [r, nope]}]\n`,
+    `regionId: cn-x\nregistries: [{name: r}, {name: r}]\nclusters: [{name: a, kubeconfig: {file: a}}, {name: a, kubeconfig: {file: b}, registries: [r, nope]}]\n`,
     [
       'fleet.yaml: registries[1].name: duplicate registry name "r"',
       'fleet.yaml: clusters[1].name: duplicate cluster name "a"',
@@ -98,7 +98,7 @@ const INVALID: [string, string, string[]][] = [
   ],
   [
     'wrong types and missing keys, all at once',
-    `regionId: x\nconcurrency: 0\nregistries: [{name: r, instanceId: abc}]\nclusters: [{kubeconfig: {file: 3}, expiringThreshold: 15 minutes, serviceAccount: 5}]\n`,
+    `regionId: cn-x\nconcurrency: 0\nregistries: [{name: r, instanceId: abc}]\nclusters: [{kubeconfig: {file: 3}, expiringThreshold: 15 minutes, serviceAccount: 5}]\n`,
     [
       'fleet.yaml: concurrency: must be at least 1',
       'fleet.yaml: registries[0].instanceId: expected an Enterprise Edition instance id (cri-...) or "" for Personal Edition',
@@ -123,7 +123,7 @@ const INVALID: [string, string, string[]][] = [
   ],
   [
     "the add-on's inline AccessKeys, with the KMS form to use instead",
-    `regionId: x\nregistries: [{name: r, customAccessKey: LTAIxxxx, customAccessKeySecret: s3cr3t-value}]\nclusters: [{name: a, kubeconfig: {file: a}}]\n`,
+    `regionId: cn-x\nregistries: [{name: r, customAccessKey: LTAIxxxx, customAccessKeySecret: s3cr3t-value}]\nclusters: [{name: a, kubeconfig: {file: a}}]\n`,
     [
       'fleet.yaml: registries[0].customAccessKey: AccessKeys are never accepted inline; store {"AccessKeyId","AccessKeySecret"} in KMS and use accessKey: { kmsSecret: NAME }',
       'fleet.yaml: registries[0].customAccessKeySecret: AccessKeys are never accepted inline; store {"AccessKeyId","AccessKeySecret"} in KMS and use accessKey: { kmsSecret: NAME }',
@@ -131,15 +131,18 @@ const INVALID: [string, string, string[]][] = [
   ],
   [
     'credential keys that need each other or exclude each other',
-    `regionId: x\nregistries:\n  - {name: a, rrsaRoleARN: "acs:ram::1:role/r"}\n  - {name: b, externalId: abc, expireDuration: 100000}\n  - {name: c, assumeRoleARN: "arn:aws:iam::1:role/x"}\nclusters: [{name: a, kubeconfig: {file: a}}]\n`,
+    `regionId: cn-x\nregistries:\n  - {name: a, rrsaRoleARN: "acs:ram::1:role/r"}\n  - {name: b, externalId: abc, expireDuration: 100000}\n  - {name: c, assumeRoleARN: "arn:aws:iam::1:role/x"}\nclusters: [{name: a, kubeconfig: {file: a}}]\n`,
     [
       'fleet.yaml: registries[1].expireDuration: must be at most 43200',
       'fleet.yaml: registries[2].assumeRoleARN: expected a role ARN such as acs:ram::123456789012:role/acr-pull',
+      // Issue 17: one pass, so the rules between keys are reported with the structural errors.
+      'fleet.yaml: registries[0]: rrsaRoleARN and rrsaOIDCProviderRoleARN go together',
+      'fleet.yaml: registries[1]: externalId and expireDuration need assumeRoleARN',
     ],
   ],
   [
     'RRSA without its provider, and role options without a role',
-    `regionId: x\nregistries:\n  - {name: a, rrsaRoleARN: "acs:ram::1:role/r"}\n  - {name: b, externalId: abc}\nclusters: [{name: a, kubeconfig: {file: a}}]\n`,
+    `regionId: cn-x\nregistries:\n  - {name: a, rrsaRoleARN: "acs:ram::1:role/r"}\n  - {name: b, externalId: abc}\nclusters: [{name: a, kubeconfig: {file: a}}]\n`,
     [
       'fleet.yaml: registries[0]: rrsaRoleARN and rrsaOIDCProviderRoleARN go together',
       'fleet.yaml: registries[1]: externalId and expireDuration need assumeRoleARN',
@@ -147,22 +150,22 @@ const INVALID: [string, string, string[]][] = [
   ],
   [
     'an endpoint that is not a URL',
-    `regionId: x\nendpoints: {cr: "cr.example.com"}\nregistries: [{name: r}]\nclusters: [{name: a, kubeconfig: {file: a}}]\n`,
+    `regionId: cn-x\nendpoints: {cr: "cr.example.com"}\nregistries: [{name: r}]\nclusters: [{name: a, kubeconfig: {file: a}}]\n`,
     ['fleet.yaml: endpoints.cr: expected an http(s) URL such as https://cr.{region}.aliyuncs.com'],
   ],
   [
     'webhook settings out of range and a webhook URL that is not HTTPS',
-    `regionId: x\nwebhook: {url: "http://hook.example.com"}\ndefaults: {webhook: {enabled: true, failurePolicy: Block, timeoutSeconds: 60}}\nregistries: [{name: r}]\nclusters: [{name: a, kubeconfig: {file: a}, webhook: {enable: true}}]\n`,
+    `regionId: cn-x\nwebhook: {url: "http://hook.example.com"}\ndefaults: {webhook: {enabled: true, failurePolicy: Block, timeoutSeconds: 60}}\nregistries: [{name: r}]\nclusters: [{name: a, kubeconfig: {file: a}, webhook: {enable: true}}]\n`,
     [
       "fleet.yaml: webhook.url: expected the HTTPS URL of the webhook function's HTTP trigger",
       'fleet.yaml: defaults.webhook.failurePolicy: expected Ignore or Fail',
       'fleet.yaml: defaults.webhook.timeoutSeconds: must be at most 30',
-      'fleet.yaml: clusters[0].webhook.enable: unknown key',
+      'fleet.yaml: clusters[0].webhook.enable: unknown key; did you mean enabled?',
     ],
   ],
   [
     'a cluster with the webhook enabled but no webhook URL',
-    `regionId: x\nregistries: [{name: r}]\nclusters: [{name: a, kubeconfig: {file: a}}, {name: b, kubeconfig: {file: b}, webhook: {enabled: true}}]\n`,
+    `regionId: cn-x\nregistries: [{name: r}]\nclusters: [{name: a, kubeconfig: {file: a}}, {name: b, kubeconfig: {file: b}, webhook: {enabled: true}}]\n`,
     ['fleet.yaml: webhook.url: required when a cluster has webhook.enabled: true'],
   ],
 ];

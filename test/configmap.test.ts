@@ -171,7 +171,11 @@ for (const [what, data, expected] of INVALID) {
 }
 
 /** Switches hz-dev-1 to `settings: configmap` and grants the RBAC rendered for that. */
-async function migrate(s: Sandbox, data: Record<string, string> | undefined): Promise<void> {
+async function migrate(
+  s: Sandbox,
+  data: Record<string, string> | undefined,
+  allowed: string[] = ['acme-ee', 'hz-personal'],
+): Promise<void> {
   const kube = s.cluster('hz-dev-1').kube;
   kube.seed('namespaces', { metadata: { name: 'apps' } });
   kube.seed('serviceaccounts', { metadata: { namespace: 'apps', name: 'default' } });
@@ -181,6 +185,8 @@ async function migrate(s: Sandbox, data: Record<string, string> | undefined): Pr
     const c = (d.clusters as Record<string, unknown>[]).find((x) => x.name === 'hz-dev-1')!;
     delete c.registries;
     c.settings = 'configmap';
+    // Issue 15: the ConfigMap picks among what fleet.yaml allows this cluster.
+    c.configmap = { registries: allowed };
   });
   await s.grantRbac();
 }
@@ -214,4 +220,36 @@ test('a migrated cluster without the ConfigMap fails alone, saying so', async (t
     'cluster hz-dev-1: kube-system/acr-configuration: not found (the cluster is set to settings: configmap)',
   );
   t.true(clusters.filter((c) => c.name !== 'hz-dev-1').every((c) => c.status === 'ok'));
+});
+
+test('validate --configmap --cluster names each entry fleet.yaml does not allow that cluster, and exits 2', async (t) => {
+  const s = await sandbox(t);
+  await s.editConfig((d) => {
+    const c = (d.clusters as Record<string, unknown>[]).find((x) => x.name === 'hz-dev-1')!;
+    c.settings = 'configmap';
+    c.configmap = { registries: ['hz-personal'] };
+  });
+  const file = await configMapFile(s.dir, {
+    'acr-registry-info': '- instanceId: ""\n- instanceId: "cri-prod01"\n  regionId: "cn-beijing"\n',
+  });
+  const refused = await cli(['validate', '-c', 'fleet.yaml', '--configmap', file, '--cluster', 'hz-dev-1'], {
+    cwd: s.dir,
+  });
+  t.deepEqual(refused, {
+    code: 2,
+    stdout: '',
+    stderr: `${file}: cluster hz-dev-1: ConfigMap acr-registry-info[1]: instance cri-prod01 is not allowed for this cluster\n`,
+  });
+  await s.editConfig((d) => {
+    const c = (d.clusters as Record<string, unknown>[]).find((x) => x.name === 'hz-dev-1')!;
+    c.configmap = { registries: ['hz-personal', 'acme-ee'] };
+  });
+  const allowed = await cli(['validate', '-c', 'fleet.yaml', '--configmap', file, '--cluster', 'hz-dev-1'], {
+    cwd: s.dir,
+  });
+  t.deepEqual(allowed, {
+    code: 0,
+    stdout: `${file}: valid for cluster hz-dev-1 (2 registries: hz-personal, acme-ee)\n`,
+    stderr: '',
+  });
 });

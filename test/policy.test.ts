@@ -264,3 +264,107 @@ test("policy --kubernetes prints a cluster's RBAC manifest with every rule's rea
     stderr: 'acr-fleet policy: --cluster: no cluster named nope in fleet.yaml\n',
   });
 });
+
+/** A fleet.yaml of `n` clusters made with `cluster(i)`. */
+function bigFleet(n: number, cluster: (i: number) => string): string {
+  const clusters = Array.from({ length: n }, (_, i) => `  - ${cluster(i)}`).join('\n');
+  return `regionId: cn-hangzhou\nregistries:\n  - {name: prod, instanceId: cri-prod0123456789, regionId: cn-beijing}\n  - {name: pe}\nclusters:\n${clusters}\n`;
+}
+
+for (const [n, chars] of [
+  [100, 666],
+  [1_000, 849],
+  [10_000, 849],
+] as const) {
+  test(`the policy of ${n} clusters with kubeconfigs under acr-fleet/ fits RAM's 6,144 characters (${chars})`, async (t) => {
+    const { parseFleet } = await import('../src/config/load.js');
+    const { policyOutput } = await import('../src/policy/print.js');
+    const fleet = parseFleet(
+      bigFleet(n, (i) => `{name: c-${i}, kubeconfig: {kmsSecret: acr-fleet/c-${i}}}`),
+      { file: 'fleet.yaml', env: {} },
+    );
+    const out = policyOutput(fleet, { accountId: '111111111111' });
+    if ('error' in out) return t.fail(out.error);
+    t.is(out.stdout.length, chars);
+    t.true(out.stdout.length <= 6144);
+    t.regex(out.stdout, /"acs:kms:cn-hangzhou:111111111111:secret\/acr-fleet\/\*"/);
+  });
+}
+
+test('policy fails with one line and exit 1 when the fleet cannot fit one RAM policy document', async (t) => {
+  const { mkdtemp, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const path = (await import('node:path')).default;
+  const dir = await mkdtemp(path.join(tmpdir(), 'acr-fleet-policy-'));
+  const id = (i: number) => `c${i.toString(16).padStart(31, '0')}`;
+  await writeFile(
+    path.join(dir, 'fleet.yaml'),
+    bigFleet(200, (i) => `{name: c-${i}, kubeconfig: {ackClusterId: ${id(i)}}}`),
+  );
+  const r = await cli(['policy', '-c', 'fleet.yaml', '--account-id', '111111111111'], { cwd: dir });
+  t.is(r.code, 1);
+  t.is(r.stdout, '');
+  t.is(
+    r.stderr,
+    "acr-fleet policy: the RAM policy would be 17417 characters, more than RAM's limit of 6144 for one policy document (cs:DescribeClusterUserKubeconfig: 200 resources)\n",
+  );
+});
+
+test("a settings: configmap cluster's policy lists the instances fleet.yaml allows its ConfigMap, never a wildcard", async (t) => {
+  const { parseFleet } = await import('../src/config/load.js');
+  const { functionPolicy } = await import('../src/policy/ram.js');
+  const fleet = parseFleet(
+    `regionId: cn-hangzhou\nregistries:\n  - {name: prod, instanceId: cri-prod01, regionId: cn-beijing}\n  - {name: other, instanceId: cri-other}\n  - {name: partner, instanceId: cri-partner, assumeRoleARN: "acs:ram::2222:role/acr-pull"}\nclusters:\n  - {name: legacy, kubeconfig: {kmsSecret: acr-fleet/legacy}, settings: configmap, configmap: {registries: [prod, partner]}}\n`,
+    { file: 'fleet.yaml', env: {} },
+  );
+  const { policy } = functionPolicy(fleet, ACCOUNT);
+  t.deepEqual(policy.Statement, [
+    {
+      Effect: 'Allow',
+      Action: ['cr:GetAuthorizationToken'],
+      Resource: [`acs:cr:cn-beijing:${ACCOUNT}:repository/cri-prod01`],
+    },
+    {
+      Effect: 'Allow',
+      Action: ['cr:ListInstanceEndpoint'],
+      Resource: [`acs:cr:cn-beijing:${ACCOUNT}:instance/cri-prod01`],
+    },
+    {
+      Effect: 'Allow',
+      Action: ['kms:GetSecretValue'],
+      Resource: [`acs:kms:cn-hangzhou:${ACCOUNT}:secret/acr-fleet/legacy`],
+    },
+    { Effect: 'Allow', Action: ['sts:AssumeRole'], Resource: ['acs:ram::2222:role/acr-pull'] },
+  ]);
+});
+
+test("the README's RAM policy is exactly what policy prints for the example fleet", async (t) => {
+  const { readFile } = await import('node:fs/promises');
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+  const block =
+    /npx acr-fleet policy --config examples\/fleet\.yaml --account-id 111111111111\n```\n\n```json\n([\s\S]*?)```/.exec(
+      readme,
+    );
+  t.truthy(block, 'the README shows the command and its output');
+  const r = await cli(['policy', '-c', 'examples/fleet.yaml', '--account-id', '111111111111'], {
+    cwd: new URL('..', import.meta.url).pathname,
+  });
+  t.is(r.code, 0, r.stderr);
+  t.is(block?.[1], r.stdout);
+});
+
+test('KMS secrets stay named one by one while the document fits RAM, a pattern only past it', async (t) => {
+  const { parseFleet } = await import('../src/config/load.js');
+  const { functionPolicy } = await import('../src/policy/ram.js');
+  const kms = (n: number) =>
+    functionPolicy(
+      parseFleet(
+        bigFleet(n, (i) => `{name: c-${i}, kubeconfig: {kmsSecret: acr-fleet/c-${i}}}`),
+        { file: 'fleet.yaml', env: {} },
+      ),
+      '111111111111',
+    ).policy.Statement.find((s) => s.Action[0] === 'kms:GetSecretValue')?.Resource;
+  t.is(kms(20)?.length, 20);
+  t.true(kms(20)?.includes('acs:kms:cn-hangzhou:111111111111:secret/acr-fleet/c-7'));
+  t.deepEqual(kms(100), ['acs:kms:cn-hangzhou:111111111111:secret/acr-fleet/*']);
+});

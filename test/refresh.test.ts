@@ -326,11 +326,20 @@ test('validate explains every problem and exits 2, or says the file is valid', a
   });
   const bad = await cli(['validate', '-c', 'fleet.yaml', '--json'], { cwd: s.dir });
   t.is(bad.code, 2);
+  // Issue 17: one pass (the duplicate name is no longer hidden by the structural error), one JSON shape.
   t.deepEqual(JSON.parse(bad.stdout), {
     valid: false,
-    file: 'fleet.yaml',
-    problems: [{ path: 'concurrency', message: 'must be at most 64' }],
+    problems: [
+      { file: 'fleet.yaml', path: 'concurrency', message: 'must be at most 64', severity: 'error' },
+      {
+        file: 'fleet.yaml',
+        path: 'registries[2].name',
+        message: 'duplicate registry name "acme-ee"',
+        severity: 'error',
+      },
+    ],
   });
+  t.is(bad.stderr, '');
 });
 
 test('no token, AccessKey secret, bearer token or kubeconfig appears in any output', async (t) => {

@@ -2,14 +2,21 @@
  * Migration from the in-cluster add-on: the keys of its `kube-system/acr-configuration` ConfigMap,
  * applied as the add-on applies them, for clusters set to `settings: configmap`. Keys acr-fleet cannot
  * honour safely (inline AccessKeys) are reported, never used. Pure: the caller reads the ConfigMap.
+ *
+ * A ConfigMap belongs to a cluster owner, who is less trusted than fleet.yaml (issue 15): it only narrows.
+ * Each `acr-registry-info` entry must match a registry fleet.yaml allows for that cluster
+ * (`clusters[].configmap.registries`); the registry used is fleet.yaml's, so role, region, credentials and
+ * domains never come from the ConfigMap. An entry naming anything else is refused, not fetched.
  */
 import yaml from 'js-yaml';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { parseDuration } from './duration.js';
 import { INLINE_ACCESS_KEYS } from './schema.js';
+import { REGION } from './rules.js';
 import {
   splitList,
-  type CredentialSpec,
+  type Cluster,
+  type Fleet,
   type NamespaceSelection,
   type Registry,
   type WebhookSettings,
@@ -28,6 +35,11 @@ export interface ConfigMapSettings {
 
 export interface ConfigMapContext {
   clusterName: string;
+  /**
+   * The fleet.yaml registries this cluster's ConfigMap may pick (its `configmap.registries`, resolved).
+   * Absent or empty: none, so every entry is refused.
+   */
+  allowed?: readonly Registry[];
   /** The cluster's region: the add-on's default `regionId`. */
   regionId: string;
   /** Default excludes when `watch-namespace: all`. */
@@ -48,12 +60,41 @@ const REGISTRY_FIELDS = new Set([
   'rrsaOIDCProviderRoleARN',
 ]);
 
-/** Parses an acr-configuration ConfigMap's `data`. Throws ConfigError (named `source`) listing every problem. */
-export function parseAcrConfiguration(
+/** Caps on what a cluster's ConfigMap may make acr-fleet read. */
+export const CONFIGMAP_LIMITS = { entries: 50, dataBytes: 256 * 1024 } as const;
+
+/** One `acr-registry-info` entry as the ConfigMap asks for it (or the add-on's default, index 0). */
+export interface RequestedRegistry {
+  /** `acr-registry-info[2]`, or `acr-registry-info` for the default Personal Edition registry. */
+  at: string;
+  instanceId: string;
+  /** As written, else the cluster's region. */
+  regionId: string;
+  domains?: string[];
+  assumeRoleARN?: string;
+  rrsa?: { roleArn: string; providerArn: string };
+}
+
+/** The ConfigMap read structurally, before narrowing: what it sets and which registries it asks for. */
+export interface AcrConfiguration {
+  settings: ConfigMapSettings;
+  requested: RequestedRegistry[];
+}
+
+/**
+ * Reads an acr-configuration ConfigMap's `data` as the add-on would, without deciding anything it may
+ * have. Throws ConfigError (named `source`) listing every problem.
+ */
+export function readAcrConfiguration(
   data: Record<string, string>,
   source: string,
-  ctx: ConfigMapContext,
-): { settings: ConfigMapSettings; registries: Registry[] } {
+  ctx: Omit<ConfigMapContext, 'allowed'>,
+): AcrConfiguration {
+  const size = Object.entries(data).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+  if (size > CONFIGMAP_LIMITS.dataBytes)
+    throw new ConfigError(source, [
+      { path: 'data', message: `${size} bytes, more than the ${CONFIGMAP_LIMITS.dataBytes} acr-fleet reads` },
+    ]);
   const problems: ConfigProblem[] = [];
   const settings: ConfigMapSettings = {};
   const problem = (key: string, message: string) => problems.push({ path: `data.${key}`, message });
@@ -106,9 +147,100 @@ export function parseAcrConfiguration(
   }
 
   const rrsa = data.rrsa === undefined ? false : rrsaEnabled(data.rrsa, problem);
-  const registries = parseRegistries(data['acr-registry-info'], rrsa, ctx, problem);
+  const requested = parseRegistries(data['acr-registry-info'], rrsa, ctx, problem);
   if (problems.length) throw new ConfigError(source, problems);
-  return { settings, registries };
+  return { settings, requested };
+}
+
+/**
+ * Parses an acr-configuration ConfigMap's `data` and narrows it to what fleet.yaml allows this cluster
+ * (`ctx.allowed`). Throws ConfigError (named `source`) listing every problem of the ConfigMap itself.
+ * Entries asking for anything fleet.yaml did not allow come back in `refused`, one line each
+ * (`ConfigMap acr-registry-info[2]: instance cri-… is not allowed for this cluster`; the caller prefixes
+ * `cluster X: `), and no registry for them: fetch nothing for them and name them in the report.
+ * `registries` are fleet.yaml's own Registry objects. `expiring-threshold` is clamped below the shortest
+ * lifetime of their tokens (a note in `warnings`).
+ */
+export function parseAcrConfiguration(
+  data: Record<string, string>,
+  source: string,
+  ctx: ConfigMapContext,
+): { settings: ConfigMapSettings; registries: Registry[]; refused: string[]; warnings: string[] } {
+  const { settings, requested } = readAcrConfiguration(data, source, ctx);
+  const allowed = ctx.allowed ?? [];
+  const registries: Registry[] = [];
+  const refused: string[] = [];
+  for (const entry of requested) {
+    const match = narrow(entry, allowed);
+    if (typeof match === 'string') refused.push(`ConfigMap ${entry.at}: ${match} is not allowed for this cluster`);
+    else if (!registries.includes(match)) registries.push(match);
+  }
+  const warnings: string[] = [];
+  const lifetime = Math.min(...registries.map(tokenLifetimeMs));
+  if (settings.expiringThresholdMs !== undefined && registries.length && settings.expiringThresholdMs >= lifetime) {
+    const clamped = Math.floor(lifetime / 2);
+    warnings.push(
+      `ConfigMap expiring-threshold: ${data['expiring-threshold']?.trim() ?? ''} is not below the token lifetime (${lifetime / 60_000}m); ${clamped / 60_000}m used`,
+    );
+    settings.expiringThresholdMs = clamped;
+  }
+  return { settings, registries, refused, warnings };
+}
+
+/** A token lives 1 h, or, fetched with an STS session, as long as the session. */
+function tokenLifetimeMs(r: Registry): number {
+  return (r.credential.assumeRole?.durationSeconds ?? 3600) * 1000;
+}
+
+/** Personal Edition hosts of a region: the only domains a Personal Edition entry may name. */
+function personalDomains(region: string): string[] {
+  return ['registry', 'registry-vpc', 'registry-internal', 'registry-intl'].map((h) => `${h}.${region}.aliyuncs.com`);
+}
+
+/**
+ * The allowed registry an entry asks for, or what about it is not allowed. Everything the entry names must
+ * agree with that registry: edition and instance, region, role, RRSA role and domains.
+ */
+function narrow(e: RequestedRegistry, allowed: readonly Registry[]): Registry | string {
+  const what = e.instanceId ? `instance ${e.instanceId}` : 'the Personal Edition registry';
+  let candidates = allowed.filter((r) => (e.instanceId ? r.instanceId === e.instanceId : r.edition === 'personal'));
+  if (!candidates.length) return what;
+  if (!REGION.test(e.regionId)) return `${what} in a region that is not a region id`;
+  candidates = candidates.filter((r) => r.regionId === e.regionId);
+  if (!candidates.length) return `${what} in region ${e.regionId}`;
+  if (e.assumeRoleARN) {
+    candidates = candidates.filter((r) => r.credential.assumeRole?.roleArn === e.assumeRoleARN);
+    if (!candidates.length) return `role ${e.assumeRoleARN} for ${what}`;
+  }
+  if (e.rrsa) {
+    const { roleArn, providerArn } = e.rrsa;
+    candidates = candidates.filter((r) => {
+      const base = r.credential.base;
+      return base.kind === 'rrsa' && base.roleArn === roleArn && base.providerArn === providerArn;
+    });
+    if (!candidates.length) return `RRSA role ${roleArn} for ${what}`;
+  }
+  const match = candidates[0] as Registry;
+  // Domains come from fleet.yaml (or the instance's endpoints); the ConfigMap may only name some of them.
+  const known = match.domains ?? (match.edition === 'personal' ? personalDomains(match.regionId) : undefined);
+  const foreign = known ? (e.domains ?? []).find((d) => !known.includes(d.toLowerCase())) : undefined;
+  if (foreign !== undefined) return `domain ${JSON.stringify(foreign.slice(0, 253))} of ${what}`;
+  return match;
+}
+
+/** Builds the narrowing context of a `settings: configmap` cluster from the fleet it belongs to. */
+export function configMapContext(
+  cluster: Pick<Cluster, 'name' | 'regionId' | 'excludeNamespaces' | 'oidcTokenFile' | 'configmapRegistries'>,
+  fleet: Pick<Fleet, 'registries'>,
+): ConfigMapContext {
+  const names = cluster.configmapRegistries ?? [];
+  return {
+    clusterName: cluster.name,
+    regionId: cluster.regionId,
+    excludeNamespaces: cluster.excludeNamespaces,
+    ...(cluster.oidcTokenFile ? { oidcTokenFile: cluster.oidcTokenFile } : {}),
+    allowed: fleet.registries.filter((r) => names.includes(r.name)),
+  };
 }
 
 /** `enable`, `failure-policy`, `timeout-seconds`, as the add-on documents them. */
@@ -150,18 +282,22 @@ function rrsaEnabled(text: string, problem: (k: string, m: string) => void): boo
 function parseRegistries(
   text: string | undefined,
   rrsa: boolean,
-  ctx: ConfigMapContext,
+  ctx: Omit<ConfigMapContext, 'allowed'>,
   problem: (k: string, m: string) => void,
-): Registry[] {
+): RequestedRegistry[] {
   // Without acr-registry-info the add-on serves the Personal Edition registry of the cluster's region.
-  if (text === undefined || !text.trim()) return [registry(ctx, 0, { instanceId: '' }, { base: { kind: 'default' } })];
+  if (text === undefined || !text.trim()) return [{ at: 'acr-registry-info', instanceId: '', regionId: ctx.regionId }];
   const doc = parseEmbedded(text, 'acr-registry-info', problem);
   if (doc === undefined) return [];
   if (!Array.isArray(doc)) {
     problem('acr-registry-info', 'expected a YAML list of instances (- instanceId: ...)');
     return [];
   }
-  const out: Registry[] = [];
+  if (doc.length > CONFIGMAP_LIMITS.entries) {
+    problem('acr-registry-info', `${doc.length} entries, more than the ${CONFIGMAP_LIMITS.entries} acr-fleet reads`);
+    return [];
+  }
+  const out: RequestedRegistry[] = [];
   doc.forEach((entry: unknown, i) => {
     const at = `acr-registry-info[${i}]`;
     if (!entry || typeof entry !== 'object' || Array.isArray(entry))
@@ -187,10 +323,14 @@ function parseRegistries(
         bad(k, 'expected a string');
         return undefined;
       }
+      if (v.length > 2048) {
+        bad(k, 'longer than 2048 characters');
+        return undefined;
+      }
       return v.trim();
     };
     const instanceId = str('instanceId') ?? '';
-    if (instanceId && !/^cri-[A-Za-z0-9]+$/.test(instanceId))
+    if (instanceId && !/^cri-[A-Za-z0-9]{1,60}$/.test(instanceId))
       bad('instanceId', 'expected an Enterprise Edition instance id (cri-...) or "" for Personal Edition');
     const assumeRoleARN = str('assumeRoleARN');
     const rrsaRoleARN = str('rrsaRoleARN');
@@ -210,33 +350,16 @@ function parseRegistries(
         ? splitList(String(rawDomains))
         : undefined;
     if (!ok) return;
-    const base: CredentialSpec['base'] =
-      rrsa && rrsaRoleARN && providerArn
-        ? { kind: 'rrsa', roleArn: rrsaRoleARN, providerArn, tokenFile: ctx.oidcTokenFile ?? '' }
-        : { kind: 'default' };
-    const credential: CredentialSpec = {
-      base,
-      ...(assumeRoleARN ? { assumeRole: { roleArn: assumeRoleARN, durationSeconds: duration ?? 3600 } } : {}),
-    };
-    out.push(registry(ctx, i, { instanceId, regionId: str('regionId'), domains }, credential));
+    out.push({
+      at,
+      instanceId,
+      regionId: str('regionId') || ctx.regionId,
+      ...(domains?.length ? { domains } : {}),
+      ...(assumeRoleARN ? { assumeRoleARN } : {}),
+      ...(rrsa && rrsaRoleARN && providerArn ? { rrsa: { roleArn: rrsaRoleARN, providerArn } } : {}),
+    });
   });
   return out;
-}
-
-function registry(
-  ctx: ConfigMapContext,
-  i: number,
-  e: { instanceId: string; regionId?: string | undefined; domains?: string[] | undefined },
-  credential: CredentialSpec,
-): Registry {
-  return {
-    name: `${ctx.clusterName}/acr-registry-info[${i}]`,
-    edition: e.instanceId ? 'enterprise' : 'personal',
-    ...(e.instanceId ? { instanceId: e.instanceId } : {}),
-    regionId: e.regionId || ctx.regionId,
-    ...(e.domains?.length ? { domains: e.domains } : {}),
-    credential,
-  };
 }
 
 /** A ConfigMap value holding YAML. Errors say where, never quote the text. */

@@ -13,7 +13,16 @@ import { parseFleet } from './load.js';
  */
 export function upsertCluster(
   text: string,
-  cluster: { name: string; kmsSecret: string; settings?: 'configmap'; previousSecretNames?: string[] },
+  cluster: {
+    name: string;
+    kmsSecret: string;
+    settings?: 'configmap';
+    /** The fleet registries the cluster gets (`registries`); an existing entry keeps its own when absent. */
+    registries?: string[];
+    /** With `settings: configmap`: the fleet registries its ConfigMap may pick (`configmap.registries`). */
+    configmapRegistries?: string[];
+    previousSecretNames?: string[];
+  },
 ): string {
   const doc = parseDocument(text);
   const clusters = doc.get('clusters');
@@ -30,6 +39,9 @@ export function upsertCluster(
     entry.set('kubeconfig', doc.createNode({ kmsSecret: cluster.kmsSecret }, { flow: true }));
     clusters.add(entry);
   }
+  if (cluster.registries) entry.set('registries', doc.createNode(cluster.registries, { flow: true }));
+  if (cluster.configmapRegistries)
+    entry.set('configmap', doc.createNode({ registries: cluster.configmapRegistries }, { flow: true }));
   const previous = cluster.previousSecretNames;
   if (previous?.length) entry.set('previousSecretNames', doc.createNode(previous, { flow: true }));
   else if (previous) entry.delete('previousSecretNames');

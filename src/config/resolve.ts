@@ -90,6 +90,8 @@ export interface Cluster {
   previousSecretNames?: string[];
   /** `configmap`: settings and registries come from the cluster's add-on ConfigMap each run. */
   settingsSource: 'fleet' | 'configmap';
+  /** With `configmap`: the fleet registries (names) its ConfigMap may pick; none when absent. */
+  configmapRegistries?: string[];
   /** The cluster's region (its kubeconfig source's, else the fleet's): the add-on's default registry region. */
   regionId: string;
   /** Names excluded when a ConfigMap says `watch-namespace: all`. */
@@ -123,6 +125,8 @@ export interface Fleet {
   registries: Registry[];
   clusters: Cluster[];
   webhook?: WebhookEndpoint;
+  /** Warnings of the validation pass (printed by `validate`; they change nothing). */
+  warnings?: ConfigProblem[];
 }
 
 interface ResolveContext {
@@ -260,6 +264,7 @@ function resolveCluster(
     secretName,
     ...(previous.length ? { previousSecretNames: [...new Set(previous)] } : {}),
     settingsSource: c.settings ?? 'fleet',
+    ...(c.settings === 'configmap' ? { configmapRegistries: [...new Set(c.configmap?.registries ?? [])] } : {}),
     regionId: ('regionId' in c.kubeconfig ? c.kubeconfig.regionId : undefined) ?? regionId ?? '',
     excludeNamespaces: splitList(pick('excludeNamespaces') ?? [...DEFAULTS.excludeNamespaces]),
     ...(ctx.env.ALIBABA_CLOUD_OIDC_TOKEN_FILE ? { oidcTokenFile: ctx.env.ALIBABA_CLOUD_OIDC_TOKEN_FILE } : {}),

@@ -5,20 +5,48 @@
  */
 import * as z from 'zod';
 import { parseDuration } from './duration.js';
+import {
+  DOMAIN_MESSAGE,
+  DNS1123_SUBDOMAIN,
+  isLabel,
+  isRegistryDomain,
+  isSubdomain,
+  KMS_SECRET,
+  KMS_SECRET_MESSAGE,
+  REGION,
+  REGION_MESSAGE,
+} from './rules.js';
 
+/** Names of registries, clusters and Secrets: a DNS-1123 subdomain (what Kubernetes takes as a Secret name), short. */
 const name = z
   .string()
-  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'expected a lowercase name (letters, digits, "-" and ".")')
+  .regex(DNS1123_SUBDOMAIN, 'expected a lowercase name (letters, digits, "-" and ".")')
   .max(63, 'expected at most 63 characters');
+
+const region = z.string().regex(REGION, REGION_MESSAGE);
+const kmsSecret = z.string().min(1).regex(KMS_SECRET, KMS_SECRET_MESSAGE);
 
 /** A list given either as a YAML list or as a comma-separated string, like the add-on's keys. */
 const stringList = z.union([z.string(), z.array(z.string())], {
   error: 'expected a comma-separated string or a list of strings',
 });
 
-const duration = z.string().refine((s) => parseDuration(s) !== undefined, {
-  error: 'expected a duration such as 15m, 1h or 90s',
-});
+/** A stringList whose items (after splitting on commas) each pass `ok`; the message names the first bad one. */
+const checkedList = (ok: (item: string) => boolean, what: string) =>
+  stringList.superRefine((v, ctx) => {
+    const items = (typeof v === 'string' ? v.split(',') : v.flatMap((s) => s.split(',')))
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const bad = items.find((i) => !ok(i));
+    if (bad !== undefined) ctx.addIssue({ code: 'custom', message: `"${bad.slice(0, 80)}" is not ${what}` });
+  });
+
+const NAMESPACE = 'a namespace name (DNS-1123 label: lowercase letters, digits and "-", at most 63 characters)';
+
+const duration = z
+  .string()
+  .refine((s) => parseDuration(s) !== undefined, { error: 'expected a duration such as 15m, 1h or 90s' })
+  .refine((s) => (parseDuration(s) ?? 1) > 0, { error: 'must be greater than 0' });
 
 const url = z
   .string()
@@ -31,15 +59,18 @@ const endpoint = z.union([url, z.record(z.string(), url)], {
 
 /** Settings a cluster may override; `defaults` holds the fleet-wide values. */
 const clusterSettingsShape = {
-  watchNamespace: stringList
+  watchNamespace: checkedList((n) => n.toLowerCase() === 'all' || isLabel(n), NAMESPACE)
     .optional()
     .describe('Namespaces to keep a Secret in: "all", a list, or a comma-separated string. Default: default.'),
-  excludeNamespaces: stringList
+  excludeNamespaces: checkedList(isLabel, NAMESPACE)
     .optional()
     .describe(
       'With watchNamespace "all", namespaces to leave alone. Default: kube-system, kube-public, kube-node-lease.',
     ),
-  serviceAccount: stringList
+  serviceAccount: checkedList(
+    (n) => n === '*' || isSubdomain(n),
+    'a ServiceAccount name (DNS-1123 subdomain: lowercase letters, digits, "-" and ".")',
+  )
     .optional()
     .describe(
       'ServiceAccounts that get the Secret in imagePullSecrets: "*" for all, a list, or a comma string. Default: default.',
@@ -86,8 +117,8 @@ const registry = z.strictObject({
     .regex(/^(cri-[A-Za-z0-9]+)?$/, 'expected an Enterprise Edition instance id (cri-...) or "" for Personal Edition')
     .optional()
     .describe('Enterprise Edition instance id (cri-...); "" or absent for Personal Edition.'),
-  regionId: z.string().min(1).optional().describe('Region of the registry. Default: the top-level regionId.'),
-  domains: stringList
+  regionId: region.optional().describe('Region of the registry. Default: the top-level regionId.'),
+  domains: checkedList(isRegistryDomain, DOMAIN_MESSAGE.replace('expected ', 'a valid domain: '))
     .optional()
     .describe(
       'Registry domains to write credentials for. Default: all domains of the instance (EE) or the region (PE).',
@@ -123,8 +154,8 @@ const registry = z.strictObject({
     .describe('RRSA: OIDC token file. Default: $ALIBABA_CLOUD_OIDC_TOKEN_FILE.'),
   accessKey: z
     .strictObject({
-      kmsSecret: z.string().min(1).describe('KMS secret holding {"AccessKeyId","AccessKeySecret"}.'),
-      regionId: z.string().min(1).optional().describe('Region of the KMS secret. Default: the top-level regionId.'),
+      kmsSecret: kmsSecret.describe('KMS secret holding {"AccessKeyId","AccessKeySecret"}.'),
+      regionId: region.optional().describe('Region of the KMS secret. Default: the top-level regionId.'),
     })
     .optional()
     .describe('AccessKey pair of another account, read from KMS (never inline).'),
@@ -135,8 +166,8 @@ const kubeconfigFile = z.strictObject({
 });
 
 const kubeconfigKms = z.strictObject({
-  kmsSecret: z.string().min(1).describe('KMS Secrets Manager secret holding the kubeconfig text.'),
-  regionId: z.string().min(1).optional().describe('Region of the KMS secret. Default: the top-level regionId.'),
+  kmsSecret: kmsSecret.describe('KMS Secrets Manager secret holding the kubeconfig text.'),
+  regionId: region.optional().describe('Region of the KMS secret. Default: the top-level regionId.'),
 });
 
 const kubeconfigAck = z.strictObject({
@@ -144,7 +175,7 @@ const kubeconfigAck = z.strictObject({
     .string()
     .regex(/^c[a-z0-9]+$/, 'expected an ACK cluster id such as c82e6987e2961451182edacd74faf****')
     .describe('ACK cluster: a 15-minute kubeconfig is fetched each run (DescribeClusterUserKubeconfig).'),
-  regionId: z.string().min(1).optional().describe('Region of the ACK cluster. Default: the top-level regionId.'),
+  regionId: region.optional().describe('Region of the ACK cluster. Default: the top-level regionId.'),
   privateIpAddress: z.boolean().optional().describe("Use the API server's internal (VPC) address. Default: false."),
 });
 
@@ -162,6 +193,18 @@ const cluster = z.strictObject({
     .describe(
       "configmap: read settings and registries from the cluster's kube-system/acr-configuration (add-on migration). Default: fleet.",
     ),
+  configmap: z
+    .strictObject({
+      registries: z
+        .array(name)
+        .describe(
+          "Registries of this file the cluster's acr-configuration may pick in acr-registry-info (matched by instanceId and region; Personal Edition by region). Default: none.",
+        ),
+    })
+    .optional()
+    .describe(
+      'With settings: configmap, what the ConfigMap may choose. A ConfigMap only narrows: an entry naming anything else is refused.',
+    ),
   previousSecretNames: z
     .array(name)
     .optional()
@@ -175,7 +218,7 @@ const cluster = z.strictObject({
 export const fleetSchema = z
   .strictObject({
     $schema: z.string().optional(),
-    regionId: z.string().min(1).optional().describe('Default region. Default: FC_REGION or ALIBABA_CLOUD_REGION_ID.'),
+    regionId: region.optional().describe('Default region. Default: FC_REGION or ALIBABA_CLOUD_REGION_ID.'),
     endpoints: z
       .strictObject({
         cr: endpoint.optional(),
@@ -203,9 +246,7 @@ export const fleetSchema = z
           // The API server refuses an unparsable URL with an error quoting it whole, URL secret included.
           .refine((u) => URL.canParse(u), "expected the HTTPS URL of the webhook function's HTTP trigger")
           .describe("URL of the webhook function's HTTP trigger (printed by s deploy)."),
-        keySecret: z
-          .string()
-          .min(1)
+        keySecret: kmsSecret
           .optional()
           .describe(
             'KMS secret holding the key the per-cluster URL secrets are derived from. Default: acr-fleet/webhook-key.',

@@ -98,11 +98,17 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
 
   const validate = withCommon(
     command('validate', 'Check fleet.yaml (or, with --configmap, an add-on ConfigMap) and report every problem'),
-  ).option('--configmap <file>', 'an acr-configuration ConfigMap manifest to check for migration');
+  )
+    .option('--configmap <file>', 'an acr-configuration ConfigMap manifest to check for migration')
+    .option('--cluster <name>', "with --configmap: check it against what fleet.yaml allows this cluster's ConfigMap");
   validate.action(
     run(() => {
-      const o = validate.opts<CommonOptions & { configmap?: string }>();
-      return o.configmap ? validateConfigMap(context(io, o), o.configmap) : validateFleet(context(io, o));
+      const o = validate.opts<CommonOptions & { configmap?: string; cluster?: string }>();
+      if (o.cluster !== undefined && !o.configmap) {
+        io.stderr('acr-fleet: --cluster needs --configmap (see acr-fleet validate --help)\n');
+        return Promise.resolve(EXIT.invalid);
+      }
+      return o.configmap ? validateConfigMap(context(io, o), o.configmap, o.cluster) : validateFleet(context(io, o));
     }),
   );
 
@@ -272,18 +278,36 @@ async function load(ctx: Ctx): Promise<Fleet | undefined> {
   }
 }
 
+/**
+ * `validate`: one pass, every problem at once (errors and warnings), each `file: key.path: message`. With
+ * `--json`, exactly one document `{"valid","problems":[{file,path,message,severity}]}` on stdout, whatever
+ * went wrong (a missing file, a YAML syntax error), and nothing else.
+ */
 async function validateFleet(ctx: Ctx): Promise<number> {
-  const fleet = await load(ctx);
-  if (!fleet) return EXIT.invalid;
-  if (ctx.json)
-    ctx.io.stdout(
-      `${JSON.stringify({ valid: true, file: ctx.configArg, registries: fleet.registries.length, clusters: fleet.clusters.length })}\n`,
-    );
-  else
-    ctx.io.stdout(
-      `${ctx.configArg}: valid (${fleet.registries.length} registries, ${fleet.clusters.length} clusters)\n`,
-    );
-  return EXIT.ok;
+  const [{ checkFleet }, { formatProblem }] = await Promise.all([import('../config/load.js'), import('../errors.js')]);
+  const file = ctx.configArg;
+  let result: Awaited<ReturnType<typeof checkFleet>>;
+  try {
+    const text = await readText(ctx.configPath, file);
+    result = checkFleet(text, { file, path: ctx.configPath, env: ctx.io.env, checkFiles: true });
+  } catch (err) {
+    const { ConfigError } = await import('../errors.js');
+    if (!(err instanceof ConfigError)) throw err;
+    result = { problems: err.problems.map((p) => ({ ...p, severity: 'error' as const })) };
+  }
+  const { problems, fleet } = result;
+  if (ctx.json) {
+    const listed = problems.map((p) => ({ file, path: p.path, message: p.message, severity: p.severity }));
+    ctx.io.stdout(`${JSON.stringify({ valid: fleet !== undefined, problems: listed })}\n`);
+  } else {
+    for (const p of problems)
+      ctx.io.stderr(
+        `${formatProblem(file, p.severity === 'warning' ? { path: p.path, message: `warning: ${p.message}` } : p)}\n`,
+      );
+    if (fleet)
+      ctx.io.stdout(`${file}: valid (${fleet.registries.length} registries, ${fleet.clusters.length} clusters)\n`);
+  }
+  return fleet ? EXIT.ok : EXIT.invalid;
 }
 
 /** A redactor that already knows the caller's own AccessKey secret and STS token. */
@@ -336,21 +360,34 @@ async function policyCommand(ctx: Ctx, opts: PolicyOptions): Promise<number> {
   const out = policyOutput(fleet, opts);
   if ('error' in out) {
     ctx.io.stderr(`acr-fleet policy: ${out.error}\n`);
-    return EXIT.invalid;
+    // A fleet RAM cannot hold in one document fails like a run; bad options are usage errors.
+    return out.code ?? EXIT.invalid;
   }
   ctx.io.stdout(out.stdout);
   ctx.io.stderr(out.stderr);
   return EXIT.ok;
 }
 
-/** Checks an add-on ConfigMap manifest the way a `settings: configmap` cluster would read it. */
-async function validateConfigMap(ctx: Ctx, file: string): Promise<number> {
-  const [{ parseAcrConfiguration }, { parseYaml }, { DEFAULTS }, { ConfigError }] = await Promise.all([
-    import('../config/configmap.js'),
-    import('../config/load.js'),
-    import('../config/resolve.js'),
-    import('../errors.js'),
-  ]);
+/**
+ * Checks an add-on ConfigMap manifest the way a `settings: configmap` cluster would read it; with
+ * `--cluster NAME`, also against what fleet.yaml allows that cluster (every refused entry named, exit 2).
+ */
+async function validateConfigMap(ctx: Ctx, file: string, clusterName: string | undefined): Promise<number> {
+  const [{ configMapContext, parseAcrConfiguration, readAcrConfiguration }, { parseYaml }, { DEFAULTS }, errors] =
+    await Promise.all([
+      import('../config/configmap.js'),
+      import('../config/load.js'),
+      import('../config/resolve.js'),
+      import('../errors.js'),
+    ]);
+  const { ConfigError } = errors;
+  const fail = (err: InstanceType<typeof ConfigError>) => {
+    if (ctx.json) {
+      const problems = err.problems.map((p) => ({ file: err.file, ...p, severity: 'error' }));
+      ctx.io.stdout(`${JSON.stringify({ valid: false, problems })}\n`);
+    } else ctx.io.stderr(`${err.message}\n`);
+    return EXIT.invalid;
+  };
   try {
     const manifest = parseYaml(await readText(path.resolve(ctx.io.cwd, file), file), file) as {
       kind?: unknown;
@@ -371,8 +408,36 @@ async function validateConfigMap(ctx: Ctx, file: string): Promise<number> {
     const data = Object.fromEntries(
       Object.entries((manifest.data ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
     );
+    if (clusterName !== undefined) {
+      const { loadFleet } = await import('../config/load.js');
+      const fleet = await loadFleet({ file: ctx.configArg, path: ctx.configPath, env: ctx.io.env });
+      const cluster = fleet.clusters.find((c) => c.name === clusterName);
+      if (!cluster) throw new ConfigError(ctx.configArg, [{ path: '', message: `no cluster named ${clusterName}` }]);
+      const { settings, registries, refused, warnings } = parseAcrConfiguration(
+        data,
+        file,
+        configMapContext(cluster, fleet),
+      );
+      const problems = [
+        ...refused.map((message) => ({ path: `cluster ${clusterName}`, message, severity: 'error' })),
+        ...warnings.map((message) => ({ path: `cluster ${clusterName}`, message, severity: 'warning' })),
+      ];
+      if (ctx.json)
+        ctx.io.stdout(
+          `${JSON.stringify({ valid: !refused.length, problems: problems.map((p) => ({ file, ...p })), registries: registries.map((r) => r.name), ...settings })}\n`,
+        );
+      else {
+        for (const p of problems)
+          ctx.io.stderr(`${file}: ${p.path}: ${p.severity === 'warning' ? 'warning: ' : ''}${p.message}\n`);
+        if (!refused.length)
+          ctx.io.stdout(
+            `${file}: valid for cluster ${clusterName} (${registries.length} registries: ${registries.map((r) => r.name).join(', ')})\n`,
+          );
+      }
+      return refused.length ? EXIT.invalid : EXIT.ok;
+    }
     const region = ctx.io.env.ALIBABA_CLOUD_REGION_ID ?? ctx.io.env.FC_REGION ?? '<cluster region>';
-    const { settings, registries } = parseAcrConfiguration(data, file, {
+    const { settings, requested } = readAcrConfiguration(data, file, {
       clusterName: 'cluster',
       regionId: region,
       excludeNamespaces: [...DEFAULTS.excludeNamespaces],
@@ -380,10 +445,10 @@ async function validateConfigMap(ctx: Ctx, file: string): Promise<number> {
     });
     const summary = {
       valid: true,
-      file,
-      registries: registries.map((r) => ({
-        edition: r.edition,
-        instanceId: r.instanceId ?? '',
+      problems: [],
+      registries: requested.map((r) => ({
+        edition: r.instanceId ? 'enterprise' : 'personal',
+        instanceId: r.instanceId,
         regionId: r.regionId,
         domains: r.domains ?? 'all',
       })),
@@ -392,14 +457,12 @@ async function validateConfigMap(ctx: Ctx, file: string): Promise<number> {
     if (ctx.json) ctx.io.stdout(`${JSON.stringify(summary)}\n`);
     else
       ctx.io.stdout(
-        `${file}: valid (${registries.length} registries: ${registries.map((r) => `${r.instanceId ?? 'personal'}@${r.regionId}`).join(', ')})\n`,
+        `${file}: valid (${requested.length} registries: ${requested.map((r) => `${r.instanceId || 'personal'}@${r.regionId}`).join(', ')})\n`,
       );
     return EXIT.ok;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    if (ctx.json) ctx.io.stdout(`${JSON.stringify({ valid: false, file: err.file, problems: err.problems })}\n`);
-    ctx.io.stderr(`${err.message}\n`);
-    return EXIT.invalid;
+    return fail(err);
   }
 }
 

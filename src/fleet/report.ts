@@ -28,6 +28,13 @@ export interface ClusterReport {
   credentialExpiresAt?: string;
   /** The first failure, naming the cluster and the cause (each failure is logged). */
   error?: string;
+  /**
+   * `settings: configmap` only: ConfigMap entries refused because they asked for a registry, instance, region,
+   * role or domain fleet.yaml does not allow this cluster (no token was fetched for them), each naming the cluster.
+   */
+  refused?: string[];
+  /** Values of the cluster's ConfigMap that were clamped, each naming the cluster. */
+  warnings?: string[];
   /** Dry run only: each change a refresh would make, with its reason. */
   plan?: PlanEntry[];
 }
@@ -61,6 +68,8 @@ export interface ClusterOutcome {
   /** What stopped the cluster before it could be applied (connect, ConfigMap, tokens, lists). */
   failure?: string;
   credentialExpiresAt?: string;
+  /** The ConfigMap's refused entries and clamped values, without the cluster's name. */
+  notices?: { refused: string[]; warnings: string[] };
   stats?: { requests: number; retries: number; connections: number };
   durationMs: number;
 }
@@ -89,6 +98,8 @@ export function tallyCluster(o: ClusterOutcome): ClusterReport {
   };
   if (o.credentialExpiresAt !== undefined) report.credentialExpiresAt = o.credentialExpiresAt;
   if (plan && o.dryRun) report.plan = planEntries(plan);
+  if (o.notices?.refused.length) report.refused = o.notices.refused.map((r) => `cluster ${o.name}: ${r}`);
+  if (o.notices?.warnings.length) report.warnings = o.notices.warnings.map((w) => `cluster ${o.name}: ${w}`);
   for (const r of o.results) {
     // A Secret counts as created, updated or deleted; a ServiceAccount as patched or unchanged; the rest do not.
     const counts: Record<string, number> = r.kind === 'Secret' ? report.secrets : report.serviceAccounts;

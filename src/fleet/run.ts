@@ -83,6 +83,7 @@ async function refreshCluster(
     // Awaited below; this only keeps a failure of the ConfigMap step from leaving it unhandled.
     observing.catch(() => undefined);
     const selection = await selectionOf(cluster, fleet.registries, connected);
+    if (selection.notices) outcome.notices = selection.notices;
     const [tokens, observed] = await Promise.all([
       Promise.all(selection.registries.map((r) => deps.broker.get(r))),
       observing,
@@ -104,6 +105,8 @@ async function refreshCluster(
   for (const failure of failuresOf(outcome)) deps.log.error(failure, { cluster: cluster.name });
   if (report.status === 'ok')
     deps.log.debug(`cluster ${cluster.name}: ok`, { cluster: cluster.name, requests: report.requests });
+  for (const line of report.refused ?? []) deps.log.warn(line, { event: 'configmap-refused', cluster: cluster.name });
+  for (const line of report.warnings ?? []) deps.log.warn(line, { cluster: cluster.name });
   for (const c of report.conflicts) {
     deps.log.warn(
       `cluster ${cluster.name}: namespace ${c.namespace}: Secret ${c.name} exists and is not managed by acr-fleet; left alone`,

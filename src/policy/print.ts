@@ -4,7 +4,7 @@
  * manifests themselves (stdout, YAML with every rule's reason, for `kubectl apply -f -`). Pure.
  */
 import type { Fleet } from '../config/resolve.js';
-import { functionPolicy } from './ram.js';
+import { functionPolicy, oversize, policyText } from './ram.js';
 import { explainRbac, IDENTITY, rbacManifest, rbacSettingsOf } from './rbac.js';
 
 export interface PolicyOptions {
@@ -21,7 +21,11 @@ export interface PolicyOptions {
 export function policyOutput(
   fleet: Fleet,
   opts: PolicyOptions,
-): { stdout: string; stderr: string } | { error: string } {
+): { stdout: string; stderr: string } | { error: string; code?: 1 } {
+  if (opts.accountId !== undefined && !/^(\d+|\*)$/.test(opts.accountId))
+    return {
+      error: `--account-id: expected the account's numeric id, got ${JSON.stringify(opts.accountId.slice(0, 40))}`,
+    };
   const unknown = (opts.clusters ?? []).filter((n) => !fleet.clusters.some((c) => c.name === n));
   if (unknown.length) return { error: `--cluster: no cluster named ${unknown.join(', ')} in ${fleet.file}` };
   const clusters = opts.clusters ? fleet.clusters.filter((c) => opts.clusters?.includes(c.name)) : fleet.clusters;
@@ -34,12 +38,14 @@ export function policyOutput(
     return { stdout: manifests.join('---\n'), stderr: '' };
   }
   const { policy, notes } = functionPolicy(fleet, opts.accountId, opts.functionName);
+  const tooBig = oversize(policy);
+  if (tooBig) return { error: tooBig, code: 1 };
   const rbac = clusters.flatMap((c) => [
     `kubernetes: cluster ${c.name}: ClusterRole ${IDENTITY.name} for ServiceAccount ${IDENTITY.namespace}/${IDENTITY.name} (applied by register; --kubernetes prints it) allows only:`,
     ...explainRbac(rbacSettingsOf(c)).map((l) => `  ${l}`),
   ]);
   return {
-    stdout: `${JSON.stringify(policy, null, 2)}\n`,
+    stdout: policyText(policy),
     stderr: [...notes.map((n) => `note: ${n}`), ...rbac].map((l) => `${l}\n`).join(''),
   };
 }

@@ -15,10 +15,18 @@ export interface PolicyDocument {
   Statement: Statement[];
 }
 
+/** RAM's limit on one policy document, in characters. */
+export const RAM_POLICY_MAX_CHARS = 6144;
+
 /**
- * The policy, plus notes on what it cannot cover (roles assumed elsewhere, ConfigMap registries). A fleet
- * larger than `shardSize` also needs `fc:InvokeFunction` on the function itself (and on nothing else), to
- * queue its shard invocations; `functionName` is the deployed function's name (s.yaml's default).
+ * The policy, plus notes on what it cannot cover (roles assumed elsewhere). A fleet larger than `shardSize`
+ * also needs `fc:InvokeFunction` on the function itself (and on nothing else), to queue its shard
+ * invocations; `functionName` is the deployed function's name (s.yaml's default).
+ *
+ * Every resource is named: Enterprise Edition instances (also those a `settings: configmap` cluster's
+ * ConfigMap may pick, from its `configmap.registries`), KMS secrets, ACK clusters, roles. Only when that
+ * document is over RAM's limit, KMS secrets that share a folder-like prefix in one region (`acr-fleet/…`,
+ * register's default) become one pattern (`secret/acr-fleet/*`), so the document does not grow with the fleet.
  */
 export function functionPolicy(
   fleet: Fleet,
@@ -28,22 +36,19 @@ export function functionPolicy(
   const acc = new Map<string, Set<string>>();
   const allow = (action: string, resource: string) => acc.set(action, (acc.get(action) ?? new Set()).add(resource));
   const notes: string[] = [];
-  const used = new Set(fleet.clusters.flatMap((c) => (c.settingsSource === 'configmap' ? [] : c.registries)));
+  const used = new Set(
+    fleet.clusters.flatMap((c) => (c.settingsSource === 'configmap' ? (c.configmapRegistries ?? []) : c.registries)),
+  );
+  const secrets: { regionId: string; name: string }[] = [];
+  const secret = (regionId: string, name: string) => secrets.push({ regionId, name });
 
-  for (const r of fleet.registries.filter((x) => used.has(x.name))) registryStatements(r, accountId, allow, notes);
+  for (const r of fleet.registries.filter((x) => used.has(x.name)))
+    registryStatements(r, accountId, allow, secret, notes);
   for (const c of fleet.clusters) {
     const k = c.kubeconfig;
-    if (k.kind === 'kms') allow('kms:GetSecretValue', `acs:kms:${k.regionId}:${accountId}:secret/${k.secretName}`);
+    if (k.kind === 'kms') secret(k.regionId, k.secretName);
     if (k.kind === 'ack')
       allow('cs:DescribeClusterUserKubeconfig', `acs:cs:${k.regionId}:${accountId}:cluster/${k.clusterId}`);
-    if (c.settingsSource === 'configmap') {
-      // Registries are read from the cluster at run time: the policy cannot name them.
-      allow('cr:GetAuthorizationToken', `acs:cr:*:${accountId}:*`);
-      allow('cr:ListInstanceEndpoint', `acs:cr:*:${accountId}:*`);
-      notes.push(
-        `cluster ${c.name}: settings: configmap: registries come from its ConfigMap, so CR access is granted on all instances; roles it assumes need sts:AssumeRole added by hand`,
-      );
-    }
   }
   if (fleet.clusters.length > fleet.shardSize)
     allow('fc:InvokeFunction', `acs:fc:${fleet.regionId ?? '*'}:${accountId}:functions/${functionName}`);
@@ -51,24 +56,80 @@ export function functionPolicy(
   // cluster may enable the webhook in its ConfigMap, so it counts as possibly enabled.
   const webhook = fleet.webhook;
   if (webhook && fleet.clusters.some((c) => c.webhook.enabled || c.settingsSource === 'configmap')) {
-    allow('kms:GetSecretValue', `acs:kms:${webhook.regionId}:${accountId}:secret/${webhook.keySecret}`);
+    secret(webhook.regionId, webhook.keySecret);
   }
   // One statement per action keeps the document readable and diffable.
-  const Statement = [...acc.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([action, resources]) => ({ Effect: 'Allow' as const, Action: [action], Resource: [...resources].sort() }));
-  return { policy: { Version: '1', Statement }, notes };
+  const document = (kms: string[]): PolicyDocument => {
+    const all = new Map(acc);
+    if (kms.length) all.set('kms:GetSecretValue', new Set(kms));
+    const Statement = [...all.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([action, resources]) => ({ Effect: 'Allow' as const, Action: [action], Resource: [...resources].sort() }));
+    return { Version: '1', Statement };
+  };
+  // Each secret by name while the document fits RAM's limit; past it, shared prefixes become patterns.
+  const named = document(secretResources(secrets, accountId, false));
+  if (policyText(named).length <= RAM_POLICY_MAX_CHARS) return { policy: named, notes };
+  const patterns = secretResources(secrets, accountId, true);
+  for (const pattern of patterns.filter((r) => r.endsWith('/*'))) {
+    const covered = webhook && `acs:kms:${webhook.regionId}:${accountId}:secret/${webhook.keySecret}`;
+    if (covered && !patterns.includes(covered) && globCovers(pattern, covered))
+      notes.push(`${pattern} also covers the webhook key ${webhook.keySecret}`);
+  }
+  return { policy: document(patterns), notes };
+}
+
+const globCovers = (pattern: string, arn: string) => arn.startsWith(pattern.slice(0, -1));
+
+/**
+ * KMS secret ARNs, each by name; with `patterns`, secrets of one region that share a prefix ending in "/"
+ * (two or more of them) are one `secret/<prefix>*` pattern.
+ */
+function secretResources(
+  secrets: readonly { regionId: string; name: string }[],
+  accountId: string,
+  patterns: boolean,
+): string[] {
+  if (!patterns) return [...new Set(secrets.map((x) => `acs:kms:${x.regionId}:${accountId}:secret/${x.name}`))];
+  const groups = new Map<string, Set<string>>();
+  for (const { regionId, name } of secrets) {
+    const slash = name.indexOf('/');
+    const key = `${regionId}\n${slash > 0 ? name.slice(0, slash + 1) : name}`;
+    groups.set(key, (groups.get(key) ?? new Set()).add(name));
+  }
+  return [...groups.entries()].flatMap(([key, names]) => {
+    const [regionId, prefix] = key.split('\n') as [string, string];
+    const arn = (n: string) => `acs:kms:${regionId}:${accountId}:secret/${n}`;
+    return prefix.endsWith('/') && names.size > 1 ? [arn(`${prefix}*`)] : [...names].map(arn);
+  });
+}
+
+/** The document as `acr-fleet policy` prints it, and what RAM counts. */
+export function policyText(policy: PolicyDocument): string {
+  return `${JSON.stringify(policy, null, 2)}\n`;
+}
+
+/** Why a document is over RAM's limit: its biggest statement. */
+export function oversize(policy: PolicyDocument): string | undefined {
+  const size = policyText(policy).length;
+  if (size <= RAM_POLICY_MAX_CHARS) return undefined;
+  const biggest = [...policy.Statement].sort((a, b) => b.Resource.length - a.Resource.length)[0];
+  const hint =
+    biggest?.Action[0] === 'kms:GetSecretValue'
+      ? "; keep kubeconfig secrets under one prefix (register's default acr-fleet/NAME) to make them one pattern"
+      : '';
+  return `the RAM policy would be ${size} characters, more than RAM's limit of ${RAM_POLICY_MAX_CHARS} for one policy document (${biggest?.Action.join(', ') ?? ''}: ${biggest?.Resource.length ?? 0} resources)${hint}`;
 }
 
 function registryStatements(
   r: Registry,
   accountId: string,
   allow: (a: string, res: string) => void,
+  secret: (regionId: string, name: string) => void,
   notes: string[],
 ): void {
   const { base, assumeRole } = r.credential;
-  if (base.kind === 'accessKey')
-    allow('kms:GetSecretValue', `acs:kms:${base.regionId}:${accountId}:secret/${base.kmsSecret}`);
+  if (base.kind === 'accessKey') secret(base.regionId, base.kmsSecret);
   if (assumeRole && base.kind === 'default') allow('sts:AssumeRole', assumeRole.roleArn);
   if (assumeRole || base.kind !== 'default') {
     const who = assumeRole
@@ -88,8 +149,9 @@ function registryStatements(
 
 /**
  * What fetching a registry's token takes, with the resource types of CR's authorization tables:
- * GetAuthorizationToken on `repository/<instance>`, ListInstanceEndpoint on `instance/<instance>`
- * (only when domains are not configured). Personal Edition has no instance to name.
+ * GetAuthorizationToken on `repository/<instance>` (its documented resource, "Repository (instance scope)"),
+ * ListInstanceEndpoint on `instance/<instance>` (only when domains are not configured). Personal Edition
+ * has no instance to name: its token is granted on the account's registry of the region.
  */
 function tokenGrants(r: Registry, accountId: string): [string, string][] {
   const prefix = `acs:cr:${r.regionId}:${accountId}:`;

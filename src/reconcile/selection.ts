@@ -4,7 +4,7 @@
  * ServiceAccounts it selects. The planner (timer), the webhook and register all ask here, so they cannot
  * disagree. Pure except {@link selectionOf}, which reads the ConfigMap through the reader it is given.
  */
-import { ACR_CONFIGURATION, parseAcrConfiguration } from '../config/configmap.js';
+import { ACR_CONFIGURATION, configMapContext, parseAcrConfiguration } from '../config/configmap.js';
 import type { Cluster, NamespaceSelection, Registry } from '../config/resolve.js';
 import { AcrFleetError } from '../errors.js';
 import type { Observed } from './state.js';
@@ -19,6 +19,11 @@ export type SelectionSettings = Pick<
 export interface ClusterSelection {
   settings: SelectionSettings;
   registries: Registry[];
+  /**
+   * ConfigMap entries that asked for more than fleet.yaml allows this cluster (refused: no token is fetched for
+   * them), and notes on values that were clamped. One line each, without the cluster's name.
+   */
+  notices?: { refused: string[]; warnings: string[] };
 }
 
 /** The one read selection makes: a ConfigMap's data, undefined when it does not exist. */
@@ -41,7 +46,16 @@ export async function selectionOf(
   fleetRegistries: readonly Registry[],
   reader: ConfigMapReader,
 ): Promise<ClusterSelection> {
-  if (cluster.settingsSource === 'configmap') return fromConfigMap(cluster, reader);
+  if (cluster.settingsSource === 'configmap') {
+    const selection = await fromConfigMap(cluster, fleetRegistries, reader);
+    if (selection.registries.length === 0) {
+      const why = selection.notices?.refused[0] ?? 'ConfigMap acr-registry-info: no entry';
+      throw new AcrFleetError(
+        `${why}; no registry left that fleet.yaml allows this cluster (clusters[].configmap.registries)`,
+      );
+    }
+    return selection;
+  }
   // Names were checked against the fleet's registries when the config was loaded.
   return {
     settings: cluster,
@@ -49,20 +63,28 @@ export async function selectionOf(
   };
 }
 
-/** A migrated cluster's settings and registries, read from its add-on ConfigMap as the add-on would. */
-export async function fromConfigMap(cluster: Cluster, reader: ConfigMapReader): Promise<ClusterSelection> {
+/**
+ * A migrated cluster's settings and registries, read from its add-on ConfigMap as the add-on would, narrowed to
+ * what fleet.yaml allows it (`clusters[].configmap.registries`): the registries are fleet.yaml's own, never
+ * built from the ConfigMap. ({@link selectionOf} fails a cluster left with no allowed registry.)
+ */
+export async function fromConfigMap(
+  cluster: Cluster,
+  fleetRegistries: readonly Registry[],
+  reader: ConfigMapReader,
+): Promise<ClusterSelection> {
   const { namespace, name } = ACR_CONFIGURATION;
   const data = await reader.readConfigMap(namespace, name);
   if (!data) throw new AcrFleetError(`${namespace}/${name}: not found (the cluster is set to settings: configmap)`);
-  const parsed = parseAcrConfiguration(data, `${namespace}/${name}`, {
-    clusterName: cluster.name,
-    regionId: cluster.regionId,
-    excludeNamespaces: cluster.excludeNamespaces,
-    ...(cluster.oidcTokenFile ? { oidcTokenFile: cluster.oidcTokenFile } : {}),
-  });
+  const parsed = parseAcrConfiguration(
+    data,
+    `${namespace}/${name}`,
+    configMapContext(cluster, { registries: [...fleetRegistries] }),
+  );
   return {
     settings: { ...cluster, ...parsed.settings, webhook: { ...cluster.webhook, ...parsed.settings.webhook } },
     registries: parsed.registries,
+    notices: { refused: parsed.refused, warnings: parsed.warnings },
   };
 }
 

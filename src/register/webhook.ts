@@ -36,7 +36,9 @@ export async function desiredWebhook(
   const cluster = fleet.clusters.find((c) => c.name === clusterName);
   if (!cluster) throw new AcrFleetError(`${fleet.file}: no cluster ${clusterName}`);
   const settings =
-    cluster.settingsSource === 'configmap' ? (await fromConfigMap(cluster, admin)).settings.webhook : cluster.webhook;
+    cluster.settingsSource === 'configmap'
+      ? (await fromConfigMap(cluster, fleet.registries, admin)).settings.webhook
+      : cluster.webhook;
   if (!settings.enabled) {
     const where =
       cluster.settingsSource === 'configmap'
