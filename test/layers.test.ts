@@ -185,9 +185,9 @@ const arrowCases: [from: string, specifier: string, to: string, message: string 
   ],
   [
     'config/load.ts',
-    '../kube/port.js',
-    'kube/port.ts',
-    'config/load.ts imports ../kube/port.js (kube): config imports a layer above it',
+    '../kube/cluster-client.js',
+    'kube/cluster-client.ts',
+    'config/load.ts imports ../kube/cluster-client.js (kube): config imports a layer above it',
   ],
   [
     'errors.ts',

@@ -5,7 +5,7 @@
 import pLimit from 'p-limit';
 import type { Cluster, Fleet } from '../config/resolve.js';
 import { describeError, isForbidden } from '../errors.js';
-import type { ClusterPort } from '../kube/port.js';
+import type { ClusterClient } from '../kube/cluster-client.js';
 import type { Logger } from '../log/logger.js';
 import { applyChanges, predictedResults } from '../reconcile/apply.js';
 import { planCluster } from '../reconcile/plan.js';
@@ -17,7 +17,7 @@ import { failuresOf, tallyCluster, type ClusterOutcome, type ClusterReport, type
 export interface RunDeps {
   broker: TokenBroker;
   /** Opens a cluster (loads its kubeconfig). Injected so tests and entry points choose the source. */
-  connect(cluster: Cluster): Promise<ClusterPort>;
+  connect(cluster: Cluster): Promise<ClusterClient>;
   log: Logger;
   now?: () => number;
   /** Called as each cluster finishes, for progress output. */
@@ -72,10 +72,10 @@ async function refreshCluster(
 ): Promise<ClusterReport> {
   const started = Date.now();
   const outcome: Omit<ClusterOutcome, 'durationMs'> = { name: cluster.name, dryRun, results: [] };
-  let port: ClusterPort | undefined;
+  let client: ClusterClient | undefined;
   try {
-    port = await deps.connect(cluster);
-    const connected = port;
+    client = await deps.connect(cluster);
+    const connected = client;
     const credentialExpiresAt = checkCredentialExpiry(cluster.name, connected.credentialExpiresAt, deps.log, now());
     if (credentialExpiresAt !== undefined) outcome.credentialExpiresAt = credentialExpiresAt;
     // The lists start at once; a migrated cluster's ConfigMap and the tokens are fetched meanwhile.
@@ -96,9 +96,9 @@ async function refreshCluster(
   } catch (err) {
     outcome.failure = describeError(err);
   }
-  if (port) {
-    outcome.stats = port.stats;
-    port.close();
+  if (client) {
+    outcome.stats = client.stats;
+    client.close();
   }
   const report = tallyCluster({ ...outcome, durationMs: Date.now() - started });
   // Each failure already names the cluster.
@@ -159,16 +159,16 @@ function secretNamesOf(cluster: Cluster): string[] {
  * A former name (all but the first) that the rules no longer grant (403) has nothing left under it:
  * `register` drops a name from the rules only once none of its Secrets remain.
  */
-export async function observe(port: ClusterPort, secretNames: readonly string[]): Promise<Observed> {
+export async function observe(client: ClusterClient, secretNames: readonly string[]): Promise<Observed> {
   const listNamed = (name: string, former: boolean) =>
-    port.listSecrets({ name }).catch((err: unknown) => {
+    client.listSecrets({ name }).catch((err: unknown) => {
       if (former && isForbidden(err)) return [];
       throw err;
     });
   const [namespaces, secrets, serviceAccounts] = await Promise.all([
-    port.listNamespaces(),
+    client.listNamespaces(),
     Promise.all(secretNames.map((name, i) => listNamed(name, i > 0))).then((lists) => lists.flat()),
-    port.listServiceAccounts(),
+    client.listServiceAccounts(),
   ]);
   return { namespaces, secrets, serviceAccounts };
 }

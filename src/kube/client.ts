@@ -1,5 +1,5 @@
 /**
- * ClusterPort over the cluster's KubeTransport: paged cluster-wide lists, name-scoped reads, and writes
+ * ClusterClient over the cluster's KubeTransport: paged cluster-wide lists, name-scoped reads, and writes
  * that are safe to repeat. Every write carries a precondition (or is a create), so a retried write that
  * already took effect is recognised instead of being done twice:
  * - create → 409 AlreadyExists: our own Secret (label) is made to match and counts as created;
@@ -19,7 +19,7 @@ import {
   type ObservedSecret,
   type ObservedServiceAccount,
 } from '../reconcile/state.js';
-import type { ClusterPort, PortStats, SecretQuery } from './port.js';
+import type { ClusterClient, ClusterStats, SecretQuery } from './cluster-client.js';
 import { KubeTransport, type Endpoint, type KubeRequest } from './transport.js';
 
 /** Opens a cluster: builds its connection pool for the endpoint read from its kubeconfig. */
@@ -66,14 +66,14 @@ interface ServiceAccountBody {
   imagePullSecrets?: { name?: string }[];
 }
 
-export class KubeClusterClient implements ClusterPort {
+export class KubeClusterClient implements ClusterClient {
   constructor(
     protected readonly http: KubeTransport,
     private readonly pageSize: number,
     readonly credentialExpiresAt?: number,
   ) {}
 
-  get stats(): PortStats {
+  get stats(): ClusterStats {
     return { ...this.http.stats };
   }
 

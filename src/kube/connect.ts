@@ -11,7 +11,7 @@ import { AcrFleetError } from '../errors.js';
 import { connectCluster } from './client.js';
 import { credentialExpiry } from './credential.js';
 import { endpointOfContext, readKubeconfig, readText } from './kubeconfig.js';
-import type { ClusterPort } from './port.js';
+import type { ClusterClient } from './cluster-client.js';
 import type { Endpoint } from './transport.js';
 
 /**
@@ -60,7 +60,7 @@ export async function endpointOfKubeconfig(
 }
 
 /** `connect(cluster)` for the runner: finds the cluster's kubeconfig and opens it. */
-export function clusterConnector(opts: ConnectorOptions): (cluster: Cluster) => Promise<ClusterPort> {
+export function clusterConnector(opts: ConnectorOptions): (cluster: Cluster) => Promise<ClusterClient> {
   return async ({ kubeconfig: ref }) => {
     let text: string;
     let source: string;

@@ -15,7 +15,7 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { KubeError } from '../errors.js';
 import { retry, RetryBudget, type RetryPolicy, type RetryRules } from '../retry.js';
-import type { PortStats } from './port.js';
+import type { ClusterStats } from './cluster-client.js';
 import { KUBE_RETRY, kubeRetryRules, parseRetryAfter } from './retry.js';
 
 /** How to reach one API server, as read from a kubeconfig. */
@@ -52,7 +52,7 @@ export interface KubeRequest {
 
 /** One cluster's connection pool and request loop. */
 export class KubeTransport {
-  readonly stats: PortStats = { requests: 0, retries: 0, connections: 0 };
+  readonly stats: ClusterStats = { requests: 0, retries: 0, connections: 0 };
   private readonly agent: http.Agent;
   private readonly base: URL;
   private readonly retryRules: RetryRules;

@@ -9,7 +9,7 @@ import { retry, type RetryPolicy } from '../retry.js';
 import { desiredPullSecrets, type Plan, type SecretAction, type ServiceAccountPatch } from './plan.js';
 import type { DesiredSecret, ObservedServiceAccount } from './state.js';
 
-/** The writes an apply makes (a cluster client provides them; see kube/port.ts). */
+/** The writes an apply makes (a cluster client provides them; see kube/cluster-client.ts). */
 export interface ClusterWriter {
   /** `'exists'`: a Secret of that name is there and is not this very one. */
   createSecret(secret: DesiredSecret): Promise<'created' | 'exists'>;

@@ -9,7 +9,7 @@ import { KmsApi, KmsWriter } from '../cloud/kms.js';
 import type { OpenApiCaller } from '../cloud/openapi.js';
 import { AcrFleetError, CloudError } from '../errors.js';
 import { fromConfigMap } from '../reconcile/selection.js';
-import type { ClusterPort } from '../kube/port.js';
+import type { ClusterClient } from '../kube/cluster-client.js';
 import type { OwnedObject } from '../kube/objects.js';
 import { webhookConfiguration, WEBHOOK_CONFIGURATION_NAME } from '../policy/webhook-configuration.js';
 import { clusterUrl, newWebhookKey } from '../policy/webhook-url.js';
@@ -25,7 +25,7 @@ export const WEBHOOK_OBJECT: OwnedObject = {
 export async function desiredWebhook(
   fleet: Fleet,
   clusterName: string,
-  admin: ClusterPort,
+  admin: ClusterClient,
   caller: OpenApiCaller,
 ): Promise<OwnedObject> {
   const endpoint = fleet.webhook;

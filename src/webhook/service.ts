@@ -1,7 +1,7 @@
 /**
  * The webhook's work for one admission request, and what a warm instance keeps between requests:
  * the KMS key (to check URL secrets), registry tokens (while valid beyond the cluster's threshold) and
- * one ClusterPort per cluster (for a bounded time; never closed per request). The Secret is created
+ * one ClusterClient per cluster (for a bounded time; never closed per request). The Secret is created
  * exactly as a refresh creates it (same template, same broker, same least-privilege identity); an
  * existing Secret is left to the timer. It never denies: errors become HTTP 500, so the API server
  * applies the configured failurePolicy, and the next refresh repairs what was missed.
@@ -9,7 +9,7 @@
 import type { Cluster, Fleet, Registry } from '../config/resolve.js';
 import type { KmsApi } from '../cloud/kms.js';
 import { AcrFleetError, describeError } from '../errors.js';
-import type { ClusterPort } from '../kube/port.js';
+import type { ClusterClient } from '../kube/cluster-client.js';
 import type { Fields, Logger, Redactor } from '../log/logger.js';
 import { desiredSecret, secretTemplate } from '../reconcile/dockerconfig.js';
 import { selectionOf, type ConfigMapReader } from '../reconcile/selection.js';
@@ -43,7 +43,7 @@ export interface WebhookResponse {
 export interface WebhookClients {
   broker: TokenBroker;
   /** Opens a cluster (loads its kubeconfig). */
-  connect(cluster: Cluster): Promise<ClusterPort>;
+  connect(cluster: Cluster): Promise<ClusterClient>;
   kms: Pick<KmsApi, 'secretValue'>;
 }
 
@@ -78,7 +78,7 @@ const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 export class WebhookService {
   private readonly clients: WebhookClients;
-  private readonly ports = new Map<string, { port: Promise<ClusterPort>; until: number }>();
+  private readonly clusterClients = new Map<string, { client: Promise<ClusterClient>; until: number }>();
   private key: { value: Promise<string>; until: number } | undefined;
   private readonly now: () => number;
 
@@ -175,10 +175,10 @@ export class WebhookService {
 
   /** Releases cached cluster connections. */
   async close(): Promise<void> {
-    const ports = [...this.ports.values()];
-    this.ports.clear();
-    for (const p of ports)
-      await p.port.then(
+    const cached = [...this.clusterClients.values()];
+    this.clusterClients.clear();
+    for (const p of cached)
+      await p.client.then(
         (x) => x.close(),
         () => undefined,
       );
@@ -190,7 +190,7 @@ export class WebhookService {
   ): Promise<{ outcome: Outcome; why?: string; patch?: PatchOp[] }> {
     // The cluster is connected only when its selection lives in its ConfigMap, or when there is work.
     const lazy: ConfigMapReader = {
-      readConfigMap: async (namespace, name) => (await this.port(cluster)).readConfigMap(namespace, name),
+      readConfigMap: async (namespace, name) => (await this.clientOf(cluster)).readConfigMap(namespace, name),
     };
     const { settings, registries } = await selectionOf(cluster, this.opts.fleet.registries, lazy);
     if (!settings.webhook.enabled) return { outcome: 'skipped', why: 'webhook not enabled' };
@@ -199,9 +199,9 @@ export class WebhookService {
     const patch = pullSecretPatch(request.object, settings.secretName);
     if (!patch.length) return { outcome: 'skipped', why: 'already referenced' };
 
-    const port = await this.port(cluster);
+    const client = await this.clientOf(cluster);
     const name = settings.secretName;
-    const existing = await port.readSecret(decision.namespace, name);
+    const existing = await client.readSecret(decision.namespace, name);
     if (existing) {
       if (!existing.owned) return { outcome: 'conflict', why: `Secret ${name} exists and is not managed by acr-fleet` };
       return { outcome: 'patched', patch };
@@ -210,7 +210,7 @@ export class WebhookService {
     if (request.dryRun === true) return { outcome: 'patched', why: 'dry run', patch };
     const tokens = await this.tokens(registries, settings.expiringThresholdMs);
     // 'exists' means someone else's Secret of that name (one of ours counts as created).
-    const created = await port.createSecret(desiredSecret(secretTemplate(tokens), decision.namespace, name));
+    const created = await client.createSecret(desiredSecret(secretTemplate(tokens), decision.namespace, name));
     if (created === 'exists')
       return { outcome: 'conflict', why: `Secret ${name} exists and is not managed by acr-fleet` };
     return { outcome: 'created and patched', patch };
@@ -221,30 +221,30 @@ export class WebhookService {
     return Promise.all(registries.map((r) => this.clients.broker.fresh(r, thresholdMs, this.now())));
   }
 
-  private port(cluster: Cluster): Promise<ClusterPort> {
+  private clientOf(cluster: Cluster): Promise<ClusterClient> {
     const now = this.now();
-    const hit = this.ports.get(cluster.name);
-    if (hit && hit.until > now) return hit.port;
+    const hit = this.clusterClients.get(cluster.name);
+    if (hit && hit.until > now) return hit.client;
     if (hit) this.forgetPort(cluster.name);
     const ttl = this.opts.portTtlMs ?? 5 * 60_000;
-    const entry = { port: this.clients.connect(cluster), until: now + ttl };
-    entry.port.then(
+    const entry = { client: this.clients.connect(cluster), until: now + ttl };
+    entry.client.then(
       (p) => {
         if (p.credentialExpiresAt !== undefined) entry.until = Math.min(entry.until, p.credentialExpiresAt - 60_000);
       },
       () => {
-        if (this.ports.get(cluster.name) === entry) this.ports.delete(cluster.name);
+        if (this.clusterClients.get(cluster.name) === entry) this.clusterClients.delete(cluster.name);
       },
     );
-    this.ports.set(cluster.name, entry);
-    return entry.port;
+    this.clusterClients.set(cluster.name, entry);
+    return entry.client;
   }
 
   private forgetPort(name: string): void {
-    const hit = this.ports.get(name);
+    const hit = this.clusterClients.get(name);
     if (!hit) return;
-    this.ports.delete(name);
-    hit.port.then(
+    this.clusterClients.delete(name);
+    hit.client.then(
       (p) => p.close(),
       () => undefined,
     );

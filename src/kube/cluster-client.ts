@@ -1,5 +1,5 @@
 /**
- * The narrow port the runner (and the webhook) need from a cluster: cluster-wide lists, a few reads and
+ * The narrow client the runner (and the webhook) need from a cluster: cluster-wide lists, a few reads and
  * four conditional writes. The adapter behind it owns connections, retries and paging.
  */
 import type { DesiredSecret, ObservedNamespace, ObservedSecret, ObservedServiceAccount } from '../reconcile/state.js';
@@ -11,7 +11,7 @@ import type { DesiredSecret, ObservedNamespace, ObservedSecret, ObservedServiceA
 export type SecretQuery = { name: string } | { labelSelector: string };
 
 /** What talking to one cluster cost so far. */
-export interface PortStats {
+export interface ClusterStats {
   /** HTTP requests sent, each retry counted. */
   requests: number;
   /** Requests that were sent again after a transient failure (429, 5xx, reset, timeout). */
@@ -20,7 +20,7 @@ export interface PortStats {
   connections: number;
 }
 
-export interface ClusterPort {
+export interface ClusterClient {
   listNamespaces(): Promise<ObservedNamespace[]>;
   listSecrets(query: SecretQuery): Promise<ObservedSecret[]>;
   listServiceAccounts(): Promise<ObservedServiceAccount[]>;
@@ -40,7 +40,7 @@ export interface ClusterPort {
   deleteSecret(namespace: string, name: string, resourceVersion: string): Promise<void>;
   /** Sets imagePullSecrets, failing with 409 if the ServiceAccount changed since `resourceVersion`. */
   setImagePullSecrets(namespace: string, name: string, resourceVersion: string, names: string[]): Promise<void>;
-  readonly stats: PortStats;
+  readonly stats: ClusterStats;
   /** When the kubeconfig's credential stops working (token `exp`, certificate `notAfter`), epoch ms; undefined if unknown. */
   readonly credentialExpiresAt?: number | undefined;
   /** Releases the cluster's connections. */
