@@ -167,14 +167,21 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     ),
   )
     .option('--with-configmap', 'also let it read kube-system/acr-configuration (settings: configmap)')
-    .option('--webhook', 'also install the admission webhook (new ServiceAccounts get the Secret at once)');
+    .option('--webhook', 'also install the admission webhook (new ServiceAccounts get the Secret at once)')
+    .option(
+      '--allow-no-admission-policy',
+      'register on a server without the ValidatingAdmissionPolicy API (before Kubernetes 1.28): RBAC alone then fences the identity',
+    );
   register.action(
     run(() => {
-      const o = register.opts<MembershipOptions & { withConfigmap?: boolean; webhook?: boolean }>();
+      const o = register.opts<
+        MembershipOptions & { withConfigmap?: boolean; webhook?: boolean; allowNoAdmissionPolicy?: boolean }
+      >();
       return membership(context(io, o), 'register', {
         ...membershipOf(o),
         configmap: o.withConfigmap ?? false,
         webhook: o.webhook ?? false,
+        ...(o.allowNoAdmissionPolicy ? { allowNoAdmissionPolicy: true } : {}),
       });
     }),
   );

@@ -7,15 +7,15 @@
 import path from 'node:path';
 import yaml from 'js-yaml';
 import type { KubeSettings } from '../config/resolve.js';
-import { AcrFleetError, isForbidden, isNotFound } from '../errors.js';
+import { AcrFleetError, isConflict, isForbidden, isNotFound } from '../errors.js';
 import { KubeClusterClient, orUndefinedOn404, path as namespacedPath, transportFor } from './client.js';
 import { endpointOfKubeconfig, type PluginResolver } from './connect.js';
 import { readText } from './kubeconfig.js';
 import {
   apiVersionOf,
+  collectionPath,
   describeObject,
   isOurs,
-  kindPath,
   objectPath,
   sameContent,
   type OwnedObject,
@@ -61,7 +61,7 @@ export class KubeAdminClient extends KubeClusterClient {
     if (!current) {
       await this.http.request({
         method: 'POST',
-        path: kindPath(desired.kind, desired.metadata?.namespace),
+        path: collectionPath(desired),
         body: { apiVersion: apiVersionOf(desired.kind), ...desired },
         what: `create ${what}`,
       });
@@ -165,6 +165,56 @@ export class KubeAdminClient extends KubeClusterClient {
         }
       }),
     );
+  }
+
+  /**
+   * The versions an API group serves and the resources of each (discovery: the group's APIGroup document, then
+   * each version's APIResourceList). A group the server does not serve has none.
+   */
+  async discoverGroup(group: string): Promise<{ version: string; resources: string[] }[]> {
+    const doc = await orUndefinedOn404(
+      this.http.request<{ versions?: { version?: string }[] } | undefined>({
+        method: 'GET',
+        path: `/apis/${encodeURIComponent(group)}`,
+        what: `discover ${group}`,
+      }),
+    );
+    const versions = (doc?.versions ?? []).flatMap((v) => (v.version ? [v.version] : []));
+    return Promise.all(
+      versions.map(async (version) => {
+        const list = await orUndefinedOn404(
+          this.http.request<{ resources?: { name?: string }[] } | undefined>({
+            method: 'GET',
+            path: `/apis/${encodeURIComponent(group)}/${encodeURIComponent(version)}`,
+            what: `discover ${group}/${version}`,
+          }),
+        );
+        return { version, resources: (list?.resources ?? []).flatMap((r) => (r.name ? [r.name] : [])) };
+      }),
+    );
+  }
+
+  /**
+   * Sends a write as this client's identity with `?dryRun=All`: the API server authorizes and admits it
+   * (validating admission policies included) and stores nothing. `allowed` when it would have been written
+   * (a create that met an existing object passed admission too: AlreadyExists is decided after it); denied,
+   * with the server's message, on 403. Any other failure throws.
+   */
+  async dryRunWrite(req: {
+    method: 'POST' | 'PATCH';
+    path: string;
+    body: unknown;
+    contentType?: string;
+    what: string;
+  }): Promise<{ allowed: true } | { allowed: false; message: string }> {
+    try {
+      await this.http.request({ ...req, query: { dryRun: 'All' }, what: `dry-run ${req.what}` });
+      return { allowed: true };
+    } catch (err) {
+      if (isForbidden(err)) return { allowed: false, message: err.message };
+      if (req.method === 'POST' && isConflict(err) && err.reason === 'AlreadyExists') return { allowed: true };
+      throw err;
+    }
   }
 
   /** The object as the server holds it; undefined when there is none. */

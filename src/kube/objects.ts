@@ -37,6 +37,19 @@ export const KINDS = {
     resource: 'mutatingwebhookconfigurations',
     namespaced: false,
   },
+  // Served as v1 from 1.30 and as v1beta1 on 1.28/1.29: an object's own apiVersion picks the path.
+  ValidatingAdmissionPolicy: {
+    group: 'admissionregistration.k8s.io',
+    version: 'v1',
+    resource: 'validatingadmissionpolicies',
+    namespaced: false,
+  },
+  ValidatingAdmissionPolicyBinding: {
+    group: 'admissionregistration.k8s.io',
+    version: 'v1',
+    resource: 'validatingadmissionpolicybindings',
+    namespaced: false,
+  },
 } as const satisfies Record<string, KindInfo>;
 
 export type OwnedKind = keyof typeof KINDS;
@@ -53,10 +66,14 @@ export interface OwnedObject {
   };
 }
 
-/** `/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/roles`; with a name, the object's own path. */
-export function kindPath(kind: OwnedKind, namespace: string | undefined, name?: string): string {
+/**
+ * `/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/roles`; with a name, the object's own path.
+ * `version` overrides the table's (a kind served under another version of its group).
+ */
+export function kindPath(kind: OwnedKind, namespace: string | undefined, name?: string, version?: string): string {
   const info: KindInfo = KINDS[kind];
-  const root = info.group ? `/apis/${info.group}/${info.version}` : `/api/${info.version}`;
+  const v = version ?? info.version;
+  const root = info.group ? `/apis/${info.group}/${v}` : `/api/${v}`;
   if (info.namespaced && !namespace) throw new TypeError(`${kind} ${name ?? ''}: a namespaced kind needs a namespace`);
   const scope = info.namespaced ? `/namespaces/${encodeURIComponent(namespace ?? '')}` : '';
   return `${root}${scope}/${info.resource}${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
@@ -68,9 +85,21 @@ export function apiVersionOf(kind: OwnedKind): string {
   return info.group ? `${info.group}/${info.version}` : info.version;
 }
 
+/** The object's version: its own apiVersion's when it names the kind's group, else the table's. */
+export function versionOf(o: OwnedObject): string {
+  const info: KindInfo = KINDS[o.kind];
+  const [group, version] = o.apiVersion?.includes('/') ? o.apiVersion.split('/', 2) : ['', o.apiVersion];
+  return version && group === info.group ? version : info.version;
+}
+
 /** The path of the object itself. */
 export function objectPath(o: OwnedObject): string {
-  return kindPath(o.kind, o.metadata?.namespace, o.metadata?.name ?? '');
+  return kindPath(o.kind, o.metadata?.namespace, o.metadata?.name ?? '', versionOf(o));
+}
+
+/** The path of the object's collection (where it is created). */
+export function collectionPath(o: OwnedObject): string {
+  return kindPath(o.kind, o.metadata?.namespace, undefined, versionOf(o));
 }
 
 /** `clusterrole acr-fleet`, `serviceaccount kube-system/acr-fleet`. */
@@ -84,7 +113,7 @@ export function isOurs(o: OwnedObject): boolean {
   return o.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
 }
 
-/** Compares what acr-fleet sets: labels, rules, roleRef, subjects, webhooks, data. */
+/** Compares what acr-fleet sets: labels, rules, roleRef, subjects, webhooks, data, spec. */
 export function sameContent(current: object, desired: object): boolean {
   type Shape = {
     metadata?: { labels?: Record<string, string> };
@@ -93,6 +122,7 @@ export function sameContent(current: object, desired: object): boolean {
     subjects?: unknown;
     webhooks?: unknown;
     data?: unknown;
+    spec?: unknown;
   };
   const pick = (o: Shape) =>
     canonical({
@@ -102,6 +132,7 @@ export function sameContent(current: object, desired: object): boolean {
       subjects: o.subjects ?? null,
       webhooks: o.webhooks ?? null,
       data: o.data ?? null,
+      spec: o.spec ?? null,
     });
   return pick(current as Shape) === pick(desired as Shape);
 }

@@ -20,6 +20,8 @@ import { planRemoval } from '../reconcile/plan.js';
 import { OWNED_SELECTOR } from '../reconcile/state.js';
 import { desiredWebhook, WEBHOOK_OBJECT } from './webhook.js';
 import { verifyIdentity } from './verify.js';
+import { admissionPolicyObjects, admissionSettingsOf } from '../policy/admission.js';
+import { noPolicyApi, proveAdmission, servedPolicyVersion } from './admission.js';
 
 export interface FlowContext {
   /** fleet.yaml as shown to the user, and its absolute path. */
@@ -42,6 +44,8 @@ export interface RegisterOptions {
   /** Also install the admission webhook (immediate injection) after the cluster is in fleet.yaml. */
   webhook?: boolean;
   tokenSeconds?: number;
+  /** Register on a server that serves no ValidatingAdmissionPolicy API (the identity is then fenced by RBAC only). */
+  allowNoAdmissionPolicy?: boolean;
 }
 
 /**
@@ -99,6 +103,19 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
         `${opts.cluster}: serviceaccounts: also ${settings.retiringServiceAccounts.join(', ')} until the next refresh has removed their references to acr-fleet's Secret; then run register again`,
       );
     }
+    // The fence goes up before the rights it fences are granted.
+    const fence = admissionSettingsOf(cluster, { retiringSecretNames: retiring.names });
+    const policyVersion = await step(
+      'admission policy',
+      async () => {
+        const version = await servedPolicyVersion(admin);
+        if (!version && !opts.allowNoAdmissionPolicy) throw new AcrFleetError(noPolicyApi(false));
+        return version;
+      },
+      (v) => (v ? `admissionregistration.k8s.io/${v}` : noPolicyApi(true)),
+    );
+    for (const obj of policyVersion ? (admissionPolicyObjects(fence, policyVersion) as OwnedObject[]) : [])
+      await step(describeObject(obj), () => admin.createOrUpdate(obj), written);
     for (const obj of rbacObjects(settings) as OwnedObject[])
       await step(describeObject(obj), () => admin.createOrUpdate(obj), written);
     if (!settings.configmap) {
@@ -121,6 +138,14 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
       (excess) =>
         excess.length ? `can do its job; warning: it may also ${excess.join(', ')}` : 'can do exactly its job',
     );
+    if (policyVersion) {
+      const proofs = await step(
+        'admission proof',
+        () => proveAdmission(kubeconfig, fence, settings, fleet.kubernetes),
+        (r) => `${r.length} dry-run requests as the identity answered as the policy says`,
+      );
+      for (const p of proofs) ctx.progress(`${opts.cluster}: admission proof: ${p.what}: ${p.outcome}`);
+    }
 
     const kms = new KmsWriter(new SdkOpenApiCaller({ endpoints: fleet.endpoints, credential: ctx.credential }));
     await step(
@@ -221,6 +246,13 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
       configmap: true,
     }).reverse() as OwnedObject[];
     for (const obj of objects) await step(describeObject(obj), () => admin.remove(obj), removed);
+    // The fence comes down after the rights it fenced.
+    const policyVersion = await servedPolicyVersion(admin);
+    const fence = policyVersion
+      ? admissionPolicyObjects({ secretNames: [], excludedNamespaces: [], usernames: [] }, policyVersion)
+      : [];
+    for (const obj of fence.reverse() as OwnedObject[])
+      await step(describeObject(obj), () => admin.remove(obj), removed);
   } finally {
     admin.close();
   }

@@ -453,6 +453,21 @@ export class Router {
       ['authorization.k8s.io', 'v1'],
       ['authentication.k8s.io', 'v1'],
     ];
+    const apiGroup = (name: string, v: string) => ({
+      name,
+      versions: [
+        { groupVersion: `${name}/${v}`, version: v },
+        // The policy kinds' older version, served next to v1 (or alone: then v1 lists only webhooks).
+        ...(name === ADMISSION_REGISTRATION && this.policyVersions.includes('v1beta1')
+          ? [{ groupVersion: `${name}/v1beta1`, version: 'v1beta1' }]
+          : []),
+      ],
+      preferredVersion: { groupVersion: `${name}/${v}`, version: v },
+    });
+    // `/apis/<group>`: the group's own document (APIGroup), as discovery/groupversion.go serves it.
+    const group = groups.find(([name]) => p === `/apis/${name}`);
+    if (group)
+      return { status: 200, body: { kind: 'APIGroup', apiVersion: 'v1', ...apiGroup(group[0] ?? '', group[1] ?? '') } };
     switch (p) {
       case '/api':
         return {
@@ -471,17 +486,7 @@ export class Router {
           body: {
             kind: 'APIGroupList',
             apiVersion: 'v1',
-            groups: groups.map(([name, v]) => ({
-              name,
-              versions: [
-                { groupVersion: `${name}/${v}`, version: v },
-                // The policy kinds' older version, served next to v1 (or alone: then v1 lists only webhooks).
-                ...(name === ADMISSION_REGISTRATION && this.policyVersions.includes('v1beta1')
-                  ? [{ groupVersion: `${name}/v1beta1`, version: 'v1beta1' }]
-                  : []),
-              ],
-              preferredVersion: { groupVersion: `${name}/${v}`, version: v },
-            })),
+            groups: groups.map(([name, v]) => apiGroup(name ?? '', v ?? '')),
           },
         };
       case `/apis/${apiVersionOf(RESOURCES.roles)}`:
