@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { DEFAULTS } from '../src/config/resolve.js';
 import { rbacManifest, type RbacSettings } from '../src/policy/rbac.js';
+import { admissionManifest, admissionSettingsOf } from '../src/policy/admission.js';
 
 const COMMON = [
   '`acr-fleet register` renders and applies this per cluster from its settings in fleet.yaml (its secretName,',
@@ -45,9 +46,22 @@ export const EXAMPLES: { file: string; settings: RbacSettings; header: string[] 
   },
 ];
 
+/** The admission policy `register` installs with it (default namespaces and excludes). */
+const FENCE_HEADER = [
+  'The ValidatingAdmissionPolicy and binding `register` applies first (admissionregistration.k8s.io/v1; v1beta1 on',
+  '1.28/1.29): the identity may write only its own dockerconfigjson Secrets and only imagePullSecrets entries of',
+  "its Secret's names. For an ackClusterId cluster, register adds the user of its RAM identity to matchConditions.",
+];
+
 /** The text of an example file. */
 export function exampleText(e: (typeof EXAMPLES)[number]): string {
-  return rbacManifest(e.settings, e.header);
+  const fence = admissionSettingsOf({
+    secretName: e.settings.secretNames[0] ?? DEFAULTS.secretName,
+    previousSecretNames: e.settings.secretNames.slice(1),
+    namespaces: { all: false, names: [...DEFAULTS.watchNamespace] },
+    excludeNamespaces: [...DEFAULTS.excludeNamespaces],
+  });
+  return `${admissionManifest(fence, FENCE_HEADER)}---\n${rbacManifest(e.settings, e.header)}`;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

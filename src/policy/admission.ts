@@ -8,6 +8,7 @@
  * The CEL stays within what every apiserver serving the policy API evaluates (1.28+): `object`/`oldObject` are
  * dynamic there, so maps are compared and iterated (`all`, `in`, `has`) without optional types.
  */
+import { Document } from 'yaml';
 import type { Cluster } from '../config/resolve.js';
 import {
   DOCKERCONFIGJSON_TYPE,
@@ -243,3 +244,18 @@ export function explainAdmission(s: AdmissionSettings): string[] {
 /** What stays open on a cluster that serves no policy API, in one line. */
 export const OPEN_WITHOUT_POLICY =
   'without the policy only RBAC fences the identity: its unnamed create on Secrets can still mint a ServiceAccount token (a service-account-token Secret) or a bootstrap token, and its patch on ServiceAccounts can change more than imagePullSecrets';
+
+/** The policy and binding as YAML documents for `kubectl apply -f` (`---`-separated), `header` before the first. */
+export function admissionManifest(
+  s: AdmissionSettings,
+  header: readonly string[] = [],
+  version: AdmissionPolicyVersion = 'v1',
+): string {
+  return admissionPolicyObjects(s, version)
+    .map((obj, i) => {
+      const doc = new Document(obj);
+      if (i === 0 && header.length) doc.commentBefore = header.map((l) => ` ${l}`).join('\n');
+      return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
+    })
+    .join('---\n');
+}
