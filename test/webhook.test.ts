@@ -112,6 +112,8 @@ async function withWebhook(
     });
   t.regex(reg.stderr, /^hz-prod-1: webhook: configured \(URL secret derived from the KMS key\)$/m);
   t.regex(reg.stderr, /^hz-prod-1: mutatingwebhookconfiguration acr-fleet: created$/m);
+  // Issue 16: every webhook test runs with the admission policy register installs fencing the identity.
+  t.regex(reg.stderr, /^hz-prod-1: validatingadmissionpolicybinding acr-fleet: created$/m);
   const kc = new KubeConfig();
   kc.loadFromString(kube.kubeconfig({ token: ADMIN }));
   await fn({ s, kube, core: kc.makeApiClient(CoreV1Api), trigger, lines, operatorEnv, runAs });

@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import yaml from 'js-yaml';
 import { AlibabaEmulator, type Credentials } from '../emulators/alibaba/index.js';
-import { KubeEmulator, type KubeKind } from '../emulators/kube/index.js';
+import { KubeEmulator, type KubeEmulatorOptions, type KubeKind } from '../emulators/kube/index.js';
 import { parseFleet } from '../../src/config/load.js';
 import { rbacObjects, rbacSettingsOf } from '../../src/policy/rbac.js';
 import {
@@ -61,7 +61,7 @@ export interface Sandbox {
   /** Grants each cluster the RBAC rendered from its settings in the current fleet.yaml, as `register` would. */
   grantRbac(): Promise<void>;
   /** Starts a Kubernetes emulator outside fleet.yaml (a cluster to register), closed with the sandbox. */
-  startCluster(): Promise<KubeEmulator>;
+  startCluster(opts?: KubeEmulatorOptions): Promise<KubeEmulator>;
   /**
    * Gives `kube` a cluster-admin token and writes a kubeconfig for it to `admin.yaml` in the sandbox folder
    * (what `register --kubeconfig admin.yaml` reads). Returns the file's path.
@@ -272,8 +272,8 @@ export async function startSandbox(
     },
     editConfig,
     grantRbac,
-    async startCluster() {
-      const kube = await KubeEmulator.start();
+    async startCluster(opts) {
+      const kube = await KubeEmulator.start(opts);
       extraClusters.push(kube);
       return kube;
     },
