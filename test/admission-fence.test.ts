@@ -8,7 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { ApiException, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import test, { type ExecutionContext } from 'ava';
 import yaml from 'js-yaml';
-import type { KubeEmulator, KubeEmulatorOptions } from './emulators/kube/index.js';
+import { KubeEmulator, type KubeEmulatorOptions } from './emulators/kube/index.js';
+import { admissionPolicyObjects, admissionSettingsOf } from '../src/policy/admission.js';
 import { sandbox } from './support/sandbox.js';
 import { cli } from './support/cli.js';
 import { MANAGED_BY, MANAGED_BY_VALUE, NEW_CLUSTER } from './support/fleet.js';
@@ -350,4 +351,76 @@ test('a server without the policy API makes register refuse, writing nothing, un
   t.is(attack.code, 200);
   await tokenControllerTurn();
   t.truthy(allowed.kube.get('secrets', 'kube-system', SECRET)?.data?.token, 'the token controller minted a token');
+});
+
+test('register fails, naming each attack let through, when the policy cannot take effect (a binding of that name is not ours)', async (t) => {
+  const { s, kube, register } = await fenced(t);
+  kube.seed('validatingadmissionpolicybindings', {
+    metadata: { name: 'acr-fleet' },
+    spec: { policyName: 'someone-elses', validationActions: ['Audit'] },
+  });
+  const r = await register();
+  t.is(r.code, 1);
+  t.regex(r.stderr, /^new-1: validatingadmissionpolicybinding acr-fleet: not ours: left alone$/m);
+  const last = r.stderr.split('\n').at(-2) ?? '';
+  t.true(last.startsWith('acr-fleet register: cluster new-1: admission proof: '), last);
+  for (const attack of [
+    'the identity may still create a service-account-token Secret kube-system/acr-credential-fleet (a dry-run request was allowed)',
+    'the identity may still create a bootstrap-token Secret kube-system/bootstrap-token-acrflt (a dry-run request was allowed)',
+    'the identity may still create a Secret of another name default/acr-fleet-admission-proof (a dry-run request was allowed)',
+    "the identity may still create a Secret without acr-fleet's label default/acr-credential-fleet (a dry-run request was allowed)",
+    'the identity may still set ownerReferences on ServiceAccount default/default (a dry-run request was allowed)',
+  ])
+    t.true(last.includes(attack), attack);
+  t.is(storedKubeconfig(s.cloud, NEW_CLUSTER), undefined, 'nothing stored');
+  t.deepEqual(kube.list('secrets'), [], 'the proofs were dry runs');
+});
+
+test("the policy fences an ACK cluster's RAM identity (its numeric user) as well, and no one else", async (t) => {
+  const kube = await KubeEmulator.start();
+  t.teardown(() => kube.close());
+  const ramUser = '276543210987654321';
+  const settings = admissionSettingsOf(
+    {
+      secretName: SECRET,
+      namespaces: { all: false, names: ['default'] },
+      excludeNamespaces: ['kube-system', 'kube-public', 'kube-node-lease'],
+    },
+    { ramUser },
+  );
+  for (const obj of admissionPolicyObjects(settings, 'v1'))
+    kube.seed(
+      obj.kind === 'ValidatingAdmissionPolicy' ? 'validatingadmissionpolicies' : 'validatingadmissionpolicybindings',
+      obj,
+    );
+  kube.seed('clusterrolebindings', {
+    metadata: { name: 'secret-writers' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+    subjects: [
+      { kind: 'User', name: ramUser },
+      { kind: 'User', name: 'platform-admin' },
+    ],
+  });
+  kube.addToken('ram-token', { name: ramUser, groups: [] });
+  kube.addToken('admin-token', { name: 'platform-admin', groups: [] });
+  const as = (token: string) => {
+    const kc = new KubeConfig();
+    kc.loadFromString(kube.kubeconfig({ token }));
+    return kc.makeApiClient(CoreV1Api);
+  };
+  const tokenSecret = (api: CoreV1Api, name: string) =>
+    outcome(
+      api.createNamespacedSecret({
+        namespace: 'kube-system',
+        body: {
+          metadata: { name, annotations: { 'kubernetes.io/service-account.name': 'default' } },
+          type: 'kubernetes.io/service-account-token',
+        },
+      }),
+    );
+  const denied = await tokenSecret(as('ram-token'), SECRET);
+  t.is(denied.code, 403, denied.message);
+  t.true(denied.message.includes(POLICY));
+  t.is(kube.get('secrets', 'kube-system', SECRET), undefined);
+  t.is((await tokenSecret(as('admin-token'), 'admins-own')).code, 200, 'other users are not matched');
 });
