@@ -70,6 +70,11 @@ export interface Network extends NetworkConfig {
   name: string;
 }
 
+/** The function serving a network: `<main>-net-<network>` (s.networks.yaml, fleet/dispatch.ts, policy). */
+export function networkFunctionName(main: string, network: string): string {
+  return `${main}-net-${network}`;
+}
+
 export const DISPATCH_DEFAULTS = { maxConcurrentInvocations: 10 } as const;
 
 type Raw = Record<string, unknown>;

@@ -14,7 +14,10 @@
  *   its chain moves on to the next one at once.
  */
 import type { Fleet } from '../config/resolve.js';
+import { networkFunctionName } from '../config/networks.js';
 import { shardClusters } from './shard.js';
+
+export { networkFunctionName };
 
 /** Below FC's 128 KB async limit, whether it counts KiB (131,072) or kB (128,000) bytes. */
 export const MAX_PAYLOAD_BYTES = 128_000;
@@ -32,11 +35,6 @@ export interface PlannedInvocation {
   /** The jump-hash shard of the target's clusters (one shard may be split into several invocations). */
   shard: { index: number; count: number };
   clusters: string[];
-}
-
-/** The function serving a network: `<main>-net-<network>`. */
-export function networkFunctionName(main: string, network: string): string {
-  return `${main}-net-${network}`;
 }
 
 /** The main function's name, seen from a function of the deploy (a network function strips its suffix). */
