@@ -56,7 +56,9 @@ export function planDispatch(
 ): PlannedInvocation[] {
   const groups = new Map<string | undefined, string[]>();
   for (const c of fleet.clusters) groups.set(c.network, [...(groups.get(c.network) ?? []), c.name]);
-  const order = [...groups.keys()].sort((a, b) => (a === undefined ? -1 : b === undefined ? 1 : a.localeCompare(b)));
+  // The internet first (sort would put undefined last), then the networks by name.
+  const named = [...groups.keys()].filter((k): k is string => k !== undefined).sort();
+  const order = [...(groups.has(undefined) ? [undefined] : []), ...named];
   return order.flatMap((network) => {
     const target: Target =
       network === undefined
