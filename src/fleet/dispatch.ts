@@ -55,7 +55,11 @@ export function planDispatch(
   dryRun = false,
 ): PlannedInvocation[] {
   const groups = new Map<string | undefined, string[]>();
-  for (const c of fleet.clusters) groups.set(c.network, [...(groups.get(c.network) ?? []), c.name]);
+  for (const c of fleet.clusters) {
+    const names = groups.get(c.network) ?? [];
+    if (!names.length) groups.set(c.network, names);
+    names.push(c.name);
+  }
   // The internet first (sort would put undefined last), then the networks by name.
   const named = [...groups.keys()].filter((k): k is string => k !== undefined).sort();
   const order = [...(groups.has(undefined) ? [undefined] : []), ...named];
