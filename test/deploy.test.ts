@@ -11,6 +11,8 @@ import test from 'ava';
 import yaml from 'js-yaml';
 import * as z from 'zod';
 import { buildFunction } from '../scripts/build.js';
+import { renderNetworks } from '../scripts/networks.js';
+import { parseFleet } from '../src/config/load.js';
 import { sandbox } from './support/sandbox.js';
 
 const REGIONS = [
@@ -295,4 +297,96 @@ test("s.yaml's documented deploy command sets every variable without a default, 
       t.true(m[1] !== undefined && resources.includes(m[1]), `"${m[0]}" names one of ${resources.join(', ')}`);
     }
   }
+});
+
+/** serverless-devs 3's `extend:` (docs/zh/extend.md): the extended file deep-merged under the extending one, lists replaced. */
+function extend(base: unknown, over: unknown): unknown {
+  if (
+    base &&
+    over &&
+    typeof base === 'object' &&
+    typeof over === 'object' &&
+    !Array.isArray(base) &&
+    !Array.isArray(over)
+  ) {
+    const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+    for (const [k, v] of Object.entries(over)) out[k] = extend(out[k], v);
+    return out;
+  }
+  return over === undefined ? base : over;
+}
+
+test('s.networks.yaml (npm run networks) adds one function per network with clusters: fc3 rules, vpcConfig, same code and handler, no trigger', async (t) => {
+  const text = await readFile(new URL('../s.yaml', import.meta.url), 'utf8');
+  const net = (n: string, region = 'cn-hangzhou') => ({
+    region,
+    vpcId: `vpc-bp1${n}0000001`,
+    vSwitchIds: [`vsw-bp1${n}0000001`, `vsw-bp1${n}0000002`],
+    securityGroupId: `sg-bp1${n}0000001`,
+  });
+  const fleet = parseFleet(
+    yaml.dump({
+      regionId: 'cn-hangzhou',
+      registries: [{ name: 'main', instanceId: 'cri-abc' }],
+      networks: { 'vpc-a': net('a'), 'vpc-b': net('b', 'cn-shanghai'), unused: net('c') },
+      clusters: [
+        { name: 'pub', kubeconfig: { ackClusterId: 'c1' } },
+        { name: 'a1', kubeconfig: { ackClusterId: 'c2' }, network: 'vpc-a' },
+        { name: 'b1', kubeconfig: { ackClusterId: 'c3' }, network: 'vpc-b' },
+      ],
+    }),
+    { file: 'fleet.yaml', env: {} },
+  );
+  const generated = renderNetworks(text, fleet);
+  t.is(generated.extend, 's.yaml');
+  const doc = extend(yaml.load(text), yaml.load(yaml.dump(generated))) as {
+    vars: Record<string, unknown>;
+    resources: Record<string, { component: string; props: Record<string, unknown> }>;
+  };
+  t.deepEqual(Object.keys(doc.resources), [
+    'acr-fleet',
+    'acr-fleet-webhook',
+    'acr-fleet-net-vpc-a',
+    'acr-fleet-net-vpc-b',
+  ]);
+  const vars = resolve(doc.vars, ENV) as Record<string, unknown>;
+  const main = resolve(doc.resources['acr-fleet']?.props, ENV, vars) as Record<string, unknown>;
+  const networkProps = props.omit({ triggers: true }).extend({
+    vpcConfig: z.strictObject({
+      vpcId: z.string().regex(/^vpc-/),
+      vSwitchIds: z.array(z.string().regex(/^vsw-/)).min(1),
+      securityGroupId: z.string().regex(/^sg-/),
+    }),
+  });
+  for (const [name, network] of [
+    ['vpc-a', net('a')],
+    ['vpc-b', net('b', 'cn-shanghai')],
+  ] as const) {
+    const resource = doc.resources[`acr-fleet-net-${name}`];
+    t.is(resource?.component, 'fc3');
+    const p = resolve(resource?.props, ENV, vars) as Record<string, unknown>;
+    const parsed = networkProps.safeParse(p);
+    t.true(parsed.success, `${name}: ${JSON.stringify(parsed.error?.issues)}`);
+    t.like(p, {
+      functionName: `acr-fleet-net-${name}`,
+      region: network.region,
+      vpcConfig: { vpcId: network.vpcId, vSwitchIds: network.vSwitchIds, securityGroupId: network.securityGroupId },
+      code: main.code,
+      handler: main.handler,
+      runtime: main.runtime,
+      role: main.role,
+      timeout: main.timeout,
+      environmentVariables: { NODE_ENV: 'production', ACR_FLEET_MAIN_REGION: 'cn-hangzhou' },
+    });
+    t.deepEqual(p.asyncInvokeConfig, main.asyncInvokeConfig);
+    t.false('triggers' in p, 'no timer: the main function dispatches to it');
+  }
+  // Renamed with ACR_FLEET_FUNCTION_NAME, the network functions follow (the dispatcher derives their names the same way).
+  const renamedEnv = { ...ENV, ACR_FLEET_FUNCTION_NAME: 'fleet-x' };
+  const renamedVars = resolve(doc.vars, renamedEnv) as Record<string, unknown>;
+  const renamed = resolve(doc.resources['acr-fleet-net-vpc-a']?.props, renamedEnv, renamedVars) as Record<
+    string,
+    unknown
+  >;
+  t.is(renamed.functionName, 'fleet-x-net-vpc-a');
 });

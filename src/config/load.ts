@@ -9,6 +9,7 @@ import yaml from 'js-yaml';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { parseDuration } from './duration.js';
 import { problemsFromIssues } from './issues.js';
+import { networkReferences } from './networks.js';
 import { closest } from './rules.js';
 import { fleetSchema, INLINE_ACCESS_KEYS } from './schema.js';
 import { resolveFleet, type Fleet } from './resolve.js';
@@ -87,7 +88,7 @@ export function checkFleet(text: string, opts: LoadOptions & { checkFiles?: bool
     ? []
     : problemsFromIssues(parsed.error.issues, [], fleetSchema).filter((p) => !inline.some((i) => i.path === p.path));
   const problems: Problem[] = [
-    ...[...inline, ...structural, ...crossCheck(doc)].map((p) => error(p.path, p.message)),
+    ...[...inline, ...structural, ...crossCheck(doc), ...networkReferences(doc)].map((p) => error(p.path, p.message)),
     ...(opts.checkFiles ? missingFiles(doc, baseDir).map((p) => error(p.path, p.message)) : []),
     ...thresholdWarnings(doc),
     ...configmapWarnings(doc),

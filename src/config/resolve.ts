@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { parseDuration } from './duration.js';
+import { DISPATCH_DEFAULTS, resolveNetworks, type Network } from './networks.js';
 import type { ClusterConfig, EndpointConfig, FleetConfig, RegistryConfig } from './schema.js';
 
 /** Built-in defaults, as the add-on documents them (`secretName` is acr-fleet's own). */
@@ -99,6 +100,10 @@ export interface Cluster {
   /** RRSA token file for ConfigMap registries. */
   oidcTokenFile?: string;
   webhook: WebhookSettings;
+  /** The network (fleet.yaml networks:) whose function refreshes this cluster; absent: the internet (main function). */
+  network?: string;
+  /** Label the managed Secrets for ACK's on-demand image loading (images.alibabacloud.com/accelerated). */
+  acceleration?: true;
 }
 
 /** How acr-fleet talks to each API server (fleet.yaml `kubernetes:`). */
@@ -125,6 +130,10 @@ export interface Fleet {
   registries: Registry[];
   clusters: Cluster[];
   webhook?: WebhookEndpoint;
+  /** Private networks, each served by its own function (src/fleet/dispatch.ts). */
+  networks?: Record<string, Network>;
+  /** Shard and network invocations running at once (fleet.yaml dispatch.maxConcurrentInvocations). */
+  maxConcurrentInvocations?: number;
   /** Warnings of the validation pass (printed by `validate`; they change nothing). */
   warnings?: ConfigProblem[];
 }
@@ -193,6 +202,8 @@ export function resolveFleet(cfg: FleetConfig, ctx: ResolveContext): Fleet {
       writeConcurrency: cfg.kubernetes?.writeConcurrency ?? DEFAULTS.writeConcurrency,
       pageSize: cfg.kubernetes?.pageSize ?? DEFAULTS.pageSize,
     },
+    networks: resolveNetworks(cfg.networks),
+    maxConcurrentInvocations: cfg.dispatch?.maxConcurrentInvocations ?? DISPATCH_DEFAULTS.maxConcurrentInvocations,
     registries,
     clusters: cfg.clusters.map((c) => resolveCluster(c, cfg.defaults ?? {}, allRegistries, regionId, ctx)),
     ...(cfg.webhook
@@ -269,6 +280,8 @@ function resolveCluster(
     excludeNamespaces: splitList(pick('excludeNamespaces') ?? [...DEFAULTS.excludeNamespaces]),
     ...(ctx.env.ALIBABA_CLOUD_OIDC_TOKEN_FILE ? { oidcTokenFile: ctx.env.ALIBABA_CLOUD_OIDC_TOKEN_FILE } : {}),
     webhook: { ...DEFAULTS.webhook, ...defaults.webhook, ...c.webhook },
+    ...(pick('network') ? { network: pick('network') } : {}),
+    ...(pick('acceleration') ? { acceleration: true as const } : {}),
   };
 }
 

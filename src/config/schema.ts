@@ -16,6 +16,7 @@ import {
   REGION,
   REGION_MESSAGE,
 } from './rules.js';
+import { dispatchSchema, networkSettingsShape, networksSchema } from './networks.js';
 
 /** Names of registries, clusters and Secrets: a DNS-1123 subdomain (what Kubernetes takes as a Secret name), short. */
 const name = z
@@ -101,6 +102,7 @@ const clusterSettingsShape = {
     })
     .optional()
     .describe("Immediate injection, the add-on's webhook-configuration (enable, failure-policy, timeout-seconds)."),
+  ...networkSettingsShape,
 };
 
 /** The add-on's inline AccessKey keys: acr-fleet never accepts them (fleet.yaml) nor uses them (ConfigMap). */
@@ -238,6 +240,8 @@ export const fleetSchema = z
       .describe(
         'Function Compute: a timer run of a fleet with more clusters than this invokes the function once per shard of about this many clusters. Default: 500.',
       ),
+    networks: networksSchema.optional(),
+    dispatch: dispatchSchema.optional(),
     webhook: z
       .strictObject({
         url: z

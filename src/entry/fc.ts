@@ -8,35 +8,22 @@
  * per shard (src/fleet/shard.ts) with `{"shard": {"index", "count"}, "clusters": [...]}`, and each shard
  * invocation fetches its own tokens (a payload never carries a credential).
  */
-import pLimit from 'p-limit';
 import { credentialFromFc } from '../cloud/credentials.js';
-import type { FunctionRef } from '../cloud/fc.js';
-import { SdkOpenApiCaller } from '../cloud/openapi.js';
-import type { Fleet } from '../config/resolve.js';
-import { AcrFleetError, describeError } from '../errors.js';
+import { needsDispatch } from '../fleet/dispatch.js';
 import { refreshFleet } from '../fleet/run.js';
 import type { FleetReport } from '../fleet/report.js';
-import { shardClusters, type Shard } from '../fleet/shard.js';
-import type { Logger } from '../log/logger.js';
 import { createLogger, Redactor } from '../log/logger.js';
+import { continueChain, dispatch, type DispatchReport } from './fc-dispatch.js';
 import { configFile, loadFunctionFleet, toStdout, type FcContext, type LineWriter } from './fc-context.js';
 import { createRunDeps } from './runtime.js';
 
-/** What a dispatching timer run returns: one entry per shard invocation queued (or refused). */
-export interface DispatchReport {
-  dryRun: boolean;
-  dispatch: { shards: number; clusters: number; queued: number; failed: number };
-  invocations: { shard: number; clusters: number; requestId?: string; error?: string }[];
-}
+export type { DispatchReport } from './fc-dispatch.js';
 
 interface Payload {
   dryRun?: boolean;
   clusters?: string[];
   shard?: { index: number; count: number };
 }
-
-/** Shard invocations queued at once: each is one small request; FC accepts them in any order. */
-const DISPATCH_CONCURRENCY = 8;
 
 /**
  * The FC handler. Throws (failing the invocation) only when the config is unusable, or when a dispatch could
@@ -55,7 +42,7 @@ export async function handler(
   const shardTag = payload.shard ? { shard: `${payload.shard.index + 1}/${payload.shard.count}` } : {};
   const log = createLogger({ format: 'json', write, redactor, base: { requestId: context.requestId, ...shardTag } });
   const fleet = await loadFunctionFleet(configFile(), context, log);
-  if (!payload.clusters && fleet.clusters.length > fleet.shardSize) {
+  if (!payload.clusters && needsDispatch(fleet)) {
     const dispatched = await dispatch(fleet, context, payload.dryRun ?? false, log);
     return redacted(dispatched);
   }
@@ -107,69 +94,11 @@ export async function handler(
     failed: report.summary.failed,
     durationMs: report.durationMs,
   });
+  // A dispatched invocation queues the next one of its chain (src/fleet/dispatch.ts), whatever its clusters did.
+  if (payload.shard && payload.clusters)
+    await continueChain(fleet, context, payload.clusters, payload.dryRun ?? false, log);
   // Round-trip through the redactor (as the dispatch report above): the report is returned to FC, which may log it.
   return redacted(report);
-}
-
-/** Invokes this function once per shard, asynchronously; the shards refresh, this run only queues them. */
-async function dispatch(fleet: Fleet, context: FcContext, dryRun: boolean, log: Logger): Promise<DispatchReport> {
-  const shards = shardClusters(
-    fleet.clusters.map((c) => c.name),
-    fleet.shardSize,
-  );
-  const fn = functionRef(context);
-  // Loaded only by a dispatching run: the FC SDK's ~600 model classes cost every other run nothing.
-  const { FcApi } = await import('../cloud/fc.js');
-  const fc = new FcApi(
-    new SdkOpenApiCaller({ endpoints: fleet.endpoints, credential: credentialFromFc(context.credentials) }),
-  );
-  const limit = pLimit(DISPATCH_CONCURRENCY);
-  const invocations = await Promise.all(
-    shards.map((shard) =>
-      limit(async (): Promise<DispatchReport['invocations'][number]> => {
-        const entry = { shard: shard.index, clusters: shard.clusters.length };
-        try {
-          return { ...entry, requestId: await fc.invokeAsync(fn, shardPayload(shard, dryRun)) };
-        } catch (err) {
-          const error = `shard ${shard.index + 1}/${shard.count}: ${describeError(err)}`;
-          log.error(error, { event: 'dispatch-failed', shard: `${shard.index + 1}/${shard.count}` });
-          return { ...entry, error };
-        }
-      }),
-    ),
-  );
-  const failed = invocations.filter((i) => i.error !== undefined).length;
-  const summary = { shards: shards.length, clusters: fleet.clusters.length, queued: shards.length - failed, failed };
-  log[failed ? 'error' : 'info']('shards dispatched', {
-    event: 'dispatch',
-    ...summary,
-    shardSize: fleet.shardSize,
-    function: fn.name,
-  });
-  if (failed === shards.length)
-    throw new AcrFleetError(`dispatch: no shard could be queued (${invocations[0]?.error ?? 'no shards'})`);
-  return { dryRun, dispatch: summary, invocations };
-}
-
-/** This function, as FC describes it to the running code (context, else the runtime's environment). */
-function functionRef(context: FcContext): FunctionRef {
-  const name = context.function?.name ?? process.env.FC_FUNCTION_NAME;
-  const accountId = context.accountId ?? process.env.FC_ACCOUNT_ID;
-  const region = context.region ?? process.env.FC_REGION;
-  if (!name || !accountId || !region)
-    throw new AcrFleetError(
-      'dispatch: the function name, account id and region are unknown (context.function.name, context.accountId, context.region)',
-    );
-  return { name, accountId, region, ...(context.function?.qualifier ? { qualifier: context.function.qualifier } : {}) };
-}
-
-/** A shard's event: its place and its cluster names only — never a token or any other credential. */
-function shardPayload(shard: Shard, dryRun: boolean): string {
-  return JSON.stringify({
-    shard: { index: shard.index, count: shard.count },
-    clusters: shard.clusters,
-    ...(dryRun ? { dryRun } : {}),
-  });
 }
 
 function isShard(v: unknown): v is { index: number; count: number } {

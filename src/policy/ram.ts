@@ -3,6 +3,7 @@
  * exactly the resources its registries, kubeconfigs and roles need. Pure.
  */
 import type { Fleet, Registry } from '../config/resolve.js';
+import { networkFunctionName } from '../config/networks.js';
 
 export interface Statement {
   Effect: 'Allow';
@@ -50,8 +51,16 @@ export function functionPolicy(
     if (k.kind === 'ack')
       allow('cs:DescribeClusterUserKubeconfig', `acs:cs:${k.regionId}:${accountId}:cluster/${k.clusterId}`);
   }
-  if (fleet.clusters.length > fleet.shardSize)
-    allow('fc:InvokeFunction', `acs:fc:${fleet.regionId ?? '*'}:${accountId}:functions/${functionName}`);
+  // Every function of the deploy queues the next invocation of its chain, in any of them (fleet/dispatch.ts).
+  const networks = new Set(fleet.clusters.flatMap((c) => (c.network ? [c.network] : [])));
+  if (fleet.clusters.length > fleet.shardSize || networks.size) {
+    if (fleet.clusters.some((c) => !c.network))
+      allow('fc:InvokeFunction', `acs:fc:${fleet.regionId ?? '*'}:${accountId}:functions/${functionName}`);
+    for (const n of [...networks].sort()) {
+      const region = fleet.networks?.[n]?.region ?? fleet.regionId ?? '*';
+      allow('fc:InvokeFunction', `acs:fc:${region}:${accountId}:functions/${networkFunctionName(functionName, n)}`);
+    }
+  }
   // The webhook function (same role) reads the key its per-cluster URL secrets derive from. A ConfigMap
   // cluster may enable the webhook in its ConfigMap, so it counts as possibly enabled.
   const webhook = fleet.webhook;

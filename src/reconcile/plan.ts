@@ -93,7 +93,10 @@ export interface Plan {
 export type { SkippedNamespace };
 
 /** The cluster-level settings planning needs (a cluster's selection, `reconcile/selection.ts`). */
-export type PlanSettings = Pick<Cluster, 'namespaces' | 'serviceAccounts' | 'expiringThresholdMs' | 'secretName'>;
+export type PlanSettings = Pick<
+  Cluster,
+  'namespaces' | 'serviceAccounts' | 'expiringThresholdMs' | 'secretName' | 'acceleration'
+>;
 
 /**
  * Computes the plan for one cluster, in three passes: the Secrets found (kept, removed, or someone else's),
@@ -106,7 +109,7 @@ export function planCluster(
   observed: Observed,
   now: number,
 ): Plan {
-  const template = secretTemplate(tokens);
+  const template = secretTemplate(tokens, { accelerated: settings.acceleration === true });
   const { targets, skipped, terminating } = targetNamespaces(settings.namespaces, observed);
   const targetSet = new Set(targets);
   const found = foundSecrets(settings, observed, targetSet, terminating);

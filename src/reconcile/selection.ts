@@ -12,7 +12,7 @@ import type { Observed } from './state.js';
 /** The settings selection and planning read, and the webhook's. */
 export type SelectionSettings = Pick<
   Cluster,
-  'namespaces' | 'serviceAccounts' | 'expiringThresholdMs' | 'secretName' | 'webhook'
+  'namespaces' | 'serviceAccounts' | 'expiringThresholdMs' | 'secretName' | 'webhook' | 'acceleration'
 >;
 
 /** A cluster's effective settings and the registries its Secret holds credentials for. */

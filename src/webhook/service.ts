@@ -210,7 +210,9 @@ export class WebhookService {
     if (request.dryRun === true) return { outcome: 'patched', why: 'dry run', patch };
     const tokens = await this.tokens(registries, settings.expiringThresholdMs);
     // 'exists' means someone else's Secret of that name (one of ours counts as created).
-    const created = await client.createSecret(desiredSecret(secretTemplate(tokens), decision.namespace, name));
+    const created = await client.createSecret(
+      desiredSecret(secretTemplate(tokens, { accelerated: settings.acceleration === true }), decision.namespace, name),
+    );
     if (created === 'exists')
       return { outcome: 'conflict', why: `Secret ${name} exists and is not managed by acr-fleet` };
     return { outcome: 'created and patched', patch };
