@@ -149,7 +149,7 @@ test('answers that are not faults (401, 403, 404, 422) are never retried', async
 });
 
 test('a fault that outlasts the retry budget fails, naming the request and the last answer', async (t) => {
-  await using c = await cluster({ retryBudgetMs: 1_500 });
+  await using c = await cluster({ retryBudgetMs: 3_000 });
   c.kube.injectFault({ path: /^\/api\/v1\/namespaces$/, status: 503, times: 100 });
   await t.throwsAsync(c.client.listNamespaces(), {
     instanceOf: KubeError,
@@ -232,9 +232,10 @@ test('a server certificate that does not verify fails at once, naming the TLS er
 });
 
 test('after a timed-out request the HTTP/2 connection is replaced, as a dead one would have to be', async (t) => {
-  await using c = await cluster({ requestTimeoutMs: 1_000 });
+  // Timeouts with room for a loaded machine: only the delayed answer may time out.
+  await using c = await cluster({ requestTimeoutMs: 2_500 });
   await c.client.listNamespaces();
-  c.kube.injectFault({ method: 'GET', path: /^\/api\/v1\/namespaces$/, delayMs: 3_000, times: 1 });
+  c.kube.injectFault({ method: 'GET', path: /^\/api\/v1\/namespaces$/, delayMs: 8_000, times: 1 });
   t.true((await c.client.listNamespaces()).some((n) => n.name === 'app'));
   t.is(c.kube.connections, 2);
   t.is(c.client.stats.retries, 1);
