@@ -23,14 +23,14 @@ export interface Endpoint {
   host: string;
 }
 
-/** The first label(s) of each product's public host, before `.{region}.aliyuncs.com`. */
-const DEFAULT_LABELS: Record<Product, (accountId: string) => string[]> = {
-  cr: () => ['cr'],
-  sts: () => ['sts'],
-  kms: () => ['kms'],
-  cs: () => ['cs'],
+/** The labels of each product's public host (the domain's own follow). */
+const DEFAULT_LABELS: Record<Product, (region: string, accountId: string) => string[]> = {
+  cr: (region) => ['cr', region],
+  sts: (region) => ['sts', region],
+  kms: (region) => ['kms', region],
+  cs: (region) => ['cs', region],
   // FC 3.0 invocations go to the account's own endpoint (the SDK has no endpoint rule for it).
-  fc: (accountId) => [accountId],
+  fc: (region, accountId) => [accountId, region, 'fc'],
 };
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -54,7 +54,7 @@ export function resolveEndpoint(endpoints: Endpoints, product: Product, region: 
   const configured = endpoints[product];
   let url: URL;
   if (configured === undefined) {
-    const labels = [...DEFAULT_LABELS[product](accountId), region, ...CLOUD_DOMAIN.split('.')];
+    const labels = [...DEFAULT_LABELS[product](region, accountId), ...CLOUD_DOMAIN.split('.')];
     if (!labels.every((l) => LABEL.test(l)))
       throw new EndpointRefused(`endpoints.${product}: account ${quote(accountId)} is not an account id`);
     url = new URL('https://placeholder.invalid');

@@ -196,7 +196,9 @@ export class SdkOpenApiCaller implements OpenApiCaller {
 
   /** Runs a call, retrying transient failures per the policy; each try is signed anew (fresh nonce and date). */
   private withRetries<T>(call: CallInfo, attemptOnce: () => Promise<T>): Promise<T> {
-    return retry(() => attemptOnce().catch((err: unknown) => Promise.reject(toCloudError(call.action, err))), {
+    // Through a promise: a host refused before sending throws synchronously.
+    const attempt = () => Promise.resolve().then(attemptOnce);
+    return retry(() => attempt().catch((err: unknown) => Promise.reject(toCloudError(call.action, err))), {
       policy: this.retryPolicy,
       classify: (err) => (err instanceof CloudError && isTransient(err, call.idempotent ?? true) ? 'retry' : 'stop'),
       onRetry: () => {
