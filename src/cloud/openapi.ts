@@ -235,7 +235,7 @@ export class SdkOpenApiCaller implements OpenApiCaller {
     const found = list.find((c) => c.sdk === (sdk as unknown));
     if (found) return found.client as C;
     const endpoint = resolveEndpoint(this.opts.endpoints, product, region, accountId);
-    capCloudResponses(endpoint.host);
+    capCloudResponses();
     const client = new sdk(
       new Config({
         credential: this.opts.credential,

@@ -9,8 +9,9 @@
  * - refuses an answer with a `content-encoding` (acr-fleet never sends Accept-Encoding) or a `content-length`
  *   over the cap: the header is dropped so no reader inflates a byte, and the first reader gets the error;
  * - counts the body's bytes on the socket and destroys the response once they pass the cap.
- * Cloud hosts are those the OpenAPI caller registers (fleet.yaml endpoints), `*.aliyuncs.com`, and the ECS
- * metadata address the credentials library reads.
+ * A cloud request is one an Alibaba Cloud SDK makes, whatever its host (their User-Agent starts with
+ * `AlibabaCloud (`: tea-util's and the credentials library's), and any request to `*.aliyuncs.com` or the ECS
+ * metadata address. Kubernetes requests are none of these.
  */
 import { subscribe } from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
@@ -25,28 +26,23 @@ export class ResponseRefused extends Error {
 }
 
 const ECS_METADATA = '100.100.100.200';
-const hosts = new Set<string>();
 let subscribed = false;
 
-/**
- * Caps every answer from `host` (`name[:port]`, as the request's Host header names it) and from every cloud
- * host; idempotent. Called by whoever builds a cloud client, before its first request.
- */
-export function capCloudResponses(host?: string): void {
-  if (host) hosts.add(host.toLowerCase());
+/** Caps every cloud answer of this process from now on; idempotent. Called by whoever builds a cloud client. */
+export function capCloudResponses(): void {
   if (subscribed) return;
   subscribed = true;
   subscribe('http.client.response.finish', (message) => {
     const { request, response } = message as { request: ClientRequest; response: IncomingMessage };
-    if (isCloudHost(request)) guard(response);
+    if (isCloudRequest(request)) guard(response);
   });
 }
 
-function isCloudHost(request: ClientRequest): boolean {
-  const header = request.getHeader('host');
-  const host = (typeof header === 'string' ? header : request.host).toLowerCase();
-  const name = host.replace(/:\d+$/, '');
-  return hosts.has(host) || name.endsWith(`.${CLOUD_DOMAIN}`) || name === ECS_METADATA;
+function isCloudRequest(request: ClientRequest): boolean {
+  const agent = request.getHeader('user-agent');
+  if (typeof agent === 'string' && agent.startsWith('AlibabaCloud (')) return true;
+  const name = request.host.toLowerCase();
+  return name.endsWith(`.${CLOUD_DOMAIN}`) || name === ECS_METADATA;
 }
 
 function guard(response: IncomingMessage): void {
