@@ -133,6 +133,7 @@ function resolve(doc: unknown, env: Record<string, string>, vars: Record<string,
 
 const ENV = {
   ACR_FLEET_ROLE_ARN: 'acs:ram::123456789012:role/acr-fleet-function',
+  ACR_FLEET_WEBHOOK_ROLE_ARN: 'acs:ram::123456789012:role/acr-fleet-webhook',
   ACR_FLEET_FAILURE_DESTINATION: 'acs:mns:cn-hangzhou:123456789012:/queues/acr-fleet-failures/messages',
 };
 
@@ -169,9 +170,16 @@ test('s.yaml satisfies the fc3 component rules with only the documented variable
 
 test('a failure destination for shard invocations is required: s.yaml names the variable that is missing', async (t) => {
   const doc = yaml.load(await readFile(new URL('../s.yaml', import.meta.url), 'utf8')) as { vars: unknown };
-  t.throws(() => resolve(doc.vars, { ACR_FLEET_ROLE_ARN: ENV.ACR_FLEET_ROLE_ARN }), {
-    message: "env('ACR_FLEET_FAILURE_DESTINATION') not found",
-  });
+  t.throws(
+    () =>
+      resolve(doc.vars, {
+        ACR_FLEET_ROLE_ARN: ENV.ACR_FLEET_ROLE_ARN,
+        ACR_FLEET_WEBHOOK_ROLE_ARN: ENV.ACR_FLEET_WEBHOOK_ROLE_ARN,
+      }),
+    {
+      message: "env('ACR_FLEET_FAILURE_DESTINATION') not found",
+    },
+  );
 });
 
 test('the webhook function in s.yaml satisfies the fc3 rules: same code, handler index.webhook, a POST-only HTTP trigger', async (t) => {
@@ -180,6 +188,7 @@ test('the webhook function in s.yaml satisfies the fc3 rules: same code, handler
   const parsed = props.safeParse(p);
   t.true(parsed.success, JSON.stringify(parsed.error?.issues));
   t.like(p, { runtime: 'nodejs20', handler: 'index.webhook', code: './dist', functionName: 'acr-fleet-webhook' });
+  t.is(p.role, ENV.ACR_FLEET_WEBHOOK_ROLE_ARN, "issue 15: the webhook runs as its own role, not the timer's");
   t.deepEqual(
     (p.triggers as { triggerType: string; triggerConfig: unknown }[]).map((x) => [x.triggerType, x.triggerConfig]),
     [['http', { authType: 'anonymous', methods: ['POST'], disableURLInternet: false }]],

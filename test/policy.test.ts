@@ -368,3 +368,26 @@ test('KMS secrets stay named one by one while the document fits RAM, a pattern o
   t.true(kms(20)?.includes('acs:kms:cn-hangzhou:111111111111:secret/acr-fleet/c-7'));
   t.deepEqual(kms(100), ['acs:kms:cn-hangzhou:111111111111:secret/acr-fleet/*']);
 });
+
+test('the ROS template gives the webhook a second role, trusted by FC only, holding only the policy --webhook prints', async (t) => {
+  const { readFile } = await import('node:fs/promises');
+  const yaml = (await import('js-yaml')).default;
+  const tpl = yaml.load(await readFile(new URL('../infra/ros/acr-fleet.yaml', import.meta.url), 'utf8')) as {
+    Parameters: Record<string, { Type: string }>;
+    Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    Outputs: Record<string, { Value: unknown }>;
+  };
+  const role = tpl.Resources.WebhookRole;
+  t.is(role?.Type, 'ALIYUN::RAM::Role');
+  t.deepEqual(role?.Properties.AssumeRolePolicyDocument, {
+    Version: '1',
+    Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: ['fc.aliyuncs.com'] } }],
+  });
+  t.is(tpl.Parameters.WebhookPolicyDocument?.Type, 'Json');
+  t.deepEqual(
+    (role?.Properties.Policies as { PolicyDocument: unknown }[]).map((p) => p.PolicyDocument),
+    [{ Ref: 'WebhookPolicyDocument' }],
+    'the generated webhook policy and nothing else',
+  );
+  t.deepEqual(tpl.Outputs.WebhookRoleArn?.Value, { 'Fn::GetAtt': ['WebhookRole', 'Arn'] });
+});

@@ -7,6 +7,9 @@ import { request } from 'node:https';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import test, { type ExecutionContext } from 'ava';
+import { credentialFromFc } from '../src/cloud/credentials.js';
+import { KmsApi } from '../src/cloud/kms.js';
+import { SdkOpenApiCaller } from '../src/cloud/openapi.js';
 import { resetWebhookInstance, webhook } from '../src/entry/webhook.js';
 import { urlSecret } from '../src/policy/webhook-url.js';
 import { ACCOUNT, sandbox, type Sandbox } from './support/sandbox.js';
@@ -393,7 +396,10 @@ test.serial(
   'a role holding exactly the generated policy runs the webhook, and without the key statement every request fails',
   async (t) => {
     await withWebhook(t, async ({ s, kube, core, runAs, lines }) => {
-      const { stdout } = await cli(['policy', '--config', 'fleet.yaml', '--account-id', ACCOUNT], { cwd: s.dir });
+      // Issue 15: the webhook runs as its own role, with the policy `policy --webhook` prints.
+      const { stdout } = await cli(['policy', '--config', 'fleet.yaml', '--account-id', ACCOUNT, '--webhook'], {
+        cwd: s.dir,
+      });
       const policy = JSON.parse(stdout) as {
         Version: string;
         Statement: { Effect: string; Action: string[]; Resource: string[] }[];
@@ -413,6 +419,58 @@ test.serial(
       t.deepEqual(names(await core.createNamespacedServiceAccount({ namespace: 'team-b', body: sa('web') })), []);
       t.is(kube.get('secrets', 'team-b', SECRET), undefined);
       t.true(lines.some((l) => l.includes('"msg":"cluster hz-prod-1: webhook: key acr-fleet/webhook-key: ')));
+    });
+  },
+);
+
+test.serial(
+  "the webhook's own role serves the webhook clusters and cannot do what the timer's role does (another cluster's kubeconfig, the shard dispatch)",
+  async (t) => {
+    await withWebhook(t, async ({ s, kube, core, runAs }) => {
+      // bj-prod-1 takes no webhook: its kubeconfig is none of the webhook's business.
+      await s.editConfig((d) => {
+        const bj = (d.clusters as Record<string, unknown>[]).find((x) => x.name === 'bj-prod-1')!;
+        bj.webhook = { enabled: false };
+        d.shardSize = 1;
+      });
+      const policyOf = async (...args: string[]) =>
+        JSON.parse(
+          (await cli(['policy', '--config', 'fleet.yaml', '--account-id', ACCOUNT, ...args], { cwd: s.dir })).stdout,
+        ) as { Statement: { Effect: string; Action: string[]; Resource: string[] }[] };
+      const webhookRole = s.cloud.addRole({
+        accountId: ACCOUNT,
+        name: 'acr-fleet-webhook',
+        actions: [],
+        policy: await policyOf('--webhook'),
+      });
+      const timerRole = s.cloud.addRole({ accountId: ACCOUNT, name: 'timer', actions: [], policy: await policyOf() });
+      await runAs(webhookRole);
+      t.deepEqual(names(await core.createNamespacedServiceAccount({ namespace: 'team-a', body: sa('web') })), [SECRET]);
+      t.is(loginDomains(s.cloud, kube, 'team-a').length, 5);
+
+      const kmsAs = (role: string) =>
+        new KmsApi(
+          new SdkOpenApiCaller({
+            endpoints: s.cloud.endpointsConfig(),
+            credential: credentialFromFc(s.cloud.roleSession(role)),
+          }),
+        );
+      const other = 'acr-fleet/bj-prod-1';
+      t.truthy(await kmsAs(timerRole).secretValue('cn-hangzhou', other), "the timer's role reads every kubeconfig");
+      await t.throwsAsync(kmsAs(webhookRole).secretValue('cn-hangzhou', other), {
+        message: /^GetSecretValue: Forbidden\.NoPermission \(HTTP 403\)/,
+      });
+      t.truthy(await kmsAs(webhookRole).secretValue('cn-hangzhou', 'acr-fleet/hz-prod-1'));
+      await t.throwsAsync(
+        kmsAs(timerRole).secretValue('cn-hangzhou', KEY_SECRET),
+        {
+          message: /^GetSecretValue: Forbidden\.NoPermission \(HTTP 403\)/,
+        },
+        'the timer never reads the webhook key',
+      );
+      const actions = (p: { Statement: { Action: string[] }[] }) => p.Statement.flatMap((x) => x.Action);
+      t.true(actions(await policyOf()).includes('fc:InvokeFunction'));
+      t.false(actions(await policyOf('--webhook')).includes('fc:InvokeFunction'), 'no shard dispatch for the webhook');
     });
   },
 );

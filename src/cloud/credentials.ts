@@ -3,6 +3,9 @@
  * default credential chain (env, profile, ECS role...) locally.
  */
 import CredentialModule from '@alicloud/credentials';
+import { REGION } from '../config/rules.js';
+import { EndpointRefused } from './endpoints.js';
+import { capCloudResponses } from './response-cap.js';
 
 const { default: Credential, Config } = CredentialModule;
 /** An @alicloud/credentials client, as the OpenAPI SDK takes it. */
@@ -33,9 +36,19 @@ export function credentialFromFc(c: FcCredentials): CredentialClient {
 
 /**
  * Credentials for a local run. The environment passed in wins (so a caller can hand over its own),
- * then the SDK's default chain (env, CLI profile, credentials file, ECS RAM role, URI).
+ * then the SDK's default chain (env, CLI profile, credentials file, ECS RAM role, URI). The chain's STS and
+ * ECS-metadata answers are capped like every cloud answer (./response-cap.ts), and the STS region it builds
+ * its host from must be a region id.
  */
 export function credentialFromEnv(env: Record<string, string | undefined>): CredentialClient {
+  capCloudResponses();
+  // The chain reads process.env itself.
+  for (const region of [env.ALIBABA_CLOUD_STS_REGION, process.env.ALIBABA_CLOUD_STS_REGION]) {
+    if (region !== undefined && !REGION.test(region))
+      throw new EndpointRefused(
+        `ALIBABA_CLOUD_STS_REGION: ${JSON.stringify(region.slice(0, 64))} is not a region id; no request sent`,
+      );
+  }
   const accessKeyId = env.ALIBABA_CLOUD_ACCESS_KEY_ID;
   const accessKeySecret = env.ALIBABA_CLOUD_ACCESS_KEY_SECRET;
   if (accessKeyId && accessKeySecret) {

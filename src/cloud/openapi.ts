@@ -14,7 +14,8 @@ import UtilModule from '@alicloud/tea-util';
 import { CloudError } from '../errors.js';
 import type { Endpoints } from '../config/resolve.js';
 import type { CredentialClient } from './credentials.js';
-import { resolveEndpoint, type Product } from './endpoints.js';
+import { checkEndpoint, EndpointRefused, resolveEndpoint, type Product } from './endpoints.js';
+import { capCloudResponses, ResponseRefused } from './response-cap.js';
 import { retry, type RetryPolicy } from '../retry.js';
 
 const { default: Client, Config, Params, OpenApiRequest } = OpenApiModule;
@@ -119,6 +120,8 @@ export function isTransient(err: CloudError, idempotent = true): boolean {
   if (throttled) return true;
   if (!idempotent) return false;
   if (err.code === 'ServiceUnavailable') return true;
+  // The same host would be refused again, and would answer the same again.
+  if (err.code === 'EndpointRefused' || err.code === 'ResponseRefused') return false;
   if (err.statusCode !== undefined) return err.statusCode >= 500;
   return err.code !== 'UnexpectedResponse';
 }
@@ -154,8 +157,9 @@ export class SdkOpenApiCaller implements OpenApiCaller {
   }
 
   async sdk<C extends SdkClient, R>(call: SdkCall<C, R>): Promise<R> {
-    const client = this.client(call.product, call.region, call.sdk, call.accountId);
-    return this.withRetries(call, () => call.send(client, this.runtime));
+    return this.withRetries(call, () =>
+      call.send(this.checkedClient(call.product, call.region, call.sdk, call.accountId), this.runtime),
+    );
   }
 
   /** An RPC or ROA call through the base client's `callApi`, as the generated SDKs make it. */
@@ -181,9 +185,8 @@ export class SdkOpenApiCaller implements OpenApiCaller {
     call: CallInfo,
     send: (client: SdkClient) => Promise<unknown>,
   ): Promise<Record<string, unknown>> {
-    const client = this.client(call.product, call.region);
     return this.withRetries(call, async () => {
-      const res = (await send(client)) as { body?: unknown };
+      const res = (await send(this.checkedClient(call.product, call.region))) as { body?: unknown };
       if (res.body === null || typeof res.body !== 'object') {
         throw new CloudError(`${call.action}: unexpected response (not a JSON object)`, { code: 'UnexpectedResponse' });
       }
@@ -193,7 +196,9 @@ export class SdkOpenApiCaller implements OpenApiCaller {
 
   /** Runs a call, retrying transient failures per the policy; each try is signed anew (fresh nonce and date). */
   private withRetries<T>(call: CallInfo, attemptOnce: () => Promise<T>): Promise<T> {
-    return retry(() => attemptOnce().catch((err: unknown) => Promise.reject(toCloudError(call.action, err))), {
+    // Through a promise: a host refused before sending throws synchronously.
+    const attempt = () => Promise.resolve().then(attemptOnce);
+    return retry(() => attempt().catch((err: unknown) => Promise.reject(toCloudError(call.action, err))), {
       policy: this.retryPolicy,
       classify: (err) => (err instanceof CloudError && isTransient(err, call.idempotent ?? true) ? 'retry' : 'stop'),
       onRetry: () => {
@@ -201,6 +206,21 @@ export class SdkOpenApiCaller implements OpenApiCaller {
         if (counter) counter.retries++;
       },
     });
+  }
+
+  /**
+   * The client of a call, its host checked right before the request: the host the SDK will send to (its
+   * `endpoint`, which the request's Host header and URL are built from) must still be one fleet.yaml allows.
+   */
+  private checkedClient<C extends SdkClient>(
+    product: Product,
+    region: string,
+    sdk?: SdkClass<C>,
+    accountId?: string,
+  ): C {
+    const client = this.client(product, region, sdk, accountId);
+    checkEndpoint(this.opts.endpoints, product, client._endpoint, client._protocol || 'https');
+    return client;
   }
 
   /** One client per (product, region, account, SDK class) for the run, so connections and credentials are reused. */
@@ -215,6 +235,7 @@ export class SdkOpenApiCaller implements OpenApiCaller {
     const found = list.find((c) => c.sdk === (sdk as unknown));
     if (found) return found.client as C;
     const endpoint = resolveEndpoint(this.opts.endpoints, product, region, accountId);
+    capCloudResponses();
     const client = new sdk(
       new Config({
         credential: this.opts.credential,
@@ -245,6 +266,9 @@ function stringify(q: Record<string, string | number | boolean | undefined>): Re
 /** SDK error → CloudError `Action: Code (HTTP n): Message`, without request text or URLs. */
 export function toCloudError(action: string, err: unknown): CloudError {
   if (err instanceof CloudError) return err;
+  // Refused before sending (a host fleet.yaml does not allow) or while reading (an answer past the cap).
+  if (err instanceof EndpointRefused || err instanceof ResponseRefused)
+    return new CloudError(`${action}: ${err.message}`, { code: err.code, cause: err });
   const e = (err ?? {}) as {
     code?: unknown;
     statusCode?: unknown;

@@ -134,14 +134,18 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   )
     .option('--account-id <id>', 'the account that owns the resources (default: *)')
     .option('--kubernetes', "print the clusters' RBAC manifests instead (YAML, each rule with its reason)")
+    .option('--webhook', "print the webhook function's own, smaller RAM policy instead (ACR_FLEET_WEBHOOK_ROLE_ARN)")
     .addOption(new Option('--cluster <name>', "only this cluster's RBAC (repeatable)").argParser(collect));
   policy.action(
     run(() => {
-      const o = policy.opts<CommonOptions & { accountId?: string; kubernetes?: boolean; cluster?: string[] }>();
+      const o = policy.opts<
+        CommonOptions & { accountId?: string; kubernetes?: boolean; webhook?: boolean; cluster?: string[] }
+      >();
       const functionName = io.env.ACR_FLEET_FUNCTION_NAME;
       return policyCommand(context(io, o), {
         ...(o.accountId ? { accountId: o.accountId } : {}),
         kubernetes: o.kubernetes ?? false,
+        ...(o.webhook ? { webhook: true } : {}),
         ...(o.cluster ? { clusters: o.cluster } : {}),
         ...(functionName ? { functionName } : {}),
       });

@@ -4,13 +4,15 @@
  * manifests themselves (stdout, YAML with every rule's reason, for `kubectl apply -f -`). Pure.
  */
 import type { Fleet } from '../config/resolve.js';
-import { functionPolicy, oversize, policyText } from './ram.js';
+import { functionPolicy, oversize, policyText, webhookClusters, webhookPolicy } from './ram.js';
 import { explainRbac, IDENTITY, rbacManifest, rbacSettingsOf } from './rbac.js';
 
 export interface PolicyOptions {
   accountId?: string;
   /** Print the clusters' RBAC manifests instead of the RAM policy. */
   kubernetes?: boolean;
+  /** Print the webhook function's own RAM policy (its role, ACR_FLEET_WEBHOOK_ROLE_ARN) instead. */
+  webhook?: boolean;
   /** Only these clusters' RBAC (all when absent). */
   clusters?: readonly string[];
   /** The deployed function's name (`$ACR_FLEET_FUNCTION_NAME`, as s.yaml takes it); default acr-fleet. */
@@ -36,6 +38,22 @@ export function policyOutput(
       ]),
     );
     return { stdout: manifests.join('---\n'), stderr: '' };
+  }
+  if (opts.kubernetes && opts.webhook) return { error: '--webhook and --kubernetes: choose one' };
+  if (opts.webhook) {
+    const { policy, notes } = webhookPolicy(fleet, opts.accountId);
+    const tooBig = oversize(policy);
+    if (tooBig) return { error: tooBig, code: 1 };
+    const served = webhookClusters(fleet).map((c) => c.name);
+    return {
+      stdout: policyText(policy),
+      stderr: [
+        ...notes.map((n) => `note: ${n}`),
+        `webhook: the role of ${opts.functionName ?? 'acr-fleet'}-webhook may read the webhook key and serve ${served.length ? served.join(', ') : 'no cluster'}; nothing else`,
+      ]
+        .map((l) => `${l}\n`)
+        .join(''),
+    };
   }
   const { policy, notes } = functionPolicy(fleet, opts.accountId, opts.functionName);
   const tooBig = oversize(policy);

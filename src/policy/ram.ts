@@ -1,6 +1,7 @@
 /**
- * Least-privilege RAM policy for the function's role, derived from fleet.yaml: exactly the actions on
- * exactly the resources its registries, kubeconfigs and roles need. Pure.
+ * Least-privilege RAM policies derived from fleet.yaml: exactly the actions on exactly the resources its
+ * registries, kubeconfigs and roles need, one for the timer function's role and a smaller one for the webhook
+ * function's own role. Pure.
  */
 import type { Fleet, Registry } from '../config/resolve.js';
 import { networkFunctionName } from '../config/networks.js';
@@ -34,18 +35,42 @@ export function functionPolicy(
   accountId = '*',
   functionName = 'acr-fleet',
 ): { policy: PolicyDocument; notes: string[] } {
+  return policyOf(fleet, fleet.clusters, accountId, functionName);
+}
+
+/** Clusters the webhook may serve: those with it enabled, and ConfigMap clusters (their ConfigMap may enable it). */
+export function webhookClusters(fleet: Fleet): Fleet['clusters'] {
+  return fleet.clusters.filter((c) => c.webhook.enabled || c.settingsSource === 'configmap');
+}
+
+/**
+ * The policy of the webhook function's own role (issue 15: the internet-facing function gets a smaller
+ * identity): the webhook key, and for the clusters it serves only, their kubeconfigs and their registries'
+ * tokens. Nothing for any other cluster, no shard dispatch. Empty when no cluster may use the webhook.
+ */
+export function webhookPolicy(fleet: Fleet, accountId = '*'): { policy: PolicyDocument; notes: string[] } {
+  return policyOf(fleet, webhookClusters(fleet), accountId, undefined);
+}
+
+/** What serving `clusters` takes; `functionName` (the timer's) adds shard dispatch for a fleet past one shard. */
+function policyOf(
+  fleet: Fleet,
+  clusters: Fleet['clusters'],
+  accountId: string,
+  functionName: string | undefined,
+): { policy: PolicyDocument; notes: string[] } {
   const acc = new Map<string, Set<string>>();
   const allow = (action: string, resource: string) => acc.set(action, (acc.get(action) ?? new Set()).add(resource));
   const notes: string[] = [];
   const used = new Set(
-    fleet.clusters.flatMap((c) => (c.settingsSource === 'configmap' ? (c.configmapRegistries ?? []) : c.registries)),
+    clusters.flatMap((c) => (c.settingsSource === 'configmap' ? (c.configmapRegistries ?? []) : c.registries)),
   );
   const secrets: { regionId: string; name: string }[] = [];
   const secret = (regionId: string, name: string) => secrets.push({ regionId, name });
 
   for (const r of fleet.registries.filter((x) => used.has(x.name)))
     registryStatements(r, accountId, allow, secret, notes);
-  for (const c of fleet.clusters) {
+  for (const c of clusters) {
     const k = c.kubeconfig;
     if (k.kind === 'kms') secret(k.regionId, k.secretName);
     if (k.kind === 'ack')
@@ -53,7 +78,7 @@ export function functionPolicy(
   }
   // Every function of the deploy queues the next invocation of its chain, in any of them (fleet/dispatch.ts).
   const networks = new Set(fleet.clusters.flatMap((c) => (c.network ? [c.network] : [])));
-  if (fleet.clusters.length > fleet.shardSize || networks.size) {
+  if (functionName !== undefined && (fleet.clusters.length > fleet.shardSize || networks.size)) {
     if (fleet.clusters.some((c) => !c.network))
       allow('fc:InvokeFunction', `acs:fc:${fleet.regionId ?? '*'}:${accountId}:functions/${functionName}`);
     for (const n of [...networks].sort()) {
@@ -61,10 +86,10 @@ export function functionPolicy(
       allow('fc:InvokeFunction', `acs:fc:${region}:${accountId}:functions/${networkFunctionName(functionName, n)}`);
     }
   }
-  // The webhook function (same role) reads the key its per-cluster URL secrets derive from. A ConfigMap
-  // cluster may enable the webhook in its ConfigMap, so it counts as possibly enabled.
+  // The webhook function (its own role) reads the key its per-cluster URL secrets derive from; the timer never
+  // does. A ConfigMap cluster may enable the webhook in its ConfigMap, so it counts as possibly enabled.
   const webhook = fleet.webhook;
-  if (webhook && fleet.clusters.some((c) => c.webhook.enabled || c.settingsSource === 'configmap')) {
+  if (webhook && functionName === undefined && webhookClusters({ ...fleet, clusters }).length) {
     secret(webhook.regionId, webhook.keySecret);
   }
   // One statement per action keeps the document readable and diffable.

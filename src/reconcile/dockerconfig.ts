@@ -3,6 +3,7 @@
  * annotations that let the next run decide without reading the credentials.
  */
 import { createHash } from 'node:crypto';
+import { isRegistryDomain } from '../config/rules.js';
 import { AcrFleetError } from '../errors.js';
 import type { RegistryToken } from '../tokens/source.js';
 import {
@@ -44,6 +45,11 @@ export function secretTemplate(
   const owner = new Map<string, string>();
   for (const t of tokens) {
     for (const domain of t.domains) {
+      // The token sources keep only registry domains (src/tokens/domains.ts); nothing else becomes a key.
+      if (!isRegistryDomain(domain))
+        throw new AcrFleetError(
+          `registry ${t.registry}: ${JSON.stringify(domain.slice(0, 253))} is not a registry domain`,
+        );
       const first = owner.get(domain);
       if (first !== undefined && first !== t.registry) {
         throw new AcrFleetError(`domain ${domain} is served by both registry ${first} and registry ${t.registry}`);

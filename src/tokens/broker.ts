@@ -61,7 +61,28 @@ export class TokenBroker {
 
   private async fetch(registry: Registry): Promise<FetchedToken> {
     const { result, retries } = await countRetries(() => this.sources[registry.edition].fetch(registry));
-    if (result.status === 'fulfilled') return { ...result.value, retries };
+    if (result.status === 'fulfilled') {
+      const dropped = result.value.droppedDomains ?? [];
+      if (dropped.length)
+        this.log?.warn(
+          `registry ${registry.name}: not a registry domain, no credentials written for it: ${dropped.join(', ')}`,
+          {
+            event: 'domain-refused',
+            registry: registry.name,
+          },
+        );
+      if (!result.value.domains.length) {
+        const error = new AcrFleetError(`registry ${registry.name}: no registry domain to write credentials for`);
+        this.log?.error(error.message, {
+          event: 'token-failed',
+          registry: registry.name,
+          error: error.message,
+          retries,
+        });
+        throw error;
+      }
+      return { ...result.value, retries };
+    }
     const error = new AcrFleetError(`registry ${registry.name}: ${describeError(result.reason)}`, {
       cause: result.reason,
     });

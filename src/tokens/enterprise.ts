@@ -1,6 +1,7 @@
 /** Enterprise Edition: CR 2018-12-01 GetAuthorizationToken; domains from ListInstanceEndpoint unless configured. */
 import type { Registry } from '../config/resolve.js';
 import type { CrApi } from '../cloud/cr.js';
+import { registryDomains } from './domains.js';
 import type { RegistryToken, TokenSource } from './source.js';
 
 export class EnterpriseTokenSource implements TokenSource {
@@ -16,6 +17,8 @@ export class EnterpriseTokenSource implements TokenSource {
       cr.enterpriseToken(registry.regionId, instanceId),
       registry.domains ?? cr.instanceDomains(registry.regionId, instanceId),
     ]);
-    return { registry: registry.name, domains: [...new Set(domains)], ...login };
+    // fleet.yaml's list was checked when loaded; the instance's answer is checked here.
+    const { domains: kept, dropped } = registryDomains(domains);
+    return { registry: registry.name, domains: kept, ...(dropped.length ? { droppedDomains: dropped } : {}), ...login };
   }
 }

@@ -8,6 +8,8 @@ import type { Registry } from '../config/resolve.js';
 export interface RegistryToken {
   registry: string;
   domains: string[];
+  /** Domains the cloud named that are not registry domains: dropped (./domains.ts), for the log. */
+  droppedDomains?: string[];
   username: string;
   password: string;
   expiresAt: number;
