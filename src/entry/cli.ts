@@ -320,8 +320,8 @@ async function envRedactor(env: CliIo['env']): Promise<Redactor> {
 }
 
 /** Credential plugins of local kubeconfigs (`exec`): client-node runs them, loaded only when one is met. */
-const localPlugins = async (text: string, source: string, baseDir?: string) =>
-  (await import('../kube/client-node-config.js')).pluginEndpoint(text, source, baseDir);
+const localPlugins = async (text: string, source: string, baseDir?: string, onSecret?: (value: string) => void) =>
+  (await import('../kube/client-node-config.js')).pluginEndpoint(text, source, baseDir, onSecret);
 
 async function membership(ctx: Ctx, command: 'register' | 'deregister', opts: RegisterOptions): Promise<number> {
   const [flows, { credentialFromEnv }, { ConfigError, describeError }] = await Promise.all([
