@@ -167,14 +167,28 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     ),
   )
     .option('--with-configmap', 'also let it read kube-system/acr-configuration (settings: configmap)')
-    .option('--webhook', 'also install the admission webhook (new ServiceAccounts get the Secret at once)');
+    .option('--webhook', 'also install the admission webhook (new ServiceAccounts get the Secret at once)')
+    .option(
+      '--registries <names>',
+      'fleet.yaml registries it gets (with --with-configmap: its ConfigMap may pick among); required for a new cluster',
+    )
+    .option('--allow-private-address', 'its API server is at a loopback address (kubeconfig: { allowPrivateAddress })');
   register.action(
     run(() => {
-      const o = register.opts<MembershipOptions & { withConfigmap?: boolean; webhook?: boolean }>();
+      const o = register.opts<
+        MembershipOptions & {
+          withConfigmap?: boolean;
+          webhook?: boolean;
+          registries?: string;
+          allowPrivateAddress?: boolean;
+        }
+      >();
       return membership(context(io, o), 'register', {
         ...membershipOf(o),
         configmap: o.withConfigmap ?? false,
         webhook: o.webhook ?? false,
+        ...(o.registries !== undefined ? { registries: splitNames(o.registries) } : {}),
+        ...(o.allowPrivateAddress ? { allowPrivateAddress: true } : {}),
       });
     }),
   );
@@ -227,6 +241,9 @@ function withCommon(cmd: Command): Command {
 }
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+/** `a, b,a` → `[a, b]`. */
+const splitNames = (value: string) => [...new Set(value.split(',').map((s) => s.trim()))].filter(Boolean);
 
 /** The version in package.json, found upwards from this file (sources and compiled output alike). */
 function packageVersion(): string {
@@ -336,6 +353,7 @@ async function membership(ctx: Ctx, command: 'register' | 'deregister', opts: Re
     env: ctx.io.env,
     credential: credentialFromEnv(ctx.io.env),
     resolvePlugin: localPlugins,
+    onSecret: (v: string) => redactor.add(v),
     progress: (line: string) => ctx.io.stderr(`${redactor.redact(line)}\n`),
   };
   try {

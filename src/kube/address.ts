@@ -43,7 +43,7 @@ export function addressRefusal(address: string, allowPrivateAddress: boolean): s
   if (METADATA.check(bare, type)) return `${bare} is the cloud metadata service`;
   if (LINK_LOCAL.check(bare, type)) return `${bare} is a link-local address`;
   if (!allowPrivateAddress && LOOPBACK.check(bare, type))
-    return `${bare} is a loopback or unspecified address; allow it with kubeconfig: { allowPrivateAddress: true } in fleet.yaml`;
+    return `${bare} is a loopback or unspecified address; allow it with kubeconfig: { allowPrivateAddress: true } in fleet.yaml (register --allow-private-address)`;
   return undefined;
 }
 
