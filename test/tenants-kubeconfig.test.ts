@@ -12,6 +12,9 @@ import test, { type ExecutionContext } from 'ava';
 import yaml from 'js-yaml';
 import { handler } from '../src/entry/fc.js';
 import type { FleetReport } from '../src/fleet/report.js';
+import { guardedLookup } from '../src/kube/address.js';
+import { connectCluster } from '../src/kube/client.js';
+import { endpointOfContext, readKubeconfig } from '../src/kube/kubeconfig.js';
 import { KubeEmulator } from './emulators/kube/index.js';
 import { pullSecrets, SECRET, storedKubeconfig } from './support/assert.js';
 import { cli } from './support/cli.js';
@@ -279,4 +282,30 @@ test('tenant attack: register refuses an admin kubeconfig at a loopback address 
       registries: ['hz-personal'],
     },
   );
+});
+
+test('tenant attack: a host name that resolves to loopback only when connecting is refused by the connection itself, never retried', async (t) => {
+  // The check at read time cannot see a name that changes its answer later (DNS rebinding): each connection checks.
+  const foreign = await KubeEmulator.start();
+  t.teardown(() => foreign.close());
+  const k = yaml.load(foreign.kubeconfig({ token: 'never-sent-0123456789' })) as Kubeconfig;
+  const server = foreign.url.replace('127.0.0.1', 'localhost');
+  const endpoint = endpointOfContext(readKubeconfig(yaml.dump(k), 'k'));
+  endpoint.server = server;
+  endpoint.tls.lookup = guardedLookup(false, (host, why) => `clusters[0].cluster.server: host ${host} ${why}`);
+  const client = connectCluster(endpoint, {
+    requestTimeoutMs: 2000,
+    retryBudgetMs: 5000,
+    writeConcurrency: 2,
+    pageSize: 500,
+  });
+  t.teardown(() => client.close());
+  const err = await t.throwsAsync(client.listNamespaces());
+  t.regex(
+    err?.message ?? '',
+    /^list namespaces: clusters\[0\]\.cluster\.server: host localhost resolves to (127\.0\.0\.1|::1) is a loopback/,
+  );
+  t.is(client.stats.requests, 1, 'not retried');
+  t.deepEqual(foreign.requests, []);
+  t.is(foreign.connections, 0);
 });
