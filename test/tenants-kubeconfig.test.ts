@@ -309,3 +309,27 @@ test('tenant attack: a host name that resolves to loopback only when connecting 
   t.deepEqual(foreign.requests, []);
   t.is(foreign.connections, 0);
 });
+
+test.serial(
+  "every kubeconfig credential is redacted from the moment it is read: an API server echoing the request's headers leaks nothing",
+  async (t) => {
+    const s = await sandbox(t, { kubeconfigs: 'kms', functionConfig: true });
+    const victim = s.cluster(VICTIM);
+    // An opaque token (no JWT shape, nothing else knows it): only the kubeconfig reader can tell the redactor.
+    victim.kube.hostile({ echoHeaders: true, status: 403 });
+    const lines: string[] = [];
+    const report = (await handler(
+      Buffer.from('{}'),
+      { requestId: 'r', credentials: s.cloud.roleSession(s.functionRole) },
+      (l) => lines.push(l),
+    )) as FleetReport;
+    const error = report.clusters.find((c) => c.name === VICTIM)?.error ?? '';
+    t.regex(error, /Bearer \*\*\*/, 'the echoed header is there, its token redacted');
+    t.false(JSON.stringify(report).includes(victim.token));
+    t.false(lines.join('\n').includes(victim.token));
+
+    const local = await cli(['refresh', '--config', s.configFile, '--dry-run', '--json'], { cwd: s.dir, env: s.env });
+    t.regex(local.stdout, /Bearer \*\*\*/);
+    t.false(local.stdout.includes(victim.token) || local.stderr.includes(victim.token));
+  },
+);

@@ -234,7 +234,14 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
 
   const admin = await step(
     'admin kubeconfig',
-    () => connectKubeconfigFile(opts.adminKubeconfig, opts.adminKubeconfig, fleet.kubernetes, ctx.resolvePlugin),
+    () =>
+      connectKubeconfigFile(
+        opts.adminKubeconfig,
+        opts.adminKubeconfig,
+        fleet.kubernetes,
+        ctx.resolvePlugin,
+        ctx.onSecret,
+      ),
     () => 'loaded (used in memory only)',
   );
   try {
