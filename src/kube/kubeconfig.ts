@@ -117,13 +117,13 @@ export function readKubeconfig(text: string, source: string, opts: ReadOptions =
         `${clusterField}.certificate-authority-data: missing; a kubeconfig from KMS or ACK must pin its server's CA`,
       );
     if (typeof server === 'string') {
-      let host: string | undefined;
+      let host = '';
       try {
         host = new URL(server).hostname;
       } catch {
-        // named below (server: expected an http(s) URL)
+        fail(`${clusterField}.server: not a URL`);
       }
-      const why = host === undefined ? undefined : addressRefusal(host, data.allowPrivateAddress);
+      const why = addressRefusal(host, data.allowPrivateAddress);
       if (why) fail(`${clusterField}.server: ${why}`);
     }
   }
