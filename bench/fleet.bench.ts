@@ -269,7 +269,7 @@ if (SHARDED > 0) {
     const base = yaml.load(await readFile(path.join(world.dir, 'fleet.yaml'), 'utf8')) as Record<string, unknown>;
     const clusters = Array.from({ length: SHARDED }, (_, i) => ({
       name: `c${i}`,
-      kubeconfig: { kmsSecret: `acr-fleet/c${i}` },
+      kubeconfig: { kmsSecret: `acr-fleet/c${i}`, allowPrivateAddress: true },
     }));
     await writeFile(big, yaml.dump({ ...base, shardSize: SHARD_SIZE, clusters }));
     const session = await world.ask<Record<string, string>>('session');

@@ -53,7 +53,7 @@ await writeFile(
     webhook: { url: 'https://acr-fleet-webhook.cn-hangzhou.fcapp.run' },
     defaults: { watchNamespace: 'all', webhook: { enabled: true } },
     registries: [{ name: 'ee', instanceId: 'cri-bench', regionId: 'cn-beijing' }],
-    clusters: [{ name: 'c0', kubeconfig: { kmsSecret: 'acr-fleet/c0' } }],
+    clusters: [{ name: 'c0', kubeconfig: { kmsSecret: 'acr-fleet/c0', allowPrivateAddress: true } }],
   }),
 );
 process.env.ACR_FLEET_CONFIG = path.join(dir, 'fleet.yaml');

@@ -55,7 +55,19 @@ async function fenced(t: ExecutionContext, emulator: KubeEmulatorOptions = {}, r
     'cr:ListInstanceEndpoint',
   ]);
   const run = (...args: string[]) => cli(args, { cwd: s.dir, env });
-  const register = () => run('register', '--cluster', NEW_CLUSTER, '--kubeconfig', 'admin.yaml', ...registerArgs);
+  const register = () =>
+    run(
+      'register',
+      '--cluster',
+      NEW_CLUSTER,
+      '--kubeconfig',
+      'admin.yaml',
+      // Issue 15: a new cluster gets only the registries named; the emulator listens on 127.0.0.1.
+      '--registries',
+      'acme-ee,hz-personal',
+      '--allow-private-address',
+      ...registerArgs,
+    );
   const thief = () => {
     const kc = new KubeConfig();
     kc.loadFromString(storedKubeconfig(s.cloud, NEW_CLUSTER)?.data ?? '');

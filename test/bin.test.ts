@@ -64,7 +64,20 @@ test("the compiled register applies the cluster's RBAC", async (t) => {
     ],
     'operator',
   );
-  const r = await acrFleet(['register', '--cluster', 'new-1', '--kubeconfig', ADMIN_KUBECONFIG], s.dir, env);
+  const r = await acrFleet(
+    [
+      'register',
+      '--cluster',
+      'new-1',
+      '--kubeconfig',
+      ADMIN_KUBECONFIG,
+      '--registries',
+      'hz-personal',
+      '--allow-private-address',
+    ],
+    s.dir,
+    env,
+  );
   t.is(r.code, 0, r.stderr);
   t.truthy(kube.get('clusterroles', undefined, 'acr-fleet'), 'the ClusterRole exists');
 });

@@ -161,8 +161,12 @@ test.serial(
     const minutes: number[] = [];
     const edit = (d: Record<string, unknown>) => {
       const clusters = d.clusters as { name: string; kubeconfig: unknown }[];
-      clusters[0]!.kubeconfig = { ackClusterId: 'c0123456789abcdef', privateIpAddress: true };
-      clusters[1]!.kubeconfig = { ackClusterId: 'cnotthere', regionId: 'cn-beijing' };
+      clusters[0]!.kubeconfig = {
+        ackClusterId: 'c0123456789abcdef',
+        privateIpAddress: true,
+        allowPrivateAddress: true,
+      };
+      clusters[1]!.kubeconfig = { ackClusterId: 'cnotthere', regionId: 'cn-beijing', allowPrivateAddress: true };
     };
     const s = await sandbox(t, { ...FC, editConfig: edit });
     const hz = s.cluster('hz-prod-1');

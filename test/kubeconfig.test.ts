@@ -70,7 +70,7 @@ test.serial('the deployed function refuses a kubeconfig whose user is a credenti
     )) as FleetReport;
     t.is(
       report.clusters.find((x) => x.name === 'hz-dev-1')?.error,
-      'cluster hz-dev-1: kubeconfig kmsSecret acr-fleet/hz-dev-1: its user is an exec credential plugin, which runs a command; the deployed function takes a token or client-certificate kubeconfig (acr-fleet register stores one)',
+      'cluster hz-dev-1: kubeconfig kmsSecret acr-fleet/hz-dev-1: users[0].user.exec: credential plugins run a command; a kubeconfig from KMS or ACK must be data',
     );
     t.is(c.kube.list('secrets').length, 0);
     t.is(report.summary.ok, 2);

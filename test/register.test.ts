@@ -25,6 +25,20 @@ const KINDS: KubeKind[] = [
   'clusterrolebindings',
 ];
 const ADMIN_TOKEN = 'admin-token-never-stored-0123456789';
+/**
+ * `register` of the new cluster: fleet.yaml's two registries, named (issue 15: none by default); the emulator
+ * listens on 127.0.0.1, which the operator allows.
+ */
+const REGISTER_NEW = [
+  'register',
+  '--cluster',
+  'new-1',
+  '--kubeconfig',
+  'admin.yaml',
+  '--registries',
+  'acme-ee,hz-personal',
+  '--allow-private-address',
+];
 
 /** Every object, without the bookkeeping a write changes (resourceVersion). */
 function world(kube: KubeEmulator): unknown[] {
@@ -69,7 +83,7 @@ test('register, refresh and deregister leave the cluster exactly as it was, apar
     return r;
   };
 
-  const reg = await run('register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml');
+  const reg = await run(...REGISTER_NEW);
   t.is(reg.code, 0, reg.stderr);
   t.is(reg.stdout, 'registered cluster new-1\n');
   t.regex(reg.stderr, /^new-1: clusterrole acr-fleet: created$/m);
@@ -82,7 +96,10 @@ test('register, refresh and deregister leave the cluster exactly as it was, apar
   t.truthy(kc.users[0]?.user.token);
   t.false(stored?.data.includes(ADMIN_TOKEN), 'the admin token is not what is stored');
   const doc = yaml.load(await readFile(s.configFile, 'utf8')) as { clusters: { name: string; kubeconfig: unknown }[] };
-  t.deepEqual(doc.clusters.find((c) => c.name === 'new-1')?.kubeconfig, { kmsSecret: 'acr-fleet/new-1' });
+  t.deepEqual(doc.clusters.find((c) => c.name === 'new-1')?.kubeconfig, {
+    kmsSecret: 'acr-fleet/new-1',
+    allowPrivateAddress: true,
+  });
 
   const again = await run('register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml');
   t.is(again.code, 0, 'register is safe to re-run');
@@ -122,7 +139,7 @@ test('an identity denied a verb it needs is reported at register time, and nothi
     subjects: [{ kind: 'User', name: 'someone-else' }],
   });
   const fleetBefore = await readFile(s.configFile, 'utf8');
-  const r = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env });
+  const r = await cli([...REGISTER_NEW], { cwd: s.dir, env });
   t.is(r.code, 1);
   t.regex(r.stderr, /^new-1: clusterrolebinding acr-fleet: not ours: left alone$/m);
   t.regex(r.stderr, /^acr-fleet register: cluster new-1: verify: .*may not list namespaces/m);
@@ -139,7 +156,10 @@ test('register and deregister name what is missing', async (t) => {
     stdout: '',
     stderr: 'acr-fleet: required option --kubeconfig <file> not specified (see acr-fleet register --help)\n',
   });
-  const missing = await cli(['register', '--cluster', 'x', '--kubeconfig', 'nope.yaml'], { cwd: s.dir, env: s.env });
+  const missing = await cli(['register', '--cluster', 'x', '--kubeconfig', 'nope.yaml', '--registries', 'acme-ee'], {
+    cwd: s.dir,
+    env: s.env,
+  });
   t.is(missing.code, 1);
   t.regex(
     missing.stderr,
@@ -180,7 +200,7 @@ async function registering(t: ExecutionContext) {
   return {
     s,
     ...c,
-    register: () => run('register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'),
+    register: () => run(...REGISTER_NEW),
     refresh: () => run('refresh', '--config', 'fleet.yaml', '--cluster', 'new-1', '--json'),
   };
 }
@@ -193,7 +213,7 @@ async function editCluster(s: Sandbox, name: string, keys: Record<string, unknow
 test('the registered identity lists its Secrets by name and cannot list all, list by label, or get another Secret', async (t) => {
   const { s, kube, env } = await registering(t);
   kube.seed('secrets', { metadata: { namespace: 'shop', name: 'db-password' }, stringData: { password: 'hunter2' } });
-  t.is((await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env })).code, 0);
+  t.is((await cli([...REGISTER_NEW], { cwd: s.dir, env })).code, 0);
   t.is((await cli(['refresh', '--config', 'fleet.yaml', '--cluster', 'new-1'], { cwd: s.dir, env })).code, 0);
   const core = identity(s);
   const mine = await core.listSecretForAllNamespaces({ fieldSelector: `metadata.name=${SECRET}` });
@@ -234,7 +254,7 @@ test('the registered identity lists its Secrets by name and cannot list all, lis
 test('a ServiceAccount outside an explicit selection cannot be patched, and re-running register after a settings change updates the ClusterRole', async (t) => {
   const { s, kube, env } = await registering(t);
   kube.seed('serviceaccounts', { metadata: { namespace: 'shop', name: 'builder' } });
-  t.is((await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env })).code, 0);
+  t.is((await cli([...REGISTER_NEW], { cwd: s.dir, env })).code, 0);
   const core = identity(s);
   // A patch that changes nothing: RBAC alone decides (the admission policy refuses any change but imagePullSecrets).
   const patch = (name: string) =>
@@ -348,7 +368,7 @@ test('a secretName change leaves no Secret of the old name behind, and ends with
   t.like(lagging.clusters[0], { status: 'ok', secrets: { created: 0, updated: 0, unchanged: 2, deleted: 0 } });
 });
 
-test('register warns, naming each right, when the identity can do more than its job', async (t) => {
+test('register fails, naming each right, when the identity can do more than its job, and leaves the cluster as it was (issue 15)', async (t) => {
   const { s, kube, env } = await registering(t);
   // Someone bound a broader role to acr-fleet's ServiceAccount.
   kube.seed('clusterroles', {
@@ -360,17 +380,22 @@ test('register warns, naming each right, when the identity can do more than its 
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'secret-reader' },
     subjects: [{ kind: 'ServiceAccount', name: 'acr-fleet', namespace: 'kube-system' }],
   });
-  const r = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env });
-  t.is(r.code, 0, r.stderr);
+  const before = world(kube);
+  const fleetBefore = await readFile(s.configFile, 'utf8');
+  const r = await cli([...REGISTER_NEW], { cwd: s.dir, env });
+  t.is(r.code, 1, r.stderr);
   t.regex(
     r.stderr,
-    /^new-1: verify: can do its job; warning: it may also list all Secrets, get other Secrets \(kube-system\/acr-fleet-access-probe\), list Secrets by label \(a real request was answered\), get other Secrets \(a real request for kube-system\/acr-fleet-access-probe was answered\)$/m,
+    /^acr-fleet register: cluster new-1: verify: the acr-fleet identity may also list all Secrets, get other Secrets \(kube-system\/acr-fleet-access-probe\), list Secrets by label \(a real request was answered\), get other Secrets \(a real request for kube-system\/acr-fleet-access-probe was answered\): something else grants it more than its rules; remove that binding and run register again \(removed what this run created: .*serviceaccount kube-system\/acr-fleet.*\)$/m,
   );
+  t.deepEqual(world(kube), before, 'what this run created is gone again');
+  t.is(storedKubeconfig(s.cloud, NEW_CLUSTER), undefined, 'nothing stored in KMS');
+  t.is(await readFile(s.configFile, 'utf8'), fleetBefore, 'fleet.yaml untouched');
 });
 
 test('deleting the ServiceAccount and re-running register revokes every token minted before', async (t) => {
   const { s, kube, env } = await registering(t);
-  t.is((await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env })).code, 0);
+  t.is((await cli([...REGISTER_NEW], { cwd: s.dir, env })).code, 0);
   const leaked = identity(s);
   t.is(await status(leaked.listNamespace()), 200);
   const admin = new KubeConfig();
@@ -389,7 +414,7 @@ test('register --with-configmap grants the add-on ConfigMap and any ServiceAccou
     (
       kube.get('clusterroles', undefined, 'acr-fleet') as { rules: { resources: string[]; resourceNames?: string[] }[] }
     ).rules.at(-1)?.resourceNames;
-  const r = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml', '--with-configmap'], {
+  const r = await cli([...REGISTER_NEW, '--with-configmap'], {
     cwd: s.dir,
     env,
   });
@@ -409,7 +434,12 @@ test('register --with-configmap grants the add-on ConfigMap and any ServiceAccou
   );
 
   await s.editConfig((d) => {
-    delete (d.clusters as { name: string; settings?: string }[]).find((c) => c.name === 'new-1')?.settings;
+    const c = (d.clusters as { name: string; settings?: string; configmap?: unknown }[]).find(
+      (x) => x.name === 'new-1',
+    );
+    // Leaving settings: configmap, the operator drops what its ConfigMap could pick too.
+    delete c?.settings;
+    delete c?.configmap;
   });
   const left = await cli(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml'], { cwd: s.dir, env });
   t.is(left.code, 0, left.stderr);

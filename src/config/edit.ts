@@ -22,21 +22,31 @@ export function upsertCluster(
     /** With `settings: configmap`: the fleet registries its ConfigMap may pick (`configmap.registries`). */
     configmapRegistries?: string[];
     previousSecretNames?: string[];
+    /** `kubeconfig.allowPrivateAddress`; an existing entry keeps its own when absent. */
+    allowPrivateAddress?: boolean;
   },
 ): string {
   const doc = parseDocument(text);
   const clusters = doc.get('clusters');
   if (!isSeq(clusters)) throw new AcrFleetError('fleet.yaml: clusters: expected a list');
   let entry = clusters.items.find((c) => isMap(c) && c.get('name') === cluster.name) as YAMLMap | undefined;
+  const kubeconfig = (allow: unknown) =>
+    doc.createNode(
+      { kmsSecret: cluster.kmsSecret, ...(allow === true ? { allowPrivateAddress: true } : {}) },
+      { flow: true },
+    );
   if (entry) {
-    entry.set('kubeconfig', doc.createNode({ kmsSecret: cluster.kmsSecret }, { flow: true }));
+    entry.set(
+      'kubeconfig',
+      kubeconfig(cluster.allowPrivateAddress ?? entry.getIn(['kubeconfig', 'allowPrivateAddress'])),
+    );
     if (cluster.settings) entry.set('settings', cluster.settings);
   } else {
     entry = doc.createNode({
       name: cluster.name,
       ...(cluster.settings ? { settings: cluster.settings } : {}),
     }) as YAMLMap;
-    entry.set('kubeconfig', doc.createNode({ kmsSecret: cluster.kmsSecret }, { flow: true }));
+    entry.set('kubeconfig', kubeconfig(cluster.allowPrivateAddress));
     clusters.add(entry);
   }
   if (cluster.registries) entry.set('registries', doc.createNode(cluster.registries, { flow: true }));

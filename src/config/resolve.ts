@@ -74,8 +74,8 @@ export type NamespaceSelection = { all: true; exclude: string[] } | { all: false
 /** Where a cluster's kubeconfig comes from (paths already absolute). */
 export type KubeconfigRef =
   | { kind: 'file'; path: string; display: string }
-  | { kind: 'kms'; secretName: string; regionId: string }
-  | { kind: 'ack'; clusterId: string; regionId: string; privateIpAddress: boolean };
+  | { kind: 'kms'; secretName: string; regionId: string; allowPrivateAddress: boolean }
+  | { kind: 'ack'; clusterId: string; regionId: string; privateIpAddress: boolean; allowPrivateAddress: boolean };
 
 /** One cluster with every setting resolved. */
 export interface Cluster {
@@ -291,12 +291,15 @@ function resolveKubeconfig(
   ctx: ResolveContext,
 ): KubeconfigRef {
   if ('file' in k) return { kind: 'file', path: path.resolve(ctx.baseDir, k.file), display: k.file };
-  if ('kmsSecret' in k) return { kind: 'kms', secretName: k.kmsSecret, regionId: k.regionId ?? regionId ?? '' };
+  const allowPrivateAddress = k.allowPrivateAddress ?? false;
+  if ('kmsSecret' in k)
+    return { kind: 'kms', secretName: k.kmsSecret, regionId: k.regionId ?? regionId ?? '', allowPrivateAddress };
   return {
     kind: 'ack',
     clusterId: k.ackClusterId,
     regionId: k.regionId ?? regionId ?? '',
     privateIpAddress: k.privateIpAddress ?? false,
+    allowPrivateAddress,
   };
 }
 

@@ -167,9 +167,17 @@ const kubeconfigFile = z.strictObject({
   file: z.string().min(1).describe('Path to a kubeconfig file, relative to fleet.yaml. Local use only.'),
 });
 
+const allowPrivateAddress = z
+  .boolean()
+  .optional()
+  .describe(
+    'Let this kubeconfig point at a loopback or unspecified address (127.0.0.0/8, ::1, 0.0.0.0, localhost). Metadata and link-local addresses stay refused. Default: false.',
+  );
+
 const kubeconfigKms = z.strictObject({
   kmsSecret: kmsSecret.describe('KMS Secrets Manager secret holding the kubeconfig text.'),
   regionId: region.optional().describe('Region of the KMS secret. Default: the top-level regionId.'),
+  allowPrivateAddress,
 });
 
 const kubeconfigAck = z.strictObject({
@@ -179,6 +187,7 @@ const kubeconfigAck = z.strictObject({
     .describe('ACK cluster: a 15-minute kubeconfig is fetched each run (DescribeClusterUserKubeconfig).'),
   regionId: region.optional().describe('Region of the ACK cluster. Default: the top-level regionId.'),
   privateIpAddress: z.boolean().optional().describe("Use the API server's internal (VPC) address. Default: false."),
+  allowPrivateAddress,
 });
 
 const cluster = z.strictObject({

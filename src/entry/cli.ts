@@ -173,19 +173,32 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option('--with-configmap', 'also let it read kube-system/acr-configuration (settings: configmap)')
     .option('--webhook', 'also install the admission webhook (new ServiceAccounts get the Secret at once)')
     .option(
+      '--registries <names>',
+      'fleet.yaml registries it gets (with --with-configmap: its ConfigMap may pick among); required for a new cluster',
+    )
+    .option('--allow-private-address', 'its API server is at a loopback address (kubeconfig: { allowPrivateAddress })')
+    .option(
       '--allow-no-admission-policy',
       'register on a server without the ValidatingAdmissionPolicy API (before Kubernetes 1.28): RBAC alone then fences the identity',
     );
   register.action(
     run(() => {
       const o = register.opts<
-        MembershipOptions & { withConfigmap?: boolean; webhook?: boolean; allowNoAdmissionPolicy?: boolean }
+        MembershipOptions & {
+          withConfigmap?: boolean;
+          webhook?: boolean;
+          registries?: string;
+          allowPrivateAddress?: boolean;
+          allowNoAdmissionPolicy?: boolean;
+        }
       >();
       return membership(context(io, o), 'register', {
         ...membershipOf(o),
         configmap: o.withConfigmap ?? false,
         webhook: o.webhook ?? false,
         ...(o.allowNoAdmissionPolicy ? { allowNoAdmissionPolicy: true } : {}),
+        ...(o.registries !== undefined ? { registries: splitNames(o.registries) } : {}),
+        ...(o.allowPrivateAddress ? { allowPrivateAddress: true } : {}),
       });
     }),
   );
@@ -238,6 +251,9 @@ function withCommon(cmd: Command): Command {
 }
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+/** `a, b,a` → `[a, b]`. */
+const splitNames = (value: string) => [...new Set(value.split(',').map((s) => s.trim()))].filter(Boolean);
 
 /** The version in package.json, found upwards from this file (sources and compiled output alike). */
 function packageVersion(): string {
@@ -331,8 +347,8 @@ async function envRedactor(env: CliIo['env']): Promise<Redactor> {
 }
 
 /** Credential plugins of local kubeconfigs (`exec`): client-node runs them, loaded only when one is met. */
-const localPlugins = async (text: string, source: string, baseDir?: string) =>
-  (await import('../kube/client-node-config.js')).pluginEndpoint(text, source, baseDir);
+const localPlugins = async (text: string, source: string, baseDir?: string, onSecret?: (value: string) => void) =>
+  (await import('../kube/client-node-config.js')).pluginEndpoint(text, source, baseDir, onSecret);
 
 async function membership(ctx: Ctx, command: 'register' | 'deregister', opts: RegisterOptions): Promise<number> {
   const [flows, { credentialFromEnv }, { ConfigError, describeError }] = await Promise.all([
@@ -347,6 +363,7 @@ async function membership(ctx: Ctx, command: 'register' | 'deregister', opts: Re
     env: ctx.io.env,
     credential: credentialFromEnv(ctx.io.env),
     resolvePlugin: localPlugins,
+    onSecret: (v: string) => redactor.add(v),
     progress: (line: string) => ctx.io.stderr(`${redactor.redact(line)}\n`),
   };
   try {

@@ -10,7 +10,7 @@ import type { KubeSettings } from '../config/resolve.js';
 import { AcrFleetError, isConflict, isForbidden, isNotFound } from '../errors.js';
 import { KubeClusterClient, orUndefinedOn404, path as namespacedPath, transportFor } from './client.js';
 import { endpointOfKubeconfig, type PluginResolver } from './connect.js';
-import { readText } from './kubeconfig.js';
+import { readText, type ReadOptions } from './kubeconfig.js';
 import {
   apiVersionOf,
   collectionPath,
@@ -236,19 +236,29 @@ export async function connectKubeconfigFile(
   display: string,
   kubernetes: KubeSettings,
   resolvePlugin?: PluginResolver,
+  onSecret?: (value: string) => void,
 ): Promise<KubeAdminClient> {
   const text = await readText(file, display);
-  const { endpoint } = await endpointOfKubeconfig(text, `kubeconfig ${display}`, path.dirname(file), resolvePlugin);
+  const { endpoint } = await endpointOfKubeconfig(
+    text,
+    `kubeconfig ${display}`,
+    { baseDir: path.dirname(file), onSecret },
+    resolvePlugin,
+  );
   return connectAdmin(endpoint, kubernetes);
 }
 
-/** Opens a cluster client from kubeconfig text (the one register minted, say). */
+/**
+ * Opens a cluster client from kubeconfig text (the one register minted, say), read as the refresh will
+ * read it once it is in KMS (`read.data`).
+ */
 export async function connectKubeconfigText(
   text: string,
   source: string,
   kubernetes: KubeSettings,
+  read: ReadOptions = {},
 ): Promise<KubeAdminClient> {
-  const { endpoint } = await endpointOfKubeconfig(text, source);
+  const { endpoint } = await endpointOfKubeconfig(text, source, read);
   return connectAdmin(endpoint, kubernetes);
 }
 

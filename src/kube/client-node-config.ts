@@ -10,9 +10,14 @@ import { readKubeconfig } from './kubeconfig.js';
 import type { Endpoint } from './transport.js';
 
 /** The endpoint of kubeconfig text whose user is a credential plugin: runs the plugin once. */
-export async function pluginEndpoint(text: string, source: string, baseDir?: string): Promise<Endpoint> {
+export async function pluginEndpoint(
+  text: string,
+  source: string,
+  baseDir?: string,
+  onSecret?: (value: string) => void,
+): Promise<Endpoint> {
   // acr-fleet's own reader first, for its error texts.
-  readKubeconfig(text, source, baseDir);
+  readKubeconfig(text, source, { baseDir, onSecret });
   const kc = new KubeConfig();
   try {
     kc.loadFromString(text, { onInvalidEntry: 'throw' });
@@ -21,7 +26,14 @@ export async function pluginEndpoint(text: string, source: string, baseDir?: str
     throw new AcrFleetError(`${source}: ${err instanceof Error ? err.message.split('\n')[0] : 'invalid kubeconfig'}`);
   }
   if (baseDir) kc.makePathsAbsolute(baseDir);
-  return endpointOf(kc);
+  const endpoint = await endpointOf(kc);
+  // What the plugin handed out is a credential too.
+  for (const v of Object.values(endpoint.headers)) {
+    onSecret?.(v);
+    onSecret?.(v.replace(/^(Bearer|Basic) /, ''));
+  }
+  if (endpoint.tls.key) onSecret?.(String(endpoint.tls.key).trim());
+  return endpoint;
 }
 
 /** The server address, TLS material and auth headers of a client-node KubeConfig (runs credential plugins once). */

@@ -6,13 +6,18 @@
  *
  * Credential plugins (`exec`, `auth-provider`) run commands or talk to identity providers; they are not
  * read here. Local runs resolve them through client-node (client-node-config.ts, loaded lazily and injected
- * by the CLI); the deployed function refuses them (connect.ts).
+ * by the CLI) for `{ file }` clusters only; the deployed function refuses them (connect.ts).
+ *
+ * A kubeconfig from KMS or ACK is read as data (`data`): whoever can write one KMS secret must not be able
+ * to run a program, read a file, turn off TLS or send the credential through a proxy or to the metadata
+ * service, wherever acr-fleet runs. Every credential read is handed to `onSecret` at once (the redactor).
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import yaml from 'js-yaml';
 import { AcrFleetError } from '../errors.js';
+import { addressRefusal } from './address.js';
 import type { Endpoint } from './transport.js';
 
 /** What acr-fleet uses of a kubeconfig's current context. */
@@ -28,12 +33,44 @@ export interface KubeconfigContext {
   basicAuth?: { username: string; password: string };
   /** The user authenticates through a plugin, which this reader does not run. */
   plugin?: 'exec' | 'auth-provider';
+  /** Where the server is written (`clusters[0].cluster.server`), for errors about its address. */
+  serverField: string;
 }
+
+export interface ReadOptions {
+  /** Anchors relative file paths (local kubeconfig files only). */
+  baseDir?: string | undefined;
+  /** A kubeconfig from KMS or ACK: data only (see the module comment); `allowPrivateAddress` from fleet.yaml. */
+  data?: { allowPrivateAddress: boolean } | undefined;
+  /** Told every credential (token, password, client key) the moment it is read. */
+  onSecret?: ((value: string) => void) | undefined;
+}
+
+/** Why a kubeconfig from KMS or ACK is refused: fields that are files, programs, or turn protection off. */
+const NOT_DATA: Record<'cluster' | 'user', Record<string, string>> = {
+  cluster: {
+    'certificate-authority': 'a file path reads the disk of whoever runs acr-fleet; use certificate-authority-data',
+    'insecure-skip-tls-verify': "turns off the server's verification; a kubeconfig from KMS or ACK must pin its CA",
+    'proxy-url': 'a proxy would see every request; a kubeconfig from KMS or ACK connects directly',
+  },
+  user: {
+    exec: 'credential plugins run a command; a kubeconfig from KMS or ACK must be data',
+    'auth-provider': 'credential plugins run a command; a kubeconfig from KMS or ACK must be data',
+    tokenFile: 'a file path reads the disk of whoever runs acr-fleet; use token',
+    'client-certificate': 'a file path reads the disk of whoever runs acr-fleet; use client-certificate-data',
+    'client-key': 'a file path reads the disk of whoever runs acr-fleet; use client-key-data',
+  },
+};
 
 type Entry = Record<string, unknown>;
 
-/** Reads kubeconfig text. `source` names it in errors; `baseDir` anchors relative file paths. */
-export function readKubeconfig(text: string, source: string, baseDir?: string): KubeconfigContext {
+/** Reads kubeconfig text. `source` names it in errors. */
+export function readKubeconfig(text: string, source: string, opts: ReadOptions = {}): KubeconfigContext {
+  const { baseDir, data } = opts;
+  const secret = (v: string | undefined) => {
+    if (v) opts.onSecret?.(v);
+    return v;
+  };
   let doc: unknown;
   try {
     doc = yaml.load(text, { schema: yaml.CORE_SCHEMA });
@@ -47,14 +84,49 @@ export function readKubeconfig(text: string, source: string, baseDir?: string): 
   };
   const current = doc['current-context'];
   if (typeof current !== 'string' || !current) return fail('no current-context');
-  const context = named(doc, 'contexts', current, 'context', fail);
+  const context = named(doc, 'contexts', current, 'context', fail)?.body;
   if (!context) return fail(`current-context "${current}" names no context`);
   const clusterName = context.cluster;
-  const cluster = typeof clusterName === 'string' ? named(doc, 'clusters', clusterName, 'cluster', fail) : undefined;
-  if (!cluster) return fail(`current-context "${current}" names no cluster`);
+  const clusterAt = typeof clusterName === 'string' ? named(doc, 'clusters', clusterName, 'cluster', fail) : undefined;
+  if (!clusterAt) return fail(`current-context "${current}" names no cluster`);
+  const cluster = clusterAt.body;
   const userName = context.user;
-  const user =
-    (typeof userName === 'string' && userName ? named(doc, 'users', userName, 'user', fail) : undefined) ?? {};
+  const userAt = typeof userName === 'string' && userName ? named(doc, 'users', userName, 'user', fail) : undefined;
+  const user = userAt?.body ?? {};
+  const clusterField = `clusters[${clusterAt.index}].cluster`;
+  const userField = `users[${userAt?.index ?? 0}].user`;
+  // Credentials first: whatever else is refused, no error path may carry one unredacted.
+  secret(typeof user.token === 'string' ? user.token : undefined);
+  secret(typeof user.password === 'string' ? user.password : undefined);
+  if (typeof user['client-key-data'] === 'string') {
+    secret(user['client-key-data']);
+    secret(Buffer.from(user['client-key-data'], 'base64').toString('utf8').trim());
+  }
+  if (data) {
+    for (const [where, body, field] of [
+      ['cluster', cluster, clusterField],
+      ['user', user, userField],
+    ] as const)
+      for (const [key, why] of Object.entries(NOT_DATA[where]))
+        if (body[key] !== undefined && body[key] !== null && body[key] !== false) fail(`${field}.${key}: ${why}`);
+    const server = cluster.server;
+    if (typeof server === 'string' && !/^https:\/\//i.test(server))
+      fail(`${clusterField}.server: a kubeconfig from KMS or ACK must use https://`);
+    if (typeof cluster['certificate-authority-data'] !== 'string' || !cluster['certificate-authority-data'])
+      fail(
+        `${clusterField}.certificate-authority-data: missing; a kubeconfig from KMS or ACK must pin its server's CA`,
+      );
+    if (typeof server === 'string') {
+      let host = '';
+      try {
+        host = new URL(server).hostname;
+      } catch {
+        fail(`${clusterField}.server: not a URL`);
+      }
+      const why = addressRefusal(host, data.allowPrivateAddress);
+      if (why) fail(`${clusterField}.server: ${why}`);
+    }
+  }
 
   const str = (o: Entry, key: string, where: string): string | undefined => {
     const v = o[key];
@@ -83,13 +155,18 @@ export function readKubeconfig(text: string, source: string, baseDir?: string): 
   const insecure = cluster['insecure-skip-tls-verify'] === true;
   if (server.startsWith('http:') && !insecure) failCluster('plain http needs insecure-skip-tls-verify');
   const tokenFile = file(user, 'tokenFile', 'user');
-  const token = str(user, 'token', 'user') ?? tokenFile?.toString('utf8').trim();
+  const token = str(user, 'token', 'user') ?? secret(tokenFile?.toString('utf8').trim());
   const username = str(user, 'username', 'user');
   const plugin = user.exec !== undefined ? 'exec' : user['auth-provider'] !== undefined ? 'auth-provider' : undefined;
-  const out: KubeconfigContext = { server: server.replace(/\/+$/, ''), insecureSkipTlsVerify: insecure };
+  const out: KubeconfigContext = {
+    server: server.replace(/\/+$/, ''),
+    insecureSkipTlsVerify: insecure,
+    serverField: `${clusterField}.server`,
+  };
   const ca = pem(cluster, 'certificate-authority-data', 'certificate-authority', 'cluster');
   const cert = pem(user, 'client-certificate-data', 'client-certificate', 'user');
   const key = pem(user, 'client-key-data', 'client-key', 'user');
+  if (key) secret(key.toString('utf8').trim());
   const tlsServerName = str(cluster, 'tls-server-name', 'cluster');
   if (ca) out.ca = ca;
   if (cert) out.cert = cert;
@@ -139,8 +216,14 @@ function isEntry(v: unknown): v is Entry {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-/** `doc[list]` entry `{ name, [field]: {...} }` with that name; errors name the list index, not values. */
-function named(doc: Entry, list: string, name: string, field: string, fail: (m: string) => never): Entry | undefined {
+/** `doc[list]` entry `{ name, [field]: {...} }` with that name, and its index; errors name the index, not values. */
+function named(
+  doc: Entry,
+  list: string,
+  name: string,
+  field: string,
+  fail: (m: string) => never,
+): { body: Entry; index: number } | undefined {
   const items = doc[list];
   if (items === undefined || items === null) return undefined;
   if (!Array.isArray(items)) return fail(`${list}: expected a list`);
@@ -149,9 +232,10 @@ function named(doc: Entry, list: string, name: string, field: string, fail: (m: 
     if (typeof item.name !== 'string' || !item.name) return fail(`${list}[${i}].name is missing`);
     if (item.name !== name) continue;
     const body = item[field];
-    if (body === undefined || body === null) return field === 'user' ? {} : fail(`${list}[${i}].${field} is missing`);
+    if (body === undefined || body === null)
+      return field === 'user' ? { body: {}, index: i } : fail(`${list}[${i}].${field} is missing`);
     if (!isEntry(body)) return fail(`${list}[${i}].${field}: expected a mapping`);
-    return body;
+    return { body, index: i };
   }
   return undefined;
 }

@@ -14,6 +14,7 @@ import http2 from 'node:http2';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { KubeError } from '../errors.js';
+import { ADDRESS_REFUSED } from './address.js';
 import { retry, RetryBudget, type RetryPolicy, type RetryRules } from '../retry.js';
 import type { ClusterStats } from './cluster-client.js';
 import { KUBE_RETRY, kubeRetryRules, parseRetryAfter } from './retry.js';
@@ -349,6 +350,8 @@ export function networkError(what: string, err: unknown): KubeError {
       ? 'request timed out'
       : code === 'Closed'
         ? "the cluster's connections were closed"
-        : `${code} (API server not reachable)`;
+        : code === ADDRESS_REFUSED
+          ? (err as Error).message
+          : `${code} (API server not reachable)`;
   return new KubeError(`${what}: ${message}`, { status: 0, reason: code, cause: err });
 }

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { removeCluster, upsertCluster, writeFleet } from '../config/edit.js';
+import { closest } from '../config/rules.js';
 import { loadFleet, parseFleet } from '../config/load.js';
 import { DEFAULTS, type Cluster, type Fleet } from '../config/resolve.js';
 import type { CredentialClient } from '../cloud/credentials.js';
@@ -13,7 +14,7 @@ import { SdkOpenApiCaller } from '../cloud/openapi.js';
 import { AcrFleetError, describeError } from '../errors.js';
 import { applyChanges, countResults } from '../reconcile/apply.js';
 import { connectKubeconfigFile, tokenKubeconfig } from '../kube/admin.js';
-import type { PluginResolver } from '../kube/connect.js';
+import { endpointOfKubeconfig, type PluginResolver } from '../kube/connect.js';
 import { describeObject, type OwnedObject, type WriteResult } from '../kube/objects.js';
 import { configMapObjects, IDENTITY, rbacObjects, rbacSettingsOf } from '../policy/rbac.js';
 import { planRemoval } from '../reconcile/plan.js';
@@ -31,6 +32,8 @@ export interface FlowContext {
   credential: CredentialClient;
   /** Runs credential plugins (`exec`) of an admin kubeconfig; without it such a kubeconfig is refused. */
   resolvePlugin?: PluginResolver;
+  /** Told every credential read or minted (the admin's, the identity's token): the entry's redactor. */
+  onSecret?: (value: string) => void;
   /** One line per step. */
   progress(line: string): void;
 }
@@ -46,6 +49,13 @@ export interface RegisterOptions {
   tokenSeconds?: number;
   /** Register on a server that serves no ValidatingAdmissionPolicy API (the identity is then fenced by RBAC only). */
   allowNoAdmissionPolicy?: boolean;
+  /**
+   * fleet.yaml registries the cluster gets (its ConfigMap may pick among, with `configmap`). Required for a
+   * cluster fleet.yaml does not hold yet: a new cluster gets no registry by default.
+   */
+  registries?: string[];
+  /** The cluster is reached at a loopback address: `kubeconfig: { allowPrivateAddress: true }`. */
+  allowPrivateAddress?: boolean;
 }
 
 /**
@@ -64,19 +74,49 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
     throw new AcrFleetError(
       `cluster ${opts.cluster}: kms secret ${kmsName} is the webhook key's; pass --kms-secret with another name`,
     );
+  const existing = fleet.clusters.find((c) => c.name === opts.cluster);
+  const registries = grantedRegistries(fleet, opts, existing !== undefined);
+  const allowPrivateAddress =
+    opts.allowPrivateAddress === true ||
+    (existing?.kubeconfig.kind === 'kms' && existing.kubeconfig.allowPrivateAddress);
   const entry = {
     name: opts.cluster,
     kmsSecret: kmsName,
     ...(opts.configmap ? { settings: 'configmap' as const } : {}),
+    ...(registries ? (opts.configmap ? { configmapRegistries: registries } : { registries }) : {}),
+    ...(allowPrivateAddress ? { allowPrivateAddress } : {}),
   };
   const step = stepper(ctx, opts.cluster);
 
   const admin = await step(
     'admin kubeconfig',
-    () => connectKubeconfigFile(opts.adminKubeconfig, opts.adminKubeconfig, fleet.kubernetes, ctx.resolvePlugin),
+    () =>
+      connectKubeconfigFile(
+        opts.adminKubeconfig,
+        opts.adminKubeconfig,
+        fleet.kubernetes,
+        ctx.resolvePlugin,
+        ctx.onSecret,
+      ),
     () => 'loaded (used in memory only)',
   );
+  // What the refresh will read from KMS, as it will read it: data, at an address it may reach.
+  const stored = { data: { allowPrivateAddress }, onSecret: ctx.onSecret };
+  /** Objects this run created, so that a refused verification can take them away again. */
+  const created: OwnedObject[] = [];
   try {
+    await step(
+      'kubeconfig for kms',
+      async () =>
+        (
+          await endpointOfKubeconfig(
+            tokenKubeconfig(admin.endpoint, 'token-checked-before-any-write', opts.cluster),
+            'acr-fleet kubeconfig',
+            stored,
+          )
+        ).endpoint,
+      () => 'data only, at an address the refresh may reach',
+    );
     const cluster = clusterIn(upsertCluster(text, entry), ctx, opts.cluster);
     const retiring = await step(
       'secret names',
@@ -117,7 +157,7 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
     for (const obj of policyVersion ? (admissionPolicyObjects(fence, policyVersion) as OwnedObject[]) : [])
       await step(describeObject(obj), () => admin.createOrUpdate(obj), written);
     for (const obj of rbacObjects(settings) as OwnedObject[])
-      await step(describeObject(obj), () => admin.createOrUpdate(obj), written);
+      if ((await step(describeObject(obj), () => admin.createOrUpdate(obj), written)) === 'created') created.push(obj);
     if (!settings.configmap) {
       // A cluster that no longer reads the add-on ConfigMap loses the right to.
       for (const obj of configMapObjects() as OwnedObject[])
@@ -130,13 +170,21 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
       () => admin.mintToken(IDENTITY.namespace, IDENTITY.name, seconds),
       () => `minted (valid ${Math.round(seconds / 3600)}h)`,
     );
+    ctx.onSecret?.(token);
     const kubeconfig = tokenKubeconfig(admin.endpoint, token, opts.cluster);
 
     await step(
       'verify',
-      () => verifyIdentity(kubeconfig, settings, fleet.kubernetes),
-      (excess) =>
-        excess.length ? `can do its job; warning: it may also ${excess.join(', ')}` : 'can do exactly its job',
+      async () => {
+        const excess = await verifyIdentity(kubeconfig, settings, fleet.kubernetes, stored);
+        if (!excess.length) return;
+        // More rights than the rendered rules: nothing is stored, and what this run created goes again.
+        for (const obj of created.reverse()) await admin.remove(obj);
+        throw new AcrFleetError(
+          `the acr-fleet identity may also ${excess.join(', ')}: something else grants it more than its rules; remove that binding and run register again${created.length ? ` (removed what this run created: ${created.map(describeObject).join(', ')})` : ''}`,
+        );
+      },
+      () => 'can do exactly its job',
     );
     if (policyVersion) {
       const proofs = await step(
@@ -211,7 +259,14 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
 
   const admin = await step(
     'admin kubeconfig',
-    () => connectKubeconfigFile(opts.adminKubeconfig, opts.adminKubeconfig, fleet.kubernetes, ctx.resolvePlugin),
+    () =>
+      connectKubeconfigFile(
+        opts.adminKubeconfig,
+        opts.adminKubeconfig,
+        fleet.kubernetes,
+        ctx.resolvePlugin,
+        ctx.onSecret,
+      ),
     () => 'loaded (used in memory only)',
   );
   try {
@@ -273,6 +328,28 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
     },
     (removed) => (removed ? `cluster ${opts.cluster} removed` : `no cluster ${opts.cluster}`),
   );
+}
+
+/**
+ * The fleet.yaml registries `--registries` names (each checked, with "did you mean"); undefined keeps an
+ * existing entry's own. A new cluster must name them: none is granted by default.
+ */
+function grantedRegistries(fleet: Fleet, opts: RegisterOptions, exists: boolean): string[] | undefined {
+  const known = fleet.registries.map((r) => r.name);
+  if (!opts.registries?.length) {
+    if (exists) return undefined;
+    throw new AcrFleetError(
+      `cluster ${opts.cluster}: --registries is required for a new cluster (${fleet.file} has ${known.join(', ')}); acr-fleet grants no registry by default`,
+    );
+  }
+  for (const name of opts.registries)
+    if (!known.includes(name)) {
+      const meant = closest(name, known);
+      throw new AcrFleetError(
+        `cluster ${opts.cluster}: --registries: no registry ${name} in ${fleet.file}${meant ? `; did you mean ${meant}?` : ` (it has ${known.join(', ')})`}`,
+      );
+    }
+  return opts.registries;
 }
 
 function requireRegion(fleet: Fleet): string {

@@ -7,6 +7,7 @@ import { ACR_CONFIGURATION } from '../config/configmap.js';
 import { AcrFleetError } from '../errors.js';
 import type { KubeSettings } from '../config/resolve.js';
 import { connectKubeconfigText, type AccessCheck, type KubeAdminClient, type SecretProbe } from '../kube/admin.js';
+import type { ReadOptions } from '../kube/kubeconfig.js';
 import type { RbacSettings } from '../policy/rbac.js';
 import { OWNED_SELECTOR } from '../reconcile/state.js';
 
@@ -65,11 +66,16 @@ function excessChecks(s: RbacSettings): { check: AccessCheck; right: string }[] 
 
 /**
  * Checks the identity of `kubeconfig` (text) against the settings' RBAC. Throws naming every missing right;
- * returns the rights it has beyond them (for a warning: someone bound more to it).
+ * returns the rights it has beyond them (someone bound more to it: register refuses to store it).
  */
-export async function verifyIdentity(kubeconfig: string, s: RbacSettings, kube: KubeSettings): Promise<string[]> {
-  // The adapter a refresh uses: proves the server address, CA and token work together.
-  const identity = await connectKubeconfigText(kubeconfig, 'acr-fleet kubeconfig', kube);
+export async function verifyIdentity(
+  kubeconfig: string,
+  s: RbacSettings,
+  kube: KubeSettings,
+  read: ReadOptions = {},
+): Promise<string[]> {
+  // The adapter a refresh uses, reading as it reads: proves the server address, CA and token work together.
+  const identity = await connectKubeconfigText(kubeconfig, 'acr-fleet kubeconfig', kube, read);
   try {
     return await verifyAs(identity, s);
   } finally {

@@ -54,7 +54,10 @@ export interface Sandbox {
   cluster(name: string): SandboxCluster;
   /** Environment for a local CLI run against the sandbox. */
   env: Record<string, string>;
-  /** Moves every cluster's kubeconfig into KMS (`acr-fleet/<name>`, cn-hangzhou) and points fleet.yaml at it. */
+  /**
+   * Moves every cluster's kubeconfig into KMS (`acr-fleet/<name>`, cn-hangzhou) and points fleet.yaml at it,
+   * with `allowPrivateAddress: true` (the emulators listen on 127.0.0.1).
+   */
   kubeconfigsToKms(): Promise<void>;
   /** Rewrites fleet.yaml with a change applied to the parsed document. */
   editConfig(edit: (doc: Record<string, unknown>) => void): Promise<void>;
@@ -267,7 +270,8 @@ export async function startSandbox(
       }
       await editConfig((d) => {
         for (const c of d.clusters as { name: string; kubeconfig: unknown }[])
-          c.kubeconfig = { kmsSecret: kmsKubeconfigName(c.name) };
+          // The emulators listen on 127.0.0.1: the operator allows these clusters that address, explicitly.
+          c.kubeconfig = { kmsSecret: kmsKubeconfigName(c.name), allowPrivateAddress: true };
       });
     },
     editConfig,
