@@ -6,7 +6,7 @@ import { AcrFleetError } from '../errors.js';
 import type { Endpoints } from '../config/resolve.js';
 
 /** The Alibaba Cloud products acr-fleet calls. */
-export type Product = 'cr' | 'sts' | 'kms' | 'cs' | 'fc';
+export type Product = 'cr' | 'sts' | 'kms' | 'cs' | 'fc' | 'adcp' | 'ram';
 
 /** Where the SDK should send a request: `host` may include a port. */
 export interface Endpoint {
@@ -21,6 +21,9 @@ const DEFAULT_HOST: Record<Product, string> = {
   cs: 'cs.{region}.aliyuncs.com',
   // FC 3.0 invocations go to the account's own endpoint (the SDK has no endpoint rule for it).
   fc: '{accountId}.{region}.fc.aliyuncs.com',
+  // ACK One (discovery of a fleet instance's members) and RAM (GetRole for register), whose endpoint is global.
+  adcp: 'adcp.{region}.aliyuncs.com',
+  ram: 'ram.aliyuncs.com',
 };
 
 /** The endpoint of `product` in `region` (`{accountId}`: FC's per-account host). Throws when a region map lacks the region. */

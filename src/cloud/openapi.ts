@@ -42,6 +42,10 @@ export interface RoaCall {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   pathname: string;
   query?: Record<string, string | number | boolean | undefined>;
+  /** A JSON body (CS GrantPermissions takes a list). */
+  body?: unknown;
+  /** A write safe to send twice (a replace-all such as GrantPermissions); default: only GET is. */
+  idempotent?: boolean;
 }
 
 /** A generated product SDK client class (they all extend the openapi-client `Client`). */
@@ -145,11 +149,12 @@ export class SdkOpenApiCaller implements OpenApiCaller {
   }
 
   async roa(call: RoaCall): Promise<Record<string, unknown>> {
-    // acr-fleet's ROA calls are reads (PE GET /tokens, CS GET user_config).
+    // Reads, and replace-all writes that say so, may be sent again.
     return this.send(
-      { ...call, idempotent: call.method === 'GET' },
+      { ...call, idempotent: call.idempotent ?? call.method === 'GET' },
       { pathname: call.pathname, method: call.method, style: 'ROA', reqBodyType: 'json' },
       call.query ?? {},
+      call.body,
     );
   }
 
@@ -163,6 +168,7 @@ export class SdkOpenApiCaller implements OpenApiCaller {
     call: CallInfo & { version: string },
     style: { pathname: string; method: string; style: 'RPC' | 'ROA'; reqBodyType: 'formData' | 'json' },
     query: Record<string, string | number | boolean | undefined>,
+    body?: unknown,
   ): Promise<Record<string, unknown>> {
     const params = new Params({
       action: call.action,
@@ -172,7 +178,7 @@ export class SdkOpenApiCaller implements OpenApiCaller {
       bodyType: 'json',
       ...style,
     });
-    const request = new OpenApiRequest({ query: stringify(query) });
+    const request = new OpenApiRequest({ query: stringify(query), ...(body === undefined ? {} : { body }) });
     return this.invoke(call, (client) => client.callApi(params, request, this.runtime));
   }
 

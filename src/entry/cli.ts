@@ -296,9 +296,12 @@ async function validateFleet(ctx: Ctx): Promise<number> {
     result = { problems: err.problems.map((p) => ({ ...p, severity: 'error' as const })) };
   }
   const { problems, fleet } = result;
+  // What discovery finds now, listed with the caller's credentials; a failed listing exits 1.
+  const sources = fleet?.discovery?.length ? (await discovered(ctx, fleet)).sources : [];
   if (ctx.json) {
     const listed = problems.map((p) => ({ file, path: p.path, message: p.message, severity: p.severity }));
-    ctx.io.stdout(`${JSON.stringify({ valid: fleet !== undefined, problems: listed })}\n`);
+    const discovery = sources.length ? { discovery: sources } : {};
+    ctx.io.stdout(`${JSON.stringify({ valid: fleet !== undefined, problems: listed, ...discovery })}\n`);
   } else {
     for (const p of problems)
       ctx.io.stderr(
@@ -307,7 +310,24 @@ async function validateFleet(ctx: Ctx): Promise<number> {
     if (fleet)
       ctx.io.stdout(`${file}: valid (${fleet.registries.length} registries, ${fleet.clusters.length} clusters)\n`);
   }
-  return fleet ? EXIT.ok : EXIT.invalid;
+  if (!fleet) return EXIT.invalid;
+  if (!sources.length) return EXIT.ok;
+  const { describeSource, discoveryFailed } = await import('./discovery.js');
+  if (!ctx.json)
+    for (const s of sources) {
+      ctx.io.stdout(`${file}: ${s.label}: ${describeSource(s)}\n`);
+      for (const e of s.errors ?? []) ctx.io.stderr(`${file}: ${e}\n`);
+    }
+  return discoveryFailed(sources) ? EXIT.failed : EXIT.ok;
+}
+
+/** The fleet with what `discovery:` finds, listed with the caller's own credentials (none listed without it). */
+async function discovered(ctx: Ctx, fleet: Fleet) {
+  const [{ discoverFleet }, { credentialFromEnv }] = await Promise.all([
+    import('./discovery.js'),
+    import('../cloud/credentials.js'),
+  ]);
+  return discoverFleet(fleet, credentialFromEnv(ctx.io.env));
 }
 
 /** A redactor that already knows the caller's own AccessKey secret and STS token. */
@@ -354,9 +374,17 @@ async function membership(ctx: Ctx, command: 'register' | 'deregister', opts: Re
 }
 
 async function policyCommand(ctx: Ctx, opts: PolicyOptions): Promise<number> {
-  const fleet = await load(ctx);
-  if (!fleet) return EXIT.invalid;
+  const loaded = await load(ctx);
+  if (!loaded) return EXIT.invalid;
+  const { fleet, sources } = await discovered(ctx, loaded);
   const { policyOutput } = await import('../policy/print.js');
+  const { describeSource, discoveryFailed } = await import('./discovery.js');
+  for (const s of sources) {
+    ctx.io.stderr(`discovery: ${s.label}: ${describeSource(s)}\n`);
+    for (const e of s.errors ?? []) ctx.io.stderr(`acr-fleet policy: ${e}\n`);
+  }
+  // A failed listing would leave its clusters out of the policy: no document rather than a short one.
+  if (discoveryFailed(sources)) return EXIT.failed;
   const out = policyOutput(fleet, opts);
   if ('error' in out) {
     ctx.io.stderr(`acr-fleet policy: ${out.error}\n`);
@@ -494,8 +522,9 @@ async function selectClusters(
 }
 
 async function refreshFleetCommand(ctx: Ctx, dryRun: boolean, globs: readonly string[]): Promise<number> {
-  const fleet = await load(ctx);
-  if (!fleet) return EXIT.invalid;
+  const loaded = await load(ctx);
+  if (!loaded) return EXIT.invalid;
+  const { fleet, sources } = await discovered(ctx, loaded);
   const { only, unmatched } = await selectClusters(fleet, globs);
   if (unmatched.length) {
     ctx.io.stderr(`acr-fleet: --cluster ${unmatched.join(', ')}: matches no cluster in ${ctx.configArg}\n`);
@@ -531,6 +560,8 @@ async function refreshFleetCommand(ctx: Ctx, dryRun: boolean, globs: readonly st
     resolvePlugin: localPlugins,
   });
   if (progress) deps.onCluster = (r) => progress.cluster(r);
+  const { logDiscovery, discoveryFailed } = await import('./discovery.js');
+  logDiscovery(log, sources);
   progress?.start();
   let report;
   try {
@@ -538,7 +569,8 @@ async function refreshFleetCommand(ctx: Ctx, dryRun: boolean, globs: readonly st
   } finally {
     progress?.end();
   }
+  if (sources.length) report.discovery = sources;
   const text = ctx.json ? JSON.stringify(report) : formatReport(report, styleFor(tty.stdout ?? false, ctx.io.env));
   ctx.io.stdout(`${redactor.redact(text)}\n`);
-  return report.summary.failed > 0 ? EXIT.failed : EXIT.ok;
+  return report.summary.failed > 0 || discoveryFailed(sources) ? EXIT.failed : EXIT.ok;
 }

@@ -20,6 +20,7 @@ import { shardClusters, type Shard } from '../fleet/shard.js';
 import type { Logger } from '../log/logger.js';
 import { createLogger, Redactor } from '../log/logger.js';
 import { configFile, loadFunctionFleet, toStdout, type FcContext, type LineWriter } from './fc-context.js';
+import { discoverFleet, logDiscovery } from './discovery.js';
 import { createRunDeps } from './runtime.js';
 
 /** What a dispatching timer run returns: one entry per shard invocation queued (or refused). */
@@ -54,14 +55,16 @@ export async function handler(
   const payload = parsePayload(event);
   const shardTag = payload.shard ? { shard: `${payload.shard.index + 1}/${payload.shard.count}` } : {};
   const log = createLogger({ format: 'json', write, redactor, base: { requestId: context.requestId, ...shardTag } });
-  const fleet = await loadFunctionFleet(configFile(), context, log);
+  const credential = credentialFromFc(context.credentials);
+  const { fleet, sources } = await discoverFleet(await loadFunctionFleet(configFile(), context, log), credential);
+  logDiscovery(log, sources);
   if (!payload.clusters && fleet.clusters.length > fleet.shardSize) {
     const dispatched = await dispatch(fleet, context, payload.dryRun ?? false, log);
     return redacted(dispatched);
   }
   const deps = createRunDeps({
     fleet,
-    credential: credentialFromFc(context.credentials),
+    credential,
     log,
     redactor,
     allowFileKubeconfig: false,
@@ -107,6 +110,7 @@ export async function handler(
     failed: report.summary.failed,
     durationMs: report.durationMs,
   });
+  if (sources.length) report.discovery = sources;
   // Round-trip through the redactor (as the dispatch report above): the report is returned to FC, which may log it.
   return redacted(report);
 }
