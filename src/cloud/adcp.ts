@@ -24,12 +24,14 @@ export class AdcpApi {
     if (!Array.isArray(body.Clusters))
       throw new CloudError(`${action}: unexpected response (no Clusters)`, { code: 'UnexpectedResponse' });
     const text = (v: unknown, max: number) =>
-      typeof v === 'string' ? v.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').slice(0, max) : '';
+      typeof v === 'string' ? v.replace(/\p{Cc}/gu, '').slice(0, max) : '';
     return (body.Clusters as unknown[]).flatMap((raw) => {
       const c = ((raw ?? {}) as { Cluster?: Record<string, unknown> }).Cluster ?? {};
       const id = typeof c.ClusterID === 'string' ? c.ClusterID : '';
       if (!CLUSTER_ID.test(id)) return [];
-      return [{ clusterId: id, name: text(c.Name, 253), regionId: text(c.Region, 64), state: text(c.State, 32), tags: {} }];
+      return [
+        { clusterId: id, name: text(c.Name, 253), regionId: text(c.Region, 64), state: text(c.State, 32), tags: {} },
+      ];
     });
   }
 }

@@ -73,7 +73,9 @@ export class CsApi {
       const clusters = body.clusters;
       const info = body.page_info as { total_count?: unknown; page_size?: unknown } | undefined;
       if (!Array.isArray(clusters) || typeof info?.total_count !== 'number')
-        throw new CloudError(`${action}: unexpected response (no clusters or page_info)`, { code: 'UnexpectedResponse' });
+        throw new CloudError(`${action}: unexpected response (no clusters or page_info)`, {
+          code: 'UnexpectedResponse',
+        });
       for (const raw of clusters as unknown[]) {
         const c = listing(raw);
         if (c && c.regionId === region) out.push(c);
@@ -135,7 +137,7 @@ function listing(raw: unknown): AckClusterListing | undefined {
   const id = typeof c.cluster_id === 'string' ? c.cluster_id : '';
   if (!CLUSTER_ID.test(id)) return undefined;
   const text = (v: unknown, max: number) =>
-    typeof v === 'string' ? v.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').slice(0, max) : '';
+    typeof v === 'string' ? v.replace(/\p{Cc}/gu, '').slice(0, max) : '';
   const tags: Record<string, string> = {};
   if (Array.isArray(c.tags))
     for (const t of (c.tags as unknown[]).slice(0, 64)) {

@@ -253,7 +253,9 @@ export async function discoverClusters<F extends { clusters: Cluster[]; discover
 ): Promise<{ fleet: F; sources: SourceReport[] }> {
   const sources = fleet.discovery ?? [];
   if (!sources.length) return { fleet, sources: [] };
-  const explicitIds = new Set(fleet.clusters.flatMap((c) => (c.kubeconfig.kind === 'ack' ? [c.kubeconfig.clusterId] : [])));
+  const explicitIds = new Set(
+    fleet.clusters.flatMap((c) => (c.kubeconfig.kind === 'ack' ? [c.kubeconfig.clusterId] : [])),
+  );
   const taken = new Set(fleet.clusters.map((c) => c.name));
   const claimed = new Set<string>();
   const found: { source: DiscoverySource; report: SourceReport; cluster: ListedCluster }[] = [];
@@ -268,7 +270,9 @@ export async function discoverClusters<F extends { clusters: Cluster[]; discover
             ? await lister.ackClusters(region)
             : await lister.ackOneMembers(region, source.hubClusterId ?? '');
         } catch (err) {
-          (report.errors ??= []).push(`${source.label}: ${region}: ${err instanceof Error ? err.message : String(err)}`);
+          (report.errors ??= []).push(
+            `${source.label}: ${region}: ${err instanceof Error ? err.message : String(err)}`,
+          );
           return [];
         }
       }),

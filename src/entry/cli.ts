@@ -134,14 +134,27 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   )
     .option('--account-id <id>', 'the account that owns the resources (default: *)')
     .option('--kubernetes', "print the clusters' RBAC manifests instead (YAML, each rule with its reason)")
+    .option('--operator', 'print the RAM policy of the operator who registers ACK clusters instead')
+    .option('--function-role-arn <arn>', "with --operator: the function's role (default: $ACR_FLEET_FUNCTION_ROLE_ARN)")
     .addOption(new Option('--cluster <name>', "only this cluster's RBAC (repeatable)").argParser(collect));
   policy.action(
     run(() => {
-      const o = policy.opts<CommonOptions & { accountId?: string; kubernetes?: boolean; cluster?: string[] }>();
+      const o = policy.opts<
+        CommonOptions & {
+          accountId?: string;
+          kubernetes?: boolean;
+          cluster?: string[];
+          operator?: boolean;
+          functionRoleArn?: string;
+        }
+      >();
       const functionName = io.env.ACR_FLEET_FUNCTION_NAME;
+      const functionRoleArn = o.functionRoleArn ?? io.env.ACR_FLEET_FUNCTION_ROLE_ARN;
       return policyCommand(context(io, o), {
         ...(o.accountId ? { accountId: o.accountId } : {}),
         kubernetes: o.kubernetes ?? false,
+        ...(o.operator ? { operator: true } : {}),
+        ...(functionRoleArn ? { functionRoleArn } : {}),
         ...(o.cluster ? { clusters: o.cluster } : {}),
         ...(functionName ? { functionName } : {}),
       });
@@ -150,10 +163,32 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
 
   const membershipOptions = (cmd: Command) =>
     withConfig(cmd)
-      .requiredOption('--cluster <name>', 'the cluster')
-      .requiredOption('--kubeconfig <file>', 'an admin kubeconfig (used once, never stored or printed)')
-      .option('--kms-secret <name>', 'KMS secret for its kubeconfig (default: acr-fleet/NAME)');
-  type MembershipOptions = CommonOptions & { cluster: string; kubeconfig: string; kmsSecret?: string };
+      .option('--cluster <name>', 'the cluster')
+      .option('--kubeconfig <file>', 'an admin kubeconfig (used once, never stored or printed)')
+      .option('--kms-secret <name>', 'KMS secret for its kubeconfig (default: acr-fleet/NAME)')
+      .option(
+        '--ack-cluster-id <id>',
+        'an ACK cluster, reached with your own RAM identity: no kubeconfig, nothing in KMS',
+      )
+      .option(
+        '--function-role-arn <arn>',
+        "with ACK clusters: the function's RAM role (default: $ACR_FLEET_FUNCTION_ROLE_ARN)",
+      );
+  type MembershipOptions = CommonOptions & {
+    cluster: string;
+    kubeconfig: string;
+    kmsSecret?: string;
+    ackClusterId?: string;
+    functionRoleArn?: string;
+    region?: string;
+    discovered?: boolean;
+  };
+  /** --cluster and --kubeconfig are required unless the cluster is an ACK one (same text as commander's). */
+  const missingOption = (o: MembershipOptions, name: string) => {
+    if (o.ackClusterId || o.discovered) return undefined;
+    const missing = !o.cluster ? '--cluster <name>' : !o.kubeconfig ? '--kubeconfig <file>' : undefined;
+    return missing && `acr-fleet: required option ${missing} not specified (see acr-fleet ${name} --help)\n`;
+  };
   const membershipOf = (o: MembershipOptions) => ({
     cluster: o.cluster,
     adminKubeconfig: path.resolve(io.cwd, o.kubeconfig),
@@ -167,10 +202,16 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     ),
   )
     .option('--with-configmap', 'also let it read kube-system/acr-configuration (settings: configmap)')
-    .option('--webhook', 'also install the admission webhook (new ServiceAccounts get the Secret at once)');
+    .option('--webhook', 'also install the admission webhook (new ServiceAccounts get the Secret at once)')
+    .option('--region <region>', 'with --ack-cluster-id: its region (default: regionId)')
+    .option('--discovered', 'every cluster discovery: finds that is not registered yet (ACK, no kubeconfig)');
   register.action(
     run(() => {
       const o = register.opts<MembershipOptions & { withConfigmap?: boolean; webhook?: boolean }>();
+      const usage = missingOption(o, 'register');
+      if (usage) return Promise.resolve((io.stderr(usage), EXIT.invalid));
+      if (o.ackClusterId || o.discovered)
+        return ackMembership(context(io, o), 'register', { ...o, webhook: o.webhook ?? false });
       return membership(context(io, o), 'register', {
         ...membershipOf(o),
         configmap: o.withConfigmap ?? false,
@@ -188,6 +229,9 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   deregister.action(
     run(() => {
       const o = deregister.opts<MembershipOptions>();
+      const usage = missingOption(o, 'deregister');
+      if (usage) return Promise.resolve((io.stderr(usage), EXIT.invalid));
+      if (o.ackClusterId) return ackMembership(context(io, o), 'deregister', o);
       return membership(context(io, o), 'deregister', membershipOf(o));
     }),
   );
@@ -371,6 +415,62 @@ async function membership(ctx: Ctx, command: 'register' | 'deregister', opts: Re
   }
   ctx.io.stdout(`${command === 'register' ? 'registered' : 'deregistered'} cluster ${opts.cluster}\n`);
   return EXIT.ok;
+}
+
+/** register/deregister of ACK clusters with the operator's own RAM identity (src/register/ack.ts). */
+async function ackMembership(
+  ctx: Ctx,
+  command: 'register' | 'deregister',
+  o: {
+    cluster?: string;
+    ackClusterId?: string;
+    region?: string;
+    discovered?: boolean;
+    functionRoleArn?: string;
+    webhook?: boolean;
+  },
+): Promise<number> {
+  const [ack, { credentialFromEnv }, { ConfigError, describeError }] = await Promise.all([
+    import('../register/ack.js'),
+    import('../cloud/credentials.js'),
+    import('../errors.js'),
+  ]);
+  const redactor = await envRedactor(ctx.io.env);
+  const flow = {
+    configDisplay: ctx.configArg,
+    configPath: ctx.configPath,
+    env: ctx.io.env,
+    credential: credentialFromEnv(ctx.io.env),
+    progress: (line: string) => ctx.io.stderr(`${redactor.redact(line)}\n`),
+  };
+  const common = {
+    ...(o.ackClusterId ? { clusterId: o.ackClusterId } : {}),
+    ...(o.functionRoleArn ? { functionRoleArn: o.functionRoleArn } : {}),
+  };
+  try {
+    if (command === 'deregister') {
+      const name = await ack.deregisterAck(flow, common);
+      ctx.io.stdout(`deregistered cluster ${name}\n`);
+      return EXIT.ok;
+    }
+    const result = await ack.registerAck(flow, {
+      ...common,
+      ...(o.region ? { region: o.region } : {}),
+      ...(o.cluster ? { name: o.cluster } : {}),
+      ...(o.discovered ? { discovered: true } : {}),
+      webhook: o.webhook ?? false,
+    });
+    for (const name of result.registered) ctx.io.stdout(`registered cluster ${name}\n`);
+    if (!result.registered.length) ctx.io.stdout('nothing to register\n');
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      ctx.io.stderr(`${err.message}\n`);
+      return EXIT.invalid;
+    }
+    ctx.io.stderr(`acr-fleet ${command}: ${redactor.redact(describeError(err))}\n`);
+    return EXIT.failed;
+  }
 }
 
 async function policyCommand(ctx: Ctx, opts: PolicyOptions): Promise<number> {

@@ -50,6 +50,7 @@ export function functionPolicy(
     if (k.kind === 'ack')
       allow('cs:DescribeClusterUserKubeconfig', `acs:cs:${k.regionId}:${accountId}:cluster/${k.clusterId}`);
   }
+  discoveryStatements(fleet, accountId, allow);
   if (fleet.clusters.length > fleet.shardSize)
     allow('fc:InvokeFunction', `acs:fc:${fleet.regionId ?? '*'}:${accountId}:functions/${functionName}`);
   // The webhook function (same role) reads the key its per-cluster URL secrets derive from. A ConfigMap
@@ -77,6 +78,25 @@ export function functionPolicy(
       notes.push(`${pattern} also covers the webhook key ${webhook.keySecret}`);
   }
   return { policy: document(patterns), notes };
+}
+
+/**
+ * `discovery:` lists clusters each run: CS DescribeClustersV1 (RAM action `cs:GetClusters`, on every cluster
+ * of the account: the API takes no narrower resource) and ADCP DescribeManagedClusters on each fleet instance.
+ */
+export function discoveryStatements(
+  fleet: Pick<Fleet, 'discovery'>,
+  accountId: string,
+  allow: (action: string, resource: string) => void,
+): void {
+  for (const s of fleet.discovery ?? []) {
+    if (s.kind === 'ack') allow('cs:GetClusters', `acs:cs:*:${accountId}:cluster/*`);
+    else
+      allow(
+        'adcp:DescribeManagedClusters',
+        `acs:adcp:${s.regions[0] ?? '*'}:${accountId}:hubcluster/${s.hubClusterId ?? ''}`,
+      );
+  }
 }
 
 const globCovers = (pattern: string, arn: string) => arn.startsWith(pattern.slice(0, -1));
