@@ -95,6 +95,7 @@ export class CsApi {
       version: '2015-12-15',
       method: 'GET',
       pathname: `/permissions/users/${encodeURIComponent(uid)}`,
+      bodyType: 'array',
     });
     if (!Array.isArray(body))
       throw new CloudError('DescribeUserPermission: unexpected response (not a list)', { code: 'UnexpectedResponse' });
@@ -136,8 +137,7 @@ function listing(raw: unknown): AckClusterListing | undefined {
   const c = (raw ?? {}) as Record<string, unknown>;
   const id = typeof c.cluster_id === 'string' ? c.cluster_id : '';
   if (!CLUSTER_ID.test(id)) return undefined;
-  const text = (v: unknown, max: number) =>
-    typeof v === 'string' ? v.replace(/\p{Cc}/gu, '').slice(0, max) : '';
+  const text = (v: unknown, max: number) => (typeof v === 'string' ? v.replace(/\p{Cc}/gu, '').slice(0, max) : '');
   const tags: Record<string, string> = {};
   if (Array.isArray(c.tags))
     for (const t of (c.tags as unknown[]).slice(0, 64)) {

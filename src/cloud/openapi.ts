@@ -46,6 +46,8 @@ export interface RoaCall {
   body?: unknown;
   /** A write safe to send twice (a replace-all such as GrantPermissions); default: only GET is. */
   idempotent?: boolean;
+  /** `array` for an answer that is a JSON list (CS DescribeUserPermission); default `json` (an object). */
+  bodyType?: 'json' | 'array';
 }
 
 /** A generated product SDK client class (they all extend the openapi-client `Client`). */
@@ -152,7 +154,13 @@ export class SdkOpenApiCaller implements OpenApiCaller {
     // Reads, and replace-all writes that say so, may be sent again.
     return this.send(
       { ...call, idempotent: call.idempotent ?? call.method === 'GET' },
-      { pathname: call.pathname, method: call.method, style: 'ROA', reqBodyType: 'json' },
+      {
+        pathname: call.pathname,
+        method: call.method,
+        style: 'ROA',
+        reqBodyType: 'json',
+        bodyType: call.bodyType ?? 'json',
+      },
       call.query ?? {},
       call.body,
     );
@@ -166,7 +174,13 @@ export class SdkOpenApiCaller implements OpenApiCaller {
   /** An RPC or ROA call through the base client's `callApi`, as the generated SDKs make it. */
   private async send(
     call: CallInfo & { version: string },
-    style: { pathname: string; method: string; style: 'RPC' | 'ROA'; reqBodyType: 'formData' | 'json' },
+    style: {
+      pathname: string;
+      method: string;
+      style: 'RPC' | 'ROA';
+      reqBodyType: 'formData' | 'json';
+      bodyType?: 'json' | 'array';
+    },
     query: Record<string, string | number | boolean | undefined>,
     body?: unknown,
   ): Promise<Record<string, unknown>> {

@@ -130,7 +130,7 @@ export async function registerAck(ctx: FlowContext, opts: AckRegisterOptions): P
   if (missing.length) {
     const next = [...grants, ...missing.map((c) => fleetGrant(clusterIdOf(c)))];
     await roleStep(
-      'GrantPermissions',
+      'grant',
       () => cs.grantPermissions(home, uid, next).catch((err: unknown) => Promise.reject(grantError(err))),
       () =>
         `bound to ClusterRole ${IDENTITY.name} in ${missing.map((c) => c.name).join(', ')} (${next.length} grant(s) in all, the others kept)`,
