@@ -281,3 +281,37 @@ test('discovery: is validated in the one pass, with the cluster requirement and 
   const none = t.throws(() => parseFleet('registries: [{ name: pe, instanceId: "" }]\n', { file: 'fleet.yaml' }));
   t.is(none?.message, 'fleet.yaml: clusters: required (or discovery:)');
 });
+
+test('an ACK One source finds the serving members of its fleet instance, shown by validate --json', async (t) => {
+  const edit = (d: Record<string, unknown>) => {
+    delete d.clusters;
+    d.discovery = [{ ackOne: { hubClusterId: 'chub1', region: 'cn-hangzhou' } }];
+  };
+  const s = await sandbox(t, { editConfig: edit });
+  await s.editConfig((d) => {
+    (d.endpoints as Record<string, unknown>).adcp = { 'cn-hangzhou': s.cloud.endpoint('adcp', 'cn-hangzhou') };
+  });
+  s.cloud.addAckOneFleet({
+    accountId: ACCOUNT,
+    region: 'cn-hangzhou',
+    hubClusterId: 'chub1',
+    members: [
+      { clusterId: 'cm1', name: 'Member One', region: 'cn-beijing' },
+      { clusterId: 'cm2', name: 'member-two', region: 'cn-hangzhou', state: 'deleting' },
+    ],
+  });
+  const user = s.operatorEnv(['adcp:DescribeManagedClusters'], 'fleet-viewer');
+  const out = await cli(['validate', '--json'], { cwd: s.dir, env: user });
+  t.is(out.code, 0, out.stderr);
+  const doc = JSON.parse(out.stdout) as { valid: boolean; discovery: unknown[] };
+  t.true(doc.valid);
+  t.deepEqual(doc.discovery, [
+    {
+      source: 'discovery[0]',
+      label: 'discovery[0] (ackOne chub1 in cn-hangzhou)',
+      clusters: ['member-one'],
+      claimed: 0,
+      skipped: 1,
+    },
+  ]);
+});

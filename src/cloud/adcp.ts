@@ -23,8 +23,7 @@ export class AdcpApi {
     });
     if (!Array.isArray(body.Clusters))
       throw new CloudError(`${action}: unexpected response (no Clusters)`, { code: 'UnexpectedResponse' });
-    const text = (v: unknown, max: number) =>
-      typeof v === 'string' ? v.replace(/\p{Cc}/gu, '').slice(0, max) : '';
+    const text = (v: unknown, max: number) => (typeof v === 'string' ? v.replace(/\p{Cc}/gu, '').slice(0, max) : '');
     return (body.Clusters as unknown[]).flatMap((raw) => {
       const c = ((raw ?? {}) as { Cluster?: Record<string, unknown> }).Cluster ?? {};
       const id = typeof c.ClusterID === 'string' ? c.ClusterID : '';
