@@ -5,7 +5,7 @@
  * named, and removes nothing; explicit entries win; colliding names get stable distinct names.
  */
 import test from 'ava';
-import { discoverClusters, type ClusterLister, type ListedCluster } from '../src/config/discovery.js';
+import { discoverClusters, type ClusterLister, type ListedCluster } from '../src/config/discover.js';
 import { parseFleet } from '../src/config/load.js';
 import { handler } from '../src/entry/fc.js';
 import type { FleetReport } from '../src/fleet/report.js';

@@ -3,7 +3,7 @@
  * members per fleet instance, each fetched at most once per run (the promise is cached, failures too, so a
  * region that failed is not asked again by a second source in the same run).
  */
-import type { ClusterLister, ListedCluster } from '../config/discovery.js';
+import type { ClusterLister, ListedCluster } from '../config/discover.js';
 import { AdcpApi } from './adcp.js';
 import { CsApi } from './cs.js';
 import type { OpenApiCaller } from './openapi.js';

@@ -129,7 +129,7 @@ export interface Fleet {
   clusters: Cluster[];
   webhook?: WebhookEndpoint;
   /** `discovery:` sources; their clusters join `clusters` at run time (src/fleet/discover.ts). */
-  discovery?: DiscoverySource[];
+  discovery?: DiscoverySource<Cluster>[];
   /** Warnings of the validation pass (printed by `validate`; they change nothing). */
   warnings?: ConfigProblem[];
 }

@@ -5,7 +5,7 @@
 import { cachedClusterLister } from '../cloud/discovery.js';
 import type { CredentialClient } from '../cloud/credentials.js';
 import { SdkOpenApiCaller } from '../cloud/openapi.js';
-import { discoverClusters, type SourceReport } from '../config/discovery.js';
+import { discoverClusters, type SourceReport } from '../config/discover.js';
 import type { Fleet } from '../config/resolve.js';
 import type { Logger } from '../log/logger.js';
 

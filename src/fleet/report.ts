@@ -5,7 +5,7 @@
 import type { ApplyResult } from '../reconcile/apply.js';
 import { planEntries, type PlanEntry } from '../reconcile/explain.js';
 import type { Plan } from '../reconcile/plan.js';
-import type { SourceReport } from '../config/discovery.js';
+import type { SourceReport } from '../config/discover.js';
 
 export interface ClusterReport {
   name: string;

@@ -13,7 +13,7 @@ import { cachedClusterLister } from '../cloud/discovery.js';
 import { CsApi, type AckGrant } from '../cloud/cs.js';
 import { SdkOpenApiCaller } from '../cloud/openapi.js';
 import { RamApi } from '../cloud/ram.js';
-import { clusterNameOf, discoverClusters, type SourceReport } from '../config/discovery.js';
+import { clusterNameOf, discoverClusters, type SourceReport } from '../config/discover.js';
 import { removeCluster, upsertAckCluster, writeFleet } from '../config/edit.js';
 import { loadFleet, parseFleet } from '../config/load.js';
 import type { Cluster, Fleet } from '../config/resolve.js';
