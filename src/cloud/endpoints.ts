@@ -11,7 +11,7 @@ import { REGION } from '../config/rules.js';
 import type { Endpoints } from '../config/resolve.js';
 
 /** The Alibaba Cloud products acr-fleet calls. */
-export type Product = 'cr' | 'sts' | 'kms' | 'cs' | 'fc';
+export type Product = 'cr' | 'sts' | 'kms' | 'cs' | 'fc' | 'adcp' | 'ram';
 
 /** The domain every public Alibaba Cloud OpenAPI host ends in. */
 export const CLOUD_DOMAIN = 'aliyuncs.com';
@@ -31,6 +31,9 @@ const DEFAULT_LABELS: Record<Product, (region: string, accountId: string) => str
   cs: (region) => ['cs', region],
   // FC 3.0 invocations go to the account's own endpoint (the SDK has no endpoint rule for it).
   fc: (region, accountId) => [accountId, region, 'fc'],
+  // ACK One (discovery of a fleet instance's members) and RAM (GetRole for register), whose endpoint is global.
+  adcp: (region) => ['adcp', region],
+  ram: () => ['ram'],
 };
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;

@@ -43,6 +43,12 @@ export interface RoaCall {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   pathname: string;
   query?: Record<string, string | number | boolean | undefined>;
+  /** A JSON body (CS GrantPermissions takes a list). */
+  body?: unknown;
+  /** A write safe to send twice (a replace-all such as GrantPermissions); default: only GET is. */
+  idempotent?: boolean;
+  /** `array` for an answer that is a JSON list (CS DescribeUserPermission); default `json` (an object). */
+  bodyType?: 'json' | 'array';
 }
 
 /** A generated product SDK client class (they all extend the openapi-client `Client`). */
@@ -148,11 +154,18 @@ export class SdkOpenApiCaller implements OpenApiCaller {
   }
 
   async roa(call: RoaCall): Promise<Record<string, unknown>> {
-    // acr-fleet's ROA calls are reads (PE GET /tokens, CS GET user_config).
+    // Reads, and replace-all writes that say so, may be sent again.
     return this.send(
-      { ...call, idempotent: call.method === 'GET' },
-      { pathname: call.pathname, method: call.method, style: 'ROA', reqBodyType: 'json' },
+      { ...call, idempotent: call.idempotent ?? call.method === 'GET' },
+      {
+        pathname: call.pathname,
+        method: call.method,
+        style: 'ROA',
+        reqBodyType: 'json',
+        bodyType: call.bodyType ?? 'json',
+      },
       call.query ?? {},
+      call.body,
     );
   }
 
@@ -165,8 +178,15 @@ export class SdkOpenApiCaller implements OpenApiCaller {
   /** An RPC or ROA call through the base client's `callApi`, as the generated SDKs make it. */
   private async send(
     call: CallInfo & { version: string },
-    style: { pathname: string; method: string; style: 'RPC' | 'ROA'; reqBodyType: 'formData' | 'json' },
+    style: {
+      pathname: string;
+      method: string;
+      style: 'RPC' | 'ROA';
+      reqBodyType: 'formData' | 'json';
+      bodyType?: 'json' | 'array';
+    },
     query: Record<string, string | number | boolean | undefined>,
+    body?: unknown,
   ): Promise<Record<string, unknown>> {
     const params = new Params({
       action: call.action,
@@ -176,7 +196,7 @@ export class SdkOpenApiCaller implements OpenApiCaller {
       bodyType: 'json',
       ...style,
     });
-    const request = new OpenApiRequest({ query: stringify(query) });
+    const request = new OpenApiRequest({ query: stringify(query), ...(body === undefined ? {} : { body }) });
     return this.invoke(call, (client) => client.callApi(params, request, this.runtime));
   }
 

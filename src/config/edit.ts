@@ -58,6 +58,29 @@ export function upsertCluster(
   return String(doc);
 }
 
+/**
+ * Adds an ACK cluster reached without a stored kubeconfig (`kubeconfig: { ackClusterId, regionId }`), or
+ * points an existing entry of that name at it. Creates `clusters:` when the file has none (a discovery-only fleet).
+ */
+export function upsertAckCluster(text: string, cluster: { name: string; clusterId: string; regionId: string }): string {
+  const doc = parseDocument(text);
+  let clusters = doc.get('clusters');
+  if (clusters === undefined) {
+    doc.set('clusters', doc.createNode([]));
+    clusters = doc.get('clusters');
+  }
+  if (!isSeq(clusters)) throw new AcrFleetError('fleet.yaml: clusters: expected a list');
+  const kubeconfig = doc.createNode({ ackClusterId: cluster.clusterId, regionId: cluster.regionId }, { flow: true });
+  const entry = clusters.items.find((c) => isMap(c) && c.get('name') === cluster.name) as YAMLMap | undefined;
+  if (entry) entry.set('kubeconfig', kubeconfig);
+  else {
+    const created = doc.createNode({ name: cluster.name }) as YAMLMap;
+    created.set('kubeconfig', kubeconfig);
+    clusters.add(created);
+  }
+  return String(doc);
+}
+
 /** Removes the cluster's entry; the text is unchanged when there is none. */
 export function removeCluster(text: string, name: string): string {
   const doc = parseDocument(text);

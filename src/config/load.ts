@@ -8,6 +8,7 @@ import path from 'node:path';
 import yaml from 'js-yaml';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { parseDuration } from './duration.js';
+import { discoveryProblems } from './discovery.js';
 import { problemsFromIssues } from './issues.js';
 import { networkReferences } from './networks.js';
 import { closest } from './rules.js';
@@ -170,6 +171,7 @@ function crossCheck(doc: unknown): ConfigProblem[] {
       message: `unknown registry "${r}" (defined: ${defined.join(', ')})${meant ? `; did you mean "${meant}"?` : ''}`,
     });
   };
+  problems.push(...discoveryProblems(doc, reference));
   const clusterNames = new Set<string>();
   listOf(doc.clusters).forEach((c, i) => {
     if (!isMap(c)) return;

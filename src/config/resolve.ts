@@ -6,6 +6,7 @@ import path from 'node:path';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { parseDuration } from './duration.js';
 import { DISPATCH_DEFAULTS, resolveNetworks, type Network } from './networks.js';
+import { resolveDiscovery, type DiscoveryEntry, type DiscoverySource } from './discovery.js';
 import type { ClusterConfig, EndpointConfig, FleetConfig, RegistryConfig } from './schema.js';
 
 /** Built-in defaults, as the add-on documents them (`secretName` is acr-fleet's own). */
@@ -104,6 +105,8 @@ export interface Cluster {
   network?: string;
   /** Label the managed Secrets for ACK's on-demand image loading (images.alibabacloud.com/accelerated). */
   acceleration?: true;
+  /** Set on a cluster `discovery:` found (not in `clusters:`): its source, ACK cluster id and ACK name. */
+  discovered?: { source: string; clusterId: string; ackName: string };
 }
 
 /** How acr-fleet talks to each API server (fleet.yaml `kubernetes:`). */
@@ -116,7 +119,7 @@ export interface KubeSettings {
 }
 
 /** Product endpoint overrides: a URL (may contain `{region}`) or a region → URL map. */
-export type Endpoints = Partial<Record<'cr' | 'sts' | 'kms' | 'cs' | 'fc', EndpointConfig>>;
+export type Endpoints = Partial<Record<'cr' | 'sts' | 'kms' | 'cs' | 'fc' | 'adcp' | 'ram', EndpointConfig>>;
 
 /** The resolved fleet. */
 export interface Fleet {
@@ -134,6 +137,8 @@ export interface Fleet {
   networks?: Record<string, Network>;
   /** Shard and network invocations running at once (fleet.yaml dispatch.maxConcurrentInvocations). */
   maxConcurrentInvocations?: number;
+  /** `discovery:` sources; their clusters join `clusters` at run time (src/fleet/discover.ts). */
+  discovery?: DiscoverySource<Cluster>[];
   /** Warnings of the validation pass (printed by `validate`; they change nothing). */
   warnings?: ConfigProblem[];
 }
@@ -163,7 +168,8 @@ export function resolveFleet(cfg: FleetConfig, ctx: ResolveContext): Fleet {
     }
     return resolved;
   });
-  const webhookOn = (cfg.defaults?.webhook?.enabled ?? false) || cfg.clusters.some((c) => c.webhook?.enabled);
+  const explicit = cfg.clusters ?? [];
+  const webhookOn = (cfg.defaults?.webhook?.enabled ?? false) || explicit.some((c) => c.webhook?.enabled);
   if (webhookOn && !cfg.webhook)
     problems.push({ path: 'webhook.url', message: 'required when a cluster has webhook.enabled: true' });
   if (cfg.webhook && !regionId)
@@ -172,7 +178,7 @@ export function resolveFleet(cfg: FleetConfig, ctx: ResolveContext): Fleet {
       message: 'required with webhook (the region of its KMS key): set it, FC_REGION or ALIBABA_CLOUD_REGION_ID',
     });
   const keySecret = cfg.webhook?.keySecret ?? DEFAULTS.webhookKeySecret;
-  cfg.clusters.forEach((c, i) => {
+  explicit.forEach((c, i) => {
     // Every webhook URL is derived from that key: a kubeconfig stored under its name would replace it.
     if ('kmsSecret' in c.kubeconfig && c.kubeconfig.kmsSecret === keySecret) {
       problems.push({
@@ -187,8 +193,14 @@ export function resolveFleet(cfg: FleetConfig, ctx: ResolveContext): Fleet {
       });
     }
   });
-  if (problems.length) throw new ConfigError(ctx.file, problems);
   const allRegistries = registries.map((r) => r.name);
+  const discovery = cfg.discovery
+    ? resolveDiscovery(cfg.discovery as DiscoveryEntry[], regionId, (c) =>
+        resolveCluster(c as ClusterConfig, cfg.defaults ?? {}, allRegistries, regionId, ctx),
+      )
+    : undefined;
+  problems.push(...(discovery?.problems ?? []));
+  if (problems.length) throw new ConfigError(ctx.file, problems);
   return {
     file: ctx.file,
     regionId,
@@ -205,7 +217,8 @@ export function resolveFleet(cfg: FleetConfig, ctx: ResolveContext): Fleet {
     networks: resolveNetworks(cfg.networks),
     maxConcurrentInvocations: cfg.dispatch?.maxConcurrentInvocations ?? DISPATCH_DEFAULTS.maxConcurrentInvocations,
     registries,
-    clusters: cfg.clusters.map((c) => resolveCluster(c, cfg.defaults ?? {}, allRegistries, regionId, ctx)),
+    clusters: explicit.map((c) => resolveCluster(c, cfg.defaults ?? {}, allRegistries, regionId, ctx)),
+    ...(discovery ? { discovery: discovery.sources } : {}),
     ...(cfg.webhook
       ? {
           webhook: {

@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import { parseDuration } from './duration.js';
+import { discoverySchema } from './discovery.js';
 import {
   DOMAIN_MESSAGE,
   DNS1123_SUBDOMAIN,
@@ -237,6 +238,8 @@ export const fleetSchema = z
         kms: endpoint.optional(),
         cs: endpoint.optional(),
         fc: endpoint.optional(),
+        adcp: endpoint.optional(),
+        ram: endpoint.optional(),
       })
       .optional()
       .describe('Endpoint overrides per product (VPC endpoints, or a local emulator).'),
@@ -301,12 +304,16 @@ export const fleetSchema = z
       .describe('How acr-fleet talks to each API server.'),
     defaults: z.strictObject(clusterSettingsShape).optional(),
     registries: z.array(registry).min(1),
-    clusters: z.array(cluster).min(1),
+    clusters: z
+      .array(cluster)
+      .optional()
+      .describe('The clusters of the fleet (at least one, unless discovery: finds them).'),
+    discovery: discoverySchema(clusterSettingsShape, name).optional(),
   })
   .describe('acr-fleet configuration (fleet.yaml)');
 
 /** fleet.yaml as written by a user, after validation. */
 export type FleetConfig = z.infer<typeof fleetSchema>;
 export type RegistryConfig = FleetConfig['registries'][number];
-export type ClusterConfig = FleetConfig['clusters'][number];
+export type ClusterConfig = NonNullable<FleetConfig['clusters']>[number];
 export type EndpointConfig = z.infer<typeof endpoint>;

@@ -135,17 +135,29 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option('--account-id <id>', 'the account that owns the resources (default: *)')
     .option('--kubernetes', "print the clusters' RBAC manifests instead (YAML, each rule with its reason)")
     .option('--webhook', "print the webhook function's own, smaller RAM policy instead (ACR_FLEET_WEBHOOK_ROLE_ARN)")
+    .option('--operator', 'print the RAM policy of the operator who registers ACK clusters instead')
+    .option('--function-role-arn <arn>', "with --operator: the function's role (default: $ACR_FLEET_FUNCTION_ROLE_ARN)")
     .addOption(new Option('--cluster <name>', "only this cluster's RBAC (repeatable)").argParser(collect));
   policy.action(
     run(() => {
       const o = policy.opts<
-        CommonOptions & { accountId?: string; kubernetes?: boolean; webhook?: boolean; cluster?: string[] }
+        CommonOptions & {
+          accountId?: string;
+          kubernetes?: boolean;
+          webhook?: boolean;
+          cluster?: string[];
+          operator?: boolean;
+          functionRoleArn?: string;
+        }
       >();
       const functionName = io.env.ACR_FLEET_FUNCTION_NAME;
+      const functionRoleArn = o.functionRoleArn ?? io.env.ACR_FLEET_FUNCTION_ROLE_ARN;
       return policyCommand(context(io, o), {
         ...(o.accountId ? { accountId: o.accountId } : {}),
         kubernetes: o.kubernetes ?? false,
         ...(o.webhook ? { webhook: true } : {}),
+        ...(o.operator ? { operator: true } : {}),
+        ...(functionRoleArn ? { functionRoleArn } : {}),
         ...(o.cluster ? { clusters: o.cluster } : {}),
         ...(functionName ? { functionName } : {}),
       });
@@ -154,10 +166,32 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
 
   const membershipOptions = (cmd: Command) =>
     withConfig(cmd)
-      .requiredOption('--cluster <name>', 'the cluster')
-      .requiredOption('--kubeconfig <file>', 'an admin kubeconfig (used once, never stored or printed)')
-      .option('--kms-secret <name>', 'KMS secret for its kubeconfig (default: acr-fleet/NAME)');
-  type MembershipOptions = CommonOptions & { cluster: string; kubeconfig: string; kmsSecret?: string };
+      .option('--cluster <name>', 'the cluster')
+      .option('--kubeconfig <file>', 'an admin kubeconfig (used once, never stored or printed)')
+      .option('--kms-secret <name>', 'KMS secret for its kubeconfig (default: acr-fleet/NAME)')
+      .option(
+        '--ack-cluster-id <id>',
+        'an ACK cluster, reached with your own RAM identity: no kubeconfig, nothing in KMS',
+      )
+      .option(
+        '--function-role-arn <arn>',
+        "with ACK clusters: the function's RAM role (default: $ACR_FLEET_FUNCTION_ROLE_ARN)",
+      );
+  type MembershipOptions = CommonOptions & {
+    cluster: string;
+    kubeconfig: string;
+    kmsSecret?: string;
+    ackClusterId?: string;
+    functionRoleArn?: string;
+    region?: string;
+    discovered?: boolean;
+  };
+  /** --cluster and --kubeconfig are required unless the cluster is an ACK one (same text as commander's). */
+  const missingOption = (o: MembershipOptions, name: string) => {
+    if (o.ackClusterId || o.discovered) return undefined;
+    const missing = !o.cluster ? '--cluster <name>' : !o.kubeconfig ? '--kubeconfig <file>' : undefined;
+    return missing && `acr-fleet: required option ${missing} not specified (see acr-fleet ${name} --help)\n`;
+  };
   const membershipOf = (o: MembershipOptions) => ({
     cluster: o.cluster,
     adminKubeconfig: path.resolve(io.cwd, o.kubeconfig),
@@ -180,7 +214,9 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option(
       '--allow-no-admission-policy',
       'register on a server without the ValidatingAdmissionPolicy API (before Kubernetes 1.28): RBAC alone then fences the identity',
-    );
+    )
+    .option('--region <region>', 'with --ack-cluster-id: its region (default: regionId)')
+    .option('--discovered', 'every cluster discovery: finds that is not registered yet (ACK, no kubeconfig)');
   register.action(
     run(() => {
       const o = register.opts<
@@ -192,6 +228,10 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
           allowNoAdmissionPolicy?: boolean;
         }
       >();
+      const usage = missingOption(o, 'register');
+      if (usage) return Promise.resolve((io.stderr(usage), EXIT.invalid));
+      if (o.ackClusterId || o.discovered)
+        return ackMembership(context(io, o), 'register', { ...o, webhook: o.webhook ?? false });
       return membership(context(io, o), 'register', {
         ...membershipOf(o),
         configmap: o.withConfigmap ?? false,
@@ -212,6 +252,9 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   deregister.action(
     run(() => {
       const o = deregister.opts<MembershipOptions>();
+      const usage = missingOption(o, 'deregister');
+      if (usage) return Promise.resolve((io.stderr(usage), EXIT.invalid));
+      if (o.ackClusterId) return ackMembership(context(io, o), 'deregister', o);
       return membership(context(io, o), 'deregister', membershipOf(o));
     }),
   );
@@ -323,9 +366,12 @@ async function validateFleet(ctx: Ctx): Promise<number> {
     result = { problems: err.problems.map((p) => ({ ...p, severity: 'error' as const })) };
   }
   const { problems, fleet } = result;
+  // What discovery finds now, listed with the caller's credentials; a failed listing exits 1.
+  const sources = fleet?.discovery?.length ? (await discovered(ctx, fleet)).sources : [];
   if (ctx.json) {
     const listed = problems.map((p) => ({ file, path: p.path, message: p.message, severity: p.severity }));
-    ctx.io.stdout(`${JSON.stringify({ valid: fleet !== undefined, problems: listed })}\n`);
+    const discovery = sources.length ? { discovery: sources } : {};
+    ctx.io.stdout(`${JSON.stringify({ valid: fleet !== undefined, problems: listed, ...discovery })}\n`);
   } else {
     for (const p of problems)
       ctx.io.stderr(
@@ -334,7 +380,24 @@ async function validateFleet(ctx: Ctx): Promise<number> {
     if (fleet)
       ctx.io.stdout(`${file}: valid (${fleet.registries.length} registries, ${fleet.clusters.length} clusters)\n`);
   }
-  return fleet ? EXIT.ok : EXIT.invalid;
+  if (!fleet) return EXIT.invalid;
+  if (!sources.length) return EXIT.ok;
+  const { describeSource, discoveryFailed } = await import('./discovery.js');
+  if (!ctx.json)
+    for (const s of sources) {
+      ctx.io.stdout(`${file}: ${s.label}: ${describeSource(s)}\n`);
+      for (const e of s.errors ?? []) ctx.io.stderr(`${file}: ${e}\n`);
+    }
+  return discoveryFailed(sources) ? EXIT.failed : EXIT.ok;
+}
+
+/** The fleet with what `discovery:` finds, listed with the caller's own credentials (none listed without it). */
+async function discovered(ctx: Ctx, fleet: Fleet) {
+  const [{ discoverFleet }, { credentialFromEnv }] = await Promise.all([
+    import('./discovery.js'),
+    import('../cloud/credentials.js'),
+  ]);
+  return discoverFleet(fleet, credentialFromEnv(ctx.io.env));
 }
 
 /** A redactor that already knows the caller's own AccessKey secret and STS token. */
@@ -381,10 +444,76 @@ async function membership(ctx: Ctx, command: 'register' | 'deregister', opts: Re
   return EXIT.ok;
 }
 
+/** register/deregister of ACK clusters with the operator's own RAM identity (src/register/ack.ts). */
+async function ackMembership(
+  ctx: Ctx,
+  command: 'register' | 'deregister',
+  o: {
+    cluster?: string;
+    ackClusterId?: string;
+    region?: string;
+    discovered?: boolean;
+    functionRoleArn?: string;
+    webhook?: boolean;
+    allowNoAdmissionPolicy?: boolean;
+  },
+): Promise<number> {
+  const [ack, { credentialFromEnv }, { ConfigError, describeError }] = await Promise.all([
+    import('../register/ack.js'),
+    import('../cloud/credentials.js'),
+    import('../errors.js'),
+  ]);
+  const redactor = await envRedactor(ctx.io.env);
+  const flow = {
+    configDisplay: ctx.configArg,
+    configPath: ctx.configPath,
+    env: ctx.io.env,
+    credential: credentialFromEnv(ctx.io.env),
+    progress: (line: string) => ctx.io.stderr(`${redactor.redact(line)}\n`),
+  };
+  const common = {
+    ...(o.ackClusterId ? { clusterId: o.ackClusterId } : {}),
+    ...(o.functionRoleArn ? { functionRoleArn: o.functionRoleArn } : {}),
+  };
+  try {
+    if (command === 'deregister') {
+      const name = await ack.deregisterAck(flow, common);
+      ctx.io.stdout(`deregistered cluster ${name}\n`);
+      return EXIT.ok;
+    }
+    const result = await ack.registerAck(flow, {
+      ...common,
+      ...(o.region ? { region: o.region } : {}),
+      ...(o.cluster ? { name: o.cluster } : {}),
+      ...(o.discovered ? { discovered: true } : {}),
+      ...(o.allowNoAdmissionPolicy ? { allowNoAdmissionPolicy: true } : {}),
+      webhook: o.webhook ?? false,
+    });
+    for (const name of result.registered) ctx.io.stdout(`registered cluster ${name}\n`);
+    if (!result.registered.length) ctx.io.stdout('nothing to register\n');
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      ctx.io.stderr(`${err.message}\n`);
+      return EXIT.invalid;
+    }
+    ctx.io.stderr(`acr-fleet ${command}: ${redactor.redact(describeError(err))}\n`);
+    return EXIT.failed;
+  }
+}
+
 async function policyCommand(ctx: Ctx, opts: PolicyOptions): Promise<number> {
-  const fleet = await load(ctx);
-  if (!fleet) return EXIT.invalid;
+  const loaded = await load(ctx);
+  if (!loaded) return EXIT.invalid;
+  const { fleet, sources } = await discovered(ctx, loaded);
   const { policyOutput } = await import('../policy/print.js');
+  const { describeSource, discoveryFailed } = await import('./discovery.js');
+  for (const s of sources) {
+    ctx.io.stderr(`discovery: ${s.label}: ${describeSource(s)}\n`);
+    for (const e of s.errors ?? []) ctx.io.stderr(`acr-fleet policy: ${e}\n`);
+  }
+  // A failed listing would leave its clusters out of the policy: no document rather than a short one.
+  if (discoveryFailed(sources)) return EXIT.failed;
   const out = policyOutput(fleet, opts);
   if ('error' in out) {
     ctx.io.stderr(`acr-fleet policy: ${out.error}\n`);
@@ -522,8 +651,9 @@ async function selectClusters(
 }
 
 async function refreshFleetCommand(ctx: Ctx, dryRun: boolean, globs: readonly string[]): Promise<number> {
-  const fleet = await load(ctx);
-  if (!fleet) return EXIT.invalid;
+  const loaded = await load(ctx);
+  if (!loaded) return EXIT.invalid;
+  const { fleet, sources } = await discovered(ctx, loaded);
   const { only, unmatched } = await selectClusters(fleet, globs);
   if (unmatched.length) {
     ctx.io.stderr(`acr-fleet: --cluster ${unmatched.join(', ')}: matches no cluster in ${ctx.configArg}\n`);
@@ -559,6 +689,8 @@ async function refreshFleetCommand(ctx: Ctx, dryRun: boolean, globs: readonly st
     resolvePlugin: localPlugins,
   });
   if (progress) deps.onCluster = (r) => progress.cluster(r);
+  const { logDiscovery, discoveryFailed } = await import('./discovery.js');
+  logDiscovery(log, sources);
   progress?.start();
   let report;
   try {
@@ -566,7 +698,8 @@ async function refreshFleetCommand(ctx: Ctx, dryRun: boolean, globs: readonly st
   } finally {
     progress?.end();
   }
+  if (sources.length) report.discovery = sources;
   const text = ctx.json ? JSON.stringify(report) : formatReport(report, styleFor(tty.stdout ?? false, ctx.io.env));
   ctx.io.stdout(`${redactor.redact(text)}\n`);
-  return report.summary.failed > 0 ? EXIT.failed : EXIT.ok;
+  return report.summary.failed > 0 || discoveryFailed(sources) ? EXIT.failed : EXIT.ok;
 }

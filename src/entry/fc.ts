@@ -15,6 +15,7 @@ import type { FleetReport } from '../fleet/report.js';
 import { createLogger, Redactor } from '../log/logger.js';
 import { continueChain, dispatch, type DispatchReport } from './fc-dispatch.js';
 import { configFile, loadFunctionFleet, toStdout, type FcContext, type LineWriter } from './fc-context.js';
+import { discoverFleet, logDiscovery } from './discovery.js';
 import { createRunDeps } from './runtime.js';
 
 export type { DispatchReport } from './fc-dispatch.js';
@@ -41,14 +42,16 @@ export async function handler(
   const payload = parsePayload(event);
   const shardTag = payload.shard ? { shard: `${payload.shard.index + 1}/${payload.shard.count}` } : {};
   const log = createLogger({ format: 'json', write, redactor, base: { requestId: context.requestId, ...shardTag } });
-  const fleet = await loadFunctionFleet(configFile(), context, log);
+  const credential = credentialFromFc(context.credentials);
+  const { fleet, sources } = await discoverFleet(await loadFunctionFleet(configFile(), context, log), credential);
+  logDiscovery(log, sources);
   if (!payload.clusters && needsDispatch(fleet)) {
     const dispatched = await dispatch(fleet, context, payload.dryRun ?? false, log);
     return redacted(dispatched);
   }
   const deps = createRunDeps({
     fleet,
-    credential: credentialFromFc(context.credentials),
+    credential,
     log,
     redactor,
     allowFileKubeconfig: false,
@@ -94,6 +97,7 @@ export async function handler(
     failed: report.summary.failed,
     durationMs: report.durationMs,
   });
+  if (sources.length) report.discovery = sources;
   // A dispatched invocation queues the next one of its chain (src/fleet/dispatch.ts), whatever its clusters did.
   if (payload.shard && payload.clusters)
     await continueChain(fleet, context, payload.clusters, payload.dryRun ?? false, log);

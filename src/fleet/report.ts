@@ -5,6 +5,7 @@
 import type { ApplyResult } from '../reconcile/apply.js';
 import { planEntries, type PlanEntry } from '../reconcile/explain.js';
 import type { Plan } from '../reconcile/plan.js';
+import type { SourceReport } from '../config/discover.js';
 
 export interface ClusterReport {
   name: string;
@@ -55,6 +56,8 @@ export interface FleetReport {
   clusters: ClusterReport[];
   tokens: TokenReport[];
   summary: { clusters: number; ok: number; failed: number };
+  /** What each `discovery:` source found, or why its listing failed (set by the entry points). */
+  discovery?: SourceReport[];
 }
 
 /** What one cluster's refresh came to, before counting. */

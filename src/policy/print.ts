@@ -4,6 +4,7 @@
  * manifests themselves (stdout, YAML with every rule's reason, for `kubectl apply -f -`). Pure.
  */
 import type { Fleet } from '../config/resolve.js';
+import { operatorPolicy } from './operator.js';
 import { functionPolicy, oversize, policyText, webhookClusters, webhookPolicy } from './ram.js';
 import { explainRbac, IDENTITY, rbacManifest, rbacSettingsOf } from './rbac.js';
 
@@ -15,6 +16,10 @@ export interface PolicyOptions {
   webhook?: boolean;
   /** Only these clusters' RBAC (all when absent). */
   clusters?: readonly string[];
+  /** Print the operator's RAM policy (register of ACK clusters) instead of the function's. */
+  operator?: boolean;
+  /** The function's role (`--function-role-arn`, `$ACR_FLEET_FUNCTION_ROLE_ARN`): names it in the operator's policy. */
+  functionRoleArn?: string;
   /** The deployed function's name (`$ACR_FLEET_FUNCTION_NAME`, as s.yaml takes it); default acr-fleet. */
   functionName?: string;
 }
@@ -54,6 +59,11 @@ export function policyOutput(
         .map((l) => `${l}\n`)
         .join(''),
     };
+  }
+  if (opts.operator) {
+    const document = operatorPolicy(fleet, opts.accountId, opts.functionRoleArn);
+    const large = oversize(document);
+    return large ? { error: large, code: 1 } : { stdout: policyText(document), stderr: '' };
   }
   const { policy, notes } = functionPolicy(fleet, opts.accountId, opts.functionName);
   const tooBig = oversize(policy);

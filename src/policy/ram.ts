@@ -76,6 +76,7 @@ function policyOf(
     if (k.kind === 'ack')
       allow('cs:DescribeClusterUserKubeconfig', `acs:cs:${k.regionId}:${accountId}:cluster/${k.clusterId}`);
   }
+  if (functionName !== undefined) discoveryStatements(fleet, accountId, allow);
   // Every function of the deploy queues the next invocation of its chain, in any of them (fleet/dispatch.ts).
   const networks = new Set(fleet.clusters.flatMap((c) => (c.network ? [c.network] : [])));
   if (functionName !== undefined && (fleet.clusters.length > fleet.shardSize || networks.size)) {
@@ -111,6 +112,25 @@ function policyOf(
       notes.push(`${pattern} also covers the webhook key ${webhook.keySecret}`);
   }
   return { policy: document(patterns), notes };
+}
+
+/**
+ * `discovery:` lists clusters each run: CS DescribeClustersV1 (RAM action `cs:GetClusters`, on every cluster
+ * of the account: the API takes no narrower resource) and ADCP DescribeManagedClusters on each fleet instance.
+ */
+export function discoveryStatements(
+  fleet: Pick<Fleet, 'discovery'>,
+  accountId: string,
+  allow: (action: string, resource: string) => void,
+): void {
+  for (const s of fleet.discovery ?? []) {
+    if (s.kind === 'ack') allow('cs:GetClusters', `acs:cs:*:${accountId}:cluster/*`);
+    else
+      allow(
+        'adcp:DescribeManagedClusters',
+        `acs:adcp:${s.regions[0] ?? '*'}:${accountId}:hubcluster/${s.hubClusterId ?? ''}`,
+      );
+  }
 }
 
 const globCovers = (pattern: string, arn: string) => arn.startsWith(pattern.slice(0, -1));

@@ -13,7 +13,7 @@ import { KmsWriter } from '../cloud/kms.js';
 import { SdkOpenApiCaller } from '../cloud/openapi.js';
 import { AcrFleetError, describeError } from '../errors.js';
 import { applyChanges, countResults } from '../reconcile/apply.js';
-import { connectKubeconfigFile, tokenKubeconfig } from '../kube/admin.js';
+import { connectKubeconfigFile, tokenKubeconfig, type KubeAdminClient } from '../kube/admin.js';
 import { endpointOfKubeconfig, type PluginResolver } from '../kube/connect.js';
 import { describeObject, type OwnedObject, type WriteResult } from '../kube/objects.js';
 import { configMapObjects, IDENTITY, rbacObjects, rbacSettingsOf } from '../policy/rbac.js';
@@ -270,44 +270,7 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
     () => 'loaded (used in memory only)',
   );
   try {
-    // The webhook goes first: nothing may re-create a Secret while they are being removed.
-    await step(describeObject(WEBHOOK_OBJECT), () => admin.remove(WEBHOOK_OBJECT), removed);
-    await step(
-      'secrets and imagePullSecrets',
-      async () => {
-        // The admin lists by label: every Secret acr-fleet ever owned here, whatever its name.
-        const [namespaces, secrets, serviceAccounts] = await Promise.all([
-          admin.listNamespaces(),
-          admin.listSecrets({ labelSelector: OWNED_SELECTOR }),
-          admin.listServiceAccounts(),
-        ]);
-        const results = await applyChanges(
-          planRemoval({ namespaces, secrets, serviceAccounts }),
-          admin,
-          fleet.kubernetes.writeConcurrency,
-        );
-        const failed = results.find((r) => r.outcome === 'failed');
-        if (failed) throw new AcrFleetError(`cluster ${opts.cluster}: ${failed.error ?? 'failed'}`);
-        return countResults(results);
-      },
-      (n) => `${n.Secret.deleted} Secret(s) deleted, ${n.ServiceAccount.patched} ServiceAccount(s) cleaned`,
-    );
-
-    // Only kinds and names matter for removal: every object any settings install.
-    const objects = rbacObjects({
-      secretNames: [],
-      serviceAccounts: '*',
-      retiringServiceAccounts: [],
-      configmap: true,
-    }).reverse() as OwnedObject[];
-    for (const obj of objects) await step(describeObject(obj), () => admin.remove(obj), removed);
-    // The fence comes down after the rights it fenced.
-    const policyVersion = await servedPolicyVersion(admin);
-    const fence = policyVersion
-      ? admissionPolicyObjects({ secretNames: [], excludedNamespaces: [], usernames: [] }, policyVersion)
-      : [];
-    for (const obj of fence.reverse() as OwnedObject[])
-      await step(describeObject(obj), () => admin.remove(obj), removed);
+    await removeFromCluster(admin, fleet, opts.cluster, step);
   } finally {
     admin.close();
   }
@@ -352,6 +315,54 @@ function grantedRegistries(fleet: Fleet, opts: RegisterOptions, exists: boolean)
   return opts.registries;
 }
 
+/**
+ * Removes everything acr-fleet put in a cluster, as an admin: the webhook first (nothing may re-create a
+ * Secret meanwhile), its Secrets and imagePullSecrets entries, then its RBAC objects.
+ */
+export async function removeFromCluster(
+  admin: KubeAdminClient,
+  fleet: Fleet,
+  clusterName: string,
+  step: Step,
+): Promise<void> {
+  await step(describeObject(WEBHOOK_OBJECT), () => admin.remove(WEBHOOK_OBJECT), removed);
+  await step(
+    'secrets and imagePullSecrets',
+    async () => {
+      // The admin lists by label: every Secret acr-fleet ever owned here, whatever its name.
+      const [namespaces, secrets, serviceAccounts] = await Promise.all([
+        admin.listNamespaces(),
+        admin.listSecrets({ labelSelector: OWNED_SELECTOR }),
+        admin.listServiceAccounts(),
+      ]);
+      const results = await applyChanges(
+        planRemoval({ namespaces, secrets, serviceAccounts }),
+        admin,
+        fleet.kubernetes.writeConcurrency,
+      );
+      const failed = results.find((r) => r.outcome === 'failed');
+      if (failed) throw new AcrFleetError(`cluster ${clusterName}: ${failed.error ?? 'failed'}`);
+      return countResults(results);
+    },
+    (n) => `${n.Secret.deleted} Secret(s) deleted, ${n.ServiceAccount.patched} ServiceAccount(s) cleaned`,
+  );
+
+  // Only kinds and names matter for removal: every object any settings install.
+  const objects = rbacObjects({
+    secretNames: [],
+    serviceAccounts: '*',
+    retiringServiceAccounts: [],
+    configmap: true,
+  }).reverse() as OwnedObject[];
+  for (const obj of objects) await step(describeObject(obj), () => admin.remove(obj), removed);
+  // The fence comes down after the rights it fenced.
+  const policyVersion = await servedPolicyVersion(admin);
+  const fence = policyVersion
+    ? admissionPolicyObjects({ secretNames: [], excludedNamespaces: [], usernames: [] }, policyVersion)
+    : [];
+  for (const obj of fence.reverse() as OwnedObject[]) await step(describeObject(obj), () => admin.remove(obj), removed);
+}
+
 function requireRegion(fleet: Fleet): string {
   if (!fleet.regionId)
     throw new AcrFleetError(
@@ -361,17 +372,20 @@ function requireRegion(fleet: Fleet): string {
 }
 
 /** How a write is shown in a step's line. */
-function written(r: WriteResult): string {
+export function written(r: WriteResult): string {
   return r === 'notOurs' ? 'not ours: left alone' : r;
 }
 
 /** How a removal is shown: nothing to remove is `absent`. */
-function removed(r: WriteResult): string {
+export function removed(r: WriteResult): string {
   return r === 'unchanged' ? 'absent' : written(r);
 }
 
+/** One step of a flow: `step(name, run, outcome)`. */
+export type Step = <T>(name: string, run: () => Promise<T>, outcome: (r: T) => string) => Promise<T>;
+
 /** Runs one step: prints `cluster: step: outcome`, or throws `step: cause`. */
-function stepper(ctx: FlowContext, cluster: string) {
+export function stepper(ctx: FlowContext, cluster: string): Step {
   return async <T>(name: string, run: () => Promise<T>, outcome: (r: T) => string): Promise<T> => {
     let result: T;
     try {

@@ -94,6 +94,8 @@ export interface SandboxOptions {
    * is process-wide: tests that use it must be `test.serial`.
    */
   functionConfig?: boolean;
+  /** Regions the Alibaba emulator serves (default cn-hangzhou and cn-beijing); fleet.yaml's endpoints cover them all. */
+  regions?: string[];
 }
 
 /**
@@ -160,10 +162,10 @@ const LAYOUT: Record<string, { namespaces: string[]; serviceAccounts: [string, s
 
 /** Starts the sandbox fleet (the emulators' part of `opts`). Call `close()` when done; tests use `sandbox(t)`. */
 export async function startSandbox(
-  opts: Pick<SandboxOptions, 'tokenTtlSeconds' | 'serviceAccountController'> = {},
+  opts: Pick<SandboxOptions, 'tokenTtlSeconds' | 'serviceAccountController' | 'regions'> = {},
 ): Promise<Sandbox> {
   const dir = await mkdtemp(path.join(tmpdir(), 'acr-fleet-sandbox-'));
-  const cloud = await AlibabaEmulator.start({ regions: ['cn-hangzhou', 'cn-beijing'] });
+  const cloud = await AlibabaEmulator.start({ regions: opts.regions ?? ['cn-hangzhou', 'cn-beijing'] });
   cloud.createAccount(ACCOUNT);
   const actions = [
     'cr:GetAuthorizationToken',

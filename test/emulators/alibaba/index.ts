@@ -63,7 +63,7 @@ export class AlibabaEmulator {
   private readonly kms = new Kms();
   private readonly cs = new Cs(this.iam);
   private readonly adcp = new Adcp();
-  private readonly ram = new Ram();
+  private readonly ram = new Ram(this.iam);
   private readonly fc = new Fc(this.iam);
   private readonly server: ApiServer;
 

@@ -1,5 +1,8 @@
 /**
- * RAM API 2015-05-01 `CreatePolicy` (RPC; PolicyName, PolicyDocument, Description): the path on which the
+ * RAM API 2015-05-01 `GetRole` (RPC; RoleName → `{RequestId, Role: {RoleId, RoleName, Arn, Description,
+ * AssumeRolePolicyDocument, MaxSessionDuration, CreateDate, UpdateDate}}`; 404 `EntityNotExist.Role`; RAM
+ * `ram:GetRole` on `acs:ram:*:<uid>:role/<name>`: RAM GetRole API doc and RAM error list doc-detail/28754) and
+ * `CreatePolicy` (RPC; PolicyName, PolicyDocument, Description): the path on which the
  * emulator models RAM policy creation, with the document length limit of 1..6,144 characters (RAM and
  * Resource Management CreatePolicy API docs). Error code pattern of RAM's error list (help doc-detail/28754:
  * `InvalidParameter.<Name>.Length`, "The parameter - "<Name>" beyond the length limit.").
@@ -8,7 +11,7 @@ import { ApiError, missingApiParameter } from './errors.js';
 import { isoSeconds, parsePolicy } from './identity.js';
 import type { Operation, ProductModule } from './server.js';
 import { ramDenied } from './server.js';
-import type { Principal } from './identity.js';
+import type { Iam, Principal } from './identity.js';
 
 /** The longest policy document RAM accepts, in characters. */
 export const MAX_POLICY_DOCUMENT_CHARS = 6144;
@@ -26,11 +29,38 @@ export class Ram implements ProductModule {
   readonly product = 'ram' as const;
   readonly policies = new Map<string, CustomPolicy>();
 
+  constructor(private readonly iam: Iam) {}
+
   denied(caller: Principal, ramAction: string): ApiError {
     return ramDenied(caller, ramAction);
   }
 
   readonly operations: Operation[] = [
+    {
+      action: 'GetRole',
+      version: '2015-05-01',
+      handle: (ctx) => {
+        const caller = ctx.requireCaller();
+        const name = ctx.params.RoleName;
+        if (!name) throw missingApiParameter('RoleName');
+        ctx.authorize('ram:GetRole', `acs:ram:*:${caller.accountId}:role/${name}`);
+        const role = this.iam.findRole(`acs:ram::${caller.accountId}:role/${name}`);
+        if (!role) throw new ApiError(404, 'EntityNotExist.Role', `The role not exists: ${name}.`);
+        const created = isoSeconds(ctx.now);
+        return {
+          RequestId: ctx.requestId,
+          Role: {
+            RoleId: role.roleId,
+            RoleName: role.name,
+            Arn: role.arn,
+            Description: '',
+            MaxSessionDuration: role.maxSessionDuration,
+            CreateDate: created,
+            UpdateDate: created,
+          },
+        };
+      },
+    },
     {
       action: 'CreatePolicy',
       version: '2015-05-01',
