@@ -19,7 +19,14 @@ import type { FleetReport } from '../fleet/report.js';
 import { shardClusters, type Shard } from '../fleet/shard.js';
 import type { Logger } from '../log/logger.js';
 import { createLogger, Redactor } from '../log/logger.js';
-import { configFile, loadFunctionFleet, toStdout, type FcContext, type LineWriter } from './fc-context.js';
+import {
+  configFile,
+  invocationDeadline,
+  loadFunctionFleet,
+  toStdout,
+  type FcContext,
+  type LineWriter,
+} from './fc-context.js';
 import { createRunDeps } from './runtime.js';
 
 /** What a dispatching timer run returns: one entry per shard invocation queued (or refused). */
@@ -47,6 +54,7 @@ export async function handler(
   context: FcContext,
   write: LineWriter = toStdout,
 ): Promise<FleetReport | DispatchReport> {
+  const deadline = invocationDeadline(context, Date.now());
   const redactor = new Redactor();
   const redacted = <T>(value: T): T => JSON.parse(redactor.redact(JSON.stringify(value))) as T;
   redactor.add(context.credentials.accessKeySecret);
@@ -84,6 +92,7 @@ export async function handler(
   const report = await refreshFleet(fleet, deps, {
     dryRun: payload.dryRun ?? false,
     ...(payload.clusters ? { only: payload.clusters } : {}),
+    ...(deadline !== undefined ? { deadline } : {}),
   });
   // A dry run's plan: one line per change, queryable in SLS like any other event.
   for (const c of report.clusters) {
