@@ -27,6 +27,7 @@ import {
   type FcContext,
   type LineWriter,
 } from './fc-context.js';
+import { routeDebugOutput } from './debug-output.js';
 import { createRunDeps } from './runtime.js';
 
 /** What a dispatching timer run returns: one entry per shard invocation queued (or refused). */
@@ -59,6 +60,7 @@ export async function handler(
   const redacted = <T>(value: T): T => JSON.parse(redactor.redact(JSON.stringify(value))) as T;
   redactor.add(context.credentials.accessKeySecret);
   redactor.add(context.credentials.securityToken);
+  routeDebugOutput(redactor);
   const payload = parsePayload(event);
   const shardTag = payload.shard ? { shard: `${payload.shard.index + 1}/${payload.shard.count}` } : {};
   const log = createLogger({ format: 'json', write, redactor, base: { requestId: context.requestId, ...shardTag } });

@@ -56,6 +56,7 @@ export function createRunDeps(opts: RuntimeOptions): RunDeps {
     },
     allowFileKubeconfig: opts.allowFileKubeconfig,
     resolvePlugin: opts.resolvePlugin,
+    onSecret: (v) => opts.redactor.add(v),
   });
   return { broker, connect, log: opts.log };
 }
