@@ -74,8 +74,7 @@ export async function webhook(
       return respond(json(500, { message: 'invalid configuration' }));
     }
   }
-  instance.service.useLogger(log);
-  return respond(await instance.service.handle(request));
+  return respond(await instance.service.handle(request, log));
 }
 
 /** Drops the warm state (the next call loads everything again), as a new FC instance would. */
