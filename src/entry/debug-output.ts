@@ -1,8 +1,9 @@
 /**
  * The `debug` package prints HTTP headers and bodies to stderr when `DEBUG=httpx:*` (or `*`) is set: the
  * @alicloud SDKs' AccessKey signatures, STS tokens and registry passwords among them. Its one writer is
- * replaced so that every such line goes through the run's redactors and loses its control characters:
- * DEBUG still helps, and cannot print a credential.
+ * replaced: bodies are withheld (a token in an answer is printed before anyone has read it), every other
+ * line goes through the run's redactors and loses its control characters. DEBUG still helps, and cannot
+ * print a credential.
  */
 import { formatWithOptions } from 'node:util';
 import debug from 'debug';
@@ -17,7 +18,12 @@ const KEPT = 16;
 export function routeDebugOutput(redactor: Redactor): void {
   if (!redactors.includes(redactor)) redactors.push(redactor);
   if (redactors.length > KEPT) redactors.shift();
-  debug.log = (...args: unknown[]) => {
+  // `debug` calls its writer on the namespace's instance (`this`).
+  debug.log = function (this: { namespace?: unknown } | undefined, ...args: unknown[]) {
+    const namespace = typeof this?.namespace === 'string' ? this.namespace : '';
+    // A body is printed as it arrives, before acr-fleet has read (and registered) the token in it.
+    if (/:body$/.test(namespace))
+      return process.stderr.write(`${namespace} <body withheld: it may carry a credential>\n`);
     let line = stripControls(formatWithOptions({ colors: false }, ...args));
     for (const r of redactors) line = r.redact(line);
     return process.stderr.write(`${line}\n`);
