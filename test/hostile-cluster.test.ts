@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { HOSTILE_PREFIX } from './emulators/kube/hostile.js';
+import { handler } from '../src/entry/fc.js';
 import { cli } from './support/cli.js';
 import { SECRET } from './support/assert.js';
 import { ACCOUNT, sandbox, type Sandbox } from './support/sandbox.js';
@@ -202,3 +203,48 @@ test('DEBUG=* shows the SDK traffic but no AccessKey secret, token or password',
   for (const secret of secrets) t.false(run.stderr.includes(secret), 'no credential in the DEBUG output');
   t.truthy(ACCOUNT);
 });
+
+test('a slow but healthy server: its cluster fails, named, at kubernetes.clusterTimeout and the run goes on', async (t) => {
+  const s = await sandbox(t, {
+    editConfig: (d) => {
+      d.kubernetes = { requestTimeout: '60s', clusterTimeout: '5s' };
+    },
+  });
+  s.cluster(CLUSTER_NAMES.hzProd).kube.injectFault({ method: 'GET', path: SA_LIST, delayMs: 20_000 });
+  const run = await cli(['refresh', '--config', 'fleet.yaml', '--json'], { cwd: s.dir, env: s.env });
+  const report = readReport(run.stdout);
+  t.is(run.code, 1, run.stderr);
+  t.is(
+    failureOf(report, CLUSTER_NAMES.hzProd),
+    'cluster hz-prod-1: did not finish within kubernetes.clusterTimeout (5s); raise it in fleet.yaml if the cluster is that slow',
+  );
+  othersConverged(t, s, report);
+});
+
+// The handler reads ACR_FLEET_CONFIG from the process environment: serial.
+test.serial(
+  "the FC handler stops a cluster still running when the invocation's time runs out, and reports the rest",
+  async (t) => {
+    const s = await sandbox(t, {
+      kubeconfigs: 'kms',
+      functionConfig: true,
+      editConfig: (d) => {
+        d.kubernetes = { requestTimeout: '60s' };
+      },
+    });
+    s.cluster(CLUSTER_NAMES.hzProd).kube.injectFault({ method: 'GET', path: SA_LIST, delayMs: 40_000 });
+    const lines: string[] = [];
+    // FC 3.0 gives the function's timeout (seconds) in context.function.timeout: 20 s, so 18 s for the clusters.
+    const report = (await handler(
+      Buffer.from('{}'),
+      { requestId: 'req-deadline', credentials: s.cloud.roleSession(s.functionRole), function: { timeout: 20 } },
+      (l) => lines.push(l),
+    )) as FleetReport;
+    t.is(
+      failureOf(report, CLUSTER_NAMES.hzProd),
+      "cluster hz-prod-1: stopped: the invocation's time ran out before this cluster finished; raise the function's timeout or lower shardSize",
+    );
+    othersConverged(t, s, report);
+    t.true(logLines(lines).some((l) => l.event === 'summary'));
+  },
+);
