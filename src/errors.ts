@@ -3,6 +3,7 @@
  * cluster) and never carries a token, password, AccessKey secret or kubeconfig. Causes are kept in
  * `cause` for debugging but are never printed by the entry points.
  */
+import { quoteRemote } from './log/quote.js';
 
 /** Base class of every error acr-fleet raises on purpose. */
 export class AcrFleetError extends Error {
@@ -83,7 +84,8 @@ export class KubeError extends AcrFleetError {
 /** A message safe to print for any thrown value: ours as-is, anything else by class name and message. */
 export function describeError(err: unknown): string {
   if (err instanceof AcrFleetError) return err.message;
-  if (err instanceof Error) return `${err.name}: ${firstLine(err.message)}`;
+  // Not ours: its message may carry remote text (a library's error quoting a server).
+  if (err instanceof Error) return `${err.name}: ${quoteRemote(firstLine(err.message))}`;
   return String(err);
 }
 

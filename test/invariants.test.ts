@@ -9,7 +9,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { rbacObjects, rbacSettingsOf } from '../src/policy/rbac.js';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { Cluster, Fleet, Registry } from '../src/config/resolve.js';
+import { KUBE_LIMITS, type Cluster, type Fleet, type Registry } from '../src/config/resolve.js';
 import { refreshFleet } from '../src/fleet/run.js';
 import { connectCluster } from '../src/kube/client.js';
 import { endpointOf } from '../src/kube/client-node-config.js';
@@ -225,7 +225,13 @@ async function refresh(kube: KubeEmulator, w: World, now: number) {
     excludeNamespaces: [],
     webhook: { enabled: false, failurePolicy: 'Ignore', timeoutSeconds: 10 },
   };
-  const kubernetes = { requestTimeoutMs: 5_000, retryBudgetMs: 5_000, writeConcurrency: 4, pageSize: 2 };
+  const kubernetes = {
+    requestTimeoutMs: 5_000,
+    retryBudgetMs: 5_000,
+    writeConcurrency: 4,
+    pageSize: 2,
+    ...KUBE_LIMITS,
+  };
   const fleet: Fleet = {
     file: 'fleet.yaml',
     regionId: 'cn-beijing',

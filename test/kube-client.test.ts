@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { KubeSettings } from '../src/config/resolve.js';
+import { KUBE_LIMITS, type KubeSettings } from '../src/config/resolve.js';
 import { KubeError } from '../src/errors.js';
 import { connectCluster } from '../src/kube/client.js';
 import { endpointOf } from '../src/kube/client-node-config.js';
@@ -13,7 +13,13 @@ import { desiredSecret, secretTemplate } from '../src/reconcile/dockerconfig.js'
 import { KubeEmulator } from './emulators/kube/index.js';
 
 const TOKEN = 'admin-token';
-const SETTINGS: KubeSettings = { requestTimeoutMs: 5_000, retryBudgetMs: 10_000, writeConcurrency: 4, pageSize: 500 };
+const SETTINGS: KubeSettings = {
+  requestTimeoutMs: 5_000,
+  retryBudgetMs: 10_000,
+  writeConcurrency: 4,
+  pageSize: 500,
+  ...KUBE_LIMITS,
+};
 
 async function cluster(settings: Partial<KubeSettings> = {}) {
   const kube = await KubeEmulator.start();

@@ -10,6 +10,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import yaml from 'js-yaml';
+import { KUBE_LIMITS } from '../src/config/resolve.js';
 import { handler } from '../src/entry/fc.js';
 import type { FleetReport } from '../src/fleet/report.js';
 import { guardedLookup } from '../src/kube/address.js';
@@ -294,6 +295,7 @@ test('tenant attack: a host name that resolves to loopback only when connecting 
   endpoint.server = server;
   endpoint.tls.lookup = guardedLookup(false, (host, why) => `clusters[0].cluster.server: host ${host} ${why}`);
   const client = connectCluster(endpoint, {
+    ...KUBE_LIMITS,
     requestTimeoutMs: 2000,
     retryBudgetMs: 5000,
     writeConcurrency: 2,

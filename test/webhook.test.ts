@@ -35,6 +35,8 @@ interface World {
   operatorEnv: Record<string, string>;
   /** Makes the function run as this role from now on (a new instance, as after a redeploy). */
   runAs(role: string): Promise<void>;
+  /** The role session the function runs with now (for calling the handler directly). */
+  credentials(): ReturnType<Sandbox['cloud']['roleSession']>;
 }
 
 /**
@@ -114,7 +116,16 @@ async function withWebhook(
   t.regex(reg.stderr, /^hz-prod-1: validatingadmissionpolicybinding acr-fleet: created$/m);
   const kc = new KubeConfig();
   kc.loadFromString(kube.kubeconfig({ token: ADMIN }));
-  await fn({ s, kube, core: kc.makeApiClient(CoreV1Api), trigger, lines, operatorEnv, runAs });
+  await fn({
+    s,
+    kube,
+    core: kc.makeApiClient(CoreV1Api),
+    trigger,
+    lines,
+    operatorEnv,
+    runAs,
+    credentials: () => session,
+  });
 
   // Nothing secret in any output: the function's logs and every CLI run of this test.
   const key = s.cloud.getKmsSecret(ACCOUNT, 'cn-hangzhou', KEY_SECRET)?.data ?? '';
@@ -510,3 +521,49 @@ test.serial(
     );
   },
 );
+
+test('concurrent admissions on one warm instance each log under their own request id (issue 16)', async (t) => {
+  await withWebhook(t, async ({ kube, lines, credentials }) => {
+    const url = new URL(kube.get('mutatingwebhookconfigurations', undefined, 'acr-fleet').webhooks[0].clientConfig.url);
+    const namespaces = Array.from({ length: 8 }, (_, i) => `team-c${i}`);
+    for (const name of namespaces) kube.seed('namespaces', { metadata: { name } });
+    // The event FC hands the function for one AdmissionReview (the trigger's format, without the trigger).
+    const call = (requestId: string, namespace: string) =>
+      webhook(
+        JSON.stringify({
+          version: 'v1',
+          rawPath: url.pathname,
+          body: JSON.stringify({
+            apiVersion: 'admission.k8s.io/v1',
+            kind: 'AdmissionReview',
+            request: {
+              uid: `uid-${requestId}`,
+              kind: { group: '', version: 'v1', kind: 'ServiceAccount' },
+              resource: { group: '', version: 'v1', resource: 'serviceaccounts' },
+              namespace,
+              operation: 'CREATE',
+              object: { metadata: { name: 'web', namespace } },
+              dryRun: false,
+            },
+          }),
+          isBase64Encoded: false,
+          requestContext: { http: { method: 'POST', path: url.pathname } },
+        }),
+        { requestId, credentials: credentials() },
+        (l) => lines.push(l),
+      );
+    t.is((await call('warm-up', 'team-a')).statusCode, 200);
+    const answers = await Promise.all(namespaces.map((ns, i) => call(`req-${i}`, ns)));
+    t.deepEqual(
+      answers.map((a) => a.statusCode),
+      namespaces.map(() => 200),
+    );
+    const admissions = logLines(lines).filter((l) => l.event === 'admission' && /team-c\d/.test(String(l.msg)));
+    t.is(admissions.length, namespaces.length, 'one admission line per request');
+    for (const l of admissions) {
+      const i = /team-c(\d)\//.exec(String(l.msg))?.[1];
+      t.is(l.requestId, `req-${i}`, `${String(l.msg)} is logged under its own request id`);
+    }
+    for (const ns of namespaces) t.truthy(kube.get('secrets', ns, SECRET), `the Secret was created in ${ns}`);
+  });
+});

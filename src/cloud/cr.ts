@@ -3,6 +3,7 @@
  * Responses are checked for the fields acr-fleet relies on; anything else is an UnexpectedResponse.
  */
 import { CloudError } from '../errors.js';
+import { quoteRemote } from '../log/quote.js';
 import type { OpenApiCaller } from './openapi.js';
 
 /** A registry login: temporary user, password and expiry (epoch ms) as the API returned them. */
@@ -77,7 +78,7 @@ function login(action: string, username: unknown, password: unknown, expiresAt: 
 
 /** An HTTP 200 answer with `IsSuccess: false` and the error code in the body. */
 function notSuccessful(action: string, body: Record<string, unknown>): CloudError {
-  const code = str(body.Code);
+  const code = quoteRemote(str(body.Code), 64);
   return new CloudError(`${action}: ${code || 'IsSuccess false'}`, {
     code: code || 'Failed',
     statusCode: 200,

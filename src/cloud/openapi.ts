@@ -12,6 +12,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import OpenApiModule from '@alicloud/openapi-client';
 import UtilModule from '@alicloud/tea-util';
 import { CloudError } from '../errors.js';
+import { quoteRemote } from '../log/quote.js';
 import type { Endpoints } from '../config/resolve.js';
 import type { CredentialClient } from './credentials.js';
 import { checkEndpoint, EndpointRefused, resolveEndpoint, type Product } from './endpoints.js';
@@ -304,8 +305,12 @@ export function toCloudError(action: string, err: unknown): CloudError {
         : undefined;
   const requestId = pickString(e.data, 'RequestId', 'requestId');
   if (status !== undefined) {
-    const code = pickString(e.data, 'Code', 'code') ?? (typeof e.code === 'string' ? e.code : 'Unknown');
-    const message = sanitize(pickString(e.data, 'Message', 'message') ?? '');
+    // The service's words are quoted, not trusted (control characters removed, length bounded).
+    const code = quoteRemote(
+      pickString(e.data, 'Code', 'code') ?? (typeof e.code === 'string' ? e.code : 'Unknown'),
+      64,
+    );
+    const message = quoteRemote(sanitize(pickString(e.data, 'Message', 'message') ?? ''));
     return new CloudError(`${action}: ${code} (HTTP ${status})${message ? `: ${message}` : ''}`, {
       code,
       statusCode: status,

@@ -25,6 +25,11 @@ export const DEFAULTS = {
   retryBudget: '60s',
   writeConcurrency: 4,
   pageSize: 500,
+  /** 20× a measured 500-item ServiceAccount list page (~370 KiB; README, "Figures"). */
+  maxResponseBytes: 8 * 1024 * 1024,
+  maxListPages: 1000,
+  maxListItems: 200_000,
+  clusterTimeout: '120s',
 } as const;
 
 /** A cluster's admission webhook settings (the add-on's webhook-configuration). */
@@ -116,7 +121,21 @@ export interface KubeSettings {
   /** Writes in flight per cluster, and the size of its connection pool. */
   writeConcurrency: number;
   pageSize: number;
+  /** Largest answer read (bytes); the stream is cut past it. */
+  maxResponseBytes: number;
+  maxListPages: number;
+  maxListItems: number;
+  /** Wall-clock limit of one cluster's refresh. */
+  clusterTimeoutMs: number;
 }
+
+/** The default caps of {@link KubeSettings}, resolved. */
+export const KUBE_LIMITS = {
+  maxResponseBytes: DEFAULTS.maxResponseBytes,
+  maxListPages: DEFAULTS.maxListPages,
+  maxListItems: DEFAULTS.maxListItems,
+  clusterTimeoutMs: 120_000,
+} as const;
 
 /** Product endpoint overrides: a URL (may contain `{region}`) or a region → URL map. */
 export type Endpoints = Partial<Record<'cr' | 'sts' | 'kms' | 'cs' | 'fc' | 'adcp' | 'ram', EndpointConfig>>;
@@ -213,6 +232,10 @@ export function resolveFleet(cfg: FleetConfig, ctx: ResolveContext): Fleet {
       retryBudgetMs: parseDuration(cfg.kubernetes?.retryBudget ?? DEFAULTS.retryBudget) ?? 0,
       writeConcurrency: cfg.kubernetes?.writeConcurrency ?? DEFAULTS.writeConcurrency,
       pageSize: cfg.kubernetes?.pageSize ?? DEFAULTS.pageSize,
+      maxResponseBytes: cfg.kubernetes?.maxResponseBytes ?? DEFAULTS.maxResponseBytes,
+      maxListPages: cfg.kubernetes?.maxListPages ?? DEFAULTS.maxListPages,
+      maxListItems: cfg.kubernetes?.maxListItems ?? DEFAULTS.maxListItems,
+      clusterTimeoutMs: parseDuration(cfg.kubernetes?.clusterTimeout ?? DEFAULTS.clusterTimeout) ?? 0,
     },
     networks: resolveNetworks(cfg.networks),
     maxConcurrentInvocations: cfg.dispatch?.maxConcurrentInvocations ?? DISPATCH_DEFAULTS.maxConcurrentInvocations,

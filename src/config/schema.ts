@@ -299,6 +299,32 @@ export const fleetSchema = z
           .max(10000)
           .optional()
           .describe('Items per list page (limit/continue). Default: 500.'),
+        maxResponseBytes: z
+          .number()
+          .int()
+          .min(65536)
+          .max(1073741824)
+          .optional()
+          .describe(
+            'Largest API answer read, in bytes, counted as it arrives (a larger one fails its cluster). Default: 8388608 (8 MiB; a 500-item ServiceAccount list page is about 370 KiB).',
+          ),
+        maxListPages: z
+          .number()
+          .int()
+          .min(1)
+          .optional()
+          .describe('Pages one list may take before its cluster fails (a server that pages forever). Default: 1000.'),
+        maxListItems: z
+          .number()
+          .int()
+          .min(1)
+          .optional()
+          .describe('Items one list may hold before its cluster fails. Default: 200000.'),
+        clusterTimeout: duration
+          .optional()
+          .describe(
+            "Wall-clock limit of one cluster's refresh (within the invocation's remaining time); past it the cluster fails and the run goes on. Default: 120s.",
+          ),
       })
       .optional()
       .describe('How acr-fleet talks to each API server.'),

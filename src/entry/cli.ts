@@ -406,6 +406,8 @@ async function envRedactor(env: CliIo['env']): Promise<Redactor> {
   const redactor = new Redactor();
   redactor.add(env.ALIBABA_CLOUD_ACCESS_KEY_SECRET);
   redactor.add(env.ALIBABA_CLOUD_SECURITY_TOKEN);
+  // DEBUG=httpx:* prints the SDKs' requests: through this redactor too.
+  (await import('./debug-output.js')).routeDebugOutput(redactor);
   return redactor;
 }
 

@@ -14,7 +14,23 @@ export interface FcContext {
   credentials: FcCredentials;
   region?: string;
   accountId?: string;
-  function?: { name?: string; qualifier?: string };
+  /** FC 3.0 Node.js: `timeout` is the function's timeout in seconds ("Context", FC 3.0 Node.js runtime). */
+  function?: { name?: string; qualifier?: string; timeout?: number };
+}
+
+/** Time kept back from FC's timeout for the summary, the report and the log flush. */
+const SUMMARY_MARGIN_MS = 10_000;
+
+/**
+ * When the invocation must have its answer (epoch ms): FC gives the function's timeout, not a deadline, so
+ * it is counted from `startedAt` (the handler's start), less a margin for the summary. Undefined when FC
+ * does not say.
+ */
+export function invocationDeadline(context: FcContext, startedAt: number): number | undefined {
+  const seconds = context.function?.timeout;
+  if (typeof seconds !== 'number' || !(seconds > 0)) return undefined;
+  const ms = seconds * 1000;
+  return startedAt + ms - Math.min(SUMMARY_MARGIN_MS, ms / 10);
 }
 
 /** Writes one log line; FC ships stdout to the function's SLS logstore. */

@@ -14,8 +14,16 @@ import { refreshFleet } from '../fleet/run.js';
 import type { FleetReport } from '../fleet/report.js';
 import { createLogger, Redactor } from '../log/logger.js';
 import { continueChain, dispatch, type DispatchReport } from './fc-dispatch.js';
-import { configFile, loadFunctionFleet, toStdout, type FcContext, type LineWriter } from './fc-context.js';
+import {
+  configFile,
+  invocationDeadline,
+  loadFunctionFleet,
+  toStdout,
+  type FcContext,
+  type LineWriter,
+} from './fc-context.js';
 import { discoverFleet, logDiscovery } from './discovery.js';
+import { routeDebugOutput } from './debug-output.js';
 import { createRunDeps } from './runtime.js';
 
 export type { DispatchReport } from './fc-dispatch.js';
@@ -35,10 +43,12 @@ export async function handler(
   context: FcContext,
   write: LineWriter = toStdout,
 ): Promise<FleetReport | DispatchReport> {
+  const deadline = invocationDeadline(context, Date.now());
   const redactor = new Redactor();
   const redacted = <T>(value: T): T => JSON.parse(redactor.redact(JSON.stringify(value))) as T;
   redactor.add(context.credentials.accessKeySecret);
   redactor.add(context.credentials.securityToken);
+  routeDebugOutput(redactor);
   const payload = parsePayload(event);
   const shardTag = payload.shard ? { shard: `${payload.shard.index + 1}/${payload.shard.count}` } : {};
   const log = createLogger({ format: 'json', write, redactor, base: { requestId: context.requestId, ...shardTag } });
@@ -74,6 +84,7 @@ export async function handler(
   const report = await refreshFleet(fleet, deps, {
     dryRun: payload.dryRun ?? false,
     ...(payload.clusters ? { only: payload.clusters } : {}),
+    ...(deadline !== undefined ? { deadline } : {}),
   });
   // A dry run's plan: one line per change, queryable in SLS like any other event.
   for (const c of report.clusters) {

@@ -13,6 +13,7 @@ import { SdkOpenApiCaller } from '../cloud/openapi.js';
 import { createLogger, Redactor } from '../log/logger.js';
 import { json, WebhookService, type WebhookClientFactory, type WebhookResponse } from '../webhook/service.js';
 import { configFile, loadFunctionFleet, toStdout, type FcContext, type LineWriter } from './fc-context.js';
+import { routeDebugOutput } from './debug-output.js';
 import { createRunDeps } from './runtime.js';
 
 /** The FC 3.0 HTTP-trigger event (payload format v1), the parts the webhook reads. */
@@ -45,6 +46,7 @@ export async function webhook(
   const redactor = instance?.key === key ? instance.redactor : new Redactor();
   redactor.add(creds.accessKeySecret);
   redactor.add(creds.securityToken);
+  routeDebugOutput(redactor);
   const log = createLogger({ format: 'json', write, redactor, base: { requestId: context.requestId } });
 
   let request;
@@ -72,8 +74,7 @@ export async function webhook(
       return respond(json(500, { message: 'invalid configuration' }));
     }
   }
-  instance.service.useLogger(log);
-  return respond(await instance.service.handle(request));
+  return respond(await instance.service.handle(request, log));
 }
 
 /** Drops the warm state (the next call loads everything again), as a new FC instance would. */

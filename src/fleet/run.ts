@@ -4,7 +4,7 @@
  */
 import pLimit from 'p-limit';
 import type { Cluster, Fleet } from '../config/resolve.js';
-import { describeError, isForbidden } from '../errors.js';
+import { AcrFleetError, describeError, isForbidden } from '../errors.js';
 import type { ClusterClient } from '../kube/cluster-client.js';
 import type { Logger } from '../log/logger.js';
 import { applyChanges, predictedResults } from '../reconcile/apply.js';
@@ -28,6 +28,11 @@ export interface RunOptions {
   dryRun?: boolean;
   /** Only these clusters (by name); all when absent. */
   only?: readonly string[];
+  /**
+   * When the report must be ready (epoch ms; FC's invocation deadline less a margin): a cluster still running
+   * then fails, named, like one past `kubernetes.clusterTimeout`.
+   */
+  deadline?: number;
 }
 
 /** Refreshes the fleet and reports per cluster. Never throws for a cluster's failure. */
@@ -40,7 +45,7 @@ export async function refreshFleet(fleet: Fleet, deps: RunDeps, opts: RunOptions
   const reports = await Promise.all(
     clusters.map((cluster) =>
       limit(async () => {
-        const report = await refreshCluster(cluster, fleet, deps, opts.dryRun ?? false, now);
+        const report = await refreshCluster(cluster, fleet, deps, opts, now);
         deps.onCluster?.(report, ++done, clusters.length);
         return report;
       }),
@@ -67,14 +72,37 @@ async function refreshCluster(
   cluster: Cluster,
   fleet: Fleet,
   deps: RunDeps,
-  dryRun: boolean,
+  opts: RunOptions,
   now: () => number,
 ): Promise<ClusterReport> {
   const started = Date.now();
+  const dryRun = opts.dryRun ?? false;
   const outcome: Omit<ClusterOutcome, 'durationMs'> = { name: cluster.name, dryRun, results: [] };
   let client: ClusterClient | undefined;
-  try {
+  // The cluster's wall-clock limit: its own, or what is left of the invocation, whichever ends first.
+  const own = started + fleet.kubernetes.clusterTimeoutMs;
+  const invocationFirst = opts.deadline !== undefined && opts.deadline < own;
+  const late = new AcrFleetError(
+    invocationFirst
+      ? "stopped: the invocation's time ran out before this cluster finished; raise the function's timeout or lower shardSize"
+      : `did not finish within kubernetes.clusterTimeout (${fleet.kubernetes.clusterTimeoutMs / 1000}s); raise it in fleet.yaml if the cluster is that slow`,
+  );
+  let expired = false;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => {
+        expired = true;
+        // Ends its requests on the wire; whatever the work does next fails at once.
+        client?.close();
+        reject(late);
+      },
+      Math.max(0, Math.min(own, opts.deadline ?? own) - started),
+    );
+  });
+  const work = async () => {
     client = await deps.connect(cluster);
+    if (expired) throw late;
     const connected = client;
     const credentialExpiresAt = checkCredentialExpiry(cluster.name, connected.credentialExpiresAt, deps.log, now());
     if (credentialExpiresAt !== undefined) outcome.credentialExpiresAt = credentialExpiresAt;
@@ -93,8 +121,17 @@ async function refreshCluster(
     outcome.results = dryRun
       ? predictedResults(plan)
       : await applyChanges(plan, connected, fleet.kubernetes.writeConcurrency);
+  };
+  const working = work();
+  // Settles after the deadline too (its requests fail once closed): nothing is left unhandled.
+  working.catch(() => undefined);
+  deadline.catch(() => undefined);
+  try {
+    await Promise.race([working, deadline]);
   } catch (err) {
     outcome.failure = describeError(err);
+  } finally {
+    clearTimeout(timer);
   }
   if (client) {
     outcome.stats = client.stats;

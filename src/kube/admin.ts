@@ -8,7 +8,14 @@ import path from 'node:path';
 import yaml from 'js-yaml';
 import type { KubeSettings } from '../config/resolve.js';
 import { AcrFleetError, isConflict, isForbidden, isNotFound } from '../errors.js';
-import { KubeClusterClient, orUndefinedOn404, path as namespacedPath, transportFor } from './client.js';
+import {
+  KubeClusterClient,
+  listLimitsOf,
+  orUndefinedOn404,
+  path as namespacedPath,
+  transportFor,
+  type ListLimits,
+} from './client.js';
 import { endpointOfKubeconfig, type PluginResolver } from './connect.js';
 import { readText, type ReadOptions } from './kubeconfig.js';
 import {
@@ -42,11 +49,11 @@ export type SecretProbe =
 export class KubeAdminClient extends KubeClusterClient {
   constructor(
     http: KubeTransport,
-    pageSize: number,
+    limits: ListLimits,
     /** The API server's address, TLS material and credential this client uses. */
     readonly endpoint: Endpoint,
   ) {
-    super(http, pageSize);
+    super(http, limits);
   }
 
   /**
@@ -227,7 +234,7 @@ export class KubeAdminClient extends KubeClusterClient {
 
 /** Opens a cluster for admin work. */
 export function connectAdmin(endpoint: Endpoint, settings: KubeSettings): KubeAdminClient {
-  return new KubeAdminClient(transportFor(endpoint, settings), settings.pageSize, endpoint);
+  return new KubeAdminClient(transportFor(endpoint, settings), listLimitsOf(settings), endpoint);
 }
 
 /** Opens a local kubeconfig file (an admin's for register, any in a local refresh). */

@@ -20,6 +20,7 @@ import {
   type ObservedServiceAccount,
 } from '../reconcile/state.js';
 import type { ClusterClient, ClusterStats, SecretQuery } from './cluster-client.js';
+import type { RetryBudget } from '../retry.js';
 import { KubeTransport, type Endpoint, type KubeRequest } from './transport.js';
 
 /** Opens a cluster: builds its connection pool for the endpoint read from its kubeconfig. */
@@ -28,8 +29,25 @@ export function connectCluster(
   settings: KubeSettings,
   credentialExpiresAt?: number,
 ): KubeClusterClient {
-  return new KubeClusterClient(transportFor(endpoint, settings), settings.pageSize, credentialExpiresAt);
+  return new KubeClusterClient(transportFor(endpoint, settings), listLimitsOf(settings), credentialExpiresAt);
 }
+
+/** How much of a cluster-wide list is read before the cluster is judged too large (or endless). */
+export interface ListLimits {
+  pageSize: number;
+  maxListPages: number;
+  maxListItems: number;
+}
+
+export function listLimitsOf(settings: KubeSettings): ListLimits {
+  return { pageSize: settings.pageSize, maxListPages: settings.maxListPages, maxListItems: settings.maxListItems };
+}
+
+/**
+ * `Accept` of a list that needs only names, labels, annotations and resourceVersions: the server sends
+ * metadata (PartialObjectMetadataList), so a big Secret someone else owns costs its metadata, not its data.
+ */
+const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 
 /** The cluster's connection pool, as fleet.yaml `kubernetes:` sizes it. */
 export function transportFor(endpoint: Endpoint, settings: KubeSettings): KubeTransport {
@@ -37,6 +55,7 @@ export function transportFor(endpoint: Endpoint, settings: KubeSettings): KubeTr
     maxConnections: settings.writeConcurrency,
     requestTimeoutMs: settings.requestTimeoutMs,
     retryBudgetMs: settings.retryBudgetMs,
+    maxResponseBytes: settings.maxResponseBytes,
   });
 }
 
@@ -50,7 +69,8 @@ interface Meta {
 }
 interface ListBody<T> {
   metadata?: { continue?: string };
-  items?: T[];
+  /** `null` in a metadata-only answer with no items (the server never allocates the slice). */
+  items?: T[] | null;
 }
 interface NamespaceBody {
   metadata?: Meta;
@@ -69,9 +89,21 @@ interface ServiceAccountBody {
 export class KubeClusterClient implements ClusterClient {
   constructor(
     protected readonly http: KubeTransport,
-    private readonly pageSize: number,
+    private readonly limits: ListLimits,
     readonly credentialExpiresAt?: number,
+    /** The retry budget requests are charged to; the transport's own (one per run) when absent. */
+    private readonly budget?: RetryBudget,
   ) {}
+
+  /** The same connections with a retry budget of their own: one webhook request's view of a cached cluster. */
+  forRequest(): KubeClusterClient {
+    return new KubeClusterClient(this.http, this.limits, this.credentialExpiresAt, this.http.newBudget());
+  }
+
+  /** Every request of this client goes here, charged to its budget. */
+  protected send<T>(req: KubeRequest): Promise<T> {
+    return this.http.request<T>(req, this.budget);
+  }
 
   get stats(): ClusterStats {
     return { ...this.http.stats };
@@ -82,16 +114,30 @@ export class KubeClusterClient implements ClusterClient {
   }
 
   async listNamespaces(): Promise<ObservedNamespace[]> {
-    return this.list<NamespaceBody, ObservedNamespace>('list namespaces', '/api/v1/namespaces', {}, (ns) => ({
-      name: ns.metadata?.name ?? '',
-      terminating: Boolean(ns.metadata?.deletionTimestamp) || ns.status?.phase === 'Terminating',
-    }));
+    // Metadata only: a Namespace being deleted has its deletionTimestamp set before its phase says Terminating.
+    return this.list<NamespaceBody, ObservedNamespace>(
+      'list namespaces',
+      '/api/v1/namespaces',
+      {},
+      (ns) => ({
+        name: ns.metadata?.name ?? '',
+        terminating: Boolean(ns.metadata?.deletionTimestamp) || ns.status?.phase === 'Terminating',
+      }),
+      METADATA_LIST,
+    );
   }
 
   async listSecrets(query: SecretQuery): Promise<ObservedSecret[]> {
     const selector: Record<string, string> =
       'name' in query ? { fieldSelector: `metadata.name=${query.name}` } : { labelSelector: query.labelSelector };
-    return this.list<SecretBody, ObservedSecret>('list secrets', '/api/v1/secrets', selector, observeSecret);
+    // The planner reads a listed Secret's labels, annotations and resourceVersion, never its data.
+    return this.list<SecretBody, ObservedSecret>(
+      'list secrets',
+      '/api/v1/secrets',
+      selector,
+      observeSecret,
+      METADATA_LIST,
+    );
   }
 
   async listServiceAccounts(): Promise<ObservedServiceAccount[]> {
@@ -115,7 +161,7 @@ export class KubeClusterClient implements ClusterClient {
   async createSecret(secret: DesiredSecret): Promise<'created' | 'exists'> {
     const what = `create secret ${secret.namespace}/${secret.name}`;
     try {
-      await this.http.request({
+      await this.send({
         method: 'POST',
         path: path(secret.namespace, 'secrets'),
         body: toSecretBody(secret),
@@ -144,7 +190,7 @@ export class KubeClusterClient implements ClusterClient {
       what: `replace secret ${secret.namespace}/${secret.name}`,
     };
     try {
-      await this.http.request(req);
+      await this.send(req);
     } catch (err) {
       if (!isConflict(err)) throw err;
       // A retried PUT whose first attempt took effect meets its own resourceVersion bump.
@@ -156,7 +202,7 @@ export class KubeClusterClient implements ClusterClient {
   async deleteSecret(namespace: string, name: string, resourceVersion: string): Promise<void> {
     const what = `delete secret ${namespace}/${name}`;
     try {
-      await this.http.request({
+      await this.send({
         method: 'DELETE',
         path: path(namespace, 'secrets', name),
         body: { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { resourceVersion } },
@@ -172,7 +218,7 @@ export class KubeClusterClient implements ClusterClient {
   async setImagePullSecrets(namespace: string, name: string, resourceVersion: string, names: string[]): Promise<void> {
     // A merge patch replaces the whole list (so our order and others' entries are exactly as computed);
     // the resourceVersion in the body makes it conditional (409 if changed meanwhile), so it is safe to repeat.
-    await this.http.request({
+    await this.send({
       method: 'PATCH',
       path: path(namespace, 'serviceaccounts', name),
       contentType: 'application/merge-patch+json',
@@ -188,7 +234,7 @@ export class KubeClusterClient implements ClusterClient {
 
   /** GET of one namespaced object; `resource` is plural (`secrets`), named singular in errors. */
   private get<T>(namespace: string, resource: string, name: string): Promise<T> {
-    return this.http.request<T>({
+    return this.send<T>({
       method: 'GET',
       path: path(namespace, resource, name),
       what: `get ${resource.slice(0, -1)} ${namespace}/${name}`,
@@ -196,27 +242,38 @@ export class KubeClusterClient implements ClusterClient {
   }
 
   /**
-   * A cluster-wide list read page by page. An expired continue token (410) restarts the list once from
-   * the beginning, as client-go's pager falls back to a full list.
+   * A cluster-wide list read page by page, within `maxListPages` and `maxListItems` (a server that pages
+   * forever, or a cluster larger than configured, fails the cluster instead of the process). An expired
+   * continue token (410) restarts the list once from the beginning, as client-go's pager falls back to a full list.
    */
   private async list<T, U>(
     what: string,
     base: string,
     selector: Record<string, string>,
     map: (item: T) => U,
+    accept?: string,
   ): Promise<U[]> {
+    const { pageSize, maxListPages, maxListItems } = this.limits;
     for (let restarted = false; ; restarted = true) {
       const out: U[] = [];
       let next: string | undefined;
+      let pages = 0;
       try {
         do {
-          const page: ListBody<T> = await this.http.request({
+          if (pages++ === maxListPages)
+            throw capError(what, `more than kubernetes.maxListPages (${maxListPages}) pages`, 'TooManyPages');
+          const page: ListBody<T> = await this.send({
             method: 'GET',
             path: base,
-            query: { ...selector, limit: this.pageSize, continue: next },
+            query: { ...selector, limit: pageSize, continue: next },
+            ...(accept ? { accept } : {}),
             what,
           });
-          for (const item of page.items ?? []) out.push(map(item));
+          for (const item of page.items ?? []) {
+            if (out.length === maxListItems)
+              throw capError(what, `more than kubernetes.maxListItems (${maxListItems}) items`, 'TooManyItems');
+            out.push(map(item));
+          }
           next = page.metadata?.continue || undefined;
         } while (next);
         return out;
@@ -225,6 +282,11 @@ export class KubeClusterClient implements ClusterClient {
       }
     }
   }
+}
+
+/** A list past one of its caps: final, naming the setting that raises it. */
+function capError(what: string, past: string, reason: string): KubeError {
+  return new KubeError(`${what}: ${past}; raise it in fleet.yaml if the cluster is that large`, { status: 0, reason });
 }
 
 /** `/api/v1/namespaces/NS/RESOURCE[/NAME]`, each part encoded. */

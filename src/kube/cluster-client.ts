@@ -40,6 +40,11 @@ export interface ClusterClient {
   deleteSecret(namespace: string, name: string, resourceVersion: string): Promise<void>;
   /** Sets imagePullSecrets, failing with 409 if the ServiceAccount changed since `resourceVersion`. */
   setImagePullSecrets(namespace: string, name: string, resourceVersion: string, names: string[]): Promise<void>;
+  /**
+   * The same connections with a retry budget of their own, for one request of a long-lived caller (the
+   * webhook), so that one request's faults do not use up the next one's retries.
+   */
+  forRequest?(): ClusterClient;
   readonly stats: ClusterStats;
   /** When the kubeconfig's credential stops working (token `exp`, certificate `notAfter`), epoch ms; undefined if unknown. */
   readonly credentialExpiresAt?: number | undefined;

@@ -42,8 +42,35 @@ export interface ConnectorOptions {
   allowFileKubeconfig: boolean;
   /** Local runs only, `{ file }` clusters only; without it a plugin kubeconfig is refused. */
   resolvePlugin?: PluginResolver | undefined;
-  /** Told every credential of every kubeconfig the moment it is read (the entry's redactor). */
+  /** Given every credential of a kubeconfig the moment it is read (the entry hands in the redactor). */
   onSecret?: ((value: string) => void) | undefined;
+}
+
+/**
+ * The credentials an endpoint carries, in every form they could be printed: the bearer token, the basic
+ * password and its header value, the client key as PEM and as the base64 of `client-key-data`.
+ */
+export function credentialsOf(endpoint: Endpoint): string[] {
+  const out: string[] = [];
+  const auth = endpoint.headers.Authorization ?? endpoint.headers.authorization;
+  const bearer = auth && /^Bearer\s+(.+)$/i.exec(auth)?.[1];
+  const basic = auth && /^Basic\s+(.+)$/i.exec(auth)?.[1];
+  if (bearer) out.push(bearer);
+  if (basic) {
+    out.push(basic);
+    const decoded = Buffer.from(basic, 'base64').toString('utf8');
+    out.push(decoded, decoded.slice(decoded.indexOf(':') + 1));
+  }
+  for (const key of [endpoint.tls.key].flat()) {
+    if (key === undefined) continue;
+    const pem = Buffer.isBuffer(key) ? key.toString('utf8') : typeof key === 'string' ? key : '';
+    if (!pem) continue;
+    out.push(pem, Buffer.from(pem).toString('base64'));
+    // The key's body, as it may be printed on one line or line by line.
+    const body = pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+    if (body) out.push(body, ...pem.split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----')));
+  }
+  return out;
 }
 
 /** A kubeconfig as the transport needs it, with its credential's expiry when it tells. */
@@ -118,6 +145,7 @@ export function clusterConnector(opts: ConnectorOptions): (cluster: Cluster) => 
       read,
       ref.kind === 'file' ? opts.resolvePlugin : undefined,
     );
+    for (const secret of credentialsOf(endpoint)) opts.onSecret?.(secret);
     // An ACK kubeconfig is issued anew for minutes each run: its expiry is no one's to act on.
     return connectCluster(endpoint, opts.kubernetes, ref.kind === 'ack' ? undefined : credentialExpiresAt);
   };

@@ -15,6 +15,7 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { KubeError } from '../errors.js';
 import { ADDRESS_REFUSED } from './address.js';
+import { quoteRemote } from '../log/quote.js';
 import { retry, RetryBudget, type RetryPolicy, type RetryRules } from '../retry.js';
 import type { ClusterStats } from './cluster-client.js';
 import { KUBE_RETRY, kubeRetryRules, parseRetryAfter } from './retry.js';
@@ -37,6 +38,8 @@ export interface TransportOptions {
   requestTimeoutMs: number;
   /** Time the cluster may lose to faults (failed attempts and waits) before a failure is final. */
   retryBudgetMs: number;
+  /** Largest answer read, counted as bytes arrive: past it the stream is cut, never buffered. */
+  maxResponseBytes: number;
   retry?: RetryPolicy;
 }
 
@@ -47,6 +50,8 @@ export interface KubeRequest {
   body?: unknown;
   /** Defaults to application/json when there is a body. */
   contentType?: string;
+  /** The `Accept` header; application/json when absent (a metadata-only list asks for PartialObjectMetadataList). */
+  accept?: string;
   /** Names the request in errors: `list secrets`, `create secret ns/name`. */
   what: string;
 }
@@ -100,10 +105,19 @@ export class KubeTransport {
     this.h2 = this.base.protocol === 'https:';
   }
 
-  /** Sends a request (retrying transient failures) and returns the parsed JSON answer. */
-  async request<T>(req: KubeRequest): Promise<T> {
-    const answer = await retry(() => this.attempt(req), this.retryRules);
+  /**
+   * Sends a request (retrying transient failures within `budget`, the transport's own when absent: a
+   * webhook request brings one of its own) and returns the parsed JSON answer.
+   */
+  async request<T>(req: KubeRequest, budget?: RetryBudget): Promise<T> {
+    const rules = budget ? { ...this.retryRules, budget } : this.retryRules;
+    const answer = await retry(() => this.attempt(req), rules);
     return parseJson<T>(answer.body, req.what);
+  }
+
+  /** A fresh retry budget of the configured size. */
+  newBudget(): RetryBudget {
+    return new RetryBudget(this.opts.retryBudgetMs);
   }
 
   /** One try: a 2xx answer, or a KubeError for the retry rules to judge. */
@@ -114,6 +128,7 @@ export class KubeTransport {
     try {
       answer = await this.once(req);
     } catch (err) {
+      if ((err as { code?: unknown })?.code === TOO_LARGE) throw tooLargeError(req.what, this.opts.maxResponseBytes);
       throw networkError(req.what, err);
     }
     if (answer.status >= 200 && answer.status < 300) return answer;
@@ -135,7 +150,7 @@ export class KubeTransport {
     const payload = req.body === undefined ? undefined : JSON.stringify(req.body);
     const headers: Record<string, string | number> = {
       ...this.endpoint.headers,
-      accept: 'application/json',
+      accept: req.accept ?? 'application/json',
       'user-agent': 'acr-fleet',
     };
     if (payload !== undefined) {
@@ -203,6 +218,7 @@ export class KubeTransport {
       let retryAfter: string | undefined;
       let done = false;
       const chunks: Buffer[] = [];
+      let received = 0;
       const finish = (fn: () => void) => {
         if (done) return;
         done = true;
@@ -227,7 +243,17 @@ export class KubeTransport {
         const ra = h['retry-after'];
         retryAfter = Array.isArray(ra) ? ra[0] : ra;
       });
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('data', (c: Buffer) => {
+        received += c.length;
+        if (received > this.opts.maxResponseBytes) {
+          // Reset this stream only (RST_STREAM): the connection and its other requests live on.
+          const err = codedError('answer too large', TOO_LARGE);
+          finish(() => reject(err));
+          stream.destroy(err);
+          return;
+        }
+        chunks.push(c);
+      });
       stream.on('end', () => {
         if (!status) fail(codedError('stream ended without an answer', 'ERR_HTTP2_STREAM_ERROR'));
         else finish(() => resolve({ status, body: Buffer.concat(chunks).toString('utf8'), retryAfter }));
@@ -249,7 +275,18 @@ export class KubeTransport {
     return new Promise((resolve, reject) => {
       const r = send(url, { method, headers, agent: this.agent }, (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let received = 0;
+        res.on('data', (c: Buffer) => {
+          received += c.length;
+          if (received > this.opts.maxResponseBytes) {
+            clearTimeout(timer);
+            const err = codedError('answer too large', TOO_LARGE);
+            reject(err);
+            r.destroy(err);
+            return;
+          }
+          chunks.push(c);
+        });
         res.on('end', () => {
           clearTimeout(timer);
           const retryAfter = res.headers['retry-after'];
@@ -282,6 +319,24 @@ interface Answer {
   status: number;
   body: string;
   retryAfter: string | undefined;
+}
+
+/** The code of an answer cut at `maxResponseBytes`. */
+const TOO_LARGE = 'ResponseTooLarge';
+
+/** `1 MiB`, `512 KiB`, `900 bytes`: a byte cap as people write it. */
+export function formatBytes(n: number): string {
+  if (n >= 1 << 20 && n % (1 << 20) === 0) return `${n / (1 << 20)} MiB`;
+  if (n >= 1 << 10 && n % (1 << 10) === 0) return `${n / (1 << 10)} KiB`;
+  return `${n} bytes`;
+}
+
+/** An answer past the byte cap: final (a larger cluster stays larger), naming the setting that raises it. */
+function tooLargeError(what: string, max: number): KubeError {
+  return new KubeError(
+    `${quoteRemote(what)}: answer larger than kubernetes.maxResponseBytes (${formatBytes(max)}); raise it in fleet.yaml if the cluster is that large`,
+    { status: 0, reason: TOO_LARGE },
+  );
 }
 
 /** An Error with a `code`, as Node's own network errors carry one (read by errnoOf). */
@@ -317,12 +372,17 @@ export function statusError(what: string, status: number, body: string, retryAft
   } catch {
     // 401 and some proxies answer with plain text: the status alone is named.
   }
+  // The server's words are quoted, not trusted: no control characters, one line, a bounded length.
   const reason =
-    typeof parsed?.reason === 'string' && parsed.reason ? parsed.reason : status === 401 ? 'Unauthorized' : undefined;
+    typeof parsed?.reason === 'string' && parsed.reason
+      ? quoteRemote(parsed.reason, 64)
+      : status === 401
+        ? 'Unauthorized'
+        : undefined;
   // A 401's Status message is just "Unauthorized": said once is enough.
-  const message =
-    typeof parsed?.message === 'string' && parsed.message && parsed.message !== reason ? `: ${parsed.message}` : '';
-  return new KubeError(`${what}: HTTP ${status}${reason ? ` ${reason}` : ''}${message}`, {
+  const quoted = typeof parsed?.message === 'string' ? quoteRemote(parsed.message) : '';
+  const message = quoted && quoted !== reason ? `: ${quoted}` : '';
+  return new KubeError(`${quoteRemote(what)}: HTTP ${status}${reason ? ` ${reason}` : ''}${message}`, {
     status,
     reason,
     retryAfterMs,
@@ -353,5 +413,5 @@ export function networkError(what: string, err: unknown): KubeError {
         : code === ADDRESS_REFUSED
           ? (err as Error).message
           : `${code} (API server not reachable)`;
-  return new KubeError(`${what}: ${message}`, { status: 0, reason: code, cause: err });
+  return new KubeError(`${quoteRemote(what)}: ${message}`, { status: 0, reason: code, cause: err });
 }

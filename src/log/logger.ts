@@ -1,7 +1,9 @@
 /**
  * Logging: JSON lines (one object per line, for SLS) or short text lines for people. Every line goes
- * through the redactor, which masks any credential registered with it, as a last line of defence.
+ * through the redactor, which masks any credential registered with it, and loses its control characters
+ * (remote text is quoted where it enters; this is the last line of defence).
  */
+import { stripControls } from './quote.js';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 export type Fields = Record<string, string | number | boolean | undefined>;
@@ -44,8 +46,12 @@ export interface LoggerOptions {
 export function createLogger(opts: LoggerOptions): Logger {
   const min = RANK[opts.level ?? 'info'];
   const now = opts.now ?? (() => new Date());
-  const emit = (level: Level, msg: string, fields: Fields = {}) => {
+  const emit = (level: Level, raw: string, rawFields: Fields = {}) => {
     if (RANK[level] < min) return;
+    const msg = stripControls(raw);
+    const fields = Object.fromEntries(
+      Object.entries(rawFields).map(([k, v]) => [k, typeof v === 'string' ? stripControls(v) : v]),
+    );
     const line =
       opts.format === 'json'
         ? JSON.stringify({ time: now().toISOString(), level, msg, ...opts.base, ...fields })

@@ -6,6 +6,7 @@
  * existing Secret is left to the timer. It never denies: errors become HTTP 500, so the API server
  * applies the configured failurePolicy, and the next refresh repairs what was missed.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Cluster, Fleet, Registry } from '../config/resolve.js';
 import type { KmsApi } from '../cloud/kms.js';
 import { AcrFleetError, describeError } from '../errors.js';
@@ -84,9 +85,12 @@ export class WebhookService {
 
   private readonly opts: WebhookServiceOptions;
 
+  /** The logger of the request whose async context is running. */
+  private readonly requestLog = new AsyncLocalStorage<Logger>();
+
   constructor(
     opts: WebhookServiceOptions,
-    private log: Logger,
+    private readonly log: Logger,
   ) {
     this.now = opts.now ?? Date.now;
     // The API server waits timeoutSeconds for the answer: a cluster's retries and each request must end well
@@ -104,40 +108,46 @@ export class WebhookService {
         },
       },
     };
-    // One set of clients for the instance's life; its logs go to whichever invocation is current.
+    // One set of clients for the instance's life; what they log goes to the request they work for (an
+    // instance serves several at once: each carries its logger in its async context, none is swapped).
     const current = Object.fromEntries(
-      LEVELS.map((level) => [level, (msg: string, fields?: Fields) => this.log[level](msg, fields)]),
+      LEVELS.map((level) => [
+        level,
+        (msg: string, fields?: Fields) => (this.requestLog.getStore() ?? this.log)[level](msg, fields),
+      ]),
     ) as Record<(typeof LEVELS)[number], Logger['info']>;
     this.clients = opts.clients(this.opts.fleet, current);
   }
 
-  /** Logs of the current invocation go here (FC gives each its request id). */
-  useLogger(log: Logger): void {
-    this.log = log;
+  /**
+   * Answers one HTTP request, logging to `log` (FC gives each invocation its request id; the service's own
+   * logger when absent). Never throws.
+   */
+  handle(req: WebhookRequest, log: Logger = this.log): Promise<WebhookResponse> {
+    return this.requestLog.run(log, () => this.answer(req, log));
   }
 
-  /** Answers one HTTP request. Never throws. */
-  async handle(req: WebhookRequest): Promise<WebhookResponse> {
+  private async answer(req: WebhookRequest, log: Logger): Promise<WebhookResponse> {
     const started = this.now();
     const target = parsePath(req.path);
     const cluster = target && this.opts.fleet.clusters.find((c) => c.name === target.cluster);
     const endpoint = this.opts.fleet.webhook;
     if (!target || !cluster || !endpoint) {
-      this.log.warn('admission request refused: unknown path', { event: 'admission-refused' });
+      log.warn('admission request refused: unknown path', { event: 'admission-refused' });
       return json(401, { message: 'unauthorized' });
     }
     let key: string;
     try {
       key = await this.webhookKey(endpoint.keySecret, endpoint.regionId);
     } catch (err) {
-      this.log.error(`cluster ${cluster.name}: webhook: key ${endpoint.keySecret}: ${describeError(err)}`, {
+      log.error(`cluster ${cluster.name}: webhook: key ${endpoint.keySecret}: ${describeError(err)}`, {
         event: 'admission-error',
         cluster: cluster.name,
       });
       return json(500, { message: 'webhook key unavailable' });
     }
     if (!secretMatches(key, cluster.name, target.secret)) {
-      this.log.warn(`cluster ${cluster.name}: admission request refused: wrong URL secret`, {
+      log.warn(`cluster ${cluster.name}: admission request refused: wrong URL secret`, {
         event: 'admission-refused',
         cluster: cluster.name,
       });
@@ -150,7 +160,7 @@ export class WebhookService {
     const request = review.request;
     try {
       const { outcome, why, patch } = await this.admit(cluster, request);
-      this.log.info(
+      log.info(
         `cluster ${cluster.name}: ServiceAccount ${request.namespace ?? ''}/${request.object?.metadata?.name ?? ''}: ${outcome}${why ? ` (${why})` : ''}`,
         {
           event: 'admission',
@@ -163,7 +173,7 @@ export class WebhookService {
       return json(200, reviewResponse(request.uid, patch));
     } catch (err) {
       this.forgetPort(cluster.name);
-      this.log.error(`cluster ${cluster.name}: webhook: ${describeError(err)}`, {
+      log.error(`cluster ${cluster.name}: webhook: ${describeError(err)}`, {
         event: 'admission-error',
         cluster: cluster.name,
         durationMs: this.now() - started,
@@ -188,9 +198,12 @@ export class WebhookService {
     cluster: Cluster,
     request: AdmissionRequest,
   ): Promise<{ outcome: Outcome; why?: string; patch?: PatchOp[] }> {
-    // The cluster is connected only when its selection lives in its ConfigMap, or when there is work.
+    // The cluster is connected only when its selection lives in its ConfigMap, or when there is work; its
+    // cached connections are used with this request's own retry budget.
+    let scoped: Promise<ClusterClient> | undefined;
+    const clientOf = () => (scoped ??= this.clientOf(cluster).then((c) => (c.forRequest ? c.forRequest() : c)));
     const lazy: ConfigMapReader = {
-      readConfigMap: async (namespace, name) => (await this.clientOf(cluster)).readConfigMap(namespace, name),
+      readConfigMap: async (namespace, name) => (await clientOf()).readConfigMap(namespace, name),
     };
     const { settings, registries } = await selectionOf(cluster, this.opts.fleet.registries, lazy);
     if (!settings.webhook.enabled) return { outcome: 'skipped', why: 'webhook not enabled' };
@@ -199,7 +212,7 @@ export class WebhookService {
     const patch = pullSecretPatch(request.object, settings.secretName);
     if (!patch.length) return { outcome: 'skipped', why: 'already referenced' };
 
-    const client = await this.clientOf(cluster);
+    const client = await clientOf();
     const name = settings.secretName;
     const existing = await client.readSecret(decision.namespace, name);
     if (existing) {
