@@ -33,7 +33,7 @@ export type Payload = z.infer<typeof payloadSchema>;
 
 /** FC's timer event around the trigger's payload string. */
 const timerEvent = z.strictObject({
-  triggerTime: z.string(),
+  triggerTime: z.string().optional(),
   triggerName: z.string(),
   payload: z.string().optional(),
 });

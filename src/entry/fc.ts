@@ -3,7 +3,9 @@
  * with the function role's credentials from `context.credentials`, JSON log lines for SLS, and the
  * report as the return value. The config is `$ACR_FLEET_CONFIG`, else `fleet.yaml` in the code folder.
  *
- * The timer payload may be JSON `{"dryRun": true}` or `{"clusters": ["name", ...]}`. A timer run of a fleet with
+ * The timer payload may be JSON `{"dryRun": true}` or `{"clusters": ["name", ...]}`, validated like a config file
+ * (src/config/payload.ts): a payload it does not understand fails the invocation (event `payload-invalid`)
+ * before anything is contacted, so a quoting slip never turns into a writing refresh. A timer run of a fleet with
  * more than `shardSize` clusters refreshes nothing itself: it invokes this same function asynchronously once
  * per shard (src/fleet/shard.ts) with `{"shard": {"index", "count"}, "clusters": [...]}`, and each shard
  * invocation fetches its own tokens (a payload never carries a credential).
@@ -12,11 +14,12 @@ import pLimit from 'p-limit';
 import { credentialFromFc } from '../cloud/credentials.js';
 import type { FunctionRef } from '../cloud/fc.js';
 import { SdkOpenApiCaller } from '../cloud/openapi.js';
+import { parsePayload, type Payload } from '../config/payload.js';
 import type { Fleet } from '../config/resolve.js';
 import { AcrFleetError, describeError } from '../errors.js';
 import { refreshFleet } from '../fleet/run.js';
 import type { FleetReport } from '../fleet/report.js';
-import { shardClusters, type Shard } from '../fleet/shard.js';
+import { shardClusters, shardPayload } from '../fleet/shard.js';
 import type { Logger } from '../log/logger.js';
 import { createLogger, Redactor } from '../log/logger.js';
 import { configFile, loadFunctionFleet, toStdout, type FcContext, type LineWriter } from './fc-context.js';
@@ -29,18 +32,12 @@ export interface DispatchReport {
   invocations: { shard: number; clusters: number; requestId?: string; error?: string }[];
 }
 
-interface Payload {
-  dryRun?: boolean;
-  clusters?: string[];
-  shard?: { index: number; count: number };
-}
-
 /** Shard invocations queued at once: each is one small request; FC accepts them in any order. */
 const DISPATCH_CONCURRENCY = 8;
 
 /**
- * The FC handler. Throws (failing the invocation) only when the config is unusable, or when a dispatch could
- * queue no shard at all (so FC's async retry and failure destination see it).
+ * The FC handler. Throws (failing the invocation) only when the config or the payload is unusable, or when a
+ * dispatch could queue no shard at all (so FC's async retry and failure destination see it).
  */
 export async function handler(
   event: Buffer | string | undefined,
@@ -51,10 +48,16 @@ export async function handler(
   const redacted = <T>(value: T): T => JSON.parse(redactor.redact(JSON.stringify(value))) as T;
   redactor.add(context.credentials.accessKeySecret);
   redactor.add(context.credentials.securityToken);
-  const payload = parsePayload(event);
+  const base = { requestId: context.requestId };
+  const loadLog = createLogger({ format: 'json', write, redactor, base });
+  const fleet = await loadFunctionFleet(configFile(), context, loadLog);
+  const payload = parseFunctionPayload(
+    event,
+    fleet.clusters.map((c) => c.name),
+    loadLog,
+  );
   const shardTag = payload.shard ? { shard: `${payload.shard.index + 1}/${payload.shard.count}` } : {};
-  const log = createLogger({ format: 'json', write, redactor, base: { requestId: context.requestId, ...shardTag } });
-  const fleet = await loadFunctionFleet(configFile(), context, log);
+  const log = createLogger({ format: 'json', write, redactor, base: { ...base, ...shardTag } });
   if (!payload.clusters && fleet.clusters.length > fleet.shardSize) {
     const dispatched = await dispatch(fleet, context, payload.dryRun ?? false, log);
     return redacted(dispatched);
@@ -163,38 +166,12 @@ function functionRef(context: FcContext): FunctionRef {
   return { name, accountId, region, ...(context.function?.qualifier ? { qualifier: context.function.qualifier } : {}) };
 }
 
-/** A shard's event: its place and its cluster names only — never a token or any other credential. */
-function shardPayload(shard: Shard, dryRun: boolean): string {
-  return JSON.stringify({
-    shard: { index: shard.index, count: shard.count },
-    clusters: shard.clusters,
-    ...(dryRun ? { dryRun } : {}),
-  });
-}
-
-function isShard(v: unknown): v is { index: number; count: number } {
-  const s = v as { index?: unknown; count?: unknown } | undefined;
-  return !!s && Number.isInteger(s.index) && Number.isInteger(s.count);
-}
-
-/** The timer event is `{"triggerTime","triggerName","payload"}`; payload is the trigger's string. */
-function parsePayload(event: Buffer | string | undefined): Payload {
-  const text = event === undefined ? '' : event.toString();
-  if (!text.trim()) return {};
+/** The payload, or one `payload-invalid` line and a throw: nothing has been contacted yet. */
+function parseFunctionPayload(event: Buffer | string | undefined, clusterNames: string[], log: Logger): Payload {
   try {
-    const outer = JSON.parse(text) as { payload?: unknown } & Payload;
-    const inner =
-      typeof outer.payload === 'string' && outer.payload.trim().startsWith('{')
-        ? (JSON.parse(outer.payload) as Payload)
-        : outer;
-    return {
-      ...(typeof inner.dryRun === 'boolean' ? { dryRun: inner.dryRun } : {}),
-      ...(Array.isArray(inner.clusters)
-        ? { clusters: inner.clusters.filter((c): c is string => typeof c === 'string') }
-        : {}),
-      ...(isShard(inner.shard) ? { shard: inner.shard } : {}),
-    };
-  } catch {
-    return {};
+    return parsePayload(event, clusterNames);
+  } catch (err) {
+    log.error(describeError(err), { event: 'payload-invalid' });
+    throw err;
   }
 }

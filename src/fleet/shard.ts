@@ -10,6 +10,7 @@
  * binomially around the mean (≤ shardSize), a few per cent over shardSize at worst for large shards.
  */
 import { createHash } from 'node:crypto';
+import type { Payload } from '../config/payload.js';
 
 /** One shard: its bucket index (0-based), the bucket count (empty buckets are not dispatched), and its cluster names, sorted. */
 export interface Shard {
@@ -26,6 +27,19 @@ export function shardClusters(names: readonly string[], shardSize: number): Shar
   return buckets
     .map((clusters, index) => ({ index, count, clusters: clusters.sort() }))
     .filter((s) => s.clusters.length > 0);
+}
+
+/**
+ * A shard's invocation event: its place and its cluster names only — never a token or any other credential.
+ * Typed as the payload schema's output, so the shard invocation parses it like any other payload.
+ */
+export function shardPayload(shard: Shard, dryRun: boolean): string {
+  const payload: Payload = {
+    shard: { index: shard.index, count: shard.count },
+    clusters: shard.clusters,
+    ...(dryRun ? { dryRun } : {}),
+  };
+  return JSON.stringify(payload);
 }
 
 /** A 64-bit key from the name: the first 8 bytes of its SHA-256 (stable across runs and Node versions). */
