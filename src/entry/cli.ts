@@ -24,6 +24,8 @@ export interface CliIo {
   cwd: string;
   /** Which streams are terminals: live progress and colour happen only there. Absent: neither. */
   isTTY?: { stdout?: boolean; stderr?: boolean };
+  /** Asks a yes/no question on the terminal (absent without one): register/deregister confirm deletes. */
+  confirm?: (question: string) => Promise<boolean>;
 }
 
 export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
@@ -149,14 +151,23 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   );
 
   const membershipOptions = (cmd: Command) =>
-    withConfig(cmd)
+    withCommon(cmd)
       .requiredOption('--cluster <name>', 'the cluster')
       .requiredOption('--kubeconfig <file>', 'an admin kubeconfig (used once, never stored or printed)')
-      .option('--kms-secret <name>', 'KMS secret for its kubeconfig (default: acr-fleet/NAME)');
-  type MembershipOptions = CommonOptions & { cluster: string; kubeconfig: string; kmsSecret?: string };
+      .option('--kms-secret <name>', 'KMS secret for its kubeconfig (default: acr-fleet/NAME)')
+      .option('--dry-run', 'read everything, write nothing, print the plan: what would be created, changed, deleted')
+      .option('-y, --yes', 'do not ask before deleting (a terminal is asked otherwise)');
+  type MembershipOptions = CommonOptions & {
+    cluster: string;
+    kubeconfig: string;
+    kmsSecret?: string;
+    dryRun?: boolean;
+    yes?: boolean;
+  };
   const membershipOf = (o: MembershipOptions) => ({
     cluster: o.cluster,
     adminKubeconfig: path.resolve(io.cwd, o.kubeconfig),
+    adminKubeconfigDisplay: o.kubeconfig,
     ...(o.kmsSecret ? { kmsSecret: o.kmsSecret } : {}),
   });
 
@@ -171,7 +182,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   register.action(
     run(() => {
       const o = register.opts<MembershipOptions & { withConfigmap?: boolean; webhook?: boolean }>();
-      return membership(context(io, o), 'register', {
+      return membership(context(io, o), 'register', o, {
         ...membershipOf(o),
         configmap: o.withConfigmap ?? false,
         webhook: o.webhook ?? false,
@@ -188,7 +199,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   deregister.action(
     run(() => {
       const o = deregister.opts<MembershipOptions>();
-      return membership(context(io, o), 'deregister', membershipOf(o));
+      return membership(context(io, o), 'deregister', o, membershipOf(o));
     }),
   );
 
@@ -323,34 +334,19 @@ async function envRedactor(env: CliIo['env']): Promise<Redactor> {
 const localPlugins = async (text: string, source: string, baseDir?: string) =>
   (await import('../kube/client-node-config.js')).pluginEndpoint(text, source, baseDir);
 
-async function membership(ctx: Ctx, command: 'register' | 'deregister', opts: RegisterOptions): Promise<number> {
-  const [flows, { credentialFromEnv }, { ConfigError, describeError }] = await Promise.all([
-    import('../register/flows.js'),
-    import('../cloud/credentials.js'),
-    import('../errors.js'),
-  ]);
-  const redactor = await envRedactor(ctx.io.env);
-  const flow = {
-    configDisplay: ctx.configArg,
-    configPath: ctx.configPath,
-    env: ctx.io.env,
-    credential: credentialFromEnv(ctx.io.env),
-    resolvePlugin: localPlugins,
-    progress: (line: string) => ctx.io.stderr(`${redactor.redact(line)}\n`),
-  };
-  try {
-    if (command === 'register') await flows.register(flow, opts);
-    else await flows.deregister(flow, opts);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      ctx.io.stderr(`${err.message}\n`);
-      return EXIT.invalid;
-    }
-    ctx.io.stderr(`acr-fleet ${command}: ${redactor.redact(describeError(err))}\n`);
-    return EXIT.failed;
-  }
-  ctx.io.stdout(`${command === 'register' ? 'registered' : 'deregistered'} cluster ${opts.cluster}\n`);
-  return EXIT.ok;
+async function membership(
+  ctx: Ctx,
+  command: 'register' | 'deregister',
+  o: { dryRun?: boolean; yes?: boolean },
+  opts: RegisterOptions,
+): Promise<number> {
+  const { membershipCommand } = await import('./membership.js');
+  return membershipCommand(
+    { ...ctx, redactor: await envRedactor(ctx.io.env), resolvePlugin: localPlugins },
+    command,
+    { dryRun: o.dryRun ?? false, yes: o.yes ?? false },
+    opts,
+  );
 }
 
 async function policyCommand(ctx: Ctx, opts: PolicyOptions): Promise<number> {
