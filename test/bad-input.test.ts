@@ -7,6 +7,8 @@ import { readFile } from 'node:fs/promises';
 import test, { type ExecutionContext } from 'ava';
 import { handler } from '../src/entry/fc.js';
 import { PayloadError } from '../src/config/payload.js';
+import { NO_CREDENTIALS, NoCredentialsError } from '../src/cloud/credentials.js';
+import { isTransient, toCloudError } from '../src/cloud/openapi.js';
 import { sandbox, type Sandbox } from './support/sandbox.js';
 import { logLines } from './support/parse.js';
 import { cli } from './support/cli.js';
@@ -215,4 +217,28 @@ test('on a terminal, deregister asks before deleting; no answer is no, and nothi
   t.is(yes.code, 0, yes.stderr);
   t.is(asked.length, 1, '--yes is not asked');
   t.is(kube.get('secrets', 'default', SECRET), undefined);
+});
+
+test('no credentials anywhere in the chain is one line naming the variables and the order, exit 2, no request, no retry', async (t) => {
+  const s = await sandbox(t);
+  const before = served(s);
+  // The sandbox's own AccessKey is left out: the CLI falls back to the SDK's default chain, which finds nothing.
+  const env = Object.fromEntries(Object.entries(s.env).filter(([k]) => !k.startsWith('ALIBABA_CLOUD_ACCESS_KEY')));
+  for (const args of [['refresh'], ['refresh', '--dry-run']]) {
+    const r = await cli(args, { cwd: s.dir, env });
+    t.is(r.stderr, `acr-fleet: ${NO_CREDENTIALS}\n`);
+    t.is(r.code, 2);
+    t.is(r.stdout, '');
+  }
+  const j = await cli(['refresh', '--json'], { cwd: s.dir, env });
+  t.deepEqual(JSON.parse(j.stdout), { ok: false, error: `acr-fleet: ${NO_CREDENTIALS}`, exitCode: 2 });
+  t.is(j.stderr, '');
+  t.is(served(s), before, 'no emulator received a request');
+});
+
+test('a missing credential met inside a call is final: toCloudError keeps its text and no retry is made', (t) => {
+  const err = toCloudError('GetAuthorizationToken', new NoCredentialsError());
+  t.is(err.code, 'NoCredentials');
+  t.is(err.message, `GetAuthorizationToken: ${NO_CREDENTIALS}`);
+  t.false(isTransient(err));
 });

@@ -13,7 +13,7 @@ import OpenApiModule from '@alicloud/openapi-client';
 import UtilModule from '@alicloud/tea-util';
 import { CloudError } from '../errors.js';
 import type { Endpoints } from '../config/resolve.js';
-import type { CredentialClient } from './credentials.js';
+import { NoCredentialsError, type CredentialClient } from './credentials.js';
 import { resolveEndpoint, type Product } from './endpoints.js';
 import { retry, type RetryPolicy } from '../retry.js';
 
@@ -120,7 +120,7 @@ export function isTransient(err: CloudError, idempotent = true): boolean {
   if (!idempotent) return false;
   if (err.code === 'ServiceUnavailable') return true;
   if (err.statusCode !== undefined) return err.statusCode >= 500;
-  return err.code !== 'UnexpectedResponse';
+  return err.code !== 'UnexpectedResponse' && err.code !== 'NoCredentials';
 }
 
 /** OpenApiCaller over the real SDK. Clients are cached per (product, region) for the run. */
@@ -245,6 +245,9 @@ function stringify(q: Record<string, string | number | boolean | undefined>): Re
 /** SDK error → CloudError `Action: Code (HTTP n): Message`, without request text or URLs. */
 export function toCloudError(action: string, err: unknown): CloudError {
   if (err instanceof CloudError) return err;
+  // Not a network failure: no request was sent, and no retry can find credentials that are not there.
+  if (err instanceof NoCredentialsError)
+    return new CloudError(`${action}: ${err.message}`, { code: err.code, cause: err });
   const e = (err ?? {}) as {
     code?: unknown;
     statusCode?: unknown;

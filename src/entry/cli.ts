@@ -334,13 +334,38 @@ async function envRedactor(env: CliIo['env']): Promise<Redactor> {
 const localPlugins = async (text: string, source: string, baseDir?: string) =>
   (await import('../kube/client-node-config.js')).pluginEndpoint(text, source, baseDir);
 
+/**
+ * Resolves the caller's credential before anything runs: an empty chain is one line naming the variables and
+ * the chain's order, exit 2, no request sent and nothing retried (issue 17).
+ */
+async function credentialReady(
+  ctx: Ctx,
+  credential: import('../cloud/credentials.js').CredentialClient,
+): Promise<boolean> {
+  const { requireCredential, NoCredentialsError } = await import('../cloud/credentials.js');
+  try {
+    await requireCredential(credential);
+    return true;
+  } catch (err) {
+    if (!(err instanceof NoCredentialsError)) throw err;
+    if (ctx.json)
+      ctx.io.stdout(`${JSON.stringify({ ok: false, error: `acr-fleet: ${err.message}`, exitCode: EXIT.invalid })}\n`);
+    else ctx.io.stderr(`acr-fleet: ${err.message}\n`);
+    return false;
+  }
+}
+
 async function membership(
   ctx: Ctx,
   command: 'register' | 'deregister',
   o: { dryRun?: boolean; yes?: boolean },
   opts: RegisterOptions,
 ): Promise<number> {
-  const { membershipCommand } = await import('./membership.js');
+  const [{ membershipCommand }, { credentialFromEnv }] = await Promise.all([
+    import('./membership.js'),
+    import('../cloud/credentials.js'),
+  ]);
+  if (!(await credentialReady(ctx, credentialFromEnv(ctx.io.env)))) return EXIT.invalid;
   return membershipCommand(
     { ...ctx, redactor: await envRedactor(ctx.io.env), resolvePlugin: localPlugins },
     command,
@@ -503,6 +528,8 @@ async function refreshFleetCommand(ctx: Ctx, dryRun: boolean, globs: readonly st
     import('../log/logger.js'),
     import('../cloud/credentials.js'),
   ]);
+  const credential = credentialFromEnv(ctx.io.env);
+  if (!(await credentialReady(ctx, credential))) return EXIT.invalid;
   const redactor = await envRedactor(ctx.io.env);
   const tty = ctx.io.isTTY ?? {};
   const total = only?.length ?? fleet.clusters.length;
@@ -519,7 +546,7 @@ async function refreshFleetCommand(ctx: Ctx, dryRun: boolean, globs: readonly st
   const log = createLogger({ format: ctx.json ? 'json' : 'text', write: writeLog, redactor, level: ctx.level });
   const deps = createRunDeps({
     fleet,
-    credential: credentialFromEnv(ctx.io.env),
+    credential,
     log,
     redactor,
     allowFileKubeconfig: true,
