@@ -283,8 +283,16 @@ async function load(ctx: Ctx): Promise<Fleet | undefined> {
     return await loadFleet({ file: ctx.configArg, path: ctx.configPath, env: ctx.io.env });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    if (ctx.json) ctx.io.stdout(`${JSON.stringify({ valid: false, file: err.file, problems: err.problems })}\n`);
-    ctx.io.stderr(`${err.message}\n`);
+    // --json: validate's one shape on stdout and nothing else (issue 17); text: the problems on stderr.
+    if (ctx.json) {
+      const problems = err.problems.map((p) => ({
+        file: err.file,
+        path: p.path,
+        message: p.message,
+        severity: 'error',
+      }));
+      ctx.io.stdout(`${JSON.stringify({ valid: false, problems })}\n`);
+    } else ctx.io.stderr(`${err.message}\n`);
     return undefined;
   }
 }
@@ -519,7 +527,9 @@ async function refreshFleetCommand(ctx: Ctx, dryRun: boolean, globs: readonly st
   if (!fleet) return EXIT.invalid;
   const { only, unmatched } = await selectClusters(fleet, globs);
   if (unmatched.length) {
-    ctx.io.stderr(`acr-fleet: --cluster ${unmatched.join(', ')}: matches no cluster in ${ctx.configArg}\n`);
+    const error = `acr-fleet: --cluster ${unmatched.join(', ')}: matches no cluster in ${ctx.configArg}`;
+    if (ctx.json) ctx.io.stdout(`${JSON.stringify({ ok: false, error, exitCode: EXIT.invalid })}\n`);
+    else ctx.io.stderr(`${error}\n`);
     return EXIT.invalid;
   }
   const [{ refreshFleet }, { createRunDeps }, { createLogger }, { credentialFromEnv }] = await Promise.all([
@@ -553,7 +563,11 @@ async function refreshFleetCommand(ctx: Ctx, dryRun: boolean, globs: readonly st
     // A local kubeconfig may authenticate through a plugin (exec): client-node runs it, once per cluster.
     resolvePlugin: localPlugins,
   });
-  if (progress) deps.onCluster = (r) => progress.cluster(r);
+  if (progress) {
+    deps.onCluster = (r) => progress.cluster(r);
+    // Text output names each failed cluster's error once, in the report (issue 17: it was printed three times).
+    deps.logFailures = false;
+  }
   progress?.start();
   let report;
   try {
