@@ -13,6 +13,7 @@ import OpenApiModule from '@alicloud/openapi-client';
 import UtilModule from '@alicloud/tea-util';
 import { CloudError } from '../errors.js';
 import type { Endpoints } from '../config/resolve.js';
+import { reportRequest } from '../log/requests.js';
 import { NoCredentialsError, type CredentialClient } from './credentials.js';
 import { resolveEndpoint, type Product } from './endpoints.js';
 import { retry, type RetryPolicy } from '../retry.js';
@@ -193,12 +194,30 @@ export class SdkOpenApiCaller implements OpenApiCaller {
 
   /** Runs a call, retrying transient failures per the policy; each try is signed anew (fresh nonce and date). */
   private withRetries<T>(call: CallInfo, attemptOnce: () => Promise<T>): Promise<T> {
-    return retry(() => attemptOnce().catch((err: unknown) => Promise.reject(toCloudError(call.action, err))), {
+    const path = `${call.product} ${call.action} (${call.region})`;
+    const method = (call as { method?: string }).method ?? 'POST';
+    const once = async () => {
+      const started = Date.now();
+      const report = (status: number) =>
+        reportRequest({ api: 'openapi', method, path, status, durationMs: Date.now() - started });
+      try {
+        const result = await attemptOnce();
+        report(200);
+        return result;
+      } catch (err) {
+        const cloud = toCloudError(call.action, err);
+        report(cloud.statusCode ?? 0);
+        throw cloud;
+      }
+    };
+    return retry(once, {
       policy: this.retryPolicy,
       classify: (err) => (err instanceof CloudError && isTransient(err, call.idempotent ?? true) ? 'retry' : 'stop'),
-      onRetry: () => {
+      onRetry: (err) => {
         const counter = retryScope.getStore();
         if (counter) counter.retries++;
+        const code = err instanceof CloudError ? err.code : 'error';
+        reportRequest({ api: 'openapi', method, path, status: 0, durationMs: 0, retry: code });
       },
     });
   }

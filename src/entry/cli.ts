@@ -342,6 +342,17 @@ async function envRedactor(env: CliIo['env']): Promise<Redactor> {
 const localPlugins = async (text: string, source: string, baseDir?: string) =>
   (await import('../kube/client-node-config.js')).pluginEndpoint(text, source, baseDir);
 
+/** `--log-level debug`: one line per request, with its retry reason; never a header value or a body. */
+function debugRequest(log: import('../log/logger.js').Logger) {
+  return (e: import('../log/requests.js').RequestEvent) =>
+    log.debug(
+      e.retry
+        ? `${e.api}: ${e.method} ${e.path}: retry (${e.retry})`
+        : `${e.api}: ${e.method} ${e.path} ${e.status || 'no answer'} (${e.durationMs} ms)`,
+      { event: e.retry ? 'retry' : 'request', ...e },
+    );
+}
+
 /**
  * Resolves the caller's credential before anything runs: an empty chain is one line naming the variables and
  * the chain's order, exit 2, no request sent and nothing retried (issue 17).
@@ -571,7 +582,11 @@ async function refreshFleetCommand(ctx: Ctx, dryRun: boolean, globs: readonly st
   progress?.start();
   let report;
   try {
-    report = await refreshFleet(fleet, deps, { dryRun, ...(only ? { only } : {}) });
+    const run = () => refreshFleet(fleet, deps, { dryRun, ...(only ? { only } : {}) });
+    report =
+      ctx.level === 'debug'
+        ? await (await import('../log/requests.js')).observeRequests(debugRequest(log), run)
+        : await run();
   } finally {
     progress?.end();
   }

@@ -15,6 +15,7 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { KubeError } from '../errors.js';
 import { retry, RetryBudget, type RetryPolicy, type RetryRules } from '../retry.js';
+import { reportRequest } from '../log/requests.js';
 import type { ClusterStats } from './cluster-client.js';
 import { KUBE_RETRY, kubeRetryRules, parseRetryAfter } from './retry.js';
 
@@ -101,7 +102,22 @@ export class KubeTransport {
 
   /** Sends a request (retrying transient failures) and returns the parsed JSON answer. */
   async request<T>(req: KubeRequest): Promise<T> {
-    const answer = await retry(() => this.attempt(req), this.retryRules);
+    const answer = await retry(() => this.attempt(req), {
+      ...this.retryRules,
+      onRetry: (err, attempt, waitMs) => {
+        this.retryRules.onRetry?.(err, attempt, waitMs);
+        const e = err instanceof KubeError ? err : undefined;
+        const why = e?.status ? `HTTP ${e.status}${e.reason ? ` ${e.reason}` : ''}` : (e?.reason ?? 'network error');
+        reportRequest({
+          api: 'kubernetes',
+          method: req.method,
+          path: req.path,
+          status: e?.status ?? 0,
+          durationMs: 0,
+          retry: `${why}, again in ${waitMs} ms`,
+        });
+      },
+    });
     return parseJson<T>(answer.body, req.what);
   }
 
@@ -110,11 +126,22 @@ export class KubeTransport {
     if (this.closed) throw networkError(req.what, { code: 'Closed' });
     this.stats.requests++;
     let answer: Answer;
+    const started = Date.now();
+    const report = (status: number) =>
+      reportRequest({
+        api: 'kubernetes',
+        method: req.method,
+        path: req.path,
+        status,
+        durationMs: Date.now() - started,
+      });
     try {
       answer = await this.once(req);
     } catch (err) {
+      report(0);
       throw networkError(req.what, err);
     }
+    report(answer.status);
     if (answer.status >= 200 && answer.status < 300) return answer;
     throw statusError(req.what, answer.status, answer.body, parseRetryAfter(answer.retryAfter, Date.now()));
   }
