@@ -20,7 +20,7 @@ export function deployProblems(fleet: Fleet): ConfigProblem[] {
   for (const [product, config] of Object.entries(fleet.endpoints)) {
     const urls = typeof config === 'string' ? { '': config } : ((config ?? {}) as Record<string, string>);
     for (const [region, url] of Object.entries(urls)) {
-      let host = '';
+      let host: string;
       try {
         host = new URL(url.replaceAll('{region}', 'region')).hostname;
       } catch {
