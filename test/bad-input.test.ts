@@ -242,3 +242,50 @@ test('a missing credential met inside a call is final: toCloudError keeps its te
   t.is(err.message, `GetAuthorizationToken: ${NO_CREDENTIALS}`);
   t.false(isTransient(err));
 });
+
+/** Config and usage errors through the CLI: each its exact output, exit 2, and no emulator contacted. */
+const CLI_CASES: {
+  what: string;
+  edit?: (d: Record<string, unknown>) => void;
+  args: string[];
+  stdout: string;
+  stderr: string;
+}[] = [
+  {
+    what: 'a misspelled key (the add-on spelling) in text mode',
+    edit: (d) => (d.defaults = { ...(d.defaults as object), 'expiring-threshold': '15m' }),
+    args: ['refresh'],
+    stdout: '',
+    stderr: 'fleet.yaml: defaults.expiring-threshold: unknown key; did you mean expiringThreshold?\n',
+  },
+  {
+    what: 'a bad config with --json',
+    edit: (d) => (d.concurrency = 100),
+    args: ['refresh', '--json'],
+    stdout: `${JSON.stringify({ valid: false, problems: [{ file: 'fleet.yaml', path: 'concurrency', message: 'must be at most 64', severity: 'error' }] })}\n`,
+    stderr: '',
+  },
+  {
+    what: 'an unknown --cluster with --json',
+    args: ['refresh', '--json', '--cluster', 'nope'],
+    stdout: `${JSON.stringify({ ok: false, error: 'acr-fleet: --cluster nope: matches no cluster in fleet.yaml', exitCode: 2 })}\n`,
+    stderr: '',
+  },
+  {
+    what: 'a bad config given to deregister --json',
+    edit: (d) => (d.concurrency = 100),
+    args: ['deregister', '--cluster', 'hz-dev-1', '--kubeconfig', 'admin.yaml', '--json'],
+    stdout: `${JSON.stringify({ valid: false, problems: [{ file: 'fleet.yaml', path: 'concurrency', message: 'must be at most 64', severity: 'error' }] })}\n`,
+    stderr: '',
+  },
+];
+
+for (const c of CLI_CASES) {
+  test(`the CLI refuses ${c.what}: exact output, exit 2, no emulator contacted`, async (t) => {
+    const s = await sandbox(t, c.edit ? { editConfig: c.edit } : {});
+    const before = served(s);
+    const r = await cli(c.args, { cwd: s.dir, env: s.env });
+    t.deepEqual(r, { code: 2, stdout: c.stdout, stderr: c.stderr });
+    t.is(served(s), before, 'no emulator received a request');
+  });
+}
