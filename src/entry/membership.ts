@@ -6,14 +6,22 @@
  * Without a terminal nothing is asked, for register and deregister alike: scripts and CI run them, and what
  * guards deregister is not a prompt but the identity check (register/guard.ts); `--yes` skips the question.
  */
-import type { CliIo } from './cli.js';
 import type { PluginResolver } from '../kube/connect.js';
 import type { Redactor } from '../log/logger.js';
 import type { FlowPlanEntry } from '../register/guard.js';
 import type { RegisterOptions } from '../register/flows.js';
 
+/** The part of the CLI's I/O these commands use (cli.ts's CliIo; declared here so the import runs one way). */
+export interface MembershipIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  env: Record<string, string | undefined>;
+  isTTY?: { stdout?: boolean; stderr?: boolean };
+  confirm?: (question: string) => Promise<boolean>;
+}
+
 export interface MembershipContext {
-  io: CliIo;
+  io: MembershipIo;
   json: boolean;
   configArg: string;
   configPath: string;
