@@ -7,7 +7,9 @@ import { copyFile, mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { deployProblems, scheduleProblem } from '../src/config/deploy.js';
 import { loadFleet } from '../src/config/load.js';
+import { ConfigError } from '../src/errors.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -43,6 +45,21 @@ export async function buildFunction(outDir: string, config?: string): Promise<Bu
   return { outDir, bundle, bytes: (await stat(bundle)).size };
 }
 
+/**
+ * The same validation as `acr-fleet validate`, plus the deployed function's own refusals (file kubeconfigs,
+ * loopback endpoints) and `ACR_FLEET_SCHEDULE` as FC's cron: every problem at once, as a ConfigError.
+ */
+export async function checkDeploy(config: string | undefined, schedule: string | undefined): Promise<void> {
+  const problems = [];
+  if (config) {
+    const fleet = await loadFleet({ file: config, env: { FC_REGION: process.env.FC_REGION ?? 'cn-hangzhou' } });
+    problems.push(...deployProblems(fleet));
+  }
+  if (problems.length) throw new ConfigError(config ?? 'fleet.yaml', problems);
+  const why = schedule === undefined ? undefined : scheduleProblem(schedule);
+  if (why) throw new ConfigError('ACR_FLEET_SCHEDULE', [{ path: '', message: why }]);
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const config = process.env.ACR_FLEET_CONFIG ?? 'fleet.yaml';
   const exists = await stat(config).then(
@@ -56,12 +73,16 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     process.exit(2);
   }
   try {
+    // `npm run build` (and so `s deploy`/`s preview`, whose pre-actions run it) ships nothing the function would refuse.
+    await checkDeploy(exists ? config : undefined, process.env.ACR_FLEET_SCHEDULE);
     const result = await buildFunction(path.join(ROOT, 'dist'), exists ? config : undefined);
     console.log(
       `dist/index.mjs: ${(result.bytes / 1024).toFixed(0)} KiB${exists ? `; dist/fleet.yaml from ${config}` : ' (no fleet.yaml shipped)'}`,
     );
   } catch (err) {
-    console.error(`acr-fleet build: ${err instanceof Error ? err.message : String(err)}`);
+    // One line per problem, each `file: key.path: message`.
+    const lines = err instanceof Error ? err.message.split('\n') : [String(err)];
+    for (const line of lines) console.error(`acr-fleet build: ${line}`);
     process.exit(2);
   }
 }

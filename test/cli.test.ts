@@ -308,10 +308,8 @@ test('on a terminal, progress is one live line rewritten in place, failures stay
     [
       `${CLEAR}refreshing: 0/3 cluster(s) done`,
       `${CLEAR}refreshing: 1/3 cluster(s) done`,
-      // The runner's error log line, then the live line again.
-      `${CLEAR}error: cluster bj-prod-1: <401> cluster=bj-prod-1\n`,
-      `${CLEAR}refreshing: 1/3 cluster(s) done`,
-      `${CLEAR}[2/3] bj-prod-1: failed (cluster bj-prod-1: <401>, N ms)\n`,
+      // Issue 17: the error is printed once, in the report on stdout; no runner error line, no error in progress.
+      `${CLEAR}[2/3] bj-prod-1: failed (N ms)\n`,
       `${CLEAR}refreshing: 2/3 cluster(s) done, 1 failed`,
       `${CLEAR}refreshing: 3/3 cluster(s) done, 1 failed`,
       CLEAR,

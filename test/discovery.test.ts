@@ -27,7 +27,7 @@ const FUNCTION_ACTIONS = [
 ];
 
 const timerEvent = () =>
-  Buffer.from(JSON.stringify({ triggerTime: '2026-12-07T04:00:00Z', triggerName: 'every-5m', payload: 'acr-fleet' }));
+  Buffer.from(JSON.stringify({ triggerTime: '2026-12-07T04:00:00Z', triggerName: 'every-5m', payload: '{}' }));
 
 /** A discovery-only fleet over the sandbox's registries (its own file clusters removed). */
 function discoveryOnly(d: Record<string, unknown>): void {

@@ -13,7 +13,7 @@ import { logLines } from './support/parse.js';
 /** As deployed: kubeconfigs in KMS, the handler pointed at the sandbox's fleet.yaml. */
 const FC: SandboxOptions = { kubeconfigs: 'kms', functionConfig: true };
 
-const timerEvent = (payload = 'acr-fleet') =>
+const timerEvent = (payload = '{}') =>
   Buffer.from(JSON.stringify({ triggerTime: '2026-11-23T07:49:00Z', triggerName: 'every-5m', payload }));
 
 // The handler reads ACR_FLEET_CONFIG from the process environment, so these tests run one at a time.

@@ -93,10 +93,20 @@ test('imagePullSecrets keep foreign entries in order, drop pruned ones, and add 
   t.deepEqual(desiredPullSecrets({ imagePullSecrets: ['acr', 'z'] }, undefined, new Set(['acr'])), ['z']);
 });
 
-test("acr-fleet's entry ends up exactly once, after everyone else's; others' duplicates stay", (t) => {
-  t.deepEqual(desiredPullSecrets({ imagePullSecrets: ['acr', 'acr'] }, 'acr'), ['acr']);
-  t.deepEqual(desiredPullSecrets({ imagePullSecrets: ['acr', 'z'] }, 'acr'), ['z', 'acr']);
-  t.deepEqual(desiredPullSecrets({ imagePullSecrets: ['z', 'acr', 'z', 'acr'] }, 'acr'), ['z', 'z', 'acr']);
+// Issue 17 reverses the old "moved to the end, exactly once" assertions: a list that already references the
+// Secret (first, in the middle, or twice) is the user's and stays exactly as it is; no write, no reorder.
+test("a list that already references acr-fleet's Secret, anywhere or twice, is left exactly as it is (issue 17)", (t) => {
+  t.is(desiredPullSecrets({ imagePullSecrets: ['acr', 'acr'] }, 'acr'), undefined);
+  t.is(desiredPullSecrets({ imagePullSecrets: ['acr', 'z'] }, 'acr'), undefined);
+  t.is(desiredPullSecrets({ imagePullSecrets: ['z', 'acr', 'z', 'acr'] }, 'acr'), undefined);
+  t.is(desiredPullSecrets({ imagePullSecrets: ['z', 'acr', 'a'] }, 'acr'), undefined);
+  t.deepEqual(desiredPullSecrets({ imagePullSecrets: ['z', 'z'] }, 'acr'), ['z', 'z', 'acr'], 'appended when missing');
+  t.deepEqual(
+    desiredPullSecrets({ imagePullSecrets: ['acr', 'old', 'z'] }, 'acr', new Set(['old'])),
+    ['acr', 'z'],
+    'only references to pruned Secrets are removed; ours stays where it is',
+  );
+  t.deepEqual(desiredPullSecrets({ imagePullSecrets: ['old'] }, 'acr', new Set(['old'])), ['acr']);
   t.is(desiredPullSecrets({ imagePullSecrets: ['z', 'z', 'acr'] }, 'acr'), undefined);
   t.is(
     desiredPullSecrets({ imagePullSecrets: ['acr', 'acr'] }, undefined),

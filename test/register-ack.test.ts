@@ -34,7 +34,7 @@ const OPERATOR_ACTIONS = [
 ];
 
 const timerEvent = () =>
-  Buffer.from(JSON.stringify({ triggerTime: '2026-12-07T04:00:00Z', triggerName: 'every-5m', payload: 'acr-fleet' }));
+  Buffer.from(JSON.stringify({ triggerTime: '2026-12-07T04:00:00Z', triggerName: 'every-5m', payload: '{}' }));
 
 /** What ACK does after GrantPermissions: the uid's bindings in the cluster (seeded; this test never removes). */
 const seedBindings =

@@ -3,10 +3,13 @@
  * invocation of the same function per shard (FC 3.0 InvokeFunction through the emulator, which runs the
  * handler), and the shards together refresh every cluster, each with its own tokens and its own summary.
  */
+import { isDeepStrictEqual } from 'node:util';
 import test from 'ava';
 import fc from 'fast-check';
 import { handler, type DispatchReport } from '../src/entry/fc.js';
 import type { FleetReport } from '../src/fleet/report.js';
+import { parsePayload } from '../src/config/payload.js';
+import { payloadOf } from '../src/fleet/dispatch.js';
 import { shardClusters } from '../src/fleet/shard.js';
 import { ACCOUNT, startSandbox, type Sandbox } from './support/sandbox.js';
 import { loginDomains, pullSecrets, SECRET } from './support/assert.js';
@@ -54,6 +57,22 @@ test('adding a cluster moves no other cluster while the shard count stays, and a
         const newShard = Math.ceil((list.length + 1) / size) - 1;
         return list.every((c) => after.get(c) === before.get(c) || (grew && after.get(c) === newShard));
       },
+    ),
+  );
+  t.pass();
+});
+
+test("every shard's payload passes the invocation payload schema and round-trips to its shard (issue 17)", (t) => {
+  fc.assert(
+    fc.property(names, fc.integer({ min: 1, max: 50 }), fc.boolean(), (list, size, dryRun) =>
+      shardClusters(list, size).every((shard) => {
+        const parsed = parsePayload(payloadOf(shard, shard.clusters, dryRun), list);
+        return isDeepStrictEqual(parsed, {
+          shard: { index: shard.index, count: shard.count },
+          clusters: shard.clusters,
+          ...(dryRun ? { dryRun } : {}),
+        });
+      }),
     ),
   );
   t.pass();
@@ -143,6 +162,8 @@ test.serial(
         (i) => JSON.parse(i.event) as { shard: { index: number; count: number }; clusters: string[] },
       );
       t.deepEqual(payloads.map((p) => p.clusters).sort(), SHARDS.map((x) => x.clusters).sort());
+      for (const i of invocations)
+        t.deepEqual(parsePayload(i.event, ['hz-prod-1', 'bj-prod-1', 'hz-dev-1']), JSON.parse(i.event) as object);
       t.true(
         payloads.every((p) => p.shard.count === SHARDS[0]?.count && Object.keys(p).sort().join() === 'clusters,shard'),
       );

@@ -14,7 +14,8 @@ import UtilModule from '@alicloud/tea-util';
 import { CloudError } from '../errors.js';
 import { quoteRemote } from '../log/quote.js';
 import type { Endpoints } from '../config/resolve.js';
-import type { CredentialClient } from './credentials.js';
+import { reportRequest } from '../log/requests.js';
+import { NoCredentialsError, type CredentialClient } from './credentials.js';
 import { checkEndpoint, EndpointRefused, resolveEndpoint, type Product } from './endpoints.js';
 import { capCloudResponses, ResponseRefused } from './response-cap.js';
 import { retry, type RetryPolicy } from '../retry.js';
@@ -130,7 +131,7 @@ export function isTransient(err: CloudError, idempotent = true): boolean {
   // The same host would be refused again, and would answer the same again.
   if (err.code === 'EndpointRefused' || err.code === 'ResponseRefused') return false;
   if (err.statusCode !== undefined) return err.statusCode >= 500;
-  return err.code !== 'UnexpectedResponse';
+  return err.code !== 'UnexpectedResponse' && err.code !== 'NoCredentials';
 }
 
 /** OpenApiCaller over the real SDK. Clients are cached per (product, region) for the run. */
@@ -217,14 +218,31 @@ export class SdkOpenApiCaller implements OpenApiCaller {
 
   /** Runs a call, retrying transient failures per the policy; each try is signed anew (fresh nonce and date). */
   private withRetries<T>(call: CallInfo, attemptOnce: () => Promise<T>): Promise<T> {
-    // Through a promise: a host refused before sending throws synchronously.
-    const attempt = () => Promise.resolve().then(attemptOnce);
-    return retry(() => attempt().catch((err: unknown) => Promise.reject(toCloudError(call.action, err))), {
+    const path = `${call.product} ${call.action} (${call.region})`;
+    const method = (call as { method?: string }).method ?? 'POST';
+    const once = async () => {
+      const started = Date.now();
+      const report = (status: number) =>
+        reportRequest({ api: 'openapi', method, path, status, durationMs: Date.now() - started });
+      try {
+        // Through a promise: a host refused before sending throws synchronously.
+        const result = await Promise.resolve().then(attemptOnce);
+        report(200);
+        return result;
+      } catch (err) {
+        const cloud = toCloudError(call.action, err);
+        report(cloud.statusCode ?? 0);
+        throw cloud;
+      }
+    };
+    return retry(once, {
       policy: this.retryPolicy,
       classify: (err) => (err instanceof CloudError && isTransient(err, call.idempotent ?? true) ? 'retry' : 'stop'),
-      onRetry: () => {
+      onRetry: (err) => {
         const counter = retryScope.getStore();
         if (counter) counter.retries++;
+        const code = err instanceof CloudError ? err.code : 'error';
+        reportRequest({ api: 'openapi', method, path, status: 0, durationMs: 0, retry: code });
       },
     });
   }
@@ -287,8 +305,9 @@ function stringify(q: Record<string, string | number | boolean | undefined>): Re
 /** SDK error → CloudError `Action: Code (HTTP n): Message`, without request text or URLs. */
 export function toCloudError(action: string, err: unknown): CloudError {
   if (err instanceof CloudError) return err;
-  // Refused before sending (a host fleet.yaml does not allow) or while reading (an answer past the cap).
-  if (err instanceof EndpointRefused || err instanceof ResponseRefused)
+  // Refused before sending (a host fleet.yaml does not allow, no credentials) or while reading (an answer past
+  // the cap): no retry can help.
+  if (err instanceof EndpointRefused || err instanceof ResponseRefused || err instanceof NoCredentialsError)
     return new CloudError(`${action}: ${err.message}`, { code: err.code, cause: err });
   const e = (err ?? {}) as {
     code?: unknown;

@@ -33,7 +33,7 @@ export type Payload = z.infer<typeof payloadSchema>;
 
 /** FC's timer event around the trigger's payload string. */
 const timerEvent = z.strictObject({
-  triggerTime: z.string(),
+  triggerTime: z.string().optional(),
   triggerName: z.string(),
   payload: z.string().optional(),
 });
@@ -55,7 +55,7 @@ export class PayloadError extends ConfigError {
  * Parses an invocation's event, bare or wrapped in a timer event; empty means `{}`. Throws PayloadError
  * (a ConfigError) naming every problem, with "did you mean" for keys and cluster names.
  */
-export function parsePayload(event: string | Buffer | undefined, clusterNames: readonly string[]): Payload {
+export function parsePayload(event: string | Buffer | undefined, clusterNames: readonly string[] | undefined): Payload {
   if (event === undefined) return {};
   const size = typeof event === 'string' ? Buffer.byteLength(event) : event.length;
   if (size > MAX_PAYLOAD_BYTES)
@@ -77,6 +77,8 @@ export function parsePayload(event: string | Buffer | undefined, clusterNames: r
       problems.map((p) => (p.path ? p : { path: '', message: p.message.startsWith('expected') ? EXAMPLE : p.message })),
     );
   }
+  // Undefined names: the structure only (the caller checks names once it knows them, e.g. after discovery).
+  if (clusterNames === undefined) return parsed.data;
   const unknown: ConfigProblem[] = (parsed.data.clusters ?? []).flatMap((name, i) => {
     if (clusterNames.includes(name)) return [];
     const meant = closest(name, clusterNames);

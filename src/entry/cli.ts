@@ -24,6 +24,8 @@ export interface CliIo {
   cwd: string;
   /** Which streams are terminals: live progress and colour happen only there. Absent: neither. */
   isTTY?: { stdout?: boolean; stderr?: boolean };
+  /** Asks a yes/no question on the terminal (absent without one): register/deregister confirm deletes. */
+  confirm?: (question: string) => Promise<boolean>;
 }
 
 export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
@@ -165,7 +167,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   );
 
   const membershipOptions = (cmd: Command) =>
-    withConfig(cmd)
+    withCommon(cmd)
       .option('--cluster <name>', 'the cluster')
       .option('--kubeconfig <file>', 'an admin kubeconfig (used once, never stored or printed)')
       .option('--kms-secret <name>', 'KMS secret for its kubeconfig (default: acr-fleet/NAME)')
@@ -176,7 +178,9 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       .option(
         '--function-role-arn <arn>',
         "with ACK clusters: the function's RAM role (default: $ACR_FLEET_FUNCTION_ROLE_ARN)",
-      );
+      )
+      .option('--dry-run', 'read everything, write nothing, print the plan: what would be created, changed, deleted')
+      .option('-y, --yes', 'do not ask before deleting (a terminal is asked otherwise)');
   type MembershipOptions = CommonOptions & {
     cluster: string;
     kubeconfig: string;
@@ -185,6 +189,8 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     functionRoleArn?: string;
     region?: string;
     discovered?: boolean;
+    dryRun?: boolean;
+    yes?: boolean;
   };
   /** --cluster and --kubeconfig are required unless the cluster is an ACK one (same text as commander's). */
   const missingOption = (o: MembershipOptions, name: string) => {
@@ -195,6 +201,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   const membershipOf = (o: MembershipOptions) => ({
     cluster: o.cluster,
     adminKubeconfig: path.resolve(io.cwd, o.kubeconfig),
+    adminKubeconfigDisplay: o.kubeconfig,
     ...(o.kmsSecret ? { kmsSecret: o.kmsSecret } : {}),
   });
 
@@ -232,7 +239,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       if (usage) return Promise.resolve((io.stderr(usage), EXIT.invalid));
       if (o.ackClusterId || o.discovered)
         return ackMembership(context(io, o), 'register', { ...o, webhook: o.webhook ?? false });
-      return membership(context(io, o), 'register', {
+      return membership(context(io, o), 'register', o, {
         ...membershipOf(o),
         configmap: o.withConfigmap ?? false,
         webhook: o.webhook ?? false,
@@ -255,7 +262,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       const usage = missingOption(o, 'deregister');
       if (usage) return Promise.resolve((io.stderr(usage), EXIT.invalid));
       if (o.ackClusterId) return ackMembership(context(io, o), 'deregister', o);
-      return membership(context(io, o), 'deregister', membershipOf(o));
+      return membership(context(io, o), 'deregister', o, membershipOf(o));
     }),
   );
 
@@ -342,8 +349,16 @@ async function load(ctx: Ctx): Promise<Fleet | undefined> {
     return await loadFleet({ file: ctx.configArg, path: ctx.configPath, env: ctx.io.env });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    if (ctx.json) ctx.io.stdout(`${JSON.stringify({ valid: false, file: err.file, problems: err.problems })}\n`);
-    ctx.io.stderr(`${err.message}\n`);
+    // --json: validate's one shape on stdout and nothing else (issue 17); text: the problems on stderr.
+    if (ctx.json) {
+      const problems = err.problems.map((p) => ({
+        file: err.file,
+        path: p.path,
+        message: p.message,
+        severity: 'error',
+      }));
+      ctx.io.stdout(`${JSON.stringify({ valid: false, problems })}\n`);
+    } else ctx.io.stderr(`${err.message}\n`);
     return undefined;
   }
 }
@@ -415,35 +430,55 @@ async function envRedactor(env: CliIo['env']): Promise<Redactor> {
 const localPlugins = async (text: string, source: string, baseDir?: string, onSecret?: (value: string) => void) =>
   (await import('../kube/client-node-config.js')).pluginEndpoint(text, source, baseDir, onSecret);
 
-async function membership(ctx: Ctx, command: 'register' | 'deregister', opts: RegisterOptions): Promise<number> {
-  const [flows, { credentialFromEnv }, { ConfigError, describeError }] = await Promise.all([
-    import('../register/flows.js'),
-    import('../cloud/credentials.js'),
-    import('../errors.js'),
-  ]);
-  const redactor = await envRedactor(ctx.io.env);
-  const flow = {
-    configDisplay: ctx.configArg,
-    configPath: ctx.configPath,
-    env: ctx.io.env,
-    credential: credentialFromEnv(ctx.io.env),
-    resolvePlugin: localPlugins,
-    onSecret: (v: string) => redactor.add(v),
-    progress: (line: string) => ctx.io.stderr(`${redactor.redact(line)}\n`),
-  };
+/** `--log-level debug`: one line per request, with its retry reason; never a header value or a body. */
+function debugRequest(log: import('../log/logger.js').Logger) {
+  return (e: import('../log/requests.js').RequestEvent) =>
+    log.debug(
+      e.retry
+        ? `${e.api}: ${e.method} ${e.path}: retry (${e.retry})`
+        : `${e.api}: ${e.method} ${e.path} ${e.status || 'no answer'} (${e.durationMs} ms)`,
+      { event: e.retry ? 'retry' : 'request', ...e },
+    );
+}
+
+/**
+ * Resolves the caller's credential before anything runs: an empty chain is one line naming the variables and
+ * the chain's order, exit 2, no request sent and nothing retried (issue 17).
+ */
+async function credentialReady(
+  ctx: Ctx,
+  credential: import('../cloud/credentials.js').CredentialClient,
+): Promise<boolean> {
+  const { requireCredential, NoCredentialsError } = await import('../cloud/credentials.js');
   try {
-    if (command === 'register') await flows.register(flow, opts);
-    else await flows.deregister(flow, opts);
+    await requireCredential(credential);
+    return true;
   } catch (err) {
-    if (err instanceof ConfigError) {
-      ctx.io.stderr(`${err.message}\n`);
-      return EXIT.invalid;
-    }
-    ctx.io.stderr(`acr-fleet ${command}: ${redactor.redact(describeError(err))}\n`);
-    return EXIT.failed;
+    if (!(err instanceof NoCredentialsError)) throw err;
+    if (ctx.json)
+      ctx.io.stdout(`${JSON.stringify({ ok: false, error: `acr-fleet: ${err.message}`, exitCode: EXIT.invalid })}\n`);
+    else ctx.io.stderr(`acr-fleet: ${err.message}\n`);
+    return false;
   }
-  ctx.io.stdout(`${command === 'register' ? 'registered' : 'deregistered'} cluster ${opts.cluster}\n`);
-  return EXIT.ok;
+}
+
+async function membership(
+  ctx: Ctx,
+  command: 'register' | 'deregister',
+  o: { dryRun?: boolean; yes?: boolean },
+  opts: RegisterOptions,
+): Promise<number> {
+  const [{ membershipCommand }, { credentialFromEnv }] = await Promise.all([
+    import('./membership.js'),
+    import('../cloud/credentials.js'),
+  ]);
+  if (!(await credentialReady(ctx, credentialFromEnv(ctx.io.env)))) return EXIT.invalid;
+  return membershipCommand(
+    { ...ctx, redactor: await envRedactor(ctx.io.env), resolvePlugin: localPlugins },
+    command,
+    { dryRun: o.dryRun ?? false, yes: o.yes ?? false },
+    opts,
+  );
 }
 
 /** register/deregister of ACK clusters with the operator's own RAM identity (src/register/ack.ts). */
@@ -658,7 +693,9 @@ async function refreshFleetCommand(ctx: Ctx, dryRun: boolean, globs: readonly st
   const { fleet, sources } = await discovered(ctx, loaded);
   const { only, unmatched } = await selectClusters(fleet, globs);
   if (unmatched.length) {
-    ctx.io.stderr(`acr-fleet: --cluster ${unmatched.join(', ')}: matches no cluster in ${ctx.configArg}\n`);
+    const error = `acr-fleet: --cluster ${unmatched.join(', ')}: matches no cluster in ${ctx.configArg}`;
+    if (ctx.json) ctx.io.stdout(`${JSON.stringify({ ok: false, error, exitCode: EXIT.invalid })}\n`);
+    else ctx.io.stderr(`${error}\n`);
     return EXIT.invalid;
   }
   const [{ refreshFleet }, { createRunDeps }, { createLogger }, { credentialFromEnv }] = await Promise.all([
@@ -667,6 +704,8 @@ async function refreshFleetCommand(ctx: Ctx, dryRun: boolean, globs: readonly st
     import('../log/logger.js'),
     import('../cloud/credentials.js'),
   ]);
+  const credential = credentialFromEnv(ctx.io.env);
+  if (!(await credentialReady(ctx, credential))) return EXIT.invalid;
   const redactor = await envRedactor(ctx.io.env);
   const tty = ctx.io.isTTY ?? {};
   const total = only?.length ?? fleet.clusters.length;
@@ -683,20 +722,28 @@ async function refreshFleetCommand(ctx: Ctx, dryRun: boolean, globs: readonly st
   const log = createLogger({ format: ctx.json ? 'json' : 'text', write: writeLog, redactor, level: ctx.level });
   const deps = createRunDeps({
     fleet,
-    credential: credentialFromEnv(ctx.io.env),
+    credential,
     log,
     redactor,
     allowFileKubeconfig: true,
     // A local kubeconfig may authenticate through a plugin (exec): client-node runs it, once per cluster.
     resolvePlugin: localPlugins,
   });
-  if (progress) deps.onCluster = (r) => progress.cluster(r);
+  if (progress) {
+    deps.onCluster = (r) => progress.cluster(r);
+    // Text output names each failed cluster's error once, in the report (issue 17: it was printed three times).
+    deps.logFailures = false;
+  }
   const { logDiscovery, discoveryFailed } = await import('./discovery.js');
   logDiscovery(log, sources);
   progress?.start();
   let report;
   try {
-    report = await refreshFleet(fleet, deps, { dryRun, ...(only ? { only } : {}) });
+    const run = () => refreshFleet(fleet, deps, { dryRun, ...(only ? { only } : {}) });
+    report =
+      ctx.level === 'debug'
+        ? await (await import('../log/requests.js')).observeRequests(debugRequest(log), run)
+        : await run();
   } finally {
     progress?.end();
   }

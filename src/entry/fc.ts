@@ -9,10 +9,12 @@
  * invocation fetches its own tokens (a payload never carries a credential).
  */
 import { credentialFromFc } from '../cloud/credentials.js';
+import { parsePayload, type Payload } from '../config/payload.js';
+import { describeError } from '../errors.js';
 import { needsDispatch } from '../fleet/dispatch.js';
 import { refreshFleet } from '../fleet/run.js';
 import type { FleetReport } from '../fleet/report.js';
-import { createLogger, Redactor } from '../log/logger.js';
+import { createLogger, Redactor, type Logger } from '../log/logger.js';
 import { continueChain, dispatch, type DispatchReport } from './fc-dispatch.js';
 import {
   configFile,
@@ -27,12 +29,6 @@ import { routeDebugOutput } from './debug-output.js';
 import { createRunDeps } from './runtime.js';
 
 export type { DispatchReport } from './fc-dispatch.js';
-
-interface Payload {
-  dryRun?: boolean;
-  clusters?: string[];
-  shard?: { index: number; count: number };
-}
 
 /**
  * The FC handler. Throws (failing the invocation) only when the config is unusable, or when a dispatch could
@@ -49,12 +45,23 @@ export async function handler(
   redactor.add(context.credentials.accessKeySecret);
   redactor.add(context.credentials.securityToken);
   routeDebugOutput(redactor);
-  const payload = parsePayload(event);
+  const base = { requestId: context.requestId };
+  const loadLog = createLogger({ format: 'json', write, redactor, base });
+  const loaded = await loadFunctionFleet(configFile(), context, loadLog);
+  // Checked like a config file before anything is contacted; names found by discovery are checked once it ran.
+  const discovering = (loaded.discovery?.length ?? 0) > 0;
+  let payload = parseFunctionPayload(event, discovering ? undefined : loaded.clusters.map((c) => c.name), loadLog);
   const shardTag = payload.shard ? { shard: `${payload.shard.index + 1}/${payload.shard.count}` } : {};
-  const log = createLogger({ format: 'json', write, redactor, base: { requestId: context.requestId, ...shardTag } });
+  const log = createLogger({ format: 'json', write, redactor, base: { ...base, ...shardTag } });
   const credential = credentialFromFc(context.credentials);
-  const { fleet, sources } = await discoverFleet(await loadFunctionFleet(configFile(), context, log), credential);
+  const { fleet, sources } = await discoverFleet(loaded, credential);
   logDiscovery(log, sources);
+  if (discovering)
+    payload = parseFunctionPayload(
+      event,
+      fleet.clusters.map((c) => c.name),
+      log,
+    );
   if (!payload.clusters && needsDispatch(fleet)) {
     const dispatched = await dispatch(fleet, context, payload.dryRun ?? false, log);
     return redacted(dispatched);
@@ -116,29 +123,16 @@ export async function handler(
   return redacted(report);
 }
 
-function isShard(v: unknown): v is { index: number; count: number } {
-  const s = v as { index?: unknown; count?: unknown } | undefined;
-  return !!s && Number.isInteger(s.index) && Number.isInteger(s.count);
-}
-
-/** The timer event is `{"triggerTime","triggerName","payload"}`; payload is the trigger's string. */
-function parsePayload(event: Buffer | string | undefined): Payload {
-  const text = event === undefined ? '' : event.toString();
-  if (!text.trim()) return {};
+/** The payload, or one `payload-invalid` line and a throw (FC records the failure). */
+function parseFunctionPayload(
+  event: Buffer | string | undefined,
+  clusterNames: readonly string[] | undefined,
+  log: Logger,
+): Payload {
   try {
-    const outer = JSON.parse(text) as { payload?: unknown } & Payload;
-    const inner =
-      typeof outer.payload === 'string' && outer.payload.trim().startsWith('{')
-        ? (JSON.parse(outer.payload) as Payload)
-        : outer;
-    return {
-      ...(typeof inner.dryRun === 'boolean' ? { dryRun: inner.dryRun } : {}),
-      ...(Array.isArray(inner.clusters)
-        ? { clusters: inner.clusters.filter((c): c is string => typeof c === 'string') }
-        : {}),
-      ...(isShard(inner.shard) ? { shard: inner.shard } : {}),
-    };
-  } catch {
-    return {};
+    return parsePayload(event, clusterNames);
+  } catch (err) {
+    log.error(describeError(err), { event: 'payload-invalid' });
+    throw err;
   }
 }

@@ -1,4 +1,5 @@
 /** Process entry of the `acr-fleet` command: real stdio, real environment, real exit code. */
+import { createInterface } from 'node:readline/promises';
 import { describeError } from '../errors.js';
 import { runCli } from './cli.js';
 
@@ -17,6 +18,19 @@ try {
     env: process.env,
     cwd: process.cwd(),
     isTTY: { stdout: process.stdout.isTTY, stderr: process.stderr.isTTY },
+    // Only a terminal is asked (register/deregister before deleting); a pipe or CI has no one to answer.
+    ...(process.stdin.isTTY
+      ? {
+          confirm: async (question: string) => {
+            const rl = createInterface({ input: process.stdin, output: process.stderr });
+            try {
+              return /^y(es)?$/i.test((await rl.question(question)).trim());
+            } finally {
+              rl.close();
+            }
+          },
+        }
+      : {}),
   });
 } catch (err) {
   process.stderr.write(`acr-fleet: ${describeError(err)}\n`);

@@ -164,8 +164,9 @@ export function progressLine(c: ClusterReport, done: number, total: number): str
   const writes = c.plan
     ? `${c.plan.length} planned change(s)`
     : `${c.secrets.created + c.secrets.updated + c.secrets.deleted} secret write(s)`;
-  const detail = c.status === 'ok' ? `${writes}, ${c.requests} request(s)` : (c.error ?? 'failed');
-  return `[${done}/${total}] ${c.name}: ${c.status} (${detail}, ${c.durationMs} ms)`;
+  // A failure's error is printed once, in the report; the progress line only says which cluster failed.
+  const detail = c.status === 'ok' ? `${writes}, ${c.requests} request(s), ` : '';
+  return `[${done}/${total}] ${c.name}: ${c.status} (${detail}${c.durationMs} ms)`;
 }
 
 /**

@@ -13,6 +13,7 @@
  *   p, when done, starts p+M. A position that cannot be queued (function missing, denied) is reported and
  *   its chain moves on to the next one at once.
  */
+import type { Payload } from '../config/payload.js';
 import type { Fleet } from '../config/resolve.js';
 import { networkFunctionName } from '../config/networks.js';
 import { shardClusters } from './shard.js';
@@ -82,9 +83,17 @@ export function planDispatch(
   });
 }
 
-/** An invocation's event: its shard and its cluster names only, never a credential. */
+/**
+ * An invocation's event: its shard and its cluster names only, never a credential. Typed as the payload schema's
+ * output, so the invocation parses it like any other payload.
+ */
 export function payloadOf(shard: { index: number; count: number }, clusters: string[], dryRun: boolean): string {
-  return JSON.stringify({ shard, clusters, ...(dryRun ? { dryRun } : {}) });
+  const payload: Payload = {
+    shard: { index: shard.index, count: shard.count },
+    clusters,
+    ...(dryRun ? { dryRun } : {}),
+  };
+  return JSON.stringify(payload);
 }
 
 /** Consecutive parts of `names` whose payloads fit MAX_PAYLOAD_BYTES (greedy; a name is at most 63 bytes). */

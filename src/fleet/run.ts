@@ -22,6 +22,8 @@ export interface RunDeps {
   now?: () => number;
   /** Called as each cluster finishes, for progress output. */
   onCluster?(report: ClusterReport, done: number, total: number): void;
+  /** Log each cluster failure (default). The CLI's text output prints it once, in its report, instead. */
+  logFailures?: boolean;
 }
 
 export interface RunOptions {
@@ -139,7 +141,8 @@ async function refreshCluster(
   }
   const report = tallyCluster({ ...outcome, durationMs: Date.now() - started });
   // Each failure already names the cluster.
-  for (const failure of failuresOf(outcome)) deps.log.error(failure, { cluster: cluster.name });
+  if (deps.logFailures !== false)
+    for (const failure of failuresOf(outcome)) deps.log.error(failure, { cluster: cluster.name });
   if (report.status === 'ok')
     deps.log.debug(`cluster ${cluster.name}: ok`, { cluster: cluster.name, requests: report.requests });
   for (const line of report.refused ?? []) deps.log.warn(line, { event: 'configmap-refused', cluster: cluster.name });

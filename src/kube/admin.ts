@@ -98,6 +98,23 @@ export class KubeAdminClient extends KubeClusterClient {
     return 'deleted';
   }
 
+  /** What {@link createOrUpdate} would do, read-only (register's `--dry-run` plan). */
+  async previewWrite(
+    desired: OwnedObject,
+  ): Promise<Extract<WriteResult, 'created' | 'updated' | 'unchanged' | 'notOurs'>> {
+    const current = await this.readObject(desired);
+    if (!current) return 'created';
+    if (!isOurs(current)) return 'notOurs';
+    return sameContent(current, desired) ? 'unchanged' : 'updated';
+  }
+
+  /** What {@link remove} would do, read-only (deregister's plan and its not-in-fleet.yaml guard). */
+  async previewRemove(obj: OwnedObject): Promise<Extract<WriteResult, 'deleted' | 'unchanged' | 'notOurs'>> {
+    const current = await this.readObject(obj);
+    if (!current) return 'unchanged';
+    return isOurs(current) ? 'deleted' : 'notOurs';
+  }
+
   /** A bound token for a ServiceAccount (TokenRequest). */
   async mintToken(namespace: string, name: string, expirationSeconds: number): Promise<string> {
     const what = `create token for serviceaccount ${namespace}/${name}`;

@@ -17,6 +17,7 @@ import { KubeError } from '../errors.js';
 import { ADDRESS_REFUSED } from './address.js';
 import { quoteRemote } from '../log/quote.js';
 import { retry, RetryBudget, type RetryPolicy, type RetryRules } from '../retry.js';
+import { reportRequest } from '../log/requests.js';
 import type { ClusterStats } from './cluster-client.js';
 import { KUBE_RETRY, kubeRetryRules, parseRetryAfter } from './retry.js';
 
@@ -110,8 +111,23 @@ export class KubeTransport {
    * webhook request brings one of its own) and returns the parsed JSON answer.
    */
   async request<T>(req: KubeRequest, budget?: RetryBudget): Promise<T> {
-    const rules = budget ? { ...this.retryRules, budget } : this.retryRules;
-    const answer = await retry(() => this.attempt(req), rules);
+    const answer = await retry(() => this.attempt(req), {
+      ...this.retryRules,
+      ...(budget ? { budget } : {}),
+      onRetry: (err, attempt, waitMs) => {
+        this.retryRules.onRetry?.(err, attempt, waitMs);
+        const e = err instanceof KubeError ? err : undefined;
+        const why = e?.status ? `HTTP ${e.status}${e.reason ? ` ${e.reason}` : ''}` : (e?.reason ?? 'network error');
+        reportRequest({
+          api: 'kubernetes',
+          method: req.method,
+          path: req.path,
+          status: e?.status ?? 0,
+          durationMs: 0,
+          retry: `${why}, again in ${waitMs} ms`,
+        });
+      },
+    });
     return parseJson<T>(answer.body, req.what);
   }
 
@@ -125,12 +141,23 @@ export class KubeTransport {
     if (this.closed) throw networkError(req.what, { code: 'Closed' });
     this.stats.requests++;
     let answer: Answer;
+    const started = Date.now();
+    const report = (status: number) =>
+      reportRequest({
+        api: 'kubernetes',
+        method: req.method,
+        path: req.path,
+        status,
+        durationMs: Date.now() - started,
+      });
     try {
       answer = await this.once(req);
     } catch (err) {
+      report(0);
       if ((err as { code?: unknown })?.code === TOO_LARGE) throw tooLargeError(req.what, this.opts.maxResponseBytes);
       throw networkError(req.what, err);
     }
+    report(answer.status);
     if (answer.status >= 200 && answer.status < 300) return answer;
     throw statusError(req.what, answer.status, answer.body, parseRetryAfter(answer.retryAfter, Date.now()));
   }

@@ -275,8 +275,9 @@ export function planRemoval(observed: Observed): Pick<Plan, 'secrets' | 'service
 }
 
 /**
- * The imagePullSecrets a ServiceAccount should have: its own entries, in order, minus references to
- * pruned Secrets, then `add` exactly once, last (an entry of that name elsewhere, or twice, is moved there).
+ * The imagePullSecrets a ServiceAccount should have: its own list exactly as it is (order and duplicates are the
+ * user's), minus references to Secrets acr-fleet pruned, plus `add` appended when no entry names it yet. A list
+ * that already references `add` anywhere, even twice, is not rewritten (issue 17: no reorder, no needless write).
  * Undefined when nothing changes.
  */
 export function desiredPullSecrets(
@@ -284,8 +285,8 @@ export function desiredPullSecrets(
   add: string | undefined,
   remove?: ReadonlySet<string>,
 ): string[] | undefined {
-  const kept = sa.imagePullSecrets.filter((n) => n !== add && !remove?.has(n));
-  if (add !== undefined) kept.push(add);
+  const kept = sa.imagePullSecrets.filter((n) => n === add || !remove?.has(n));
+  if (add !== undefined && !kept.includes(add)) kept.push(add);
   const same = kept.length === sa.imagePullSecrets.length && kept.every((n, i) => n === sa.imagePullSecrets[i]);
   return same ? undefined : kept;
 }

@@ -9,9 +9,10 @@ import { closest } from '../config/rules.js';
 import { loadFleet, parseFleet } from '../config/load.js';
 import { DEFAULTS, type Cluster, type Fleet } from '../config/resolve.js';
 import type { CredentialClient } from '../cloud/credentials.js';
-import { KmsWriter } from '../cloud/kms.js';
+import { CsApi } from '../cloud/cs.js';
+import { KmsApi, KmsWriter } from '../cloud/kms.js';
 import { SdkOpenApiCaller } from '../cloud/openapi.js';
-import { AcrFleetError, describeError } from '../errors.js';
+import { AcrFleetError, CloudError, describeError } from '../errors.js';
 import { applyChanges, countResults } from '../reconcile/apply.js';
 import { connectKubeconfigFile, tokenKubeconfig, type KubeAdminClient } from '../kube/admin.js';
 import { endpointOfKubeconfig, type PluginResolver } from '../kube/connect.js';
@@ -19,7 +20,16 @@ import { describeObject, type OwnedObject, type WriteResult } from '../kube/obje
 import { configMapObjects, IDENTITY, rbacObjects, rbacSettingsOf } from '../policy/rbac.js';
 import { planRemoval } from '../reconcile/plan.js';
 import { OWNED_SELECTOR } from '../reconcile/state.js';
-import { desiredWebhook, WEBHOOK_OBJECT } from './webhook.js';
+import {
+  AbortedError,
+  destructive,
+  endpointIdentity,
+  RefusedError,
+  storedIdentity,
+  storedSource,
+  type FlowPlanEntry,
+} from './guard.js';
+import { desiredWebhook, webhookPreconditions, WEBHOOK_OBJECT } from './webhook.js';
 import { verifyIdentity } from './verify.js';
 import { admissionPolicyObjects, admissionSettingsOf } from '../policy/admission.js';
 import { noPolicyApi, proveAdmission, servedPolicyVersion } from './admission.js';
@@ -36,11 +46,22 @@ export interface FlowContext {
   onSecret?: (value: string) => void;
   /** One line per step. */
   progress(line: string): void;
+  /** Plan only: read everything, write nothing (no cluster, KMS or fleet.yaml write). */
+  dryRun?: boolean;
+  /** Asked with the deletes and patches before the first of them; false aborts with nothing written. */
+  confirm?: (changes: FlowPlanEntry[]) => Promise<boolean>;
+}
+
+/** What a flow did: under `dryRun`, the plan of what it would do. */
+export interface FlowOutcome {
+  plan?: FlowPlanEntry[];
 }
 
 export interface RegisterOptions {
   cluster: string;
   adminKubeconfig: string;
+  /** The admin kubeconfig as the user typed it, for messages (default: the path). */
+  adminKubeconfigDisplay?: string;
   kmsSecret?: string;
   /** Also grant `get` on kube-system/acr-configuration and set `settings: configmap`. */
   configmap?: boolean;
@@ -64,7 +85,7 @@ export interface RegisterOptions {
  * in the rules and in `previousSecretNames` until a refresh has deleted them and register runs again.
  * Throws an error naming the failed step.
  */
-export async function register(ctx: FlowContext, opts: RegisterOptions): Promise<void> {
+export async function register(ctx: FlowContext, opts: RegisterOptions): Promise<FlowOutcome> {
   const fleet = await loadFleet({ file: ctx.configDisplay, path: ctx.configPath, env: ctx.env });
   const text = await readFile(ctx.configPath, 'utf8');
   const region = requireRegion(fleet);
@@ -86,6 +107,14 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
     ...(registries ? (opts.configmap ? { configmapRegistries: registries } : { registries }) : {}),
     ...(allowPrivateAddress ? { allowPrivateAddress } : {}),
   };
+  // Every precondition before the first write: a webhook that cannot be installed stops here, not after the rotation.
+  if (opts.webhook) {
+    try {
+      webhookPreconditions(parseFleet(upsertCluster(text, entry), fleetOptions(ctx)), opts.cluster);
+    } catch (err) {
+      throw new RefusedError(`cluster ${opts.cluster}: ${describeError(err)}; nothing written`, { cause: err });
+    }
+  }
   const step = stepper(ctx, opts.cluster);
 
   const admin = await step(
@@ -143,8 +172,54 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
         `${opts.cluster}: serviceaccounts: also ${settings.retiringServiceAccounts.join(', ')} until the next refresh has removed their references to acr-fleet's Secret; then run register again`,
       );
     }
+    const dropped = settings.configmap
+      ? []
+      : await Promise.all(
+          (configMapObjects() as OwnedObject[]).map(async (obj) => ({ obj, r: await admin.previewRemove(obj) })),
+        );
+    const deletes: FlowPlanEntry[] = dropped
+      .filter((d) => d.r === 'deleted')
+      .map((d) => ({ action: 'delete', what: describeObject(d.obj), reason: 'settings: configmap no longer set' }));
     // The fence goes up before the rights it fences are granted.
     const fence = admissionSettingsOf(cluster, { retiringSecretNames: retiring.names });
+    if (ctx.dryRun) {
+      const served = await servedPolicyVersion(admin);
+      const fenceObjects = served ? (admissionPolicyObjects(fence, served) as OwnedObject[]) : [];
+      const kmsReader = new KmsApi(new SdkOpenApiCaller({ endpoints: fleet.endpoints, credential: ctx.credential }));
+      const stored = await kmsValue(kmsReader, region, kmsName);
+      const plan: FlowPlanEntry[] = [];
+      for (const obj of [...fenceObjects, ...(rbacObjects(settings) as OwnedObject[])]) {
+        const r = await admin.previewWrite(obj);
+        plan.push(
+          r === 'created'
+            ? { action: 'create', what: describeObject(obj) }
+            : r === 'updated'
+              ? { action: 'update', what: describeObject(obj) }
+              : {
+                  action: r === 'notOurs' ? 'skip' : 'unchanged',
+                  what: describeObject(obj),
+                  ...(r === 'notOurs' ? { reason: 'not ours: left alone' } : {}),
+                },
+        );
+      }
+      plan.push(
+        ...deletes,
+        { action: 'mint', what: `token for serviceaccount ${IDENTITY.namespace}/${IDENTITY.name}` },
+        { action: 'store', what: `kms secret ${kmsName}`, reason: stored === undefined ? 'create' : 'rotate' },
+        {
+          action:
+            upsertCluster(text, { ...entry, previousSecretNames: retiring.names }) === text ? 'unchanged' : 'update',
+          what: ctx.configDisplay,
+          reason: `cluster ${opts.cluster} uses kubeconfig { kmsSecret: ${kmsName} }`,
+        },
+        ...(opts.webhook
+          ? [{ action: 'create' as const, what: describeObject(WEBHOOK_OBJECT), reason: 'create or update' }]
+          : []),
+      );
+      return { plan };
+    }
+    if (deletes.length && ctx.confirm && !(await ctx.confirm(deletes)))
+      throw new AbortedError(`cluster ${opts.cluster}: not confirmed; nothing written`);
     const policyVersion = await step(
       'admission policy',
       async () => {
@@ -231,6 +306,21 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
   } finally {
     admin.close();
   }
+  return {};
+}
+
+function fleetOptions(ctx: FlowContext) {
+  return { file: ctx.configDisplay, path: ctx.configPath, env: ctx.env };
+}
+
+/** A KMS secret's value, undefined when it does not exist (read-only). */
+async function kmsValue(kms: KmsApi, region: string, name: string): Promise<string | undefined> {
+  try {
+    return await kms.secretValue(region, name);
+  } catch (err) {
+    if (err instanceof CloudError && err.code === 'Forbidden.ResourceNotFound') return undefined;
+    throw err;
+  }
 }
 
 /** The cluster as resolved from fleet.yaml text. */
@@ -245,17 +335,26 @@ function clusterIn(text: string, ctx: FlowContext, name: string): Cluster {
 export interface DeregisterOptions {
   cluster: string;
   adminKubeconfig: string;
+  adminKubeconfigDisplay?: string;
   kmsSecret?: string;
 }
 
-/** Removes acr-fleet from a cluster, its KMS secret, and its fleet.yaml entry. */
-export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Promise<void> {
+/**
+ * Removes acr-fleet from a cluster, its KMS secret, and its fleet.yaml entry: only from a cluster fleet.yaml
+ * names whose stored kubeconfig reaches the same API server with the same CA as the admin kubeconfig
+ * (guard.ts says why). A name fleet.yaml does not know is refused while the cluster has anything of
+ * acr-fleet; with nothing left anywhere (a re-run), every step reports `absent` and nothing is written.
+ */
+export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Promise<FlowOutcome> {
   const fleet = await loadFleet({ file: ctx.configDisplay, path: ctx.configPath, env: ctx.env });
   const region = requireRegion(fleet);
   const entry = fleet.clusters.find((c) => c.name === opts.cluster);
   const secretName =
     opts.kmsSecret ?? (entry?.kubeconfig.kind === 'kms' ? entry.kubeconfig.secretName : `acr-fleet/${opts.cluster}`);
   const step = stepper(ctx, opts.cluster);
+  const adminShown = opts.adminKubeconfigDisplay ?? opts.adminKubeconfig;
+  const caller = new SdkOpenApiCaller({ endpoints: fleet.endpoints, credential: ctx.credential });
+  const kmsReader = new KmsApi(caller);
 
   const admin = await step(
     'admin kubeconfig',
@@ -269,13 +368,104 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
       ),
     () => 'loaded (used in memory only)',
   );
+  // Only kinds and names matter for removal: every object any settings install.
+  const objects = rbacObjects({
+    secretNames: [],
+    serviceAccounts: '*',
+    retiringServiceAccounts: [],
+    configmap: true,
+  }).reverse() as OwnedObject[];
+  const plan: FlowPlanEntry[] = [];
   try {
+    const present = async (obj: OwnedObject) => (await admin.previewRemove(obj)) === 'deleted';
+    const [webhookPresent, namespaces, secrets, serviceAccounts, ...rbacPresent] = await Promise.all([
+      present(WEBHOOK_OBJECT),
+      admin.listNamespaces(),
+      admin.listSecrets({ labelSelector: OWNED_SELECTOR }),
+      admin.listServiceAccounts(),
+      ...objects.map(present),
+    ]);
+    const removal = planRemoval({ namespaces, secrets, serviceAccounts });
+    const installed = [
+      ...(webhookPresent ? [describeObject(WEBHOOK_OBJECT)] : []),
+      ...objects.filter((_, i) => rbacPresent[i]).map(describeObject),
+      ...(removal.secrets.length ? [`${removal.secrets.length} Secret(s)`] : []),
+    ];
+    if (!entry) {
+      const meant = closest(
+        opts.cluster,
+        fleet.clusters.map((c) => c.name),
+      );
+      const hint = meant ? `; did you mean ${meant}?` : '';
+      if (installed.length)
+        throw new RefusedError(
+          `cluster ${opts.cluster}: not in ${ctx.configDisplay}${hint}; the cluster behind ${adminShown} has acr-fleet (${installed[0]}) and deregister acts only on a cluster ${ctx.configDisplay} names; nothing touched`,
+        );
+      if ((await kmsValue(kmsReader, region, secretName)) !== undefined)
+        throw new RefusedError(
+          `cluster ${opts.cluster}: not in ${ctx.configDisplay}${hint}; kms secret ${secretName} exists and deregister deletes only the secret of a cluster ${ctx.configDisplay} names; nothing touched`,
+        );
+      // A re-run after a complete deregister: nothing of acr-fleet anywhere, nothing to write.
+      for (const what of [
+        describeObject(WEBHOOK_OBJECT),
+        'secrets and imagePullSecrets',
+        ...objects.map(describeObject),
+        `kms secret ${secretName}`,
+      ])
+        ctx.progress(`${opts.cluster}: ${what}: absent`);
+      ctx.progress(`${opts.cluster}: ${ctx.configDisplay}: no cluster ${opts.cluster}`);
+      return ctx.dryRun ? { plan: [] } : {};
+    }
+    const source = storedSource(entry);
+    let stored;
+    try {
+      stored = await storedIdentity(entry, {
+        kmsSecret: (r, name) => kmsReader.secretValue(r, name),
+        ackKubeconfig: (r, id, priv) => new CsApi(caller).temporaryKubeconfig(r, id, priv),
+      });
+    } catch (err) {
+      throw new RefusedError(
+        `cluster ${opts.cluster}: cannot read ${source} to check that ${adminShown} reaches the same cluster (${describeError(err)}); nothing touched`,
+      );
+    }
+    const actual = endpointIdentity(admin.endpoint);
+    if (stored.server !== actual.server || stored.ca !== actual.ca)
+      throw new RefusedError(
+        `cluster ${opts.cluster}: ${adminShown} reaches ${actual.server}${stored.server === actual.server ? ' with another CA' : ''}, but ${source} of ${opts.cluster} reaches ${stored.server}: a different cluster; nothing touched`,
+      );
+    ctx.progress(`${opts.cluster}: identity: ${adminShown} reaches the API server and CA of ${source}`);
+
+    const kmsExists = (await kmsValue(kmsReader, region, secretName)) !== undefined;
+    if (webhookPresent) plan.push({ action: 'delete', what: describeObject(WEBHOOK_OBJECT) });
+    for (const x of removal.secrets)
+      if (x.op === 'delete') plan.push({ action: 'delete', what: `secret ${x.namespace}/${x.name}`, reason: x.reason });
+    for (const x of removal.serviceAccounts)
+      plan.push({
+        action: 'patch',
+        what: `serviceaccount ${x.namespace}/${x.name}`,
+        reason: x.remove.map((n) => `-${n}`).join(' '),
+      });
+    objects.forEach((obj, i) => {
+      if (rbacPresent[i]) plan.push({ action: 'delete', what: describeObject(obj) });
+    });
+    const served = await servedPolicyVersion(admin);
+    const fence = served
+      ? (admissionPolicyObjects({ secretNames: [], excludedNamespaces: [], usernames: [] }, served) as OwnedObject[])
+      : [];
+    for (const obj of fence.reverse())
+      if (await present(obj)) plan.push({ action: 'delete', what: describeObject(obj) });
+    if (kmsExists) plan.push({ action: 'delete', what: `kms secret ${secretName}` });
+    plan.push({ action: 'update', what: ctx.configDisplay, reason: `remove cluster ${opts.cluster}` });
+    if (ctx.dryRun) return { plan };
+    if (ctx.confirm && !(await ctx.confirm(destructive(plan))))
+      throw new AbortedError(`cluster ${opts.cluster}: not confirmed; nothing written`);
+
     await removeFromCluster(admin, fleet, opts.cluster, step);
   } finally {
     admin.close();
   }
 
-  const kms = new KmsWriter(new SdkOpenApiCaller({ endpoints: fleet.endpoints, credential: ctx.credential }));
+  const kms = new KmsWriter(caller);
   await step(
     `kms secret ${secretName}`,
     () => kms.delete(region, secretName),
@@ -291,6 +481,7 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
     },
     (removed) => (removed ? `cluster ${opts.cluster} removed` : `no cluster ${opts.cluster}`),
   );
+  return {};
 }
 
 /**

@@ -21,13 +21,14 @@ export const WEBHOOK_OBJECT: OwnedObject = {
   metadata: { name: WEBHOOK_CONFIGURATION_NAME },
 };
 
-/** The configuration to install in `clusterName`. Throws a one-line error naming what is missing. */
-export async function desiredWebhook(
+/**
+ * What fleet.yaml must hold before a webhook can be installed, checked by register before its first write
+ * (issue 17: `register --webhook` without `webhook.url` used to rotate the token and the KMS secret first).
+ */
+export function webhookPreconditions(
   fleet: Fleet,
   clusterName: string,
-  admin: ClusterClient,
-  caller: OpenApiCaller,
-): Promise<OwnedObject> {
+): { endpoint: NonNullable<Fleet['webhook']>; cluster: Fleet['clusters'][number] } {
   const endpoint = fleet.webhook;
   if (!endpoint)
     throw new AcrFleetError(
@@ -35,6 +36,17 @@ export async function desiredWebhook(
     );
   const cluster = fleet.clusters.find((c) => c.name === clusterName);
   if (!cluster) throw new AcrFleetError(`${fleet.file}: no cluster ${clusterName}`);
+  return { endpoint, cluster };
+}
+
+/** The configuration to install in `clusterName`. Throws a one-line error naming what is missing. */
+export async function desiredWebhook(
+  fleet: Fleet,
+  clusterName: string,
+  admin: ClusterClient,
+  caller: OpenApiCaller,
+): Promise<OwnedObject> {
+  const { endpoint, cluster } = webhookPreconditions(fleet, clusterName);
   const settings =
     cluster.settingsSource === 'configmap'
       ? (await fromConfigMap(cluster, fleet.registries, admin)).settings.webhook

@@ -13,7 +13,15 @@ export const printed: string[] = [];
 /** `tty` says which streams the CLI should believe are terminals (default: neither, as in a pipe). */
 export async function cli(
   args: string[],
-  opts: { cwd: string; env?: Record<string, string>; tty?: { stdout?: boolean; stderr?: boolean } },
+  opts: {
+    cwd: string;
+    env?: Record<string, string>;
+    tty?: { stdout?: boolean; stderr?: boolean };
+    /** What a person at the terminal answers when asked (register/deregister before deleting). */
+    answer?: string;
+    /** The questions asked, for the test to read. */
+    asked?: string[];
+  },
 ): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
@@ -23,6 +31,14 @@ export async function cli(
     env: { ...opts.env },
     cwd: opts.cwd,
     ...(opts.tty ? { isTTY: opts.tty } : {}),
+    ...(opts.answer !== undefined
+      ? {
+          confirm: (question: string) => {
+            opts.asked?.push(question);
+            return Promise.resolve(/^y(es)?$/i.test(opts.answer ?? ''));
+          },
+        }
+      : {}),
   });
   printed.push(stdout, stderr);
   return { code, stdout, stderr };
