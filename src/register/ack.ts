@@ -14,7 +14,7 @@ import { CsApi, type AckGrant } from '../cloud/cs.js';
 import { SdkOpenApiCaller } from '../cloud/openapi.js';
 import { RamApi } from '../cloud/ram.js';
 import { clusterNameOf, discoverClusters, type SourceReport } from '../config/discover.js';
-import { removeCluster, upsertAckCluster, writeFleet } from '../config/edit.js';
+import { upsertAckCluster, writeFleet } from '../config/edit.js';
 import { loadFleet, parseFleet } from '../config/load.js';
 import type { Cluster, Fleet } from '../config/resolve.js';
 import { AcrFleetError, describeError } from '../errors.js';
@@ -23,7 +23,7 @@ import { describeObject, type OwnedObject } from '../kube/objects.js';
 import { IDENTITY, rbacObjects, rbacSettingsOf } from '../policy/rbac.js';
 import { admissionPolicyObjects, admissionSettingsOf } from '../policy/admission.js';
 import { noPolicyApi, servedPolicyVersion } from './admission.js';
-import { removeFromCluster, stepper, written, type FlowContext, type Step } from './flows.js';
+import { removeFromCluster, removeFromFleetFile, stepper, written, type FlowContext, type Step } from './flows.js';
 import { desiredWebhook } from './webhook.js';
 
 /** Where the function's role comes from when `--function-role-arn` is not given. */
@@ -216,17 +216,7 @@ export async function deregisterAck(
     ctx.progress(
       `${cluster.name}: still found by ${cluster.discovered.source}: remove its tag (or the source), or the next run finds it again and fails there`,
     );
-  else
-    await step(
-      ctx.configDisplay,
-      async () => {
-        const current = await readFile(ctx.configPath, 'utf8');
-        const next = removeCluster(current, cluster.name);
-        if (next !== current) await writeFleet(ctx.configPath, ctx.configDisplay, next, ctx.env);
-        return next !== current;
-      },
-      (removed) => (removed ? `cluster ${cluster.name} removed` : `no cluster ${cluster.name}`),
-    );
+  else await removeFromFleetFile(ctx, cluster.name, step);
   return cluster.name;
 }
 

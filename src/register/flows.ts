@@ -117,18 +117,7 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
   }
   const step = stepper(ctx, opts.cluster);
 
-  const admin = await step(
-    'admin kubeconfig',
-    () =>
-      connectKubeconfigFile(
-        opts.adminKubeconfig,
-        opts.adminKubeconfig,
-        fleet.kubernetes,
-        ctx.resolvePlugin,
-        ctx.onSecret,
-      ),
-    () => 'loaded (used in memory only)',
-  );
+  const admin = await openAdmin(ctx, opts.adminKubeconfig, fleet, step);
   // What the refresh will read from KMS, as it will read it: data, at an address it may reach.
   const stored = { data: { allowPrivateAddress }, onSecret: ctx.onSecret };
   /** Objects this run created, so that a refused verification can take them away again. */
@@ -356,18 +345,7 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
   const caller = new SdkOpenApiCaller({ endpoints: fleet.endpoints, credential: ctx.credential });
   const kmsReader = new KmsApi(caller);
 
-  const admin = await step(
-    'admin kubeconfig',
-    () =>
-      connectKubeconfigFile(
-        opts.adminKubeconfig,
-        opts.adminKubeconfig,
-        fleet.kubernetes,
-        ctx.resolvePlugin,
-        ctx.onSecret,
-      ),
-    () => 'loaded (used in memory only)',
-  );
+  const admin = await openAdmin(ctx, opts.adminKubeconfig, fleet, step);
   // Only kinds and names matter for removal: every object any settings install.
   const objects = rbacObjects({
     secretNames: [],
@@ -471,17 +449,31 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
     () => kms.delete(region, secretName),
     (deleted) => (deleted ? 'deleted' : 'absent'),
   );
+  await removeFromFleetFile(ctx, opts.cluster, step);
+  return {};
+}
+
+/** Opens the cluster with the operator's admin kubeconfig, in memory only; its credentials go to the redactor. */
+function openAdmin(ctx: FlowContext, file: string, fleet: Fleet, step: Step): Promise<KubeAdminClient> {
+  return step(
+    'admin kubeconfig',
+    () => connectKubeconfigFile(file, file, fleet.kubernetes, ctx.resolvePlugin, ctx.onSecret),
+    () => 'loaded (used in memory only)',
+  );
+}
+
+/** Takes the cluster out of fleet.yaml (comments and layout kept); a cluster already absent is reported so. */
+export async function removeFromFleetFile(ctx: FlowContext, cluster: string, step: Step): Promise<void> {
   await step(
     ctx.configDisplay,
     async () => {
       const text = await readFile(ctx.configPath, 'utf8');
-      const next = removeCluster(text, opts.cluster);
+      const next = removeCluster(text, cluster);
       if (next !== text) await writeFleet(ctx.configPath, ctx.configDisplay, next, ctx.env);
       return next !== text;
     },
-    (removed) => (removed ? `cluster ${opts.cluster} removed` : `no cluster ${opts.cluster}`),
+    (removed) => (removed ? `cluster ${cluster} removed` : `no cluster ${cluster}`),
   );
-  return {};
 }
 
 /**
