@@ -197,6 +197,26 @@ export function resolveFleet(cfg: FleetConfig, ctx: ResolveContext): Fleet {
       message: 'required with webhook (the region of its KMS key): set it, FC_REGION or ALIBABA_CLOUD_REGION_ID',
     });
   const keySecret = cfg.webhook?.keySecret ?? DEFAULTS.webhookKeySecret;
+  // One cluster's credential per KMS secret (and one entry per ACK cluster): a shared one would send a cluster's
+  // tokens to whichever cluster the secret reaches, and deregister one cluster's credential with another's.
+  const owners = new Map<string, number>();
+  explicit.forEach((c, i) => {
+    const k = c.kubeconfig;
+    const key =
+      'kmsSecret' in k
+        ? `kmsSecret ${k.kmsSecret}`
+        : 'ackClusterId' in k
+          ? `ackClusterId ${k.ackClusterId}`
+          : undefined;
+    if (key === undefined) return;
+    const first = owners.get(key);
+    if (first === undefined) owners.set(key, i);
+    else
+      problems.push({
+        path: `clusters[${i}].kubeconfig.${key.split(' ')[0]}`,
+        message: `${key.split(' ')[1]} is already clusters[${first}]'s (${explicit[first]?.name}); each cluster needs its own`,
+      });
+  });
   explicit.forEach((c, i) => {
     // Every webhook URL is derived from that key: a kubeconfig stored under its name would replace it.
     if ('kmsSecret' in c.kubeconfig && c.kubeconfig.kmsSecret === keySecret) {

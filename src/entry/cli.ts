@@ -9,6 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { terminalSafe } from '../log/quote.js';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import type { Fleet } from '../config/resolve.js';
@@ -48,7 +49,14 @@ class UsageError extends Error {
 }
 
 /** Runs one CLI invocation and returns its exit code. */
-export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+export async function runCli(argv: readonly string[], given: CliIo): Promise<number> {
+  // Whatever reaches the terminal, remote text inside acr-fleet's own messages included, can move no cursor,
+  // set no title and write no clipboard (OSC 52): only newlines, tabs and colour pass.
+  const io: CliIo = {
+    ...given,
+    stdout: (t) => given.stdout(terminalSafe(t)),
+    stderr: (t) => given.stderr(terminalSafe(t)),
+  };
   let code: number = EXIT.ok;
   const program = buildProgram(io, (c) => (code = c));
   // commander answers `help <unknown>` with the whole usage; an unknown command is one line, as everywhere else.
@@ -198,6 +206,18 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     const missing = !o.cluster ? '--cluster <name>' : !o.kubeconfig ? '--kubeconfig <file>' : undefined;
     return missing && `acr-fleet: required option ${missing} not specified (see acr-fleet ${name} --help)\n`;
   };
+  /**
+   * The ACK flows (src/register/ack.ts) have no plan, JSON document or question yet: refuse those flags rather
+   * than write while the operator asked for a preview (and never delete from a terminal without --yes).
+   */
+  const ackUnsupported = (o: MembershipOptions, name: string) => {
+    const flag = o.dryRun ? '--dry-run' : o.json ? '--json' : undefined;
+    if (flag)
+      return `acr-fleet ${name}: ${flag} is not supported with --ack-cluster-id or --discovered yet; nothing done\n`;
+    if (name === 'deregister' && io.isTTY?.stdout && !o.yes)
+      return `acr-fleet deregister: ACK clusters are removed without a question only with --yes; nothing done\n`;
+    return undefined;
+  };
   const membershipOf = (o: MembershipOptions) => ({
     cluster: o.cluster,
     adminKubeconfig: path.resolve(io.cwd, o.kubeconfig),
@@ -237,8 +257,11 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       >();
       const usage = missingOption(o, 'register');
       if (usage) return Promise.resolve((io.stderr(usage), EXIT.invalid));
-      if (o.ackClusterId || o.discovered)
+      if (o.ackClusterId || o.discovered) {
+        const unsupported = ackUnsupported(o, 'register');
+        if (unsupported) return Promise.resolve((io.stderr(unsupported), EXIT.invalid));
         return ackMembership(context(io, o), 'register', { ...o, webhook: o.webhook ?? false });
+      }
       return membership(context(io, o), 'register', o, {
         ...membershipOf(o),
         configmap: o.withConfigmap ?? false,
@@ -261,7 +284,11 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       const o = deregister.opts<MembershipOptions>();
       const usage = missingOption(o, 'deregister');
       if (usage) return Promise.resolve((io.stderr(usage), EXIT.invalid));
-      if (o.ackClusterId) return ackMembership(context(io, o), 'deregister', o);
+      if (o.ackClusterId) {
+        const unsupported = ackUnsupported(o, 'deregister');
+        if (unsupported) return Promise.resolve((io.stderr(unsupported), EXIT.invalid));
+        return ackMembership(context(io, o), 'deregister', o);
+      }
       return membership(context(io, o), 'deregister', o, membershipOf(o));
     }),
   );

@@ -19,9 +19,15 @@ export interface Logger {
 export class Redactor {
   private readonly secrets = new Set<string>();
 
-  /** Registers a value that must never be printed (ignored when too short to be a credential). */
+  /**
+   * Registers a value that must never be printed (ignored when too short to be a credential). A value holding a
+   * quote or a backslash is registered in its parts: one a tenant chose (a kubeconfig token) could otherwise mask
+   * the JSON structure of logs and reports (`"status":"`) and make them unreadable.
+   */
   add(value: string | undefined): void {
-    if (value && value.length >= 8) this.secrets.add(value);
+    if (!value) return;
+    const parts = /["\\]/.test(value) ? value.split(/["\\]+/) : [value];
+    for (const part of parts) if (part.length >= 8) this.secrets.add(part);
   }
 
   redact(text: string): string {

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { removeCluster, upsertCluster, writeFleet } from '../config/edit.js';
 import { closest } from '../config/rules.js';
+import { quoteRemote } from '../log/quote.js';
 import { loadFleet, parseFleet } from '../config/load.js';
 import { DEFAULTS, type Cluster, type Fleet } from '../config/resolve.js';
 import type { CredentialClient } from '../cloud/credentials.js';
@@ -338,8 +339,14 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
   const fleet = await loadFleet({ file: ctx.configDisplay, path: ctx.configPath, env: ctx.env });
   const region = requireRegion(fleet);
   const entry = fleet.clusters.find((c) => c.name === opts.cluster);
-  const secretName =
-    opts.kmsSecret ?? (entry?.kubeconfig.kind === 'kms' ? entry.kubeconfig.secretName : `acr-fleet/${opts.cluster}`);
+  const stored = entry?.kubeconfig.kind === 'kms' ? entry.kubeconfig.secretName : undefined;
+  // The identity check below compares the entry's own stored kubeconfig: another name would delete a secret it
+  // never checked (perhaps another cluster's).
+  if (opts.kmsSecret !== undefined && stored !== undefined && opts.kmsSecret !== stored)
+    throw new RefusedError(
+      `cluster ${opts.cluster}: --kms-secret ${opts.kmsSecret} is not its kubeconfig's secret (${stored}); nothing touched`,
+    );
+  const secretName = opts.kmsSecret ?? stored ?? `acr-fleet/${opts.cluster}`;
   const step = stepper(ctx, opts.cluster);
   const adminShown = opts.adminKubeconfigDisplay ?? opts.adminKubeconfig;
   const caller = new SdkOpenApiCaller({ endpoints: fleet.endpoints, credential: ctx.credential });
@@ -397,10 +404,14 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
     const source = storedSource(entry);
     let stored;
     try {
-      stored = await storedIdentity(entry, {
-        kmsSecret: (r, name) => kmsReader.secretValue(r, name),
-        ackKubeconfig: (r, id, priv) => new CsApi(caller).temporaryKubeconfig(r, id, priv),
-      });
+      stored = await storedIdentity(
+        entry,
+        {
+          kmsSecret: (r, name) => kmsReader.secretValue(r, name),
+          ackKubeconfig: (r, id, priv) => new CsApi(caller).temporaryKubeconfig(r, id, priv),
+        },
+        ctx.onSecret,
+      );
     } catch (err) {
       throw new RefusedError(
         `cluster ${opts.cluster}: cannot read ${source} to check that ${adminShown} reaches the same cluster (${describeError(err)}); nothing touched`,
@@ -409,7 +420,7 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
     const actual = endpointIdentity(admin.endpoint);
     if (stored.server !== actual.server || stored.ca !== actual.ca)
       throw new RefusedError(
-        `cluster ${opts.cluster}: ${adminShown} reaches ${actual.server}${stored.server === actual.server ? ' with another CA' : ''}, but ${source} of ${opts.cluster} reaches ${stored.server}: a different cluster; nothing touched`,
+        `cluster ${opts.cluster}: ${adminShown} reaches ${actual.server}${stored.server === actual.server ? ' with another CA' : ''}, but ${source} of ${opts.cluster} reaches ${quoteRemote(stored.server)}: a different cluster; nothing touched`,
       );
     ctx.progress(`${opts.cluster}: identity: ${adminShown} reaches the API server and CA of ${source}`);
 

@@ -88,7 +88,11 @@ export function storedSource(cluster: Cluster): string {
 }
 
 /** The identity fleet.yaml's stored kubeconfig of `cluster` reaches (read-only). */
-export async function storedIdentity(cluster: Cluster, fetchers: StoredKubeconfigFetchers): Promise<ClusterIdentity> {
+export async function storedIdentity(
+  cluster: Cluster,
+  fetchers: StoredKubeconfigFetchers,
+  onSecret?: (value: string) => void,
+): Promise<ClusterIdentity> {
   const k = cluster.kubeconfig;
   const source = storedSource(cluster);
   const text =
@@ -97,6 +101,10 @@ export async function storedIdentity(cluster: Cluster, fetchers: StoredKubeconfi
       : k.kind === 'file'
         ? await readFile(k.path, 'utf8')
         : await fetchers.ackKubeconfig(k.regionId, k.clusterId, k.privateIpAddress);
-  const context = readKubeconfig(text, source);
+  // A kubeconfig from KMS or ACK is data, read as the refresh reads it: no file of this machine, no plugin.
+  const context = readKubeconfig(text, source, {
+    ...(k.kind === 'file' ? {} : { data: { allowPrivateAddress: k.allowPrivateAddress } }),
+    onSecret,
+  });
   return identityOf(context.server, context.ca);
 }
