@@ -86,8 +86,11 @@ export interface OpenApiOptions {
   retry?: RetryPolicy;
 }
 
-/** Four tries within about 2 s of waiting: enough to ride out a throttled second, short for a timer tick. */
-export const OPENAPI_RETRY: RetryPolicy = { maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 2000 };
+/**
+ * Four tries with 1.05–2.1 s of waiting in all: always past a throttled second (equal jitter halves each wait at
+ * worst, so a 200 ms base could give up after 0.7 s), and short for a timer tick.
+ */
+export const OPENAPI_RETRY: RetryPolicy = { maxAttempts: 4, baseDelayMs: 300, maxDelayMs: 2000 };
 
 /**
  * Per-task retry counter: calls made inside `countRetries(fn)` add their retries to its count, so the

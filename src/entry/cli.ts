@@ -9,20 +9,21 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { terminalSafe } from '../log/quote.js';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import type { Fleet } from '../config/resolve.js';
 import type { Level, Redactor } from '../log/logger.js';
 import type { PolicyOptions } from '../policy/print.js';
 import type { RegisterOptions } from '../register/flows.js';
-import { formatReport, Progress, styleFor } from './output.js';
+import { formatReport, Progress, styleFor, terminalSafe } from './output.js';
 
 export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
   env: Record<string, string | undefined>;
   cwd: string;
+  /** stderr as given, for the live progress line's own control sequences (runCli filters `stderr`). */
+  rawStderr?: (text: string) => void;
   /** Which streams are terminals: live progress and colour happen only there. Absent: neither. */
   isTTY?: { stdout?: boolean; stderr?: boolean };
   /** Asks a yes/no question on the terminal (absent without one): register/deregister confirm deletes. */
@@ -56,6 +57,8 @@ export async function runCli(argv: readonly string[], given: CliIo): Promise<num
     ...given,
     stdout: (t) => given.stdout(terminalSafe(t)),
     stderr: (t) => given.stderr(terminalSafe(t)),
+    // The live progress line draws itself with \r and an erase; it makes its own text safe (output.ts).
+    rawStderr: given.rawStderr ?? given.stderr,
   };
   let code: number = EXIT.ok;
   const program = buildProgram(io, (c) => (code = c));
@@ -740,7 +743,7 @@ async function refreshFleetCommand(ctx: Ctx, dryRun: boolean, globs: readonly st
   const progress = ctx.json
     ? undefined
     : new Progress(
-        (t) => ctx.io.stderr(redactor.redact(t)),
+        (t) => (ctx.io.rawStderr ?? ctx.io.stderr)(redactor.redact(t)),
         tty.stderr ?? false,
         total,
         styleFor(tty.stderr ?? false, ctx.io.env),

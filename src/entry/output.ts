@@ -193,16 +193,17 @@ export class Progress {
 
   /** A line that stays (a log line): above the live line on a terminal. */
   line(text: string): void {
-    if (!this.live) return this.write(`${text}\n`);
+    const safe = terminalSafe(text);
+    if (!this.live) return this.write(`${safe}\n`);
     this.clear();
-    this.write(`${text}\n`);
+    this.write(`${safe}\n`);
     this.draw();
   }
 
   cluster(report: ClusterReport): void {
     this.done++;
     if (report.status === 'failed') this.failed++;
-    if (!this.live) return this.write(`${progressLine(report, this.done, this.total)}\n`);
+    if (!this.live) return this.write(`${terminalSafe(progressLine(report, this.done, this.total))}\n`);
     if (report.status === 'failed') this.line(this.style.red(progressLine(report, this.done, this.total)));
     else this.draw();
   }
@@ -222,4 +223,20 @@ export class Progress {
     if (this.shown) this.write('\r\x1b[2K');
     this.shown = false;
   }
+}
+
+/**
+ * Everything but colour (SGR, the only sequence acr-fleet prints itself): other escape sequences (OSC 52 clipboard
+ * writes, titles, cursor moves) and control characters other than newline and tab, C1 and bidi overrides.
+ */
+const TERMINAL_UNSAFE =
+  // eslint-disable-next-line no-control-regex
+  /(\x1b\[[0-9;]*m)|(?:\x1b\[|\x9b)[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?|\x1b[\x20-\x7e]?|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Text about to reach a terminal: the CLI's last line of defence for remote text inside acr-fleet's own messages
+ * (a ConfigMap key, a server name): it can move no cursor, set no title and write no clipboard.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(TERMINAL_UNSAFE, (_, colour: string | undefined) => colour ?? '');
 }

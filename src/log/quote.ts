@@ -26,31 +26,3 @@ export function quoteRemote(text: unknown, max = MAX_REMOTE_TEXT): string {
   const s = stripControls(typeof text === 'string' ? text : String(text));
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
-
-// Colour (SGR, `ESC [ … m`) is the only sequence acr-fleet itself prints.
-// eslint-disable-next-line no-control-regex
-const SGR = /\x1b\[[0-9;]*m/g;
-
-/**
- * Text about to reach a terminal: every control character and escape sequence removed except newlines, tabs and
- * colour. The CLI's last line of defence for remote text inside its own messages (a ConfigMap key, a server name).
- */
-export function terminalSafe(text: string): string {
-  return text
-    .split('\n')
-    .map((line) =>
-      line
-        .split('\t')
-        .map((part) => {
-          const colours: string[] = [];
-          const marked = part.replace(SGR, (m) => `\u0000${colours.push(m) - 1}\u0000`);
-          // eslint-disable-next-line no-control-regex
-          return stripControls(marked.replace(/\u0000(\d+)\u0000/g, '\uE000$1\uE001')).replace(
-            /\uE000(\d+)\uE001/g,
-            (_, i: string) => colours[Number(i)] ?? '',
-          );
-        })
-        .join('\t'),
-    )
-    .join('\n');
-}
