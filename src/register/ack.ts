@@ -21,10 +21,17 @@ import { AcrFleetError, describeError } from '../errors.js';
 import { connectKubeconfigText } from '../kube/admin.js';
 import { describeObject, type OwnedObject } from '../kube/objects.js';
 import { IDENTITY, rbacObjects, rbacSettingsOf } from '../policy/rbac.js';
-import { admissionPolicyObjects, admissionSettingsOf } from '../policy/admission.js';
-import { noPolicyApi, servedPolicyVersion } from './admission.js';
-import { removeFromCluster, removeFromFleetFile, stepper, written, type FlowContext, type Step } from './flows.js';
-import { desiredWebhook } from './webhook.js';
+import { admissionSettingsOf } from '../policy/admission.js';
+import {
+  installFence,
+  installWebhook,
+  removeFromCluster,
+  removeFromFleetFile,
+  stepper,
+  written,
+  type FlowContext,
+  type Step,
+} from './flows.js';
 
 /** Where the function's role comes from when `--function-role-arn` is not given. */
 export const FUNCTION_ROLE_ENV = 'ACR_FLEET_FUNCTION_ROLE_ARN';
@@ -245,28 +252,13 @@ async function install(
   const admin = await connectKubeconfigText(text, `ACK cluster ${ref.clusterId}`, fleet.kubernetes);
   try {
     // The fence goes up before the rights it fences: it matches the role's Kubernetes user (its RoleId) too.
-    const policyVersion = await step(
-      'admission policy',
-      async () => {
-        const version = await servedPolicyVersion(admin);
-        if (!version && !opts.allowNoAdmissionPolicy) throw new AcrFleetError(noPolicyApi(false));
-        return version;
-      },
-      (v) => (v ? `admissionregistration.k8s.io/${v}` : noPolicyApi(true)),
-    );
     const fence = admissionSettingsOf(cluster, { ramUser: opts.ramUser });
-    for (const obj of policyVersion ? (admissionPolicyObjects(fence, policyVersion) as OwnedObject[]) : [])
-      await step(describeObject(obj), () => admin.createOrUpdate(obj), written);
+    await installFence(admin, fence, opts.allowNoAdmissionPolicy ?? false, step);
     // The function's identity is the role's Kubernetes user, bound by ACK: only the ClusterRole is ours to install.
     const role = rbacObjects(rbacSettingsOf(cluster)).filter((o) => o.kind === 'ClusterRole') as OwnedObject[];
     for (const obj of role) await step(describeObject(obj), () => admin.createOrUpdate(obj), written);
     if (webhook || cluster.webhook.enabled) {
-      const obj = await step(
-        'webhook',
-        () => desiredWebhook(fleet, cluster.name, admin, caller),
-        () => 'configured (URL secret derived from the KMS key)',
-      );
-      await step(describeObject(obj), () => admin.createOrUpdate(obj), written);
+      await installWebhook(fleet, cluster.name, admin, caller, step);
     }
   } finally {
     admin.close();

@@ -32,7 +32,12 @@ import {
 } from './guard.js';
 import { desiredWebhook, webhookPreconditions, WEBHOOK_OBJECT } from './webhook.js';
 import { verifyIdentity } from './verify.js';
-import { admissionPolicyObjects, admissionSettingsOf } from '../policy/admission.js';
+import {
+  admissionPolicyObjects,
+  admissionSettingsOf,
+  type AdmissionPolicyVersion,
+  type AdmissionSettings,
+} from '../policy/admission.js';
 import { noPolicyApi, proveAdmission, servedPolicyVersion } from './admission.js';
 
 export interface FlowContext {
@@ -210,17 +215,7 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
     }
     if (deletes.length && ctx.confirm && !(await ctx.confirm(deletes)))
       throw new AbortedError(`cluster ${opts.cluster}: not confirmed; nothing written`);
-    const policyVersion = await step(
-      'admission policy',
-      async () => {
-        const version = await servedPolicyVersion(admin);
-        if (!version && !opts.allowNoAdmissionPolicy) throw new AcrFleetError(noPolicyApi(false));
-        return version;
-      },
-      (v) => (v ? `admissionregistration.k8s.io/${v}` : noPolicyApi(true)),
-    );
-    for (const obj of policyVersion ? (admissionPolicyObjects(fence, policyVersion) as OwnedObject[]) : [])
-      await step(describeObject(obj), () => admin.createOrUpdate(obj), written);
+    const policyVersion = await installFence(admin, fence, opts.allowNoAdmissionPolicy ?? false, step);
     for (const obj of rbacObjects(settings) as OwnedObject[])
       if ((await step(describeObject(obj), () => admin.createOrUpdate(obj), written)) === 'created') created.push(obj);
     if (!settings.configmap) {
@@ -286,12 +281,7 @@ export async function register(ctx: FlowContext, opts: RegisterOptions): Promise
     if (opts.webhook) {
       const updated = await loadFleet({ file: ctx.configDisplay, path: ctx.configPath, env: ctx.env });
       const caller = new SdkOpenApiCaller({ endpoints: updated.endpoints, credential: ctx.credential });
-      const obj = await step(
-        'webhook',
-        () => desiredWebhook(updated, opts.cluster, admin, caller),
-        () => 'configured (URL secret derived from the KMS key)',
-      );
-      await step(describeObject(obj), () => admin.createOrUpdate(obj), written);
+      await installWebhook(updated, opts.cluster, admin, caller, step);
     }
   } finally {
     admin.close();
@@ -462,6 +452,46 @@ export async function deregister(ctx: FlowContext, opts: DeregisterOptions): Pro
   );
   await removeFromFleetFile(ctx, opts.cluster, step);
   return {};
+}
+
+/**
+ * Puts up the admission fence before the rights it fences: the policy API version the server serves, or a refusal
+ * (naming what stays open) unless the operator allowed a server without one.
+ */
+export async function installFence(
+  admin: KubeAdminClient,
+  fence: AdmissionSettings,
+  allowNone: boolean,
+  step: Step,
+): Promise<AdmissionPolicyVersion | undefined> {
+  const version = await step(
+    'admission policy',
+    async () => {
+      const served = await servedPolicyVersion(admin);
+      if (!served && !allowNone) throw new AcrFleetError(noPolicyApi(false));
+      return served;
+    },
+    (v) => (v ? `admissionregistration.k8s.io/${v}` : noPolicyApi(true)),
+  );
+  for (const obj of version ? (admissionPolicyObjects(fence, version) as OwnedObject[]) : [])
+    await step(describeObject(obj), () => admin.createOrUpdate(obj), written);
+  return version;
+}
+
+/** Installs the webhook configuration of a cluster, its URL secret derived from the KMS key. */
+export async function installWebhook(
+  fleet: Fleet,
+  cluster: string,
+  admin: KubeAdminClient,
+  caller: SdkOpenApiCaller,
+  step: Step,
+): Promise<void> {
+  const obj = await step(
+    'webhook',
+    () => desiredWebhook(fleet, cluster, admin, caller),
+    () => 'configured (URL secret derived from the KMS key)',
+  );
+  await step(describeObject(obj), () => admin.createOrUpdate(obj), written);
 }
 
 /** Opens the cluster with the operator's admin kubeconfig, in memory only; its credentials go to the redactor. */
