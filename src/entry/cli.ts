@@ -536,6 +536,7 @@ async function ackMembership(
     configPath: ctx.configPath,
     env: ctx.io.env,
     credential: credentialFromEnv(ctx.io.env),
+    onSecret: (v: string) => redactor.add(v),
     progress: (line: string) => ctx.io.stderr(`${redactor.redact(line)}\n`),
   };
   const common = {

@@ -18,7 +18,7 @@ import { upsertAckCluster, writeFleet } from '../config/edit.js';
 import { loadFleet, parseFleet } from '../config/load.js';
 import type { Cluster, Fleet } from '../config/resolve.js';
 import { AcrFleetError, describeError } from '../errors.js';
-import { connectKubeconfigText } from '../kube/admin.js';
+import { connectKubeconfigText, type KubeAdminClient } from '../kube/admin.js';
 import { describeObject, type OwnedObject } from '../kube/objects.js';
 import { IDENTITY, rbacObjects, rbacSettingsOf } from '../policy/rbac.js';
 import { admissionSettingsOf } from '../policy/admission.js';
@@ -186,12 +186,7 @@ export async function deregisterAck(
     );
   const ref = cluster.kubeconfig;
   const step = stepper(ctx, cluster.name);
-  const text = await step(
-    'kubeconfig',
-    () => cs.temporaryKubeconfig(ref.regionId, ref.clusterId, ref.privateIpAddress),
-    () => 'temporary, for your own RAM identity (used in memory only)',
-  );
-  const admin = await connectKubeconfigText(text, `ACK cluster ${ref.clusterId}`, fleet.kubernetes);
+  const admin = await openAckAdmin(ctx, cs, fleet, ref, step);
   try {
     await removeFromCluster(admin, fleet, cluster.name, step);
   } finally {
@@ -227,6 +222,30 @@ export async function deregisterAck(
   return cluster.name;
 }
 
+/**
+ * The operator's temporary ACK kubeconfig of a cluster, opened in memory: read as data, its credentials (the
+ * operator's own) given to the redactor; nothing stored in KMS.
+ */
+async function openAckAdmin(
+  ctx: FlowContext,
+  cs: CsApi,
+  fleet: Fleet,
+  ref: Extract<Cluster['kubeconfig'], { kind: 'ack' }>,
+  step: Step,
+): Promise<KubeAdminClient> {
+  const text = await step(
+    'kubeconfig',
+    () => cs.temporaryKubeconfig(ref.regionId, ref.clusterId, ref.privateIpAddress),
+    () => 'temporary, for your own RAM identity (used in memory only, nothing stored in KMS)',
+  );
+  // Issued by ACK's API to the operator, not handed over by a tenant: no plugin, file or metadata address, but the
+  // address is where the operator's own machine reaches the cluster (a tunnel on loopback included).
+  return connectKubeconfigText(text, `ACK cluster ${ref.clusterId}`, fleet.kubernetes, {
+    data: { allowPrivateAddress: true },
+    onSecret: ctx.onSecret,
+  });
+}
+
 /** Installs acr-fleet's objects with the operator's temporary kubeconfig. Throws naming the cluster and step. */
 async function install(
   ctx: FlowContext,
@@ -244,12 +263,7 @@ async function install(
     throw new AcrFleetError(
       `cluster ${cluster.name}: settings: configmap needs a kubeconfig registration (register --kubeconfig); ACK grants bind ClusterRoles only`,
     );
-  const text = await step(
-    'kubeconfig',
-    () => cs.temporaryKubeconfig(ref.regionId, ref.clusterId, ref.privateIpAddress),
-    () => 'temporary, for your own RAM identity (used in memory only, nothing stored in KMS)',
-  );
-  const admin = await connectKubeconfigText(text, `ACK cluster ${ref.clusterId}`, fleet.kubernetes);
+  const admin = await openAckAdmin(ctx, cs, fleet, ref, step);
   try {
     // The fence goes up before the rights it fences: it matches the role's Kubernetes user (its RoleId) too.
     const fence = admissionSettingsOf(cluster, { ramUser: opts.ramUser });
