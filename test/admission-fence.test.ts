@@ -12,7 +12,7 @@ import { KubeEmulator, type KubeEmulatorOptions } from './emulators/kube/index.j
 import { admissionPolicyObjects, admissionSettingsOf } from '../src/policy/admission.js';
 import { sandbox } from './support/sandbox.js';
 import { cli } from './support/cli.js';
-import { MANAGED_BY, MANAGED_BY_VALUE, NEW_CLUSTER } from './support/fleet.js';
+import { MANAGED_BY, MANAGED_BY_VALUE, NEW_CLUSTER, NEW_CLUSTER_GRANTS } from './support/fleet.js';
 import { pullSecrets, SECRET, snapshot, storedKubeconfig, writes } from './support/assert.js';
 
 const ADMIN_TOKEN = 'admin-token-for-the-fence-0123456789';
@@ -63,9 +63,7 @@ async function fenced(t: ExecutionContext, emulator: KubeEmulatorOptions = {}, r
       '--kubeconfig',
       'admin.yaml',
       // Issue 15: a new cluster gets only the registries named; the emulator listens on 127.0.0.1.
-      '--registries',
-      'acme-ee,hz-personal',
-      '--allow-private-address',
+      ...NEW_CLUSTER_GRANTS,
       ...registerArgs,
     );
   const thief = () => {

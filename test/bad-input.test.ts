@@ -12,7 +12,7 @@ import { isTransient, toCloudError } from '../src/cloud/openapi.js';
 import { sandbox, type Sandbox } from './support/sandbox.js';
 import { logLines } from './support/parse.js';
 import { cli } from './support/cli.js';
-import { NEW_CLUSTER } from './support/fleet.js';
+import { NEW_CLUSTER, NEW_CLUSTER_GRANTS } from './support/fleet.js';
 import { SECRET } from './support/assert.js';
 import type { KubeEmulator } from './emulators/kube/index.js';
 
@@ -92,21 +92,7 @@ async function registered(t: ExecutionContext) {
   ]);
   const run = (args: string[], more: Partial<Parameters<typeof cli>[1]> = {}) =>
     cli(args, { cwd: s.dir, env, ...more });
-  t.is(
-    (
-      await run([
-        'register',
-        '--cluster',
-        'new-1',
-        '--kubeconfig',
-        'admin.yaml',
-        '--registries',
-        'acme-ee,hz-personal',
-        '--allow-private-address',
-      ])
-    ).code,
-    0,
-  );
+  t.is((await run(['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml', ...NEW_CLUSTER_GRANTS])).code, 0);
   t.is((await run(['refresh', '--cluster', 'new-1'])).code, 0);
   t.truthy(kube.get('secrets', 'default', SECRET));
   return { s, kube, run };
@@ -148,17 +134,7 @@ const REFUSALS: [string, string[], (s: Sandbox, kube: KubeEmulator) => string][]
   ],
   [
     'register --webhook without webhook.url',
-    [
-      'register',
-      '--cluster',
-      'new-1',
-      '--kubeconfig',
-      'admin.yaml',
-      '--webhook',
-      '--registries',
-      'acme-ee,hz-personal',
-      '--allow-private-address',
-    ],
+    ['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml', '--webhook', ...NEW_CLUSTER_GRANTS],
     () =>
       "acr-fleet register: cluster new-1: fleet.yaml: webhook.url: required to install the webhook (the URL of the webhook function's HTTP trigger); nothing written",
   ],
@@ -224,9 +200,7 @@ test('register --dry-run plans the rotation and writes nothing', async (t) => {
     'admin.yaml',
     '--dry-run',
     '--json',
-    '--registries',
-    'acme-ee,hz-personal',
-    '--allow-private-address',
+    ...NEW_CLUSTER_GRANTS,
   ]);
   t.is(r.code, 0, r.stdout);
   const doc = JSON.parse(r.stdout) as { plan: { action: string; what: string; reason?: string }[] };

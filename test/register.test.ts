@@ -9,7 +9,7 @@ import yaml from 'js-yaml';
 import { ApiException, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { KubeEmulator, type KubeKind } from './emulators/kube/index.js';
 import { sandbox, type Sandbox } from './support/sandbox.js';
-import { FLEET_SA_USER, MANAGED_BY, MANAGED_BY_VALUE, NEW_CLUSTER } from './support/fleet.js';
+import { FLEET_SA_USER, MANAGED_BY, MANAGED_BY_VALUE, NEW_CLUSTER, NEW_CLUSTER_GRANTS } from './support/fleet.js';
 import { readReport } from './support/parse.js';
 import { cli } from './support/cli.js';
 import { loginDomains, pullSecrets, SECRET, storedKubeconfig } from './support/assert.js';
@@ -29,16 +29,7 @@ const ADMIN_TOKEN = 'admin-token-never-stored-0123456789';
  * `register` of the new cluster: fleet.yaml's two registries, named (issue 15: none by default); the emulator
  * listens on 127.0.0.1, which the operator allows.
  */
-const REGISTER_NEW = [
-  'register',
-  '--cluster',
-  'new-1',
-  '--kubeconfig',
-  'admin.yaml',
-  '--registries',
-  'acme-ee,hz-personal',
-  '--allow-private-address',
-];
+const REGISTER_NEW = ['register', '--cluster', 'new-1', '--kubeconfig', 'admin.yaml', ...NEW_CLUSTER_GRANTS];
 
 /** Every object, without the bookkeeping a write changes (resourceVersion). */
 function world(kube: KubeEmulator): unknown[] {

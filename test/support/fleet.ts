@@ -42,3 +42,9 @@ export const MANAGED_BY_VALUE = 'acr-fleet';
 
 /** The KMS secret `register` stores a cluster's kubeconfig in. */
 export const kmsKubeconfigName = (cluster: string): string => `acr-fleet/${cluster}`;
+
+/**
+ * What `register` of a new sandbox cluster grants (issue 15: nothing by default): both sandbox registries, and
+ * the loopback address the emulated API server listens on.
+ */
+export const NEW_CLUSTER_GRANTS = ['--registries', 'acme-ee,hz-personal', '--allow-private-address'] as const;
